@@ -1,0 +1,131 @@
+/*
+ * audit.h — public API of the frame-alloc-audit malloc interposer.
+ *
+ * libaudit.so is loaded with LD_PRELOAD.  It hooks the glibc allocation
+ * family and counts calls inside *windows*: a window is opened and closed
+ * by the measuring thread around exactly the code under test (one
+ * construction or one dispatch).
+ *
+ * Clients must NOT link against libaudit.so: linking would make the
+ * interposer present even when the user forgot LD_PRELOAD, and the whole
+ * point of the calibration check is to notice that.  Resolve the entry
+ * points at run time with dlsym(RTLD_DEFAULT, ...) — audit_api_resolve()
+ * below does that — and treat a missing symbol as "interposer not loaded".
+ *
+ * Counting rules (pinned down by interposer/tests):
+ *   - calls[kind] counts every call made to that function while the window
+ *     is open, whatever its arguments or result: free(NULL) is one
+ *     AUDIT_FREE call, a calloc that fails with ENOMEM is one AUDIT_CALLOC
+ *     call, realloc(NULL, n) and realloc(p, 0) are one AUDIT_REALLOC call.
+ *   - allocs is the sum of calls[] over every kind except AUDIT_FREE.
+ *   - frees counts calls to free() (NULL included).  A realloc never counts
+ *     as a free, whatever it does internally.
+ *   - bytes is the sum of the sizes requested (calloc: nmemb*size, or 0 on
+ *     overflow; realloc/reallocarray: the new size; memalign family: size).
+ *   - live_peak is the highest value, during the window, of
+ *     (usable bytes allocated in the window - usable bytes freed in it);
+ *     it is 0 when the window only frees.
+ *   - malloc_usable_size is passed through and never counted.
+ *
+ * Threads: by default a window counts only the thread that opened it
+ * (initial-exec TLS, no destructors), so Criterion's IPC thread cannot
+ * pollute it.  AUDIT_ALL_THREADS counts every thread's calls between open
+ * and close (process-wide atomic counters; one such window at a time).
+ *
+ * fork(): the child starts with no window open and zeroed counters.
+ *
+ * Thread-safety: every function may be called from any thread; a window
+ * belongs to the thread that opened it and must be closed by that thread.
+ * Windows do not nest: opening an open window restarts it.
+ *
+ * Nothing in the hook path allocates or takes a lock the hook path could
+ * re-enter.
+ */
+#ifndef FRAME_ALLOC_AUDIT_H
+#define FRAME_ALLOC_AUDIT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AUDIT_API_VERSION 1
+
+enum audit_kind {
+	AUDIT_MALLOC,
+	AUDIT_CALLOC,
+	AUDIT_REALLOC,
+	AUDIT_REALLOCARRAY,
+	AUDIT_FREE,
+	AUDIT_POSIX_MEMALIGN,
+	AUDIT_ALIGNED_ALLOC,
+	AUDIT_MEMALIGN,
+	AUDIT_VALLOC,
+	AUDIT_PVALLOC,
+	AUDIT_KIND_COUNT
+};
+
+/* Window flags. */
+#define AUDIT_THIS_THREAD 0u
+#define AUDIT_ALL_THREADS 1u
+/* Capture the call stack of the first allocator call in the window (the
+ * expensive part; use it on windows that must stay at zero). */
+#define AUDIT_CAPTURE_STACK 2u
+
+#define AUDIT_MAX_FRAMES 48
+
+struct audit_counts {
+	uint64_t calls[AUDIT_KIND_COUNT];
+	uint64_t allocs;      /* all calls except free() */
+	uint64_t frees;       /* calls to free() */
+	uint64_t bytes;       /* bytes requested */
+	uint64_t live_peak;   /* peak live usable bytes, window-relative */
+	/* AUDIT_CAPTURE_STACK: return addresses of the first call seen
+	 * (frames[0] is the hooked function's caller); nframes is 0 when
+	 * nothing was captured. first_kind says which function it was. */
+	uint32_t nframes;
+	uint32_t first_kind;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+};
+
+/* Returns AUDIT_API_VERSION.  Exists only while libaudit.so is loaded. */
+int audit_loaded(void);
+/* Opens (or restarts) this thread's window. */
+void audit_window_open(unsigned flags);
+/* Closes this thread's window and stores its counts in *out.  Closing a
+ * window that is not open stores zeros and returns -1; otherwise 0. */
+int audit_window_close(struct audit_counts *out);
+/* Human-readable name of a kind ("malloc", ...); "?" when out of range. */
+const char *audit_kind_name(unsigned kind);
+
+/* Run-time binding for clients that must not link libaudit.so. */
+struct audit_api {
+	int (*loaded)(void);
+	void (*open)(unsigned flags);
+	int (*close)(struct audit_counts *out);
+	const char *(*kind_name)(unsigned kind);
+};
+
+#ifdef AUDIT_WANT_RESOLVE
+#include <dlfcn.h>
+/* Fills *api from the already loaded libaudit.so.  Returns 0 on success,
+ * -1 when the interposer is not loaded (any symbol missing). */
+static inline int audit_api_resolve(struct audit_api *api)
+{
+	api->loaded = (int (*)(void))dlsym(RTLD_DEFAULT, "audit_loaded");
+	api->open = (void (*)(unsigned))dlsym(RTLD_DEFAULT, "audit_window_open");
+	api->close = (int (*)(struct audit_counts *))
+		dlsym(RTLD_DEFAULT, "audit_window_close");
+	api->kind_name = (const char *(*)(unsigned))
+		dlsym(RTLD_DEFAULT, "audit_kind_name");
+	if (!api->loaded || !api->open || !api->close || !api->kind_name)
+		return -1;
+	return api->loaded() == AUDIT_API_VERSION ? 0 : -1;
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
