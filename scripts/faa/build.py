@@ -1,0 +1,224 @@
+"""Compile fixtures with the compiler under audit and build fixture libraries.
+
+Per fixture the work directory (BUILD/audit/NAME/) holds:
+  variants/{alloc,noalloc}/NAME.frs   the two sources (variant.py)
+  gen/{alloc,noalloc}/NAME.rs         the compiler's output
+  shim/NAME_{mode}.rs                 the fixture ABI crate (shim.py)
+  lib/libfx_NAME_{mode}_o{N}.so       one cdylib per mode x opt-level
+  nostd/                              the no_std proof of the no_alloc output
+
+rustc runs are cached by content: a library is rebuilt only when the hash
+of its inputs (shim, module, rustc version, flags) changes.
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import shim, variant
+from .errors import ToolMissing, UsageError
+
+OPT_LEVELS = (0, 3)
+COMPILE_TIMEOUT = 120
+RUSTC_TIMEOUT = 600
+
+
+@dataclass
+class Compiler:
+    path: str
+    name: str
+    version: str
+    bundled: bool
+
+    @property
+    def label(self):
+        return f"{self.name} {self.version}"
+
+
+def identify(path, bundled):
+    """Runs `COMPILER --version`; the first word is the name, the rest the version."""
+    try:
+        r = subprocess.run([str(path), "--version"], capture_output=True, text=True,
+                           timeout=30)
+    except FileNotFoundError as e:
+        raise UsageError(f"compiler {path} not found") from e
+    except PermissionError as e:
+        raise UsageError(f"compiler {path} is not executable") from e
+    except subprocess.TimeoutExpired as e:
+        raise UsageError(f"`{path} --version` did not answer within 30 s") from e
+    words = (r.stdout.strip().splitlines() or [""])[0].split()
+    name = words[0] if words else Path(path).name
+    version = " ".join(words[1:]) or "unknown"
+    return Compiler(path=str(path), name=name, version=version, bundled=bundled)
+
+
+@dataclass
+class Outcome:
+    """What happened to one fixture x mode on its way to libraries."""
+    fixture: str
+    mode: str
+    module: Path | None = None
+    libs: dict = field(default_factory=dict)      # opt -> Path
+    errors: list = field(default_factory=list)    # human-readable failures
+    nostd: str = "not run"                        # ok / failed / not run / n/a
+    nostd_log: str = ""
+    cached: int = 0
+    built: int = 0
+
+
+def run_tool(cmd, cwd=None, timeout=None):
+    """subprocess.run that turns a missing program into ToolMissing."""
+    try:
+        return subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True,
+                              text=True, errors="replace", timeout=timeout)
+    except FileNotFoundError as e:
+        raise ToolMissing(Path(str(cmd[0])).name, Path(str(cmd[0])).name) from e
+
+
+def compile_variant(compiler, frs, mode, work):
+    """Writes the variant and compiles it; returns (module path or None, error)."""
+    stem = frs.stem
+    vrel = Path("variants", mode, f"{stem}.frs")
+    grel = Path("gen", mode)
+    (work / vrel).parent.mkdir(parents=True, exist_ok=True)
+    (work / grel).mkdir(parents=True, exist_ok=True)
+    (work / vrel).write_text(variant.make(frs.read_text(encoding="utf-8"), mode),
+                             encoding="utf-8")
+    out = work / grel / f"{stem}.rs"
+    if out.exists():
+        out.unlink()
+    cmd = [compiler.path, "compile", "-l", "rust", "-o", str(grel), str(vrel)]
+    try:
+        r = run_tool(cmd, cwd=work, timeout=COMPILE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"{compiler.label} did not finish within {COMPILE_TIMEOUT} s on {frs}"
+    if r.returncode < 0:
+        return None, f"{compiler.label} crashed (signal {-r.returncode}) on {frs}\n{r.stderr}"
+    if r.returncode == 65 and mode == "noalloc" and not compiler.bundled:
+        return None, (f"no_alloc not supported by {compiler.label}: it rejected the "
+                      f"@@[no_alloc] variant of {frs}\n{r.stderr}")
+    if r.returncode != 0:
+        return None, (f"{compiler.label} rejected the {mode} variant of {frs} "
+                      f"(exit {r.returncode}):\n{_fixture_paths(r.stderr, work, frs)}")
+    if not out.exists() or out.stat().st_size == 0:
+        return None, f"{compiler.label} exited 0 but wrote nothing to {out}"
+    return out, None
+
+
+def _fixture_paths(stderr, work, frs):
+    """Diagnostics name the variant; point them at the fixture instead."""
+    return re.sub(r"variants/(?:alloc|noalloc)/" + re.escape(frs.name), str(frs), stderr)
+
+
+def _digest(*parts):
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):
+    """Runs rustc unless `out` was built from the same inputs; returns (ok, cached)."""
+    key = _digest(rustc_ver, " ".join(map(str, args)), src.read_text(), *inputs)
+    stamp = out.with_name(out.name + ".key")
+    if out.exists() and stamp.exists() and stamp.read_text() == key:
+        return True, True
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        r = run_tool([rustc, *args, "-o", out, src], timeout=RUSTC_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.append(f"rustc did not finish within {RUSTC_TIMEOUT} s on {src}")
+        return False, False
+    if r.returncode != 0:
+        log.append(f"rustc failed on {src}:\n{r.stderr.strip()}")
+        if stamp.exists():
+            stamp.unlink()
+        return False, False
+    stamp.write_text(key)
+    return True, False
+
+
+def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
+               module=None):
+    """Compile (unless `module` is given), shim, and build the libraries."""
+    o = Outcome(fixture=fx.name, mode=mode)
+    if module is None:
+        module, err = compile_variant(compiler, fx.frs, mode, work)
+        if err:
+            o.errors.append(err)
+            return o
+    o.module = module
+    text = module.read_text(encoding="utf-8", errors="replace")
+    try:
+        api = shim.read_api(text, fx.scenario.system, where=str(module))
+        shim.check_steps(api, fx.scenario)
+    except UsageError as e:
+        o.errors.append(str(e))
+        return o
+    sdir = work / "shim"
+    sdir.mkdir(parents=True, exist_ok=True)
+    shim_rs = sdir / f"{fx.name}_{mode}.rs"
+    src = shim.generate(fx.scenario, api, module.resolve(), mode)
+    if not shim_rs.exists() or shim_rs.read_text() != src:
+        shim_rs.write_text(src, encoding="utf-8")
+    for opt in opts:
+        crate = f"fx_{fx.name}_{mode}_o{opt}"
+        lib = work / "lib" / f"lib{crate}.so"
+        args = ["--edition", "2021", "--crate-type", "cdylib", "--crate-name", crate,
+                "-C", f"opt-level={opt}", "-C", "debuginfo=1", "-A", "warnings"]
+        ok, cached = _rustc_cached(rustc, rustc_ver, args, shim_rs, [text], lib, o.errors)
+        if ok:
+            o.libs[opt] = lib
+            o.cached += cached
+            o.built += not cached
+    if mode == "noalloc":
+        nostd_check(o, fx, module, text, work, rustc, rustc_ver)
+    else:
+        o.nostd = "n/a"
+    return o
+
+
+def nostd_check(o, fx, module, text, work, rustc, rustc_ver):
+    """Gate rule 4: the no_alloc module builds as #![no_std] without alloc."""
+    ndir = work / "nostd"
+    ndir.mkdir(parents=True, exist_ok=True)
+    wrapper = ndir / f"{fx.name}_nostd.rs"
+    wrapper.write_text(shim.nostd_wrapper(module.resolve()), encoding="utf-8")
+    log = []
+    args = ["--edition", "2021", "--crate-type", "rlib", "--emit", "metadata",
+            "--crate-name", f"nostd_{fx.name}", "-A", "warnings"]
+    ok, _ = _rustc_cached(rustc, rustc_ver, args, wrapper, [text],
+                          ndir / f"libnostd_{fx.name}.rmeta", log)
+    o.nostd = "ok" if ok else "failed"
+    o.nostd_log = "\n".join(log)
+
+
+def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
+              progress=None, generated=None, opts=OPT_LEVELS):
+    """Builds every fixture x mode in parallel; returns {(name, mode): Outcome}."""
+    rustc_ver = subprocess.run([rustc, "--version"], capture_output=True,
+                               text=True).stdout.strip()
+    jobs = jobs or max(1, os.cpu_count() or 1)
+    tasks = [(fx, m) for fx in fixtures for m in modes]
+    results = {}
+
+    def one(task):
+        fx, mode = task
+        work = tree.work / fx.name
+        work.mkdir(parents=True, exist_ok=True)
+        return build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=opts,
+                          module=generated)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for n, (task, o) in enumerate(zip(tasks, pool.map(one, tasks)), 1):
+            results[(task[0].name, task[1])] = o
+            if progress:
+                state = "FAILED" if o.errors else (
+                    f"{o.built} built, {o.cached} cached")
+                progress(f"[{n}/{len(tasks)}] {task[0].name} {task[1]}: {state}")
+    return results

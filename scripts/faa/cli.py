@@ -1,0 +1,277 @@
+"""`audit`: the command line of frame-alloc-audit.
+
+Exit status: 0 every check held, 1 the gate failed, 2 usage or
+configuration error, 3 a required tool is missing.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from . import VERSION, build, gate, report, run, tools, variant
+from .errors import EXIT_GATE, EXIT_OK, AuditError, UsageError
+
+ROOT = tools.ROOT
+
+
+def progress(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _compiler(args, tree):
+    if args.compiler:
+        path = shutil.which(args.compiler) or args.compiler
+        return build.identify(path, bundled=False)
+    return build.identify(tree.frc, bundled=True)
+
+
+def _opts(text):
+    try:
+        opts = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a comma-separated list such as 0,3")
+    if any(o not in (0, 1, 2, 3) for o in opts):
+        raise argparse.ArgumentTypeError("opt-levels are 0..3")
+    return opts
+
+
+def check_rejects(compiler, work, fixtures_dir):
+    """Rule 5: compile each fixtures/reject/*.frs; it must fail with its code."""
+    out = []
+    rdir = work / "rejects"
+    rdir.mkdir(parents=True, exist_ok=True)
+    for frs in sorted((fixtures_dir / "reject").glob("*.frs")):
+        want = gate.expected_code(frs)
+        try:
+            r = build.run_tool([compiler.path, "compile", "-l", "rust", "-o", rdir, frs],
+                               timeout=build.COMPILE_TIMEOUT)
+            code, err = r.returncode, r.stderr
+        except build.subprocess.TimeoutExpired:
+            code, err = None, "timed out"
+        got = sorted(set(gate.re.findall(r"error\[(E\d+)\]", err)))
+        res = {"fixture": frs.stem, "expected": want, "got": got, "exit": code}
+        if code != 65:
+            res["ok"], res["message"] = False, (f"{frs}: expected rejection (exit 65"
+                                                f"{', ' + want if want else ''}), got exit {code}")
+        elif compiler.bundled and want and want not in got:
+            res["ok"], res["message"] = False, (f"{frs}: rejected with {', '.join(got) or 'no code'}, "
+                                                f"expected {want}")
+        elif compiler.bundled and not want:
+            res["ok"], res["message"] = False, f"{frs}: has no `// expect: Ennn` first line"
+        else:
+            res["ok"], res["message"] = True, ""
+        out.append(res)
+    return out
+
+
+def golden_findings(fixtures, outcomes):
+    """The bundled compiler's output must equal the committed goldens."""
+    found = []
+    for fx in fixtures:
+        for mode in variant.MODES:
+            o = outcomes.get((fx.name, mode))
+            golden = ROOT / "generated" / fx.name / f"{mode}.rs"
+            if not o or not o.module:
+                continue
+            if not golden.exists() or golden.read_text() != o.module.read_text():
+                found.append(gate.Finding("golden", fx.name,
+                    f"{golden.relative_to(ROOT)} is stale or missing: run `make regen` and review the diff",
+                    failure=False))
+    return found
+
+
+def cmd_run(args):
+    tree = tools.BuildTree(args.build_dir)
+    rustc = tools.rustc()
+    fixtures_dir = Path(args.fixtures_dir)
+    modes = variant.MODES
+    generated = None
+    if args.generated or args.scenario:
+        if not (args.generated and args.scenario):
+            raise UsageError("--generated and --scenario go together")
+        generated = Path(args.generated).resolve()
+        if not generated.is_file():
+            raise UsageError(f"{generated}: no such module")
+        scen_path = Path(args.scenario)
+        fixtures = [run.Fixture(name=scen_path.stem, frs=None, toml=scen_path,
+                                scenario=run.scenario_mod.load(scen_path))]
+        modes = (args.mode,)
+        compiler = build.Compiler(path=str(generated), name="generated",
+                                  version=generated.name, bundled=False)
+    else:
+        compiler = _compiler(args, tree)
+        fixtures = run.discover(fixtures_dir, args.fixtures or None)
+    progress(f"audit: {len(fixtures)} fixture(s) x {len(modes)} shape(s) x "
+             f"O{',O'.join(map(str, args.opt))} with {compiler.label}")
+
+    outcomes = build.build_all(fixtures, compiler, tree, rustc, modes=modes, jobs=args.jobs,
+                               progress=progress, generated=generated, opts=args.opt)
+    findings = []
+    for o in outcomes.values():
+        for e in o.errors:
+            findings.append(gate.Finding("build", o.fixture, e))
+        if o.nostd == "failed":
+            findings.append(gate.Finding("nostd", o.fixture,
+                f"{o.fixture}: the no_alloc output does not build as #![no_std] without alloc:\n{o.nostd_log}"))
+    if compiler.bundled:
+        findings += golden_findings(fixtures, outcomes)
+
+    entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
+               for opt, lib in sorted(o.libs.items())]
+    reports_dir = Path(args.report_dir) if args.report_dir else tree.reports
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    measurements, harness_out = [], ""
+    if entries:
+        progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
+                 f"under the interposer")
+        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "junit.xml")
+        measurements, harness_out = hr.measurements, hr.output
+        gate.check_calibration(hr.output, findings)
+        gate.check_zero(measurements, findings)
+        gate.check_records(measurements, findings)
+        gate.check_differential(fixtures, measurements, findings)
+        if compiler.bundled and not args.fixtures:
+            gate.check_baseline(measurements, ROOT / "reports" / "baseline.json", compiler, findings)
+        if hr.status != 0 and not any(f.failure for f in findings):
+            findings.append(gate.Finding("harness", "*",
+                f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
+
+    rejects = []
+    if not generated and not args.no_rejects:
+        rejects = check_rejects(compiler, tree.work, fixtures_dir)
+        gate.check_rejects(rejects, findings)
+        progress(f"audit: {sum(r['ok'] for r in rejects)}/{len(rejects)} reject fixtures rejected as expected")
+
+    status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
+    print(report.table(fixtures, measurements, compiler))
+    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status)
+    report.write_reports(rep, reports_dir)
+    if args.verbose and harness_out:
+        print(harness_out)
+    for f in findings:
+        tag = "FAIL" if f.failure else "note"
+        print(f"{tag} [{f.rule}] {f.message}")
+    nfail = sum(f.failure for f in findings)
+    print(f"audit: {'PASS' if status == 0 else 'FAIL'} — {len(measurements)} librar"
+          f"{'y' if len(measurements) == 1 else 'ies'} measured, {nfail} failure(s); "
+          f"reports in {reports_dir}")
+    return status
+
+
+def cmd_regen(args):
+    tree = tools.BuildTree(args.build_dir)
+    frc = build.identify(tree.frc, bundled=True)
+    fixtures_dir = Path(args.fixtures_dir)
+    stale, written = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for frs in sorted(fixtures_dir.glob("*.frs")):
+            for mode in variant.MODES:
+                work = Path(tmp) / frs.stem
+                module, err = build.compile_variant(frc, frs, mode, work)
+                if err:
+                    raise AuditError(err, status=EXIT_GATE)
+                golden = ROOT / "generated" / frs.stem / f"{mode}.rs"
+                new = module.read_text()
+                if golden.exists() and golden.read_text() == new:
+                    continue
+                stale.append(golden.relative_to(ROOT))
+                if not args.check:
+                    golden.parent.mkdir(parents=True, exist_ok=True)
+                    golden.write_text(new)
+                    written += 1
+    if args.check:
+        for s in stale:
+            print(f"stale golden: {s} (run `make regen` and review the diff)")
+        print(f"regen --check: {len(stale)} stale golden(s)")
+        return EXIT_GATE if stale else EXIT_OK
+    print(f"regen: {written} golden(s) rewritten")
+    return EXIT_OK
+
+
+def cmd_variant(args):
+    src = Path(args.file).read_text(encoding="utf-8")
+    sys.stdout.write(variant.make(src, args.mode))
+    return EXIT_OK
+
+
+def cmd_baseline(args):
+    """Records the allocating counts of the last run as reports/baseline.json."""
+    src = Path(args.report or tools.BuildTree(args.build_dir).reports / "report.json")
+    if not src.exists():
+        raise UsageError(f"{src}: no report; run `make audit` first")
+    rep = json.loads(src.read_text())
+    fixtures = {}
+    for fx in rep["fixtures"]:
+        for r in fx["runs"]:
+            if r["mode"] != "alloc" or not r["construct"]:
+                continue
+            fixtures.setdefault(fx["name"], {})[f"O{r['opt']}"] = {
+                "construct": [r["construct"]["allocs"], r["construct"]["frees"]],
+                "steps": [[s["allocs"], s["frees"]] for s in r["steps"]],
+            }
+    out = {"schema": "frame-alloc-audit/baseline@1", "compiler": rep["compiler"]["name"],
+           "compiler_version": rep["compiler"]["version"], "fixtures": fixtures}
+    dest = ROOT / "reports" / "baseline.json"
+    report.write_atomic(dest, json.dumps(out, indent=1, sort_keys=True) + "\n")
+    print(f"baseline: {len(fixtures)} fixture(s) written to {dest.relative_to(ROOT)}")
+    return EXIT_OK
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="audit", description=(
+        "frame-alloc-audit: prove per dispatch that @@[no_alloc] Frame systems never touch "
+        "the heap. Exit status: 0 all held, 1 gate failed, 2 usage/configuration error, "
+        "3 a required tool is missing."))
+    p.add_argument("--version", action="version", version=f"frame-alloc-audit {VERSION}")
+    p.add_argument("--build-dir", default=str(ROOT / "build"),
+                   help="the Meson build directory (default: %(default)s)")
+    p.add_argument("--fixtures-dir", default=str(ROOT / "fixtures"), help="default: %(default)s")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="audit fixtures (the CI gate)", description=(
+        "Compile each fixture without and with @@[no_alloc], build one library per shape and "
+        "opt-level, count allocator calls per dispatch under the interposer, and gate."))
+    r.add_argument("fixtures", nargs="*", metavar="FIXTURE", help="fixture names (default: all)")
+    r.add_argument("--compiler", metavar="PATH",
+                   help="a framec-compatible compiler to audit instead of the bundled frc")
+    r.add_argument("--generated", metavar="MODULE.rs", help="audit already generated code (one shape)")
+    r.add_argument("--scenario", metavar="FILE.toml", help="the scenario for --generated")
+    r.add_argument("--mode", choices=variant.MODES, default="noalloc",
+                   help="the shape of the --generated module (default: %(default)s)")
+    r.add_argument("--opt", type=_opts, default=build.OPT_LEVELS, metavar="0,3",
+                   help="rustc opt-levels (default: 0,3)")
+    r.add_argument("--jobs", type=int, default=None, help="parallel builds and harness workers")
+    r.add_argument("--no-rejects", action="store_true", help="skip fixtures/reject")
+    r.add_argument("--report-dir", help="where reports go (default: BUILD/reports)")
+    r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
+    r.set_defaults(func=cmd_run)
+
+    g = sub.add_parser("regen", help="rewrite generated/ goldens from frc",
+                       description="Compile every fixture with the bundled frc into generated/NAME/{alloc,noalloc}.rs.")
+    g.add_argument("--check", action="store_true", help="only report stale goldens (exit 1 if any)")
+    g.set_defaults(func=cmd_regen)
+
+    v = sub.add_parser("variant", help="print the alloc or noalloc variant of a .frs file")
+    v.add_argument("--mode", choices=variant.MODES, required=True)
+    v.add_argument("file")
+    v.set_defaults(func=cmd_variant)
+
+    b = sub.add_parser("baseline", help="record the last run's allocating counts as reports/baseline.json")
+    b.add_argument("--report", help="report.json to read (default: BUILD/reports/report.json)")
+    b.set_defaults(func=cmd_baseline)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AuditError as e:
+        print(f"audit: error: {e}", file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt:
+        print("audit: interrupted; no report was written for this run", file=sys.stderr)
+        return 130

@@ -1,0 +1,172 @@
+"""The gate: every rule of DESIGN.md "The gate" that this run can check.
+
+Each rule adds Finding objects; the audit exits 1 when any finding is a
+failure.  Findings say which fixture, shape, opt-level and step broke which
+rule, in words a compiler developer reading a CI log can act on.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .run import parse_observation
+
+
+@dataclass
+class Finding:
+    rule: str        # short rule id: zero, baseline, differential, nostd, ...
+    fixture: str
+    message: str
+    failure: bool = True
+
+
+def _fmt_counts(rec):
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.get("calls", {}).items()))
+    return f"{rec['allocs']} allocation(s), {rec['frees']} free(s)" + (f" [{calls}]" if calls else "")
+
+
+def _where(rec):
+    stack = rec.get("stack") or []
+    return f"; first call from {stack[0]}" if stack else ""
+
+
+def check_zero(measurements, findings):
+    """Rule 1: no_alloc construction and dispatch windows read zero."""
+    for m in measurements:
+        if m.mode != "noalloc":
+            continue
+        windows = ([m.construct] if m.construct else []) + m.steps + m.violations
+        for rec in windows:
+            if rec["allocs"] or rec["frees"]:
+                what = "construction" if rec["step"] < 0 else f"step {rec['step'] + 1} {rec['label']}"
+                if rec["phase"] == "steady":
+                    n = next((r.get("violations", 1) for r in m.steady if r["step"] == rec["step"]), 1)
+                    total = next((r["n"] for r in m.steady if r["step"] == rec["step"]), "?")
+                    what = f"steady-state replay of {what} ({n} of {total} windows; the first)"
+                findings.append(Finding("zero", m.fixture,
+                    f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{_where(rec)}"))
+
+
+def check_records(measurements, findings):
+    """Every library must have left complete records (else it crashed)."""
+    for m in measurements:
+        if not m.verdict:
+            findings.append(Finding("harness", m.fixture,
+                f"{m.fixture} {m.mode} O{m.opt}: no verdict in its records — the "
+                f"worker crashed, panicked or timed out (see the harness output)"))
+        elif not m.verdict["ok"] and not any(
+                f.rule == "zero" and f.fixture == m.fixture for f in findings):
+            findings.append(Finding("expect", m.fixture,
+                f"{m.verdict['message']} ({m.verdict['failures']} failure(s))"))
+
+
+def check_differential(fixtures, measurements, findings):
+    """Rule 3: both shapes agree on every return value and domain field,
+    and both match the scenario's expectations."""
+    by = {(m.fixture, m.mode, m.opt): m for m in measurements}
+    for fx in fixtures:
+        for opt in sorted({m.opt for m in measurements if m.fixture == fx.name}):
+            a, n = by.get((fx.name, "alloc", opt)), by.get((fx.name, "noalloc", opt))
+            for m in (a, n):
+                if m:
+                    _check_expected(fx, m, findings)
+            if not (a and n):
+                continue
+            for ra, rn in zip(a.observe, n.observe):
+                if ra["text"] != rn["text"]:
+                    step = fx.scenario.steps[ra["step"]]
+                    oa, on = parse_observation(ra["text"]), parse_observation(rn["text"])
+                    diff = ", ".join(f"{k}: {oa.get(k)!s} vs {on.get(k)!s}"
+                                     for k in sorted(set(oa) | set(on)) if oa.get(k) != on.get(k))
+                    findings.append(Finding("differential", fx.name,
+                        f"{fx.name} O{opt} step {ra['step'] + 1} {step.call}: the shapes "
+                        f"disagree (allocating vs no_alloc) — {diff}"))
+                    break   # later steps follow from the first divergence
+
+
+def _check_expected(fx, m, findings):
+    for rec in m.observe:
+        step = fx.scenario.steps[rec["step"]]
+        seen = parse_observation(rec["text"])
+        wants = dict(step.domain)
+        if step.returns is not None:
+            wants["ret"] = step.returns
+        for k, want in wants.items():
+            if seen.get(k) != want:
+                what = "return value" if k == "ret" else f"domain field {k}"
+                findings.append(Finding("expect", fx.name,
+                    f"{fx.name} {m.mode} O{m.opt} step {rec['step'] + 1} {step.call}: "
+                    f"{what} is {seen.get(k)}, the scenario expects {want} "
+                    f"({fx.scenario.path}:{step.line})"))
+
+
+def check_calibration(harness_output, findings):
+    """Rule 7: the interposer proved itself live in every worker."""
+    for pat in ("interposer not loaded", "calibration failed"):
+        if pat in harness_output:
+            findings.append(Finding("calibration", "*",
+                f"the interposer self-check failed ({pat}): no count from this run can be trusted"))
+            return
+
+
+def baseline_counts(measurements):
+    """{fixture: {"O0": {"construct": [a, f], "steps": [[a, f], ...]}}} for alloc."""
+    out = {}
+    for m in measurements:
+        if m.mode != "alloc" or not m.construct:
+            continue
+        out.setdefault(m.fixture, {})[f"O{m.opt}"] = {
+            "construct": [m.construct["allocs"], m.construct["frees"]],
+            "steps": [[s["allocs"], s["frees"]] for s in m.steps],
+        }
+    return out
+
+
+def check_baseline(measurements, baseline_path, compiler, findings):
+    """Rule 2: allocating counts equal the recorded baseline."""
+    path = Path(baseline_path)
+    if not path.exists():
+        findings.append(Finding("baseline", "*", f"no baseline at {path}: allocating counts "
+                                "were not compared (record one with `audit baseline`)", failure=False))
+        return
+    base = json.loads(path.read_text())
+    if base.get("compiler") != compiler.name:
+        findings.append(Finding("baseline", "*", f"{path} records {base.get('compiler')}, this run "
+                                f"audits {compiler.name}: not compared", failure=False))
+        return
+    now = baseline_counts(measurements)
+    for fixture, per_opt in now.items():
+        old = base.get("fixtures", {}).get(fixture)
+        if old is None:
+            findings.append(Finding("baseline", fixture, f"{fixture}: not in {path} yet", failure=False))
+            continue
+        for opt, cur in per_opt.items():
+            prev = old.get(opt)
+            if prev is None:
+                continue
+            pairs = [("construction", prev["construct"], cur["construct"])]
+            pairs += [(f"step {i + 1}", p, c) for i, (p, c) in enumerate(zip(prev["steps"], cur["steps"]))]
+            for what, p, c in pairs:
+                if p != c:
+                    trend = "regression: more allocations" if c[0] > p[0] else "counts changed"
+                    findings.append(Finding("baseline", fixture,
+                        f"{fixture} alloc {opt} {what}: {c[0]} allocation(s)/{c[1]} free(s), "
+                        f"baseline {p[0]}/{p[1]} ({trend}; if intended, re-record with `audit baseline`)"))
+
+
+def check_rejects(results, findings):
+    """Rule 5: each reject fixture is rejected, with its expected code."""
+    for r in results:
+        if not r["ok"]:
+            findings.append(Finding("reject", r["fixture"], r["message"]))
+
+
+def expected_code(path):
+    """The `// expect: Ennn` line a reject fixture starts with."""
+    first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[:3]
+    for line in first:
+        m = re.match(r"\s*//\s*expect:\s*(E\d+)", line)
+        if m:
+            return m.group(1)
+    return None

@@ -1,0 +1,146 @@
+"""Reports of one audit run: the terminal table, report.json, report.md.
+
+report.json schema (version 1):
+  schema            "frame-alloc-audit/report@1"
+  compiler          {name, version, path, bundled}
+  verdict           "pass" | "fail";  exit_status
+  findings          [{rule, fixture, message, failure}]
+  fixtures[]        {name, system, source, nostd, size_of: {alloc, noalloc},
+                     runs: [{mode, opt, construct, steps[], steady[], timing}]}
+    construct/steps[] {step (1-based, 0 = construction), call, allocs, frees,
+                       bytes, live_peak, calls{kind: n}, stack[]?}
+    steady[]          {step, n, allocs_mean, allocs_max, frees_mean}
+  rejects[]         {fixture, expected, got, exit, ok, message}
+"""
+
+import json
+import os
+from pathlib import Path
+
+SCHEMA = "frame-alloc-audit/report@1"
+
+
+def _cell(rec):
+    if rec is None:
+        return "—"
+    return f"{rec['allocs']}/{rec['frees']}/{rec['bytes']}"
+
+
+def table(fixtures, measurements, compiler):
+    """The per-dispatch table `make audit` prints, one block per fixture."""
+    by = {(m.fixture, m.mode, m.opt): m for m in measurements}
+    opts = sorted({m.opt for m in measurements})
+    cols = [(mode, o) for mode in ("alloc", "noalloc") for o in opts]
+    out = []
+    for fx in fixtures:
+        ms = [by.get((fx.name, mode, o)) for mode, o in cols]
+        if not any(ms):
+            continue
+        head = f"{fx.scenario.system} — {fx.frs or fx.toml} (compiler: {compiler.label})"
+        out.append(head)
+        out.append("cells: allocations/frees/bytes in the window; "
+                   "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036)")
+        width = max([len(s.call) for s in fx.scenario.steps] + [10]) + 2
+        hdr = f"{'step':>4}  {'call':<{width}}" + "".join(f"{f'{mode} O{o}':>16}" for mode, o in cols)
+        out.append(hdr)
+        out.append("-" * len(hdr))
+        row = f"{'-':>4}  {'__create()':<{width}}"
+        out.append(row + "".join(f"{_cell(m.construct if m else None):>16}" for m in ms))
+        for i, s in enumerate(fx.scenario.steps):
+            cells = [_cell(m.steps[i] if m and i < len(m.steps) else None) for m in ms]
+            out.append(f"{i + 1:>4}  {s.call:<{width}}" + "".join(f"{c:>16}" for c in cells))
+        steady = [m for m in ms if m and m.steady]
+        if steady:
+            row = f"{'':>4}  {'steady (mean)':<{width}}"
+            cells = []
+            for m in ms:
+                if not m or not m.steady:
+                    cells.append("—")
+                    continue
+                n = sum(r["n"] for r in m.steady)
+                a = sum(r["allocs_sum"] for r in m.steady) / n
+                f = sum(r["frees_sum"] for r in m.steady) / n
+                cells.append(f"{a:.2f}/{f:.2f} x{n}")
+            out.append(row + "".join(f"{c:>16}" for c in cells))
+        sizes = [str(m.meta.get("size_of", "—")) if m else "—" for m in ms]
+        out.append(f"{'':>4}  {'size_of (bytes)':<{width}}" + "".join(f"{s:>16}" for s in sizes))
+        out.append("")
+    return "\n".join(out)
+
+
+def _window(rec, call):
+    keys = ("allocs", "frees", "bytes", "live_peak", "calls", "stack", "first_kind")
+    d = {k: rec[k] for k in keys if k in rec}
+    d["step"] = rec["step"] + 1
+    d["call"] = call
+    return d
+
+
+def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status):
+    fxs = []
+    for fx in fixtures:
+        runs, sizes = [], {}
+        for m in sorted((m for m in measurements if m.fixture == fx.name),
+                        key=lambda m: (m.mode, m.opt)):
+            sizes[m.mode] = m.meta.get("size_of")
+            runs.append({
+                "mode": m.mode, "opt": m.opt,
+                "construct": _window(m.construct, "__create()") if m.construct else None,
+                "steps": [_window(s, fx.scenario.steps[s["step"]].call) for s in m.steps],
+                "steady": [{"step": r["step"] + 1, "n": r["n"],
+                            "allocs_mean": r["allocs_sum"] / r["n"], "allocs_max": r["allocs_max"],
+                            "frees_mean": r["frees_sum"] / r["n"]} for r in m.steady],
+                "timing": m.timing,
+            })
+        na = outcomes.get((fx.name, "noalloc"))
+        fxs.append({"name": fx.name, "system": fx.scenario.system,
+                    "source": str(fx.frs) if fx.frs else None,
+                    "nostd": na.nostd if na else "not run",
+                    "size_of": sizes, "runs": runs})
+    return {
+        "schema": SCHEMA,
+        "compiler": {"name": compiler.name, "version": compiler.version,
+                     "path": compiler.path, "bundled": compiler.bundled},
+        "verdict": "pass" if status == 0 else "fail",
+        "exit_status": status,
+        "findings": [f.__dict__ for f in findings],
+        "fixtures": fxs,
+        "rejects": rejects,
+    }
+
+
+def markdown(report):
+    """A summary ready to paste into a pull-request comment."""
+    c = report["compiler"]
+    lines = [f"### frame-alloc-audit: **{report['verdict'].upper()}** — {c['name']} {c['version']}", "",
+             "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    failed = {f["fixture"] for f in report["findings"] if f["failure"]}
+    for fx in report["fixtures"]:
+        for r in fx["runs"]:
+            steps = r["steps"]
+            n = len(steps) or 1
+            mean = sum(s["allocs"] for s in steps) / n
+            mx = max((s["allocs"] for s in steps), default=0)
+            by = sum(s["bytes"] for s in steps) / n
+            ok = "✅" if fx["name"] not in failed else "❌"
+            lines.append(f"| {fx['name']} | {r['mode']} | O{r['opt']} | {mean:.2f} | {mx} | "
+                         f"{by:.0f} | {fx['size_of'].get(r['mode'], '—')} | {ok} |")
+    fails = [f for f in report["findings"] if f["failure"]]
+    if fails:
+        lines += ["", "**Failures**", ""] + [f"- `{f['rule']}` {f['message']}" for f in fails]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path, text):
+    """Write then rename: an interrupted run never leaves a half report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_reports(report, outdir):
+    write_atomic(Path(outdir) / "report.json", json.dumps(report, indent=1) + "\n")
+    write_atomic(Path(outdir) / "report.md", markdown(report))

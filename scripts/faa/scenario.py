@@ -1,0 +1,223 @@
+"""Scenario files: fixtures/NAME.toml, the script one audit run drives.
+
+Format (all keys but `system` and `step` optional)::
+
+    system = "PortReset"            # the @@system to construct
+
+    [construct]                     # expectations for Sys::__create()
+    alloc = 4                       #   allocating shape: allocation calls
+    frees = 2                       #   allocating shape: free calls
+
+    [[step]]                        # one interface call, in Rust syntax
+    call = "connect()"
+    alloc = 4                       # allocating-shape expectation
+    frees = 3
+    returns = "()"                  # Debug text of the return value
+    domain = { total = "0" }        # Debug text of domain fields after it
+
+    [steady]                        # right after step `to`, replay steps
+    from = 1                        # from..to (1-based, inclusive) `repeat`
+    to = 2                          # times; `to` defaults to the last step.
+    repeat = 1000                   # The cycle must end where it started.
+
+The no_alloc shape needs no expectation: it must read 0 everywhere.
+Arguments are Rust expressions; they are evaluated before the window opens.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UsageError
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STEP_KEYS = {"call", "alloc", "frees", "returns", "domain"}
+_TOP_KEYS = {"system", "construct", "step", "steady", "description"}
+
+
+@dataclass
+class Step:
+    call: str
+    method: str
+    args: list
+    line: int
+    alloc: int | None = None
+    frees: int | None = None
+    returns: str | None = None
+    domain: dict = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    path: Path
+    system: str
+    steps: list
+    construct_alloc: int | None = None
+    construct_frees: int | None = None
+    steady_from: int = 0          # 0-based, inclusive
+    steady_to: int = 0            # 0-based, inclusive
+    steady_repeat: int = 0
+    description: str = ""
+
+
+def split_call(text):
+    """Splits `name(arg, arg)` into (name, [arg, ...]) at top-level commas.
+
+    Knows Rust string, raw string and char literals and nested brackets, so
+    `load(3, String::from("a,b"))` has two arguments.  Raises ValueError.
+    """
+    text = text.strip()
+    m = _IDENT.match(text)
+    if not m or text[m.end():m.end() + 1] != "(" or not text.endswith(")"):
+        raise ValueError("expected `method(arg, ...)`")
+    name, inner = m.group(0), text[m.end() + 1:-1]
+    args, depth, cur, i = [], 0, [], 0
+    while i < len(inner):
+        ch = inner[i]
+        if ch == '"' or (ch == "r" and inner[i + 1:i + 2] in ('"', "#")
+                         and (i == 0 or not inner[i - 1].isalnum())):
+            j = _skip_string(inner, i)
+            cur.append(inner[i:j])
+            i = j
+            continue
+        if ch == "'" and i + 2 < len(inner) and (inner[i + 2] == "'" or inner[i + 1] == "\\"):
+            j = inner.index("'", i + 2 if inner[i + 1] != "\\" else i + 3) + 1
+            cur.append(inner[i:j])
+            i = j
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("unbalanced brackets")
+        if ch == "," and depth == 0:
+            args.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    if depth != 0:
+        raise ValueError("unbalanced brackets")
+    tail = "".join(cur).strip()
+    if tail or args:
+        if not tail:
+            raise ValueError("empty argument")
+        args.append(tail)
+    if any(not a for a in args):
+        raise ValueError("empty argument")
+    return name, args
+
+
+def _skip_string(s, i):
+    """Index just past the string literal starting at s[i]."""
+    if s[i] == "r":
+        j = i + 1
+        hashes = 0
+        while s[j] == "#":
+            hashes += 1
+            j += 1
+        end = '"' + "#" * hashes
+        k = s.find(end, j + 1)
+        if k < 0:
+            raise ValueError("unterminated raw string")
+        return k + len(end)
+    j = i + 1
+    while j < len(s):
+        if s[j] == "\\":
+            j += 2
+            continue
+        if s[j] == '"':
+            return j + 1
+        j += 1
+    raise ValueError("unterminated string")
+
+
+def _call_lines(text):
+    """Line numbers of the `call = ...` keys, in order of appearance."""
+    return [n for n, line in enumerate(text.splitlines(), 1)
+            if re.match(r"\s*call\s*=", line)]
+
+
+def _int(table, key, where):
+    v = table.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise UsageError(f"{where}: `{key}` must be a non-negative integer")
+    return v
+
+
+def load(path):
+    """Reads and validates a scenario file; UsageError names file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read scenario: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: scenario is not UTF-8") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: invalid TOML: {e}") from e
+
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
+    system = data.get("system")
+    if not isinstance(system, str) or not _IDENT.fullmatch(system):
+        raise UsageError(f"{path}: `system` must name the @@system (an identifier)")
+    raw_steps = data.get("step")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise UsageError(f"{path}: at least one [[step]] with a `call` is required")
+
+    lines = _call_lines(text)
+    steps = []
+    for n, raw in enumerate(raw_steps):
+        line = lines[n] if n < len(lines) else 0
+        where = f"{path}:{line}" if line else f"{path}: step {n + 1}"
+        if not isinstance(raw, dict) or not isinstance(raw.get("call"), str):
+            raise UsageError(f"{where}: step {n + 1} needs `call = \"method(args)\"`")
+        bad = set(raw) - _STEP_KEYS
+        if bad:
+            raise UsageError(f"{where}: unknown step key(s): {', '.join(sorted(bad))}")
+        try:
+            method, args = split_call(raw["call"])
+        except ValueError as e:
+            raise UsageError(f"{where}: bad call `{raw['call']}`: {e}") from e
+        domain = raw.get("domain", {})
+        if not isinstance(domain, dict) or not all(isinstance(v, str) for v in domain.values()):
+            raise UsageError(f"{where}: `domain` must map field names to Debug text strings")
+        returns = raw.get("returns")
+        if returns is not None and not isinstance(returns, str):
+            raise UsageError(f"{where}: `returns` must be the Debug text of the value, as a string")
+        steps.append(Step(call=raw["call"].strip(), method=method, args=args, line=line,
+                          alloc=_int(raw, "alloc", where), frees=_int(raw, "frees", where),
+                          returns=returns, domain=dict(domain)))
+
+    construct = data.get("construct", {})
+    if not isinstance(construct, dict):
+        raise UsageError(f"{path}: [construct] must be a table")
+    steady = data.get("steady", {})
+    if not isinstance(steady, dict):
+        raise UsageError(f"{path}: [steady] must be a table")
+    s_from = _int(steady, "from", f"{path}: [steady]")
+    s_rep = _int(steady, "repeat", f"{path}: [steady]") or 0
+    if s_rep and s_from is None:
+        raise UsageError(f"{path}: [steady] needs `from` (the 1-based step the cycle starts at)")
+    s_to = _int(steady, "to", f"{path}: [steady]") or len(steps)
+    if s_from is not None and not 1 <= s_from <= s_to <= len(steps):
+        raise UsageError(f"{path}: [steady] from = {s_from}, to = {s_to} is not a range "
+                         f"of step numbers (1..{len(steps)})")
+    bad = set(steady) - {"from", "to", "repeat"}
+    if bad:
+        raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
+    return Scenario(path=path, system=system, steps=steps,
+                    construct_alloc=_int(construct, "alloc", f"{path}: [construct]"),
+                    construct_frees=_int(construct, "frees", f"{path}: [construct]"),
+                    steady_from=(s_from - 1) if s_from else 0,
+                    steady_to=s_to - 1,
+                    steady_repeat=s_rep if s_from else 0,
+                    description=str(data.get("description", "")))

@@ -1,0 +1,69 @@
+"""Where the tools are, and what to install when one is missing."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import ToolMissing, UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rustc():
+    """rustc from PATH, rustup's default place, or Debian's package."""
+    for cand in (os.environ.get("RUSTC"), shutil.which("rustc"),
+                 str(Path.home() / ".cargo/bin/rustc"), "/usr/bin/rustc"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise ToolMissing("rustc", "rustc", "or install a Rust toolchain with rustup")
+
+
+def rustc_version(path):
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ToolMissing("rustc", "rustc", f"{path} --version failed: {e}") from e
+    return out.strip()
+
+
+def valgrind(required=False):
+    path = shutil.which("valgrind")
+    if not path and required:
+        raise ToolMissing("valgrind", "valgrind")
+    return path
+
+
+class BuildTree:
+    """The Meson build directory and what `make build` puts in it."""
+
+    def __init__(self, build_dir):
+        self.dir = Path(build_dir).resolve()
+
+    def _need(self, rel, what):
+        p = self.dir / rel
+        if not p.exists():
+            raise UsageError(f"{p} not found ({what}); run `make build` first "
+                             f"or pass --build-dir")
+        return p
+
+    @property
+    def frc(self):
+        return self._need("compiler/frc", "the bundled compiler")
+
+    @property
+    def interposer(self):
+        return self._need("interposer/libaudit.so", "the interposer")
+
+    @property
+    def harness(self):
+        return self._need("harness/faa-harness", "the Criterion harness")
+
+    @property
+    def work(self):
+        return self.dir / "audit"
+
+    @property
+    def reports(self):
+        return self.dir / "reports"
