@@ -6,12 +6,14 @@ configuration error, 3 a required tool is missing.
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from . import VERSION, build, gate, report, run, tools, variant
+from . import VERSION, build, gate, report, run, tools, valgrind, variant
+from concurrent.futures import ThreadPoolExecutor
 from .errors import EXIT_GATE, EXIT_OK, AuditError, UsageError
 
 ROOT = tools.ROOT
@@ -130,7 +132,8 @@ def cmd_run(args):
         hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "junit.xml")
         measurements, harness_out = hr.measurements, hr.output
         gate.check_calibration(hr.output, findings)
-        gate.check_zero(measurements, findings)
+        gate.check_zero(measurements, findings,
+                        {k: o.module for k, o in outcomes.items() if o.module})
         gate.check_records(measurements, findings)
         gate.check_differential(fixtures, measurements, findings)
         if compiler.bundled and not args.fixtures:
@@ -138,6 +141,8 @@ def cmd_run(args):
         if hr.status != 0 and not any(f.failure for f in findings):
             findings.append(gate.Finding("harness", "*",
                 f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
+
+    vg = run_valgrind(args, tree, measurements, findings) if measurements else {}
 
     rejects = []
     if not generated and not args.no_rejects:
@@ -147,7 +152,7 @@ def cmd_run(args):
 
     status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
     print(report.table(fixtures, measurements, compiler))
-    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status)
+    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg)
     report.write_reports(rep, reports_dir)
     if args.verbose and harness_out:
         print(harness_out)
@@ -159,6 +164,49 @@ def cmd_run(args):
           f"{'y' if len(measurements) == 1 else 'ies'} measured, {nfail} failure(s); "
           f"reports in {reports_dir}")
     return status
+
+
+def run_valgrind(args, tree, measurements, findings):
+    """Gate rule 6 and the independent count: memcheck every library,
+    massif the highest opt-level of each fixture x shape."""
+    if args.valgrind == "off":
+        return {}
+    vgbin = tools.valgrind(required=args.valgrind == "on")
+    runner = tree.dir / "harness" / "faa-run"
+    if not vgbin or not runner.exists():
+        why = "apt-get install -y valgrind" + ("" if vgbin else "") + (
+            ", then `make build` (faa-run needs valgrind/valgrind.h)" if not runner.exists() else "")
+        findings.append(gate.Finding("valgrind", "*", f"Valgrind checks skipped: {why}", failure=False))
+        return {}
+    logdir = tree.work / "valgrind"
+    top = {}
+    for m in measurements:
+        key = (m.fixture, m.mode)
+        if m.verdict and m.opt >= top.get(key, (-1,))[0]:
+            top[key] = (m.opt, m)
+    jobs = [(m, "memcheck") for m in measurements if m.verdict] + [(m, "massif") for _, m in top.values()]
+    progress(f"audit: Valgrind: {len(jobs)} run(s) (memcheck every library, massif per shape)")
+    libs = {(m.fixture, m.mode, m.opt): m.meta_lib for m, _ in jobs}
+
+    def one(job):
+        m, tool = job
+        fn = valgrind.memcheck if tool == "memcheck" else valgrind.massif
+        return job, fn(vgbin, str(runner), libs[(m.fixture, m.mode, m.opt)], logdir)
+
+    out = {}
+    with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
+        for (m, tool), res in pool.map(one, jobs):
+            out[(m.fixture, m.mode, m.opt, tool)] = res
+            tag = f"{m.fixture} {m.mode} O{m.opt}"
+            if tool == "memcheck":
+                if not res.ok:
+                    findings.append(gate.Finding("memcheck", m.fixture, f"{tag}: {res.message}"))
+                for d in valgrind.compare(m, res):
+                    findings.append(gate.Finding("valgrind-count", m.fixture,
+                        f"{tag}: the interposer and Valgrind disagree — {d}"))
+            elif not res.ok:
+                findings.append(gate.Finding("massif", m.fixture, f"{tag}: {res.message}"))
+    return out
 
 
 def cmd_regen(args):
@@ -245,6 +293,9 @@ def parser():
                    help="rustc opt-levels (default: 0,3)")
     r.add_argument("--jobs", type=int, default=None, help="parallel builds and harness workers")
     r.add_argument("--no-rejects", action="store_true", help="skip fixtures/reject")
+    r.add_argument("--valgrind", choices=("auto", "on", "off"), default="auto",
+                   help="memcheck + massif + Valgrind's own count: auto runs them when Valgrind "
+                        "is installed (else a note), on requires it (exit 3 without), off skips")
     r.add_argument("--report-dir", help="where reports go (default: BUILD/reports)")
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.set_defaults(func=cmd_run)

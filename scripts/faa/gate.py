@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import attribute
 from .run import parse_observation
 
 
@@ -26,13 +27,21 @@ def _fmt_counts(rec):
     return f"{rec['allocs']} allocation(s), {rec['frees']} free(s)" + (f" [{calls}]" if calls else "")
 
 
-def _where(rec):
+def _where(rec, module):
     stack = rec.get("stack") or []
-    return f"; first call from {stack[0]}" if stack else ""
+    if not stack:
+        return ""
+    site = attribute.culprit(stack, module)
+    if site:
+        rec["site"] = str(site)
+        return f"; allocated at {site}"
+    return f"; first call from {stack[0]} (no generated-source line found)"
 
 
-def check_zero(measurements, findings):
-    """Rule 1: no_alloc construction and dispatch windows read zero."""
+def check_zero(measurements, findings, modules=None):
+    """Rule 1: no_alloc construction and dispatch windows read zero.
+    `modules` maps (fixture, mode) to the generated module, for attribution."""
+    modules = modules or {}
     for m in measurements:
         if m.mode != "noalloc":
             continue
@@ -45,7 +54,7 @@ def check_zero(measurements, findings):
                     total = next((r["n"] for r in m.steady if r["step"] == rec["step"]), "?")
                     what = f"steady-state replay of {what} ({n} of {total} windows; the first)"
                 findings.append(Finding("zero", m.fixture,
-                    f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{_where(rec)}"))
+                    f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{_where(rec, modules.get((m.fixture, m.mode)))}"))
 
 
 def check_records(measurements, findings):

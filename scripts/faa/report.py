@@ -69,14 +69,15 @@ def table(fixtures, measurements, compiler):
 
 
 def _window(rec, call):
-    keys = ("allocs", "frees", "bytes", "live_peak", "calls", "stack", "first_kind")
+    keys = ("allocs", "frees", "bytes", "live_peak", "calls", "stack", "first_kind", "site")
     d = {k: rec[k] for k in keys if k in rec}
     d["step"] = rec["step"] + 1
     d["call"] = call
     return d
 
 
-def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status):
+def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None):
+    vg = vg or {}
     fxs = []
     for fx in fixtures:
         runs, sizes = [], {}
@@ -91,12 +92,16 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
                             "allocs_mean": r["allocs_sum"] / r["n"], "allocs_max": r["allocs_max"],
                             "frees_mean": r["frees_sum"] / r["n"]} for r in m.steady],
                 "timing": m.timing,
+                "memcheck": _memcheck(vg.get((fx.name, m.mode, m.opt, "memcheck"))),
             })
+        massif = {mode: {"opt": key[2], "peak_bytes": r.peak, "series": r.series}
+                  for key, r in vg.items()
+                  if key[0] == fx.name and key[3] == "massif" and r.ok for mode in [key[1]]}
         na = outcomes.get((fx.name, "noalloc"))
         fxs.append({"name": fx.name, "system": fx.scenario.system,
                     "source": str(fx.frs) if fx.frs else None,
                     "nostd": na.nostd if na else "not run",
-                    "size_of": sizes, "runs": runs})
+                    "size_of": sizes, "runs": runs, "massif": massif})
     return {
         "schema": SCHEMA,
         "compiler": {"name": compiler.name, "version": compiler.version,
@@ -107,6 +112,13 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
         "fixtures": fxs,
         "rejects": rejects,
     }
+
+
+def _memcheck(r):
+    if r is None:
+        return None
+    return {"ok": r.ok, "errors": r.errors, "definitely_lost": r.definitely_lost,
+            "indirectly_lost": r.indirectly_lost, "windows": len(r.windows), "log": r.log}
 
 
 def markdown(report):

@@ -57,10 +57,11 @@ class Measurement:
     observe: list = field(default_factory=list)
     timing: dict | None = None
     verdict: dict | None = None
+    meta_lib: str = ""
 
 
-def read_records(path, fixture, mode, opt):
-    m = Measurement(fixture=fixture, mode=mode, opt=opt)
+def read_records(path, fixture, mode, opt, lib=""):
+    m = Measurement(fixture=fixture, mode=mode, opt=opt, meta_lib=str(lib))
     try:
         lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -120,7 +121,7 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None):
     for fixture, mode, opt, lib in entries:
         rec = rdir / f"{fixture}-{mode}-O{opt}.jsonl"
         rows.append(f"{fixture}\t{mode}\t{opt}\t{lib}\t{rec}")
-        recs.append((rec, fixture, mode, opt))
+        recs.append((rec, fixture, mode, opt, lib))
     manifest.write_text("# fixture\tmode\topt\tlibrary\trecords\n" + "\n".join(rows) + "\n")
     env = dict(os.environ)
     env["FAA_MANIFEST"] = str(manifest)

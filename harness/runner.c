@@ -1,0 +1,152 @@
+/*
+ * runner.c — faa-run: drive one fixture library outside Criterion, for
+ * Valgrind.
+ *
+ *   faa-run [--repeat N] [--callgrind] LIBRARY
+ *
+ * Runs what the harness runs — construction, every step, the steady-state
+ * cycle (N repeats, default the scenario's), destroy — in one process with
+ * no worker, no IPC thread and no interposer, so that Valgrind's own
+ * malloc replacement does the counting.  Window edges become markers in
+ * Valgrind's log (VALGRIND_PRINTF: formatted by the Valgrind core, so the
+ * marker itself allocates nothing in the client):
+ *
+ *   FAA-OPEN <phase> <step>      phase: construct | step | steady
+ *   FAA-CLOSE
+ *
+ * With --trace-malloc=yes every allocator call between two markers is one
+ * line, which scripts/faa/valgrind.py counts per window.  --callgrind
+ * instead turns Callgrind's collection on only around steady-state
+ * dispatches (run with --collect-atstart=no), so Ir / dispatches is the
+ * cost of one dispatch.
+ *
+ * Exit: 0 ok, 2 usage, 4 the library cannot be loaded or lacks the ABI.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <valgrind/callgrind.h>
+#include <valgrind/valgrind.h>
+
+#include "fixture_abi.h"
+
+struct marker {
+	const char *phase;
+	unsigned step;
+};
+
+static void mark_open(void *ctx)
+{
+	const struct marker *m = ctx;
+	VALGRIND_PRINTF("FAA-OPEN %s %u\n", m->phase, m->step);
+}
+
+static void mark_close(void *ctx)
+{
+	(void)ctx;
+	VALGRIND_PRINTF("FAA-CLOSE\n");
+}
+
+static void collect_on(void *ctx)
+{
+	(void)ctx;
+	CALLGRIND_TOGGLE_COLLECT;
+}
+
+static void none(void *ctx)
+{
+	(void)ctx;
+}
+
+static void *need(void *lib, const char *sym)
+{
+	void *p = dlsym(lib, sym);
+	if (!p) {
+		fprintf(stderr, "faa-run: fixture library lacks %s\n", sym);
+		exit(4);
+	}
+	return p;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: faa-run [--repeat N] [--callgrind] LIBRARY\n"
+	      "Drives one fixture library (construction, steps, steady cycle) for Valgrind;\n"
+	      "see harness/runner.c.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	long repeat = -1;
+	int callgrind = 0;
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+			char *end;
+			repeat = strtol(argv[++i], &end, 10);
+			if (*end || repeat < 0) {
+				usage(stderr);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--callgrind")) {
+			callgrind = 1;
+		} else if (!path && argv[i][0] != '-') {
+			path = argv[i];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		fprintf(stderr, "faa-run: cannot load %s: %s\n", path, dlerror());
+		return 4;
+	}
+	struct fx_api fx;
+	*(void **)&fx.step_count = need(lib, "fx_step_count");
+	*(void **)&fx.steady_from = need(lib, "fx_steady_from");
+	*(void **)&fx.steady_to = need(lib, "fx_steady_to");
+	*(void **)&fx.steady_repeat = need(lib, "fx_steady_repeat");
+	*(void **)&fx.construct = need(lib, "fx_construct");
+	*(void **)&fx.dispatch = need(lib, "fx_dispatch");
+	*(void **)&fx.destroy = need(lib, "fx_destroy");
+
+	uint32_t n = fx.step_count(), from = fx.steady_from(), to = fx.steady_to();
+	uint32_t reps = repeat >= 0 ? (uint32_t)repeat : fx.steady_repeat();
+	/* Markers everywhere; or, for Callgrind, collection only around
+	 * steady-state dispatches. */
+	fx_hook open = callgrind ? none : mark_open;
+	fx_hook close = callgrind ? none : mark_close;
+	fx_hook s_open = callgrind ? collect_on : mark_open;
+	fx_hook s_close = callgrind ? collect_on : mark_close;
+	struct marker m = { "construct", 0 };
+	unsigned long dispatches = 0;
+
+	fx.construct(open, close, &m);
+	for (uint32_t i = 0; i < n; i++) {
+		m.phase = "step";
+		m.step = i;
+		fx.dispatch(i, open, close, &m);
+		if (i != to || !reps || from > to)
+			continue;
+		m.phase = "steady";
+		for (uint32_t r = 0; r < reps; r++)
+			for (uint32_t j = from; j <= to; j++) {
+				m.step = j;
+				fx.dispatch(j, s_open, s_close, &m);
+				dispatches++;
+			}
+	}
+	fx.destroy();
+	printf("faa-run: %u steps, %lu steady-state dispatches\n", n, dispatches);
+	return 0;
+}

@@ -1,0 +1,167 @@
+"""Valgrind: memcheck (errors, leaks, an independent per-window count) and
+massif (peak heap and heap over time) for each fixture library.
+
+The independent count: harness/faa-run drives the library with no
+interposer and writes FAA-OPEN/FAA-CLOSE markers into Valgrind's log;
+with --trace-malloc=yes Valgrind logs every allocator call its own malloc
+replacement serves.  The calls between two markers are that window's count,
+measured by a second, unrelated mechanism; the gate compares them with the
+interposer's, window by window.
+"""
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STEADY_REPEAT = 20          # steady cycles under Valgrind (it is ~50x slower)
+TIMEOUT = 900
+
+_ALLOC_FUNCS = {"malloc", "calloc", "realloc", "memalign", "posix_memalign",
+                "aligned_alloc", "valloc", "pvalloc", "reallocarray"}
+_TRACE = re.compile(r"^--\d+-- (\w+)\(")
+_MARK = re.compile(r"^\*\*\d+\*\* FAA-(OPEN (\w+) (\d+)|CLOSE)")
+
+
+@dataclass
+class Memcheck:
+    lib: str
+    ok: bool = False
+    errors: int = -1
+    definitely_lost: int = 0
+    indirectly_lost: int = 0
+    windows: list = field(default_factory=list)   # [{phase, step, allocs, frees}]
+    message: str = ""
+    log: str = ""
+
+
+def parse_trace(log):
+    """Per-window allocator calls from a --trace-malloc=yes log with markers."""
+    windows, cur = [], None
+    for line in log.splitlines():
+        m = _MARK.match(line)
+        if m:
+            if m.group(1) == "CLOSE":
+                if cur is not None:
+                    windows.append(cur)
+                cur = None
+            else:
+                cur = {"phase": m.group(2), "step": int(m.group(3)), "allocs": 0, "frees": 0}
+            continue
+        if cur is None:
+            continue
+        t = _TRACE.match(line)
+        if t:
+            name = t.group(1)
+            if name == "free":
+                cur["frees"] += 1
+            elif name in _ALLOC_FUNCS:
+                cur["allocs"] += 1
+    return windows
+
+
+def _num(pattern, text):
+    m = re.search(pattern, text)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
+    """One memcheck run of faa-run over `lib`."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / (Path(lib).stem + ".memcheck.log")
+    cmd = [valgrind, "--tool=memcheck", "--trace-malloc=yes", "--leak-check=full",
+           "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+           f"--log-file={log}", runner, "--repeat", str(repeat), str(lib)]
+    r = Memcheck(lib=str(lib))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        r.message = f"memcheck did not finish within {TIMEOUT} s"
+        return r
+    text = log.read_text(errors="replace") if log.exists() else ""
+    r.log = str(log)
+    r.errors = _num(r"ERROR SUMMARY: ([\d,]+) errors", text)
+    r.definitely_lost = _num(r"definitely lost: ([\d,]+) bytes", text)
+    r.indirectly_lost = _num(r"indirectly lost: ([\d,]+) bytes", text)
+    r.windows = parse_trace(text)
+    if p.returncode not in (0, 99):
+        r.message = f"faa-run exited {p.returncode} under memcheck: {p.stderr.strip()[-500:]}"
+        return r
+    if r.errors or r.definitely_lost or r.indirectly_lost:
+        r.message = (f"memcheck: {r.errors} error(s), {r.definitely_lost} bytes definitely "
+                     f"and {r.indirectly_lost} indirectly lost (log: {log})")
+        return r
+    r.ok = True
+    return r
+
+
+@dataclass
+class Massif:
+    lib: str
+    peak: int = 0
+    series: list = field(default_factory=list)   # [(time, heap bytes)]
+    ok: bool = False
+    message: str = ""
+
+
+def massif(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
+    """Peak heap and heap over time (massif's instruction clock)."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    out = logdir / (Path(lib).stem + ".massif.out")
+    cmd = [valgrind, "--tool=massif", f"--massif-out-file={out}", "--max-snapshots=200",
+           runner, "--repeat", str(repeat), str(lib)]
+    r = Massif(lib=str(lib))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        r.message = f"massif did not finish within {TIMEOUT} s"
+        return r
+    if p.returncode != 0 or not out.exists():
+        r.message = f"massif run failed (exit {p.returncode}): {p.stderr.strip()[-500:]}"
+        return r
+    t = None
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith("time="):
+            t = int(line[5:])
+        elif line.startswith("mem_heap_B=") and t is not None:
+            r.series.append((t, int(line[11:])))
+    r.peak = max((b for _, b in r.series), default=0)
+    r.ok = True
+    return r
+
+
+def compare(measurement, mc):
+    """Interposer vs Valgrind, window by window; returns disagreement strings."""
+    ours = {}
+    if measurement.construct:
+        ours[("construct", 0)] = measurement.construct
+    for s in measurement.steps:
+        ours[("step", s["step"])] = s
+    theirs = {(w["phase"], w["step"]): w for w in mc.windows if w["phase"] != "steady"}
+    out = []
+    if set(ours) != set(theirs):
+        out.append(f"window sets differ: interposer {len(ours)}, valgrind {len(theirs)}")
+    for key in sorted(set(ours) & set(theirs)):
+        a, b = ours[key], theirs[key]
+        if (a["allocs"], a["frees"]) != (b["allocs"], b["frees"]):
+            what = "construction" if key[0] == "construct" else f"step {key[1] + 1}"
+            out.append(f"{what}: interposer {a['allocs']}/{a['frees']}, "
+                       f"valgrind {b['allocs']}/{b['frees']} (allocations/frees)")
+    vg = steady_means(mc)
+    for r in measurement.steady:
+        if r["step"] in vg:
+            ip = (r["allocs_sum"] / r["n"], r["frees_sum"] / r["n"])
+            if abs(ip[0] - vg[r["step"]][0]) > 1e-9 or abs(ip[1] - vg[r["step"]][1]) > 1e-9:
+                out.append(f"steady step {r['step'] + 1}: interposer {ip[0]:.3f}/{ip[1]:.3f}, "
+                           f"valgrind {vg[r['step']][0]:.3f}/{vg[r['step']][1]:.3f} per dispatch")
+    return out
+
+
+def steady_means(mc):
+    """{step: (allocs per dispatch, frees per dispatch)} over the steady replay."""
+    acc = {}
+    for w in mc.windows:
+        if w["phase"] == "steady":
+            n, a, f = acc.get(w["step"], (0, 0, 0))
+            acc[w["step"]] = (n + 1, a + w["allocs"], f + w["frees"])
+    return {k: (a / n, f / n) for k, (n, a, f) in acc.items()}
