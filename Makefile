@@ -8,7 +8,7 @@ AUDIT ?= scripts/audit --build-dir $(BUILD)
 AUDIT_ARGS ?=
 MESON_TEST_ARGS ?=
 
-.PHONY: all deps build audit test regen regen-check baseline help clean
+.PHONY: all deps build audit test regen regen-check baseline publish help clean
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test      run every test suite (meson test)"
 	@echo "make regen     rewrite generated/ goldens from frc (review the diff)"
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
+	@echo "make publish   copy the last audit's reports to reports/<compiler>-<version>/"
 
 deps:
 	@scripts/deps.sh
@@ -43,6 +44,9 @@ regen-check: build
 
 baseline:
 	$(AUDIT) baseline
+
+publish:
+	$(AUDIT) publish
 
 clean:
 	rm -rf $(BUILD)

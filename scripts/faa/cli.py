@@ -12,9 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import VERSION, build, gate, report, run, tools, valgrind, variant
+from . import VERSION, build, gate, html, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
-from .errors import EXIT_GATE, EXIT_OK, AuditError, UsageError
+from .errors import EXIT_GATE, EXIT_OK, AuditError, ToolMissing, UsageError
 
 ROOT = tools.ROOT
 
@@ -129,7 +129,7 @@ def cmd_run(args):
     if entries:
         progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
                  f"under the interposer")
-        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "junit.xml")
+        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml")
         measurements, harness_out = hr.measurements, hr.output
         gate.check_calibration(hr.output, findings)
         gate.check_zero(measurements, findings,
@@ -154,6 +154,10 @@ def cmd_run(args):
     print(report.table(fixtures, measurements, compiler))
     rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg)
     report.write_reports(rep, reports_dir)
+    try:
+        html.write(rep, reports_dir)
+    except ToolMissing as e:
+        print(f"note [html] report.html skipped: {e}")
     if args.verbose and harness_out:
         print(harness_out)
     for f in findings:
@@ -268,6 +272,74 @@ def cmd_baseline(args):
     return EXIT_OK
 
 
+def _windows(rep):
+    """{(fixture, mode, opt, window): (allocs, frees)} of a report.json."""
+    out = {}
+    for fx in rep["fixtures"]:
+        for r in fx["runs"]:
+            if r["construct"]:
+                out[(fx["name"], r["mode"], r["opt"], "__create()")] = (
+                    r["construct"]["allocs"], r["construct"]["frees"])
+            for s in r["steps"]:
+                out[(fx["name"], r["mode"], r["opt"], f"step {s['step']} {s['call']}")] = (
+                    s["allocs"], s["frees"])
+    return out
+
+
+def _load_report(path):
+    try:
+        rep = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(f"{path}: not a readable report.json: {e}") from e
+    if rep.get("schema") != report.SCHEMA:
+        raise UsageError(f"{path}: schema {rep.get('schema')!r}, expected {report.SCHEMA!r}")
+    return rep
+
+
+def cmd_compare(args):
+    """Window-by-window difference of two runs; exit 1 on a regression."""
+    old, new = _load_report(args.old), _load_report(args.new)
+    a, b = _windows(old), _windows(new)
+    regress = better = 0
+    for key in sorted(set(a) | set(b)):
+        if key not in a or key not in b:
+            print(f"{'only in new' if key in b else 'only in old'}: {' '.join(map(str, key))}")
+            continue
+        if a[key] == b[key]:
+            continue
+        fx, mode, opt, what = key
+        worse = b[key][0] > a[key][0] or (mode == "noalloc" and b[key] != (0, 0))
+        regress += worse
+        better += not worse
+        print(f"{'REGRESSION' if worse else 'changed'}: {fx} {mode} O{opt} {what}: "
+              f"{a[key][0]}/{a[key][1]} -> {b[key][0]}/{b[key][1]} (allocations/frees)")
+    print(f"compare: {len(set(a) & set(b))} window(s) in both, {regress} regression(s), "
+          f"{better} other change(s)")
+    return EXIT_GATE if regress else EXIT_OK
+
+
+def cmd_publish(args):
+    """Copies a run's reports to reports/<compiler>-<version>/."""
+    src = Path(args.report_dir or tools.BuildTree(args.build_dir).reports)
+    rep = _load_report(src / "report.json")
+    c = rep["compiler"]
+    name = "-".join(c["name"].split() + c["version"].split())
+    dest = ROOT / "reports" / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    if dest.exists() and not args.force:
+        raise UsageError(f"{dest.relative_to(ROOT)} exists; pass --force to replace it")
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in ("report.json", "report.md", "report.html", "junit.xml",
+              "allocs_per_dispatch.png", "massif.png"):
+        if (src / f).exists():
+            shutil.copy2(src / f, tmp / f)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    print(f"publish: {rep['verdict']} run of {c['name']} {c['version']} -> {dest.relative_to(ROOT)}/")
+    return EXIT_OK
+
+
 def parser():
     p = argparse.ArgumentParser(prog="audit", description=(
         "frame-alloc-audit: prove per dispatch that @@[no_alloc] Frame systems never touch "
@@ -313,6 +385,17 @@ def parser():
     b = sub.add_parser("baseline", help="record the last run's allocating counts as reports/baseline.json")
     b.add_argument("--report", help="report.json to read (default: BUILD/reports/report.json)")
     b.set_defaults(func=cmd_baseline)
+    c = sub.add_parser("compare", help="compare two report.json files (exit 1 on a regression)",
+                       description="Window-by-window comparison: more allocations in any window, or any "
+                                   "allocation in a no_alloc window, is a regression.")
+    c.add_argument("old")
+    c.add_argument("new")
+    c.set_defaults(func=cmd_compare)
+
+    u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
+    u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")
+    u.add_argument("--force", action="store_true", help="replace an existing published report")
+    u.set_defaults(func=cmd_publish)
     return p
 
 

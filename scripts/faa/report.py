@@ -153,6 +153,39 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def junit(report):
+    """One testcase per fixture x shape x opt-level and per reject fixture;
+    a failure carries every finding about that fixture."""
+    from xml.sax.saxutils import escape, quoteattr
+    cases = []
+    for fx in report["fixtures"]:
+        msgs = [f["message"] for f in report["findings"] if f["failure"] and f["fixture"] == fx["name"]]
+        for r in fx["runs"]:
+            mine = [m for m in msgs if f" {r['mode']} O{r['opt']}" in m or
+                    ("no_alloc" in m and r["mode"] == "noalloc" and f"O{r['opt']}" in m)]
+            cases.append((f"{fx['name']}.{r['mode']}.O{r['opt']}", mine))
+        rest = [m for m in msgs if not any(m in c[1] for c in cases)]
+        if rest:
+            cases.append((f"{fx['name']}.checks", rest))
+    for x in report["rejects"]:
+        cases.append((f"reject.{x['fixture']}", [] if x["ok"] else [x["message"]]))
+    glob = [f["message"] for f in report["findings"] if f["failure"] and f["fixture"] == "*"]
+    cases.append(("audit.global", glob))
+    fails = sum(1 for _, m in cases if m)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name="frame-alloc-audit" tests="{len(cases)}" failures="{fails}">',
+           f'<testsuite name={quoteattr(report["compiler"]["name"] + " " + report["compiler"]["version"])} '
+           f'tests="{len(cases)}" failures="{fails}">']
+    for name, msgs in cases:
+        out.append(f'<testcase classname="frame-alloc-audit" name={quoteattr(name)}>')
+        if msgs:
+            out.append(f'<failure message={quoteattr(msgs[0][:200])}>{escape(chr(10).join(msgs))}</failure>')
+        out.append("</testcase>")
+    out += ["</testsuite>", "</testsuites>"]
+    return "\n".join(out) + "\n"
+
+
 def write_reports(report, outdir):
     write_atomic(Path(outdir) / "report.json", json.dumps(report, indent=1) + "\n")
     write_atomic(Path(outdir) / "report.md", markdown(report))
+    write_atomic(Path(outdir) / "junit.xml", junit(report))
