@@ -136,7 +136,9 @@ def cmd_run(args):
                         {k: o.module for k, o in outcomes.items() if o.module})
         gate.check_records(measurements, findings)
         gate.check_differential(fixtures, measurements, findings)
-        if compiler.bundled and not args.fixtures:
+        if args.baseline:
+            compare_with(args.baseline, measurements, fixtures, findings)
+        elif compiler.bundled:
             gate.check_baseline(measurements, ROOT / "reports" / "baseline.json", compiler, findings)
         if hr.status != 0 and not any(f.failure for f in findings):
             findings.append(gate.Finding("harness", "*",
@@ -296,6 +298,25 @@ def _load_report(path):
     return rep
 
 
+def compare_with(path, measurements, fixtures, findings):
+    """Gate rule 2 for any compiler: no window allocates more than it did in
+    a previous report.json of the same compiler."""
+    old = _windows(_load_report(path))
+    calls = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
+    for m in measurements:
+        cur = {}
+        if m.construct:
+            cur["__create()"] = (m.construct["allocs"], m.construct["frees"])
+        for s in m.steps:
+            cur[f"step {s['step'] + 1} {calls[m.fixture][s['step']]}"] = (s["allocs"], s["frees"])
+        for what, now in cur.items():
+            prev = old.get((m.fixture, m.mode, m.opt, what))
+            if prev is not None and now[0] > prev[0]:
+                findings.append(gate.Finding("baseline", m.fixture,
+                    f"{m.fixture} {m.mode} O{m.opt} {what}: {now[0]} allocation(s), "
+                    f"{prev[0]} in {path} (regression)"))
+
+
 def cmd_compare(args):
     """Window-by-window difference of two runs; exit 1 on a regression."""
     old, new = _load_report(args.old), _load_report(args.new)
@@ -363,6 +384,9 @@ def parser():
                    help="the shape of the --generated module (default: %(default)s)")
     r.add_argument("--opt", type=_opts, default=build.OPT_LEVELS, metavar="0,3",
                    help="rustc opt-levels (default: 0,3)")
+    r.add_argument("--baseline", metavar="REPORT.json",
+                   help="fail on any window that allocates more than in this earlier report "
+                        "(default for frc: reports/baseline.json)")
     r.add_argument("--jobs", type=int, default=None, help="parallel builds and harness workers")
     r.add_argument("--no-rejects", action="store_true", help="skip fixtures/reject")
     r.add_argument("--valgrind", choices=("auto", "on", "off"), default="auto",
