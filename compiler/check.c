@@ -1,0 +1,662 @@
+/* check.c — semantic checks, name resolution, and the no_alloc profile.
+ *
+ * Resolves parents, handlers' methods, transition targets, `$.x` owners and
+ * `@@:self.x` callees, and computes what the emitters size statically: the
+ * HSM depth and the context-stack depth (from the self-call graph). Every
+ * rule has its own error code (ERRORS.md); checking goes on after an error
+ * so that one run reports as many as it can. */
+#include "frc.h"
+
+#include <stdlib.h>
+
+static bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+static Method *find_method(System *sys, const char *name)
+{
+	for (int i = 0; i < sys->nmethods; i++)
+		if (streq(sys->methods[i]->name, name))
+			return sys->methods[i];
+	return NULL;
+}
+
+static State *find_state(System *sys, const char *name)
+{
+	for (int i = 0; i < sys->nstates; i++)
+		if (streq(sys->states[i]->name, name))
+			return sys->states[i];
+	return NULL;
+}
+
+static Action *find_action(System *sys, const char *name)
+{
+	for (int i = 0; i < sys->nactions; i++)
+		if (streq(sys->actions[i]->name, name))
+			return sys->actions[i];
+	return NULL;
+}
+
+static Field *find_field(System *sys, const char *name)
+{
+	for (int i = 0; i < sys->nfields; i++)
+		if (streq(sys->fields[i].name, name))
+			return &sys->fields[i];
+	return NULL;
+}
+
+static void dup(int tok, int first_tok, const char *what, const char *name)
+{
+	error_tok(TOK(tok), "E015", "duplicate %s `%s` (first declared at line %d:%d)", what, name,
+	          TOK(first_tok)->line, TOK(first_tok)->col);
+}
+
+static void check_param_dups(Params *ps, const char *where)
+{
+	for (int i = 0; i < ps->n; i++)
+		for (int j = 0; j < i; j++)
+			if (streq(ps->v[i].name, ps->v[j].name))
+				dup(ps->v[i].tok, ps->v[j].tok, xsprintf("parameter of %s", where), ps->v[i].name);
+}
+
+/* Token text of a span with whitespace removed, for comparing types. */
+static char *span_key(Span sp)
+{
+	char *s = xsprintf("%s", "");
+	for (int k = sp.b; k < sp.e; k++)
+		s = xsprintf("%s%s", s, tok_str(TOK(k)));
+	return s;
+}
+
+static void check_declarations(System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		Method *m = sys->methods[i];
+		check_param_dups(&m->params, xsprintf("`%s`", m->name));
+		for (int j = 0; j < i; j++)
+			if (streq(m->name, sys->methods[j]->name))
+				dup(m->tok, sys->methods[j]->tok, "interface method", m->name);
+	}
+	for (int i = 0; i < sys->nactions; i++) {
+		Action *a = sys->actions[i];
+		check_param_dups(&a->params, xsprintf("action `%s`", a->name));
+		for (int j = 0; j < i; j++)
+			if (streq(a->name, sys->actions[j]->name))
+				dup(a->tok, sys->actions[j]->tok, "action", a->name);
+		Method *m = find_method(sys, a->name);
+		if (m)
+			dup(a->tok, m->tok, "name (action and interface method)", a->name);
+	}
+	for (int i = 0; i < sys->nfields; i++)
+		for (int j = 0; j < i; j++)
+			if (streq(sys->fields[i].name, sys->fields[j].name))
+				dup(sys->fields[i].tok, sys->fields[j].tok, "domain field", sys->fields[i].name);
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		for (int j = 0; j < i; j++)
+			if (streq(st->name, sys->states[j]->name))
+				dup(st->tok, sys->states[j]->tok, "state", xsprintf("$%s", st->name));
+		check_param_dups(&st->params, xsprintf("state `$%s`", st->name));
+		for (int v = 0; v < st->nvars; v++)
+			for (int w = 0; w < v; w++)
+				if (streq(st->vars[v].name, st->vars[w].name))
+					dup(st->vars[v].tok, st->vars[w].tok, "state variable", xsprintf("$.%s", st->vars[v].name));
+	}
+}
+
+/* Parents, cycles, depth. */
+static void check_hierarchy(System *sys)
+{
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		if (!st->parent_name)
+			continue;
+		st->parent = find_state(sys, st->parent_name);
+		if (!st->parent)
+			error_tok(TOK(st->parent_tok), "E010", "unknown parent state `$%s` of `$%s`", st->parent_name,
+			          st->name);
+	}
+	sys->hsm_depth = 1;
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		int d = 0;
+		State *s = st->parent;
+		while (s && d <= sys->nstates) {
+			s = s->parent;
+			d++;
+		}
+		if (d > sys->nstates) {
+			error_tok(TOK(st->tok), "E024", "state `$%s` is its own ancestor (cycle in `=>` parents)", st->name);
+			st->parent = NULL;
+			d = 0;
+		}
+		st->depth = d;
+		if (d + 1 > sys->hsm_depth)
+			sys->hsm_depth = d + 1;
+	}
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		if (st->parent && st->parent->params.n > 0)
+			error_tok(TOK(st->parent_tok), "E025",
+			          "parent state `$%s` has state parameters; a parent is built when a child is entered and "
+			          "nothing can pass them (give `$%s` state variables instead)",
+			          st->parent->name, st->parent->name);
+		if (st->default_forward && !st->parent)
+			error_tok(TOK(st->forward_tok), "E018", "`=> $^` in state `$%s`, which has no parent state", st->name);
+	}
+	State *start = sys->nstates ? sys->states[0] : NULL;
+	if (start && start->params.n > 0)
+		error_tok(TOK(start->tok), "E025",
+		          "start state `$%s` has state parameters; the system starts in it with nothing to pass them "
+		          "(system parameters are not supported)",
+		          start->name);
+	for (State *s = start; s; s = s->parent) {
+		for (int h = 0; h < s->nhandlers; h++)
+			if (s->handlers[h]->kind == H_ENTER && s->handlers[h]->params.n > 0 && s == start)
+				error_tok(TOK(s->handlers[h]->tok), "E025",
+				          "the start state's `$>` takes parameters; nothing can pass enter args when the system "
+				          "starts");
+	}
+}
+
+/* ---- bodies -------------------------------------------------------------- */
+
+typedef struct Ctx {
+	System *sys;
+	Handler *h;    /* NULL in an action */
+	Action *act;
+	int src_node;  /* self-call graph node of this body */
+} Ctx;
+
+/* Self-call graph: nodes 0..M-1 methods, M lifecycle ($> / <$), M+1.. actions. */
+typedef struct Edge {
+	int from, to;
+	Form *site;
+} Edge;
+static Edge *edges;
+static int nedges, capedges;
+
+static void add_edge(int from, int to, Form *site)
+{
+	Edge e = {from, to, site};
+	VEC_PUSH(edges, nedges, capedges, e);
+}
+
+static int action_index(System *sys, Action *a)
+{
+	for (int i = 0; i < sys->nactions; i++)
+		if (sys->actions[i] == a)
+			return i;
+	return 0;
+}
+
+static void check_body(Ctx *c, Body *b);
+
+static void check_args(Ctx *c, Body **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		check_body(c, v[i]);
+}
+
+static StateVar *lookup_var(State *st, const char *name, State **owner)
+{
+	for (State *s = st; s; s = s->parent)
+		for (int i = 0; i < s->nvars; i++)
+			if (streq(s->vars[i].name, name)) {
+				*owner = s;
+				return &s->vars[i];
+			}
+	return NULL;
+}
+
+static Handler *find_lifecycle(State *st, HandlerKind k)
+{
+	for (int i = 0; i < st->nhandlers; i++)
+		if (st->handlers[i]->kind == k)
+			return st->handlers[i];
+	return NULL;
+}
+
+static void check_transition(Ctx *c, Form *f)
+{
+	State *own = c->h->state;
+	if (f->has_exit) {
+		Handler *ex = find_lifecycle(own, H_EXIT);
+		int want = ex ? ex->params.n : 0;
+		if (want != f->n_exit)
+			error_at(f->line, f->col, 2, "E014",
+			         "transition passes %d exit arg%s but `<$` of `$%s` takes %d", f->n_exit,
+			         f->n_exit == 1 ? "" : "s", own->name, want);
+	} else {
+		Handler *ex = find_lifecycle(own, H_EXIT);
+		if (ex && ex->params.n > 0)
+			error_at(f->line, f->col, 2, "E014",
+			         "`<$` of `$%s` takes %d parameter%s; pass them as exit args: `(..) -> $Target`",
+			         own->name, ex->params.n, ex->params.n == 1 ? "" : "s");
+	}
+	if (f->pop)
+		return;
+	State *t = find_state(c->sys, f->target);
+	f->target_state = t;
+	if (!t) {
+		error_tok(TOK(f->target_tok), "E010", "unknown state `$%s`", f->target);
+		return;
+	}
+	if (t->params.n != f->n_state)
+		error_tok(TOK(f->target_tok), "E012", "state `$%s` takes %d state arg%s but the transition passes %d",
+		          t->name, t->params.n, t->params.n == 1 ? "" : "s", f->n_state);
+	Handler *en = find_lifecycle(t, H_ENTER);
+	int want = en ? en->params.n : 0;
+	if (want != f->n_enter)
+		error_at(f->line, f->col, 2, "E013", "`$>` of `$%s` takes %d enter arg%s but the transition passes %d",
+		         t->name, want, want == 1 ? "" : "s", f->n_enter);
+}
+
+static void check_self_call(Ctx *c, Form *f)
+{
+	Method *m = find_method(c->sys, f->name);
+	Action *a = m ? NULL : find_action(c->sys, f->name);
+	if (!m && !a) {
+		error_tok(TOK(f->name_tok), "E021", "`@@:self.%s(..)`: `%s` is neither an interface method nor an action",
+		          f->name, f->name);
+		return;
+	}
+	f->callee = m;
+	f->is_action = a != NULL;
+	Params *ps = m ? &m->params : &a->params;
+	if (ps->n != f->nargs)
+		error_tok(TOK(f->name_tok), "E021", "`@@:self.%s(..)` passes %d argument%s but `%s` takes %d", f->name,
+		          f->nargs, f->nargs == 1 ? "" : "s", f->name, ps->n);
+	if (m)
+		add_edge(c->src_node, m->index, f);
+	else
+		add_edge(c->src_node, c->sys->nmethods + 1 + action_index(c->sys, a), f);
+}
+
+static void check_form(Ctx *c, Form *f)
+{
+	bool in_action = c->h == NULL;
+	switch (f->kind) {
+	case F_TRANSITION:
+	case F_PUSH:
+	case F_PARENT:
+		if (in_action) {
+			error_at(f->line, f->col, 2, "E016", "%s in action `%s`: actions may not change state",
+			         f->kind == F_TRANSITION ? "a transition" : f->kind == F_PUSH ? "`push$`" : "`=> $^`",
+			         c->act->name);
+			break;
+		}
+		if (f->kind == F_PUSH)
+			c->sys->uses_push = true;
+		if (f->kind == F_TRANSITION) {
+			check_args(c, f->exit_args, f->n_exit);
+			check_args(c, f->enter_args, f->n_enter);
+			check_args(c, f->state_args, f->n_state);
+			check_transition(c, f);
+			if (f->pop)
+				c->sys->uses_push = true;
+			if (c->h->kind == H_EVENT && c->h->method)
+				c->h->method->transitions = true;
+		}
+		if (f->kind == F_PARENT && !c->h->state->parent)
+			error_at(f->line, f->col, 3, "E018", "`=> $^` in state `$%s`, which has no parent state",
+			         c->h->state->name);
+		break;
+	case F_STATE_VAR: {
+		if (in_action) {
+			error_at(f->line, f->col, 2, "E017", "`$.%s` in action `%s`: actions cannot see state variables",
+			         f->name, c->act->name);
+			break;
+		}
+		State *owner = NULL;
+		if (!lookup_var(c->h->state, f->name, &owner))
+			error_tok(TOK(f->name_tok), "E019", "state `$%s` (and its ancestors) has no state variable `$.%s`",
+			          c->h->state->name, f->name);
+		f->var_state = owner;
+		break;
+	}
+	case F_RETURN_SET:
+	case F_RETURN_LEAVE:
+	case F_RETURN_PLACE:
+		if (f->expr)
+			check_body(c, f->expr);
+		if (in_action || c->h->kind != H_EVENT)
+			error_at(f->line, f->col, 3, "E023", "`@@:return` outside an event handler (%s): it sets the return "
+			         "value of the interface call that a handler serves",
+			         in_action ? "in an action" : xsprintf("in `%s` of `$%s`", c->h->name, c->h->state->name));
+		else if (c->h->method && c->h->method->ret.b == c->h->method->ret.e)
+			error_at(f->line, f->col, 3, "E023", "`@@:return` in handler `%s`, but interface method `%s` has no "
+			         "return type",
+			         c->h->name, c->h->name);
+		break;
+	case F_SELF_CALL:
+		check_args(c, f->args, f->nargs);
+		check_self_call(c, f);
+		break;
+	case F_SELF_FIELD:
+		if (!find_field(c->sys, f->name))
+			error_tok(TOK(f->name_tok), "E021", "`@@:self.%s`: no domain field `%s`", f->name, f->name);
+		break;
+	}
+}
+
+static void check_body(Ctx *c, Body *b)
+{
+	for (int i = 0; i < b->nforms; i++)
+		check_form(c, b->forms[i]);
+}
+
+static void check_handler(System *sys, State *st, Handler *h)
+{
+	for (int j = 0; j < st->nhandlers && st->handlers[j] != h; j++)
+		if (streq(st->handlers[j]->name, h->name))
+			dup(h->tok, st->handlers[j]->tok, xsprintf("handler in state `$%s`", st->name), h->name);
+	check_param_dups(&h->params, xsprintf("handler `%s`", h->name));
+	if (h->kind == H_ENTER)
+		st->enter = h;
+	if (h->kind == H_EXIT)
+		st->exit = h;
+	if (h->kind == H_EVENT) {
+		Method *m = find_method(sys, h->name);
+		if (!m) {
+			error_tok(TOK(h->tok), "E011", "state `$%s` handles `%s`, which is not an interface method", st->name,
+			          h->name);
+		} else {
+			h->method = m;
+			if (m->params.n != h->params.n)
+				error_tok(TOK(h->tok), "E020", "handler `%s` has %d parameter%s but interface method `%s` has %d",
+				          h->name, h->params.n, h->params.n == 1 ? "" : "s", m->name, m->params.n);
+			else
+				for (int i = 0; i < m->params.n; i++) {
+					Param *hp = &h->params.v[i], *mp = &m->params.v[i];
+					if (!streq(hp->name, mp->name))
+						error_tok(TOK(hp->tok), "E020", "handler parameter `%s` does not match interface parameter "
+						          "`%s` of `%s`",
+						          hp->name, mp->name, m->name);
+					else if (hp->type.e > hp->type.b && !streq(span_key(hp->type), span_key(mp->type)))
+						error_tok(TOK(hp->type.b), "E020", "handler parameter `%s: %s` does not match the "
+						          "interface's type `%s`",
+						          hp->name, span_key(hp->type), span_key(mp->type));
+				}
+			if (h->ret.e > h->ret.b && !streq(span_key(h->ret), span_key(m->ret)))
+				error_tok(TOK(h->ret.b), "E022", "handler `%s` returns `%s` but interface method `%s` returns `%s`",
+				          h->name, span_key(h->ret), m->name, m->ret.e > m->ret.b ? span_key(m->ret) : "()");
+		}
+	}
+	Ctx c = {sys, h, NULL, h->kind == H_EVENT ? (h->method ? h->method->index : -1) : sys->nmethods};
+	if (c.src_node < 0)
+		c.src_node = sys->nmethods;
+	check_body(&c, h->body);
+}
+
+/* ---- the no_alloc profile ---------------------------------------------- */
+
+static bool is_prim(Token *t)
+{
+	static const char *prims[] = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+	                              "usize", "f32", "f64", "bool", "char", NULL};
+	for (const char **p = prims; *p; p++)
+		if (tok_is(t, *p))
+			return true;
+	return false;
+}
+
+static bool is_heap_name(Token *t)
+{
+	static const char *heap[] = {"String", "Vec", "Box", "Rc", "Arc", "HashMap", "HashSet", "BTreeMap",
+	                             "BTreeSet", "VecDeque", "BinaryHeap", "LinkedList", "CString", "OsString",
+	                             "PathBuf", NULL};
+	for (const char **p = heap; *p; p++)
+		if (tok_is(t, *p))
+			return true;
+	return false;
+}
+
+static CopyKind combine(CopyKind a, CopyKind b)
+{
+	if (a == COPY_NO || b == COPY_NO)
+		return COPY_NO;
+	if (a == COPY_UNKNOWN || b == COPY_UNKNOWN)
+		return COPY_UNKNOWN;
+	return COPY_YES;
+}
+
+/* Splits [b, e) at depth-0 commas and combines the parts' kinds. */
+static CopyKind list_kind(int b, int e)
+{
+	CopyKind k = COPY_YES;
+	int depth = 0, start = b;
+	for (int i = b; i <= e; i++) {
+		if (i == e || (depth == 0 && tok_is(TOK(i), ","))) {
+			if (i > start)
+				k = combine(k, type_copy_kind((Span){start, i}));
+			start = i + 1;
+			continue;
+		}
+		Token *t = TOK(i);
+		if (tok_is(t, "(") || tok_is(t, "[") || tok_is(t, "<") || tok_is(t, "{"))
+			depth++;
+		else if (tok_is(t, ")") || tok_is(t, "]") || tok_is(t, ">") || tok_is(t, "}"))
+			depth--;
+	}
+	return k;
+}
+
+CopyKind type_copy_kind(Span sp)
+{
+	int b = sp.b, e = sp.e;
+	if (b >= e)
+		return COPY_UNKNOWN;
+	Token *f = TOK(b), *l = TOK(e - 1);
+	if (tok_is(f, "(") && tok_is(l, ")"))
+		return list_kind(b + 1, e - 1);  /* () and tuples */
+	if (tok_is(f, "[") && tok_is(l, "]")) {
+		for (int i = b + 1; i < e - 1; i++)
+			if (tok_is(TOK(i), ";"))
+				return type_copy_kind((Span){b + 1, i});
+		return COPY_NO;  /* [T] is unsized */
+	}
+	if (tok_is(f, "&")) {
+		if (b + 1 < e && tok_is(TOK(b + 1), "mut"))
+			return COPY_NO;
+		if (b + 1 < e && TOK(b + 1)->kind == TK_LIFETIME && tok_is(TOK(b + 1), "'static"))
+			return COPY_YES;
+		return COPY_NO;  /* a borrowed event cannot outlive the call */
+	}
+	/* a path: judge by its last segment */
+	int last = b;
+	for (int i = b; i < e; i++) {
+		if (tok_is(TOK(i), "<"))
+			break;
+		if (TOK(i)->kind == TK_IDENT)
+			last = i;
+	}
+	Token *name = TOK(last);
+	if (is_heap_name(name))
+		return COPY_NO;
+	if (last == e - 1 && is_prim(name))
+		return COPY_YES;
+	if (tok_is(name, "Option") && last + 1 < e && tok_is(TOK(last + 1), "<") && tok_is(l, ">"))
+		return type_copy_kind((Span){last + 2, e - 1});
+	if (tok_is(name, "str"))
+		return COPY_NO;
+	return COPY_UNKNOWN;
+}
+
+static bool mentions_heap(Span sp)
+{
+	for (int i = sp.b; i < sp.e; i++)
+		if (is_heap_name(TOK(i)))
+			return true;
+	return false;
+}
+
+static const char *USE_INSTEAD =
+	"use a Copy type instead: a fixed-size buffer such as `[u8; 32]` (with a length), an integer id or enum, "
+	"or `&'static str`";
+
+static void profile_params(Params *ps, const char *code, const char *what)
+{
+	for (int i = 0; i < ps->n; i++) {
+		Param *pm = &ps->v[i];
+		if (pm->type.e > pm->type.b && type_copy_kind(pm->type) == COPY_NO)
+			error_tok(TOK(pm->type.b), code, "%s parameter `%s: %s` is not Copy; under @@[no_alloc] %s", what,
+			          pm->name, span_key(pm->type), USE_INSTEAD);
+	}
+}
+
+static void profile_checks(System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		Method *m = sys->methods[i];
+		profile_params(&m->params, "E101", xsprintf("interface method `%s`:", m->name));
+		if (m->ret.e > m->ret.b && type_copy_kind(m->ret) == COPY_NO)
+			error_tok(TOK(m->ret.b), "E102", "interface method `%s` returns `%s`, which is not Copy; under "
+			          "@@[no_alloc] the return slot is stored inline, so %s",
+			          m->name, span_key(m->ret), USE_INSTEAD);
+	}
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		profile_params(&st->params, "E103", xsprintf("state `$%s`:", st->name));
+		for (int v = 0; v < st->nvars; v++)
+			if (type_copy_kind(st->vars[v].type) == COPY_NO)
+				error_tok(TOK(st->vars[v].type.b), "E104", "state variable `$.%s: %s` of `$%s` is not Copy; under "
+				          "@@[no_alloc] state variables live in an inline Copy context, so %s",
+				          st->vars[v].name, span_key(st->vars[v].type), st->name, USE_INSTEAD);
+		for (int h = 0; h < st->nhandlers; h++) {
+			Handler *hd = st->handlers[h];
+			if (hd->kind != H_EVENT)
+				profile_params(&hd->params, "E105", xsprintf("`%s` of `$%s`:", hd->name, st->name));
+		}
+	}
+	for (int i = 0; i < sys->nfields; i++)
+		if (mentions_heap(sys->fields[i].type))
+			error_tok(TOK(sys->fields[i].type.b), "E108", "domain field `%s: %s` needs the heap, which "
+			          "@@[no_alloc] forbids (the output must build as #![no_std] without `alloc`); use a fixed-size "
+			          "array or a Copy type",
+			          sys->fields[i].name, span_key(sys->fields[i].type));
+}
+
+static void report_push_without_capacity(System *sys, Body *b)
+{
+	for (int i = 0; i < b->nforms; i++) {
+		Form *f = b->forms[i];
+		if (f->kind == F_PUSH || (f->kind == F_TRANSITION && f->pop)) {
+			error_at(f->line, f->col, f->kind == F_PUSH ? 5 : 2, "E106",
+			         "%s under @@[no_alloc] needs a fixed state-stack capacity: write "
+			         "`@@[no_alloc(state_stack = N)]` on system `%s`",
+			         f->kind == F_PUSH ? "`push$`" : "`-> pop$`", sys->name);
+			return;
+		}
+	}
+}
+
+/* ---- self-call graph ----------------------------------------------------- */
+
+static const char *node_name(System *sys, int n)
+{
+	if (n < sys->nmethods)
+		return sys->methods[n]->name;
+	if (n == sys->nmethods)
+		return "$>/<$ (state lifecycle)";
+	return xsprintf("action %s", sys->actions[n - sys->nmethods - 1]->name);
+}
+
+/* DFS; on a back edge prints the cycle once. Returns the max number of
+ * interface-call contexts live on any path from n. */
+static int visit(System *sys, int n, int *color, int *depth, int *stack, int sp, bool *cycle_seen)
+{
+	if (color[n] == 2)
+		return depth[n];
+	color[n] = 1;
+	stack[sp] = n;
+	int best = 0;
+	for (int i = 0; i < nedges; i++) {
+		Edge *e = &edges[i];
+		if (e->from != n)
+			continue;
+		if (color[e->to] == 1) {
+			if (sys->no_alloc && !*cycle_seen) {
+				int k = sp;
+				while (stack[k] != e->to)
+					k--;
+				char *path = xsprintf("%s", node_name(sys, stack[k]));
+				for (int j = k + 1; j <= sp; j++)
+					path = xsprintf("%s -> %s", path, node_name(sys, stack[j]));
+				path = xsprintf("%s -> %s", path, node_name(sys, e->to));
+				error_at(e->site ? e->site->line : TOK(sys->tok)->line, e->site ? e->site->col : TOK(sys->tok)->col,
+				         e->site ? 3 : 1, "E107",
+				         "self-call cycle under @@[no_alloc]: %s; the context stack would need unbounded depth "
+				         "(break the cycle, e.g. record the work in a domain field and handle it in the caller)",
+				         path);
+				*cycle_seen = true;
+			}
+			continue;
+		}
+		int d = visit(sys, e->to, color, depth, stack, sp + 1, cycle_seen);
+		if (d > best)
+			best = d;
+	}
+	color[n] = 2;
+	depth[n] = best + (n < sys->nmethods ? 1 : 0);
+	return depth[n];
+}
+
+static void call_graph(System *sys)
+{
+	int nn = sys->nmethods + 1 + sys->nactions;
+	/* a method whose handlers transition runs $> / <$ handlers */
+	for (int i = 0; i < sys->nmethods; i++)
+		if (sys->methods[i]->transitions)
+			add_edge(i, sys->nmethods, NULL);
+	int *color = xalloc(sizeof(int) * (size_t)nn);
+	int *depth = xalloc(sizeof(int) * (size_t)nn);
+	int *stack = xalloc(sizeof(int) * (size_t)nn + sizeof(int));
+	bool cycle = false;
+	sys->ctx_depth = 1;
+	for (int n = 0; n < nn; n++) {
+		int d = visit(sys, n, color, depth, stack, 0, &cycle);
+		if (d > sys->ctx_depth)
+			sys->ctx_depth = d;
+	}
+}
+
+static void check_system(System *sys)
+{
+	nedges = 0;
+	if (sys->nstates == 0) {
+		error_tok(TOK(sys->tok), "E002", "system `%s` has no states (add a `machine:` section)", sys->name);
+		return;
+	}
+	check_declarations(sys);
+	check_hierarchy(sys);
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		for (int h = 0; h < st->nhandlers; h++)
+			check_handler(sys, st, st->handlers[h]);
+	}
+	for (int i = 0; i < sys->nactions; i++) {
+		Ctx c = {sys, NULL, sys->actions[i], sys->nmethods + 1 + i};
+		check_body(&c, sys->actions[i]->body);
+	}
+	if (sys->no_alloc) {
+		profile_checks(sys);
+		if (sys->uses_push && sys->state_stack < 0)
+			for (int i = 0; i < sys->nstates; i++)
+				for (int h = 0; h < sys->states[i]->nhandlers; h++)
+					report_push_without_capacity(sys, sys->states[i]->handlers[h]->body);
+	}
+	call_graph(sys);
+}
+
+bool check_program(Program *prog)
+{
+	for (int i = 0; i < prog->ncuts; i++) {
+		System *sys = prog->cuts[i].sys;
+		if (!sys)
+			continue;
+		for (int j = 0; j < i; j++)
+			if (prog->cuts[j].sys && strcmp(prog->cuts[j].sys->name, sys->name) == 0)
+				dup(sys->tok, prog->cuts[j].sys->tok, "system", sys->name);
+		check_system(sys);
+	}
+	return error_count() == 0;
+}

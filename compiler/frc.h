@@ -1,0 +1,321 @@
+/* frc.h — the one internal header of the Frame reference compiler.
+ *
+ * Pipeline: main.c (CLI) → lex.c (tokens, using scan.c's Rust lexical
+ * skippers) → parse.c (AST) → check.c (semantics + no_alloc profile) →
+ * emit.c (shared walk) → emit_alloc.c | emit_noalloc.c (the two shapes).
+ * diag.c is the only module that prints user diagnostics.
+ *
+ * Memory: everything is allocated from an arena (xalloc) and released when
+ * the process exits. Nothing is freed earlier; no function frees what it
+ * is given.
+ */
+#ifndef FRC_H
+#define FRC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FRC_VERSION "0.1.0"
+
+/* Exit codes shared with framec. */
+enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_REJECTED = 65, EXIT_NOINPUT = 66 };
+
+typedef struct Token Token;
+typedef struct Body Body;
+typedef struct Form Form;
+typedef struct State State;
+typedef struct Method Method;
+typedef struct System System;
+
+/* ---- util (diag.c) ---------------------------------------------------- */
+
+void *xalloc(size_t n);                  /* zeroed; dies on exhaustion */
+char *xstrndup(const char *s, size_t n);
+char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define VEC_PUSH(arr, n, cap, item)                                        \
+	do {                                                                   \
+		if ((n) == (cap)) {                                                \
+			int nc__ = (cap) ? (cap) * 2 : 8;                              \
+			void *p__ = xalloc(sizeof(*(arr)) * (size_t)nc__);             \
+			if (n)                                                         \
+				memcpy(p__, (arr), sizeof(*(arr)) * (size_t)(n));          \
+			(arr) = p__;                                                   \
+			(cap) = nc__;                                                  \
+		}                                                                  \
+		(arr)[(n)++] = (item);                                             \
+	} while (0)
+
+/* ---- diag.c ------------------------------------------------------------ */
+
+/* The source being compiled: one file per run. */
+typedef struct Source {
+	const char *path;  /* as given on the command line */
+	const char *text;  /* NUL-terminated */
+	int len;
+} Source;
+
+extern Source *cur_src;
+
+/* Report `path:line:col: error[code]: message` plus the source line and a
+ * caret under [col, col+width). Stops the run after DIAG_LIMIT errors. */
+#define DIAG_LIMIT 20
+void error_at(int line, int col, int width, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void error_tok(const Token *t, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* An extra `note:` line after the last error (no caret). */
+void note_at(int line, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int error_count(void);
+/* Internal compiler bug: prints "frc: internal error: ..." and aborts. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- scan.c: Rust lexical structure ------------------------------------ */
+
+/* Each returns the offset just past the construct starting at `i`, or -1
+ * when it is unterminated. */
+int scan_line_comment(const char *s, int len, int i);
+int scan_block_comment(const char *s, int len, int i);   /* nests */
+int scan_string(const char *s, int len, int i);          /* "..." (after b/c prefix) */
+int scan_raw_string(const char *s, int len, int i);      /* r#"..."# at the 'r' */
+/* At a quote: a char literal returns its end; a lifetime returns 0 via
+ * *is_lifetime (and the end of the label). */
+int scan_quote(const char *s, int len, int i, bool *is_lifetime);
+bool is_ident_start(int c);
+bool is_ident_char(int c);
+
+/* ---- lex.c --------------------------------------------------------------- */
+
+typedef enum { TK_IDENT, TK_LIFETIME, TK_NUM, TK_STR, TK_CHAR, TK_PUNCT, TK_EOF } TokKind;
+
+struct Token {
+	TokKind kind;
+	int start, end;      /* byte offsets into cur_src->text */
+	int line, col;       /* 1-based; col counts characters */
+	bool space_before;   /* whitespace or a comment precedes it */
+};
+
+typedef struct TokList {
+	Token *v;
+	int n;  /* v[n-1] is TK_EOF */
+} TokList;
+
+/* Tokenizes the whole file into src_toks (and *out). Returns false after
+ * reporting lexical errors. */
+bool lex_file(TokList *out);
+extern TokList src_toks;
+#define TOK(k) (&src_toks.v[(k)])
+bool tok_is(const Token *t, const char *s);
+char *tok_str(const Token *t);
+int tok_width(const Token *t);
+
+/* ---- parse.c: the AST ------------------------------------------------------ */
+
+/* A token range [b, e) of opaque Rust text (types, defaults, initialisers). */
+typedef struct Span {
+	int b, e;
+} Span;
+
+typedef struct Param {
+	char *name;
+	int tok;        /* the name token */
+	Span type;      /* empty when omitted (handlers) */
+} Param;
+
+typedef struct Params {
+	Param *v;
+	int n, cap;
+} Params;
+
+/* Frame forms spliced into native handler/action bodies. */
+typedef enum {
+	F_TRANSITION,   /* (x) -> (a) $S(s), -> => $S, -> pop$ */
+	F_PUSH,         /* push$ */
+	F_PARENT,       /* => $^ */
+	F_STATE_VAR,    /* $.x */
+	F_RETURN_PLACE, /* @@:return  (followed by native `= e`) */
+	F_RETURN_SET,   /* @@:(e) */
+	F_RETURN_LEAVE, /* @@:return(e) */
+	F_SELF_CALL,    /* @@:self.m(args): interface method or action */
+	F_SELF_FIELD,   /* @@:self.field */
+} FormKind;
+
+struct Form {
+	FormKind kind;
+	int tb, te;          /* token span replaced by the emitter */
+	int line, col;
+	/* transition */
+	Body **exit_args;  int n_exit;  bool has_exit;
+	Body **enter_args; int n_enter; bool has_enter;
+	Body **state_args; int n_state; bool has_state;
+	bool forward, pop;
+	char *target; int target_tok;
+	State *target_state;       /* resolved by check.c */
+	/* state var, self call, field */
+	char *name; int name_tok;
+	Body **args; int nargs;     /* self-call args */
+	Body *expr;                  /* @@:(e), @@:return(e) */
+	State *var_state;            /* resolved: the state declaring $.x */
+	Method *callee;              /* resolved: interface method (else action) */
+	bool is_action;
+};
+
+/* A native body: tokens [tb, te) with Frame forms at increasing spans. */
+struct Body {
+	int tb, te;
+	Form **forms;
+	int nforms, cap;
+};
+
+typedef enum { H_EVENT, H_ENTER, H_EXIT } HandlerKind;
+
+typedef struct Handler {
+	HandlerKind kind;
+	char *name;       /* method name; "$>" / "<$" for lifecycle */
+	int tok;
+	Params params;
+	Span ret;         /* optional declared return type */
+	Body *body;
+	State *state;
+	Method *method;   /* resolved for H_EVENT */
+} Handler;
+
+typedef struct StateVar {
+	char *name;
+	int tok;
+	Span type, init;
+} StateVar;
+
+struct State {
+	char *name;
+	int tok;
+	int index;
+	Params params;
+	char *parent_name;
+	int parent_tok;
+	State *parent;     /* resolved */
+	int depth;         /* 0 for a root */
+	StateVar *vars; int nvars, capvars;
+	Handler **handlers; int nhandlers, caphandlers;
+	Handler *enter, *exit;
+	bool default_forward;
+	int forward_tok;
+};
+
+struct Method {
+	char *name;
+	int tok;
+	int index;
+	Params params;
+	Span ret;          /* empty: no return value */
+	Span dflt;         /* empty: Default::default() */
+	bool transitions;  /* some handler of it transitions (check.c) */
+};
+
+typedef struct Action {
+	char *name;
+	int tok;
+	Params params;
+	Span ret;
+	Body *body;
+} Action;
+
+typedef struct Field {
+	char *name;
+	int tok;
+	Span type, init;
+} Field;
+
+struct System {
+	char *name;
+	int tok;
+	int src_begin, src_end;   /* bytes replaced in the output (attrs .. '}') */
+	bool no_alloc;
+	int no_alloc_tok;
+	int state_stack;          /* -1: not declared */
+	Method **methods; int nmethods, capmethods;
+	State **states; int nstates, capstates;
+	Action **actions; int nactions, capactions;
+	Field *fields; int nfields, capfields;
+	/* computed by check.c */
+	int hsm_depth;            /* number of levels (>= 1) */
+	int ctx_depth;            /* max nested interface calls (>= 1) */
+	bool uses_push;
+};
+
+/* Byte ranges of the file that are removed from the output (attributes
+ * outside systems) are recorded as systems-less cuts. */
+typedef struct Cut {
+	int begin, end;
+	System *sys;   /* NULL: just delete the bytes */
+} Cut;
+
+typedef struct Program {
+	TokList toks;
+	Cut *cuts; int ncuts, capcuts;
+} Program;
+
+/* Parses the token list. Returns false if errors were reported. */
+bool parse_program(Program *prog);
+
+/* ---- check.c ------------------------------------------------------------- */
+
+bool check_program(Program *prog);
+/* Copy judgement of an opaque Rust type. */
+typedef enum { COPY_YES, COPY_NO, COPY_UNKNOWN } CopyKind;
+CopyKind type_copy_kind(Span type);
+
+/* ---- emit.c ------------------------------------------------------------- */
+
+typedef struct Out {
+	char *buf;
+	size_t len, cap;
+} Out;
+
+void out_s(Out *o, const char *s);
+void out_n(Out *o, const char *s, size_t n);
+void out_f(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_span(Out *o, Span sp);          /* opaque Rust text verbatim */
+
+/* One back end = one runtime shape. emit.c walks the program and calls
+ * these; everything shape-specific lives behind this table. */
+typedef struct Emitter {
+	const char *name;
+	/* types + struct + impl of one system */
+	void (*system)(Out *o, System *sys);
+	/* Frame forms inside the body of handler h (statement forms only). */
+	void (*transition)(Out *o, System *sys, Handler *h, Form *f);
+	void (*push)(Out *o, System *sys, Handler *h, Form *f);
+	void (*parent_forward)(Out *o, System *sys, Handler *h, Form *f);
+} Emitter;
+
+extern const Emitter alloc_emitter;
+extern const Emitter noalloc_emitter;
+const Emitter *emitter_by_name(const char *name);
+
+/* Writes the whole module. Returns the text (arena memory). */
+char *emit_program(Program *prog, Out *o);
+
+/* Helpers shared by both emitters (emit.c). */
+void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b);
+void emit_line_comment(Out *o, int tok, const char *what);
+void emit_params_decl(Out *o, Params *ps, Method *iface);
+bool body_mentions(Body *b, const char *name);
+void emit_mk_state_fns(Out *o, System *sys, const char *indent);
+void emit_state_ctx_types(Out *o, System *sys, const char *derive);
+void emit_event_enum(Out *o, System *sys, const char *derive);
+void emit_event_pattern(Out *o, System *sys, Method *m);
+void emit_state_routers(Out *o, System *sys, const char *event_ref, const char *deref);
+void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_ref, bool keep);
+void emit_actions(Out *o, System *sys, const Emitter *em);
+void emit_domain_decls(Out *o, System *sys);
+void emit_domain_inits(Out *o, System *sys, const char *indent);
+void emit_iface_sig(Out *o, Method *m);
+void emit_ret_default(Out *o, Method *m);
+void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Form *f);
+State *system_start(System *sys);
+int tok_line(int tok);
+
+#endif

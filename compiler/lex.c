@@ -1,0 +1,198 @@
+/* lex.c — turns the whole .frs file into tokens.
+ *
+ * Native Rust and Frame share one token stream: the parser decides what is
+ * Frame. Output text is always copied from the source bytes, so token
+ * granularity only matters for the few multi-character punctuators Frame
+ * looks at (-> => :: .. @@); everything else is one character. Comments are
+ * dropped, but a token records whether whitespace or a comment preceded it,
+ * which is how `push$` (adjacent) differs from `push $`. */
+#include "frc.h"
+
+#include <string.h>
+
+TokList src_toks;
+
+static const char *multi_punct[] = {"->", "=>", "::", "..", "@@", NULL};
+
+bool tok_is(const Token *t, const char *s)
+{
+	int n = (int)strlen(s);
+	return t->kind != TK_EOF && t->end - t->start == n &&
+	       memcmp(cur_src->text + t->start, s, (size_t)n) == 0;
+}
+
+char *tok_str(const Token *t)
+{
+	return xstrndup(cur_src->text + t->start, (size_t)(t->end - t->start));
+}
+
+int tok_width(const Token *t)
+{
+	int w = 0;
+	for (int i = t->start; i < t->end; i++) {
+		if (cur_src->text[i] == '\n')
+			break;
+		if (((unsigned char)cur_src->text[i] & 0xC0) != 0x80)
+			w++;
+	}
+	return w ? w : 1;
+}
+
+typedef struct Lexer {
+	const char *s;
+	int len, i, line, col;
+	Token *v;
+	int n, cap;
+	bool ok;
+} Lexer;
+
+/* Advances to byte `to`, keeping line and column (in characters). */
+static void advance(Lexer *lx, int to)
+{
+	while (lx->i < to) {
+		unsigned char c = (unsigned char)lx->s[lx->i++];
+		if (c == '\n') {
+			lx->line++;
+			lx->col = 1;
+		} else if ((c & 0xC0) != 0x80) {
+			lx->col++;
+		}
+	}
+}
+
+static void push_tok(Lexer *lx, TokKind k, int end, bool space)
+{
+	Token t = {k, lx->i, end, lx->line, lx->col, space};
+	VEC_PUSH(lx->v, lx->n, lx->cap, t);
+	advance(lx, end);
+}
+
+static void unterminated(Lexer *lx, const char *what)
+{
+	error_at(lx->line, lx->col, 1, "E001", "unterminated %s", what);
+	lx->ok = false;
+	advance(lx, lx->len);
+}
+
+static int scan_number(const char *s, int len, int i)
+{
+	bool hex = s[i] == '0' && i + 1 < len && (s[i + 1] == 'x' || s[i + 1] == 'X');
+	while (i < len) {
+		char c = s[i];
+		if (is_ident_char((unsigned char)c)) {
+			i++;
+			if (!hex && (c == 'e' || c == 'E') && i < len && (s[i] == '+' || s[i] == '-'))
+				i++;
+		} else if (c == '.' && !hex && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
+			i++;
+		} else {
+			break;
+		}
+	}
+	return i;
+}
+
+/* Literal prefixes: b"..", br"..", r"..", r#"..", c"..", cr"..", b'x'.
+ * Returns the end, or 0 when this is not a prefixed literal. */
+static int scan_prefixed(Lexer *lx, TokKind *kind)
+{
+	const char *s = lx->s;
+	int i = lx->i, len = lx->len;
+	int j = i;
+	if (s[j] == 'b' || s[j] == 'c')
+		j++;
+	if (j < len && s[j] == 'r' && j + 1 < len && (s[j + 1] == '"' || s[j + 1] == '#')) {
+		/* r#ident is a raw identifier, not a raw string */
+		if (s[j + 1] == '#' && j + 2 < len && s[j + 2] != '"' && s[j + 2] != '#')
+			return 0;
+		*kind = TK_STR;
+		int e = scan_raw_string(s, len, j);
+		return e < 0 ? -1 : e;
+	}
+	if (j > i && j < len && s[j] == '"') {
+		*kind = TK_STR;
+		return scan_string(s, len, j);
+	}
+	if (j > i && s[i] == 'b' && j < len && s[j] == '\'') {
+		bool lt;
+		*kind = TK_CHAR;
+		return scan_quote(s, len, j, &lt);
+	}
+	return 0;
+}
+
+static void lex_one(Lexer *lx, bool space)
+{
+	const char *s = lx->s;
+	int i = lx->i, len = lx->len;
+	unsigned char c = (unsigned char)s[i];
+	TokKind kind;
+	int e;
+
+	if (is_ident_start(c)) {
+		e = scan_prefixed(lx, &kind);
+		if (e < 0)
+			return unterminated(lx, "string literal");
+		if (e > 0)
+			return push_tok(lx, kind, e, space);
+		e = i;
+		if (s[e] == 'r' && e + 1 < len && s[e + 1] == '#')
+			e += 2;  /* raw identifier r#type */
+		while (e < len && is_ident_char((unsigned char)s[e]))
+			e++;
+		return push_tok(lx, TK_IDENT, e, space);
+	}
+	if (c >= '0' && c <= '9')
+		return push_tok(lx, TK_NUM, scan_number(s, len, i), space);
+	if (c == '"') {
+		e = scan_string(s, len, i);
+		if (e < 0)
+			return unterminated(lx, "string literal");
+		return push_tok(lx, TK_STR, e, space);
+	}
+	if (c == '\'') {
+		bool lifetime;
+		e = scan_quote(s, len, i, &lifetime);
+		if (e < 0)
+			return unterminated(lx, "character literal");
+		return push_tok(lx, lifetime ? TK_LIFETIME : TK_CHAR, e, space);
+	}
+	for (const char **p = multi_punct; *p; p++) {
+		if (strncmp(s + i, *p, strlen(*p)) == 0)
+			return push_tok(lx, TK_PUNCT, i + (int)strlen(*p), space);
+	}
+	push_tok(lx, TK_PUNCT, i + 1, space);
+}
+
+bool lex_file(TokList *out)
+{
+	Lexer lx = {cur_src->text, cur_src->len, 0, 1, 1, NULL, 0, 0, true};
+	bool space = true;
+	while (lx.i < lx.len) {
+		const char *s = lx.s;
+		int i = lx.i;
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			advance(&lx, i + 1);
+			space = true;
+		} else if (s[i] == '/' && i + 1 < lx.len && s[i + 1] == '/') {
+			advance(&lx, scan_line_comment(s, lx.len, i));
+			space = true;
+		} else if (s[i] == '/' && i + 1 < lx.len && s[i + 1] == '*') {
+			int e = scan_block_comment(s, lx.len, i);
+			if (e < 0)
+				unterminated(&lx, "block comment");
+			else
+				advance(&lx, e);
+			space = true;
+		} else {
+			lex_one(&lx, space);
+			space = false;
+		}
+	}
+	Token eof = {TK_EOF, lx.len, lx.len, lx.line, lx.col, true};
+	VEC_PUSH(lx.v, lx.n, lx.cap, eof);
+	out->v = lx.v;
+	out->n = lx.n;
+	src_toks = *out;
+	return lx.ok;
+}

@@ -1,0 +1,138 @@
+/* main.c — frc's command line (framec-compatible):
+ *
+ *   frc compile -l rust -o DIR FILE.frs    writes DIR/<stem>.rs
+ *   frc --help | --version
+ *
+ * Exit: 0 ok, 64 usage, 65 source rejected, 66 input unreadable. */
+#include "frc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static const char *usage =
+	"usage: frc compile -l rust -o DIR FILE.frs\n"
+	"       frc --help | --version\n"
+	"\n"
+	"Compiles the Frame systems in FILE.frs (native Rust with @@system blocks)\n"
+	"to the Rust module DIR/<stem>.rs. A system marked @@[no_alloc] gets the\n"
+	"zero-allocation shape (RFC-0036); any other system gets framec 4.x's\n"
+	"allocating RFC-0020 shape.\n"
+	"\n"
+	"exit status: 0 ok, 64 usage error, 65 source rejected, 66 input unreadable\n";
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "frc: %s\n%s", msg, usage);
+	return EXIT_USAGE;
+}
+
+static char *read_file(const char *path, int *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = xalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			char *nb = xalloc(cap * 2);
+			memcpy(nb, buf, n);
+			buf = nb;
+			cap *= 2;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad)
+		return NULL;
+	buf[n] = 0;
+	*len = (int)n;
+	return buf;
+}
+
+/* DIR/<basename without .frs>.rs */
+static char *output_path(const char *dir, const char *file)
+{
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	size_t n = strlen(base);
+	const char *dot = strrchr(base, '.');
+	if (dot && dot != base)
+		n = (size_t)(dot - base);
+	return xsprintf("%s/%.*s.rs", dir, (int)n, base);
+}
+
+static int compile(const char *dir, const char *file)
+{
+	Source src = {file, NULL, 0};
+	src.text = read_file(file, &src.len);
+	if (!src.text) {
+		fprintf(stderr, "frc: cannot read %s: %s\n", file, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	if ((int)strlen(src.text) != src.len) {
+		fprintf(stderr, "frc: %s: contains a NUL byte; not a source file\n", file);
+		return EXIT_NOINPUT;
+	}
+	cur_src = &src;
+	Program prog = {0};
+	bool ok = lex_file(&prog.toks);
+	ok = ok && parse_program(&prog);
+	ok = ok && check_program(&prog);
+	if (!ok) {
+		fprintf(stderr, "frc: %s: %d error%s; no output written\n", file, error_count(),
+		        error_count() == 1 ? "" : "s");
+		return EXIT_REJECTED;
+	}
+	Out o = {0};
+	emit_program(&prog, &o);
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		fprintf(stderr, "frc: cannot create %s: %s\n", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	char *path = output_path(dir, file);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(o.buf, 1, o.len, f) != o.len || fclose(f) != 0) {
+		fprintf(stderr, "frc: cannot write %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("frc %s\n", FRC_VERSION);
+		return EXIT_OK;
+	}
+	if (argc < 2 || strcmp(argv[1], "compile") != 0)
+		return usage_error(argc < 2 ? "missing command" : xsprintf("unknown command '%s'", argv[1]));
+	const char *lang = NULL, *dir = NULL, *file = NULL;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-l") == 0 || strcmp(a, "--language") == 0) && i + 1 < argc)
+			lang = argv[++i];
+		else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc)
+			dir = argv[++i];
+		else if (a[0] == '-' && a[1])
+			return usage_error(xsprintf("unknown or incomplete option '%s'", a));
+		else if (file)
+			return usage_error("more than one input file");
+		else
+			file = a;
+	}
+	if (!lang || !dir || !file)
+		return usage_error("compile needs -l rust, -o DIR and one FILE");
+	if (strcmp(lang, "rust") != 0)
+		return usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
+	return compile(dir, file);
+}
