@@ -348,7 +348,8 @@ static void check_handler(System *sys, State *st, Handler *h)
 {
 	for (int j = 0; j < st->nhandlers && st->handlers[j] != h; j++)
 		if (streq(st->handlers[j]->name, h->name))
-			dup(h->tok, st->handlers[j]->tok, xsprintf("handler in state `$%s`", st->name), h->name);
+			error_tok(TOK(h->tok), "E015", "duplicate handler `%s` in state `$%s` (first declared at line %d:%d)",
+			          h->name, st->name, TOK(st->handlers[j]->tok)->line, TOK(st->handlers[j]->tok)->col);
 	check_param_dups(&h->params, xsprintf("handler `%s`", h->name));
 	if (h->kind == H_ENTER)
 		st->enter = h;

@@ -10,6 +10,15 @@ Source *cur_src;
 static int nerrors;
 static bool limit_hit;
 
+/* Diagnostics are collected and printed in source order by
+ * flush_diagnostics(): checks run pass by pass, readers read top-down. */
+typedef struct Diag {
+	int line, col, seq;
+	char *text;
+} Diag;
+static Diag *diags;
+static int ndiags, capdiags;
+
 void *xalloc(size_t n)
 {
 	void *p = calloc(1, n ? n : 1);
@@ -54,9 +63,9 @@ int error_count(void)
 	return nerrors;
 }
 
-/* Prints source line `line` and a caret line; tabs are kept so the caret
- * lines up in a terminal. */
-static void show_line(int line, int col, int width)
+/* Appends source line `line` and a caret line under [col, col+width) to a
+ * buffer; tabs are kept so the caret lines up in a terminal. */
+static char *show_line(int line, int col, int width)
 {
 	const char *s = cur_src->text;
 	int l = 1, i = 0;
@@ -68,38 +77,55 @@ static void show_line(int line, int col, int width)
 	int b = i;
 	while (s[i] && s[i] != '\n')
 		i++;
-	fprintf(stderr, "%5d | %.*s\n      | ", line, i - b, s + b);
-	int c = 1;
+	char *pad = xalloc((size_t)(i - b) + 1);
+	int c = 1, n = 0;
 	for (int k = b; k < i && c < col; k++) {
 		if (((unsigned char)s[k] & 0xC0) == 0x80)
 			continue;
-		fputc(s[k] == '\t' ? '\t' : ' ', stderr);
+		pad[n++] = s[k] == '\t' ? '\t' : ' ';
 		c++;
 	}
-	if (width < 1)
-		width = 1;
-	for (int k = 0; k < width; k++)
-		fputc('^', stderr);
-	fputc('\n', stderr);
+	char *caret = xalloc((size_t)(width < 1 ? 1 : width) + 1);
+	memset(caret, '^', (size_t)(width < 1 ? 1 : width));
+	return xsprintf("%5d | %.*s\n      | %s%s\n", line, i - b, s + b, pad, caret);
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const Diag *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line - y->line;
+	if (x->col != y->col)
+		return x->col - y->col;
+	return x->seq - y->seq;
+}
+
+void flush_diagnostics(void)
+{
+	qsort(diags, (size_t)ndiags, sizeof *diags, diag_cmp);
+	for (int i = 0; i < ndiags; i++)
+		fputs(diags[i].text, stderr);
+	if (limit_hit)
+		fprintf(stderr, "%s: too many errors, stopped after %d\n", cur_src->path, DIAG_LIMIT);
+	ndiags = 0;
 }
 
 void error_at(int line, int col, int width, const char *code, const char *fmt, ...)
 {
-	if (limit_hit)
-		return;
 	if (nerrors == DIAG_LIMIT) {
-		fprintf(stderr, "%s: too many errors (%d), stopping\n", cur_src->path, DIAG_LIMIT);
 		limit_hit = true;
 		return;
 	}
 	nerrors++;
+	char msg[2048];
 	va_list ap;
-	fprintf(stderr, "%s:%d:%d: error[%s]: ", cur_src->path, line, col, code);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	show_line(line, col, width);
+	Diag d = {line, col, nerrors,
+	          xsprintf("%s:%d:%d: error[%s]: %s\n%s", cur_src->path, line, col, code, msg,
+	                   show_line(line, col, width))};
+	VEC_PUSH(diags, ndiags, capdiags, d);
 }
 
 void error_tok(const Token *t, const char *code, const char *fmt, ...)
@@ -112,14 +138,3 @@ void error_tok(const Token *t, const char *code, const char *fmt, ...)
 	error_at(t->line, t->col, t->kind == TK_EOF ? 1 : tok_width(t), code, "%s", buf);
 }
 
-void note_at(int line, int col, const char *fmt, ...)
-{
-	if (limit_hit)
-		return;
-	va_list ap;
-	fprintf(stderr, "%s:%d:%d: note: ", cur_src->path, line, col);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}

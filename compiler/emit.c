@@ -105,6 +105,25 @@ static bool needs_separator(Body *b, Form *f)
 	return !(tok_is(pr, "{") || tok_is(pr, ";") || tok_is(pr, "}") || tok_is(pr, ",") || tok_is(pr, "=>"));
 }
 
+/* Frame statements need no `;` of their own, so a form that starts a line
+ * after a line ending in a complete expression gets one: `$.n = $.n + 1`
+ * then `$.m = 0` on the next line must not parse as one expression. */
+static bool line_start_needs_separator(Body *b, Form *f)
+{
+	static const char *cont[] = {"return", "else", "in", "let", "mut", "as", "move", "break", "match", "if",
+	                             "while", NULL};
+	if (f->tb == b->tb || TOK(f->tb - 1)->line == TOK(f->tb)->line)
+		return false;
+	Token *pr = TOK(f->tb - 1);
+	if (pr->kind == TK_IDENT) {
+		for (const char **c = cont; *c; c++)
+			if (tok_is(pr, *c))
+				return false;
+		return true;
+	}
+	return pr->kind != TK_PUNCT || tok_is(pr, ")") || tok_is(pr, "]") || tok_is(pr, "}") || tok_is(pr, "?");
+}
+
 static void emit_args(Out *o, const Emitter *em, System *sys, Handler *h, Body **v, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -166,7 +185,7 @@ void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 		out_n(o, cur_src->text + pos, (size_t)(TOK(f->tb)->start - pos));
 		bool stmt = f->kind == F_TRANSITION || f->kind == F_PUSH || f->kind == F_PARENT ||
 		            f->kind == F_RETURN_SET || f->kind == F_RETURN_LEAVE;
-		if (stmt && needs_separator(b, f))
+		if (stmt ? needs_separator(b, f) : line_start_needs_separator(b, f))
 			out_s(o, ";");
 		emit_form(o, em, sys, h, f);
 		pos = TOK(f->te - 1)->end;

@@ -59,15 +59,16 @@ typedef struct Source {
 
 extern Source *cur_src;
 
-/* Report `path:line:col: error[code]: message` plus the source line and a
- * caret under [col, col+width). Stops the run after DIAG_LIMIT errors. */
+/* Records `path:line:col: error[code]: message` plus the source line and a
+ * caret under [col, col+width); flush_diagnostics() prints them sorted.
+ * Errors beyond DIAG_LIMIT are dropped with one "too many errors" line. */
 #define DIAG_LIMIT 20
 void error_at(int line, int col, int width, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void error_tok(const Token *t, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* An extra `note:` line after the last error (no caret). */
-void note_at(int line, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints the collected diagnostics in source order. */
+void flush_diagnostics(void);
 int error_count(void);
 /* Internal compiler bug: prints "frc: internal error: ..." and aborts. */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

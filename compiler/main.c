@@ -84,6 +84,7 @@ static int compile(const char *dir, const char *file)
 	bool ok = lex_file(&prog.toks);
 	ok = ok && parse_program(&prog);
 	ok = ok && check_program(&prog);
+	flush_diagnostics();
 	if (!ok) {
 		fprintf(stderr, "frc: %s: %d error%s; no output written\n", file, error_count(),
 		        error_count() == 1 ? "" : "s");

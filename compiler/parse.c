@@ -223,7 +223,7 @@ static Form *new_form(P *p, FormKind k, int tb)
 
 static void not_supported(P *p, int k, const char *what)
 {
-	error_tok(&p->t[k], "E007", "%s is not supported by frc (FRAME_SUBSET.md section 5)", what);
+	error_tok(&p->t[k], "E007", "not supported by frc: %s (FRAME_SUBSET.md section 5)", what);
 }
 
 /* Is the `->` at k a Frame transition (rather than a closure's return
