@@ -28,6 +28,9 @@
 
 #define FX_ABI_VERSION 1
 
+/* The Rust code panicked; the shim caught it (a panic never unwinds into C). */
+#define FX_PANICKED (-2)
+
 typedef void (*fx_hook)(void *ctx);
 
 struct fx_api {
@@ -47,14 +50,15 @@ struct fx_api {
 	/* Expected allocating-shape counts for step i (i = -1: construction);
 	 * -1 in *allocs / *frees means "no expectation". */
 	void (*expect)(int32_t i, int64_t *allocs, int64_t *frees);
-	/* Builds the system (Sys::__create) inside a window. */
-	void (*construct)(fx_hook open, fx_hook close, void *ctx);
-	/* Runs step i inside a window.  Returns 0, or -1 for a bad index or
-	 * when no system is constructed. */
+	/* Builds the system (Sys::__create) inside a window.  Returns 0, or
+	 * FX_PANICKED (the window was left open: the caller closes it). */
+	int32_t (*construct)(fx_hook open, fx_hook close, void *ctx);
+	/* Runs step i inside a window.  Returns 0, -1 for a bad index or
+	 * when no system is constructed, or FX_PANICKED. */
 	int32_t (*dispatch)(uint32_t i, fx_hook open, fx_hook close, void *ctx);
 	/* Runs step i with no window and writes "ret=<Debug>; field=<Debug>..."
 	 * into buf (NUL-terminated, truncated to len).  Returns the full
-	 * length, or -1 on a bad index / no system. */
+	 * length, -1 on a bad index / no system, or FX_PANICKED. */
 	int64_t (*observe)(uint32_t i, char *buf, size_t len);
 	/* Drops the system (outside any window). */
 	void (*destroy)(void);

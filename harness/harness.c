@@ -319,7 +319,12 @@ static void steady(const struct entry *e, const struct fx_api *fx, FILE *out,
 	for (uint32_t r = 0; r < reps; r++) {
 		for (uint32_t j = 0; j < k; j++) {
 			memset(&w->counts, 0, sizeof w->counts);
-			fx->dispatch(from + j, hook_open, hook_close, w);
+			if (fx->dispatch(from + j, hook_open, hook_close, w) == FX_PANICKED) {
+				api.close(&w->counts);
+				fail(v, "%s %s O%d: steady replay of step %u %s panicked",
+				     e->name, e->mode, e->opt, from + j + 1, fx->step_label(from + j));
+				goto out;
+			}
 			sum_a[j] += w->counts.allocs;
 			sum_f[j] += w->counts.frees;
 			sum_b[j] += w->counts.bytes;
@@ -352,6 +357,7 @@ static void steady(const struct entry *e, const struct fx_api *fx, FILE *out,
 	qsort(ns, total, sizeof *ns, cmp_u64);
 	fprintf(out, "{\"kind\":\"timing\",\"dispatches\":%zu,\"median_ns\":%" PRIu64
 		",\"p90_ns\":%" PRIu64 "}\n", total, ns[total / 2], ns[total * 9 / 10]);
+out:
 	free(ns);
 	free(bad);
 	free(sum_a);
@@ -378,13 +384,25 @@ static void measure(const struct entry *e, const struct fx_api *fx, FILE *out,
 		s_to, reps, (long)getpid());
 	fflush(out); /* stdio's buffer is allocated here, outside any window */
 
-	fx->construct(hook_open, hook_close, &w);
+	if (fx->construct(hook_open, hook_close, &w) == FX_PANICKED) {
+		api.close(&w.counts);
+		fail(v, "%s %s O%d: __create() panicked (message above, on stderr)",
+		     e->name, e->mode, e->opt);
+		return;
+	}
 	record_window(out, "construct", -1, "__create()", &w.counts);
 	judge(v, e, noalloc, fx, -1, "__create()", &w.counts);
 
 	for (uint32_t i = 0; i < n; i++) {
 		memset(&w.counts, 0, sizeof w.counts);
-		if (fx->dispatch(i, hook_open, hook_close, &w) != 0) {
+		int32_t rc = fx->dispatch(i, hook_open, hook_close, &w);
+		if (rc == FX_PANICKED) {
+			api.close(&w.counts);
+			fail(v, "%s %s O%d: step %u %s panicked (message above, on stderr)",
+			     e->name, e->mode, e->opt, i + 1, fx->step_label(i));
+			return;
+		}
+		if (rc != 0) {
 			fail(v, "%s %s O%d: step %u could not be dispatched", e->name, e->mode, e->opt, i + 1);
 			return;
 		}
@@ -396,11 +414,14 @@ static void measure(const struct entry *e, const struct fx_api *fx, FILE *out,
 
 	/* Observation pass for the differential check: fresh system, no window. */
 	fx->destroy();
-	fx->construct(hook_none, hook_none, NULL);
+	if (fx->construct(hook_none, hook_none, NULL) != 0)
+		return;
 	for (uint32_t i = 0; i < n; i++) {
 		char buf[4096];
-		if (fx->observe(i, buf, sizeof buf) < 0) {
-			fail(v, "%s %s O%d: step %u could not be observed", e->name, e->mode, e->opt, i + 1);
+		int64_t rc = fx->observe(i, buf, sizeof buf);
+		if (rc < 0) {
+			fail(v, "%s %s O%d: step %u %s", e->name, e->mode, e->opt, i + 1,
+			     rc == FX_PANICKED ? "panicked in the observation pass" : "could not be observed");
 			break;
 		}
 		fprintf(out, "{\"kind\":\"observe\",\"step\":%u,\"text\":", i);

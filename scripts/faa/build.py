@@ -23,7 +23,7 @@ from . import shim, variant
 from .errors import ToolMissing, UsageError
 
 OPT_LEVELS = (0, 3)
-COMPILE_TIMEOUT = 120
+COMPILE_TIMEOUT = int(os.environ.get("FAA_COMPILE_TIMEOUT", "120"))
 RUSTC_TIMEOUT = 600
 
 

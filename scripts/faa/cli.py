@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import VERSION, build, gate, html, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
-from .errors import EXIT_GATE, EXIT_OK, AuditError, ToolMissing, UsageError
+from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
 
 ROOT = tools.ROOT
 
@@ -134,7 +134,7 @@ def cmd_run(args):
         gate.check_calibration(hr.output, findings)
         gate.check_zero(measurements, findings,
                         {k: o.module for k, o in outcomes.items() if o.module})
-        gate.check_records(measurements, findings)
+        gate.check_records(measurements, findings, hr.output)
         gate.check_differential(fixtures, measurements, findings)
         if args.baseline:
             compare_with(args.baseline, measurements, fixtures, findings)
@@ -430,6 +430,10 @@ def main(argv=None):
     except AuditError as e:
         print(f"audit: error: {e}", file=sys.stderr)
         return e.status
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        print(f"audit: error:{where}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("audit: interrupted; no report was written for this run", file=sys.stderr)
         return 130

@@ -57,9 +57,16 @@ def check_zero(measurements, findings, modules=None):
                     f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{_where(rec, modules.get((m.fixture, m.mode)))}"))
 
 
-def check_records(measurements, findings):
+def check_records(measurements, findings, harness_output=""):
     """Every library must have left complete records (else it crashed)."""
+    panics = re.findall(r"panicked at ([^\n]*)\n([^\n]*)", harness_output)
     for m in measurements:
+        if m.verdict and "panicked" in m.verdict["message"]:
+            where = "; ".join(f"{a.strip()} {b.strip()}" for a, b in panics[:1])
+            findings.append(Finding("panic", m.fixture,
+                m.verdict["message"].replace(" (message above, on stderr)", "") +
+                (f": panicked at {where}" if where else "")))
+            continue
         if not m.verdict:
             findings.append(Finding("harness", m.fixture,
                 f"{m.fixture} {m.mode} O{m.opt}: no verdict in its records — the "

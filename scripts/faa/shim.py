@@ -263,23 +263,38 @@ pub extern "C" fn fx_destroy() {{
     unsafe {{ *SYSTEM.0.get() = None; }}
 }}
 
+/// Returns 0, or -2 when __create() panicked (window left open).
 #[no_mangle]
-pub extern "C" fn fx_construct(open: Hook, close: Hook, ctx: *mut c_void) {{
+pub extern "C" fn fx_construct(open: Hook, close: Hook, ctx: *mut c_void) -> i32 {{
     fx_destroy();
-    open(ctx);
-    let s = opaque({sysname}::__create());
-    unsafe {{ *SYSTEM.0.get() = Some(s); }}
-    close(ctx);
+    let run = std::panic::AssertUnwindSafe(move || {{
+        open(ctx);
+        let s = opaque({sysname}::__create());
+        unsafe {{ *SYSTEM.0.get() = Some(s); }}
+        close(ctx);
+    }});
+    match std::panic::catch_unwind(run) {{
+        Ok(()) => 0,
+        Err(_) => -2,
+    }}
 }}
 
+/// Returns 0, -1 (bad index or no system) or -2: the call panicked, and
+/// the window was left open (the harness closes it and reports the panic).
 #[no_mangle]
 pub extern "C" fn fx_dispatch(i: u32, open: Hook, close: Hook, ctx: *mut c_void) -> i32 {{
     let s = match system() {{ Some(s) => s, None => return -1 }};
-    match i {{
-{chr(10).join(dispatch)}
-        _ => return -1,
+    let run = std::panic::AssertUnwindSafe(move || {{
+        match i {{
+{chr(10).join("    " + d for d in dispatch)}
+            _ => return -1,
+        }}
+        0
+    }});
+    match std::panic::catch_unwind(run) {{
+        Ok(r) => r,
+        Err(_) => -2,
     }}
-    0
 }}
 
 fn domain(s: &{sysname}, t: &mut String) {{
@@ -288,10 +303,18 @@ fn domain(s: &{sysname}, t: &mut String) {{
 #[no_mangle]
 pub extern "C" fn fx_observe(i: u32, buf: *mut c_char, len: usize) -> i64 {{
     let s = match system() {{ Some(s) => s, None => return -1 }};
-    let mut t: String = match i {{
-{chr(10).join(observe)}
-        _ => return -1,
+    let run = std::panic::AssertUnwindSafe(move || -> Option<String> {{
+        Some(match i {{
+{chr(10).join("    " + o for o in observe)}
+            _ => return None,
+        }})
+    }});
+    let mut t: String = match std::panic::catch_unwind(run) {{
+        Ok(Some(t)) => t,
+        Ok(None) => return -1,
+        Err(_) => return -2,
     }};
+    let s = match system() {{ Some(s) => s, None => return -1 }};
     domain(s, &mut t);
     let bytes = t.as_bytes();
     if len > 0 && !buf.is_null() {{

@@ -11,9 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def rustc():
-    """rustc from PATH, rustup's default place, or Debian's package."""
-    for cand in (os.environ.get("RUSTC"), shutil.which("rustc"),
-                 str(Path.home() / ".cargo/bin/rustc"), "/usr/bin/rustc"):
+    """$RUSTC, else rustc from PATH, rustup's default place, or Debian's package."""
+    env = os.environ.get("RUSTC")
+    if env:
+        path = shutil.which(env)
+        if not path:
+            raise ToolMissing("rustc", "rustc", f"RUSTC={env} is not an executable")
+        return path
+    for cand in (shutil.which("rustc"), str(Path.home() / ".cargo/bin/rustc"), "/usr/bin/rustc"):
         if cand and os.access(cand, os.X_OK):
             return cand
     raise ToolMissing("rustc", "rustc", "or install a Rust toolchain with rustup")
