@@ -340,6 +340,15 @@ static const char *handler_fn_name(System *sys, Handler *h)
 	return xsprintf("_s_%s_%s", h->state->name, h->name);
 }
 
+/* A handler's own parameter hides a state parameter of the same name. */
+static bool shadowed(Handler *h, const char *name)
+{
+	for (int k = 0; k < h->params.n; k++)
+		if (strcmp(h->params.v[k].name, name) == 0)
+			return true;
+	return false;
+}
+
 /* One method per handler. Parameters come from the event (cloned when
  * routed); state args and enter/exit args are bound by name from the
  * state's context when the body mentions them. `keep` emits the escape
@@ -359,7 +368,7 @@ void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_
 				for (int k = 0; k < h->params.n; k++)
 					out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
 			for (int k = 0; k < st->params.n; k++)
-				if (body_mentions(h->body, st->params.v[k].name)) {
+				if (body_mentions(h->body, st->params.v[k].name) && !shadowed(h, st->params.v[k].name)) {
 					out_f(o, "        let mut %s = self.__sv_%s().p_%s.clone();\n", st->params.v[k].name, st->name,
 					      st->params.v[k].name);
 					if (keep)

@@ -73,13 +73,26 @@ def main() -> int:
             module = tmp / f"{frs.stem}.rs"
             src = tmp / f"drive_{frs.stem}.rs"
             src.write_text(driver(module, steps))
-            for opt in ("0", "3"):
-                exe = tmp / f"drive_{frs.stem}_O{opt}"
+            builds = [(src, steps, "alloc")]
+            # the same system under @@[no_alloc] (when the profile admits it): 0 everywhere,
+            # except the frees of arguments the caller built outside the window
+            ndir = tmp / "noalloc"
+            ndir.mkdir(exist_ok=True)
+            nfrs = ndir / frs.name
+            nfrs.write_text(re.sub(r"^@@system", "@@[no_alloc(state_stack = 4)]\n@@system", frs.read_text(), flags=re.M))
+            r = subprocess.run([frc, "compile", "-l", "rust", "-o", str(ndir), str(nfrs)], capture_output=True)
+            if r.returncode == 0:
+                nsrc = tmp / f"drive_{frs.stem}_n.rs"
+                nsteps = [(p, c, 0, 0) for (p, c, a, f) in steps]
+                nsrc.write_text(driver(ndir / f"{frs.stem}.rs", nsteps))
+                builds.append((nsrc, nsteps, "no_alloc"))
+            for (src, steps, shape), opt in [(b, o) for b in builds for o in ("0", "3")]:
+                exe = tmp / f"{src.stem}_O{opt}"
                 cmd = [rustc, "--edition", "2021", "-C", f"opt-level={opt}", "--crate-name",
-                       f"drive_{frs.stem}_o{opt}", "-o", str(exe), str(src)]
+                       f"{src.stem}_o{opt}", "-o", str(exe), str(src)]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
-                    print(f"FAIL {frs.name} O{opt}: rustc failed: {' '.join(cmd)}\n{r.stderr}")
+                    print(f"FAIL {frs.name} {shape} O{opt}: rustc failed: {' '.join(cmd)}\n{r.stderr}")
                     failures += 1
                     continue
                 got = [tuple(map(int, l.split())) for l in subprocess.run([str(exe)], check=True, capture_output=True,
@@ -87,7 +100,7 @@ def main() -> int:
                 for (prep, call, a, f), (ga, gf) in zip(steps, got):
                     ok = (a, f) == (ga, gf)
                     failures += not ok
-                    print(f"{'ok  ' if ok else 'FAIL'} {frs.name} O{opt}: {call:<28} allocs {ga} (want {a}), frees {gf} (want {f})")
+                    print(f"{'ok  ' if ok else 'FAIL'} {frs.name} {shape:<8} O{opt}: {call:<28} allocs {ga} (want {a}), frees {gf} (want {f})")
     print(f"{failures} failure(s)")
     return 1 if failures else 0
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Builds frc's output with rustc and runs it in both shapes.
 
-For every tests/systems/NAME.frs (written without @@[no_alloc]):
-  1. frc compiles it as written          -> the allocating shape
-  2. frc compiles it with `@@[no_alloc(state_stack = 8)]` inserted before
-     each `@@system` line                 -> the no_alloc shape
+For every tests/systems/NAME.frs:
+  1. frc compiles it without its @@[no_alloc..] lines -> the allocating shape
+  2. frc compiles it as written if it has the attribute, else with
+     `@@[no_alloc(state_stack = 8)]` inserted before each `@@system` line
+                                                     -> the no_alloc shape
   3. the no_alloc module must build inside a `#![no_std]` crate that does
      not link `alloc` (-C panic=abort, rlib): the static proof that no
      dispatch path can allocate; its frc-generated lines may not name
      std::, alloc::, String, Vec, Box, Rc, format! or vec!
   4. NAME.drive.rs defines `macro_rules! drive { ($m:ident) => {{ .. }} }`
-     returning a Vec<String> trace (it may assert on its own); a program
-     runs the macro against both modules and requires equal traces.
+     returning a Vec<String> trace (it may assert on its own, and may test
+     `stringify!($m) == "n"` for no_alloc-only checks); a program runs the
+     macro against both modules (`a`, `n`) and requires equal traces.
 
 usage: run_rust_tests.py FRC TESTS_DIR RUSTC   (RUSTC '' = skip, exit 77)
 """
@@ -60,9 +62,12 @@ def main() -> int:
                 (tmp / "n").mkdir(exist_ok=True)
                 a_in = tmp / "a" / f"{name}.frs"
                 n_in = tmp / "n" / f"{name}.frs"
-                a_in.write_text(src)
-                n_in.write_text(re.sub(r"^(\s*)@@system", r"\1@@[no_alloc(state_stack = 8)]\n\1@@system", src,
-                                       flags=re.M))
+                a_in.write_text(re.sub(r"^\s*@@\[no_alloc.*\n", "", src, flags=re.M))
+                if "@@[no_alloc" in src:
+                    n_in.write_text(src)
+                else:
+                    n_in.write_text(re.sub(r"^(\s*)@@system", r"\1@@[no_alloc(state_stack = 8)]\n\1@@system", src,
+                                           flags=re.M))
                 sh([frc, "compile", "-l", "rust", "-o", str(tmp / "a" / "out"), str(a_in)])
                 sh([frc, "compile", "-l", "rust", "-o", str(tmp / "n" / "out"), str(n_in)])
                 a_rs, n_rs = tmp / "a" / "out" / f"{name}.rs", tmp / "n" / "out" / f"{name}.rs"
