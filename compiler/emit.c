@@ -251,7 +251,7 @@ void emit_state_ctx_types(Out *o, System *sys, const char *derive)
 		for (int j = 0; j < 2; j++)
 			if (lc[j])
 				for (int k = 0; k < lc[j]->params.n; k++) {
-					out_f(o, "    %c_%s: ::core::option::Option<", j ? 'x' : 'e', lc[j]->params.v[k].name);
+					out_f(o, "    %c_%s: Option<", j ? 'x' : 'e', lc[j]->params.v[k].name);
 					out_span(o, lc[j]->params.v[k].type);
 					out_s(o, ">,\n");
 				}
@@ -423,7 +423,7 @@ void emit_domain_inits(Out *o, System *sys, const char *indent)
 		if (sys->fields[i].init.e > sys->fields[i].init.b)
 			out_span(o, sys->fields[i].init);
 		else
-			out_s(o, "::core::default::Default::default()");
+			out_s(o, "Default::default()");
 		out_s(o, ",\n");
 	}
 }
@@ -447,7 +447,7 @@ void emit_ret_default(Out *o, Method *m)
 	if (m->dflt.e > m->dflt.b)
 		out_span(o, m->dflt);
 	else
-		out_s(o, "::core::default::Default::default()");
+		out_s(o, "Default::default()");
 }
 
 /* Evaluates transition args into locals (__sa*, __ea*, __xa*) before the
@@ -472,7 +472,7 @@ void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Fo
 	/* exit args go to the handler's own state's `<$` */
 	State *own = h->state;
 	for (int i = 0; i < f->n_exit && own->exit; i++)
-		out_f(o, " self.__sv_%s().x_%s = ::core::option::Option::Some(__xa%d);", own->name,
+		out_f(o, " self.__sv_%s().x_%s = Some(__xa%d);", own->name,
 		      own->exit->params.v[i].name, i);
 }
 

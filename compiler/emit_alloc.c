@@ -21,9 +21,9 @@
  * through `__keep` (a volatile store of its address). */
 #include "frc.h"
 
-#define RC "::std::rc::Rc"
-#define SOME "::core::option::Option::Some"
-#define NONE "::core::option::Option::None"
+#define RC "std::rc::Rc"
+#define SOME "Some"
+#define NONE "None"
 
 static void types(Out *o, System *sys)
 {
@@ -31,15 +31,15 @@ static void types(Out *o, System *sys)
 	emit_event_enum(o, sys, "Clone");
 	emit_state_ctx_types(o, sys, "Clone");
 	out_f(o, "#[derive(Clone)]\nstruct %sCompartment {\n"
-	         "    state: ::std::string::String,\n"
+	         "    state: String,\n"
 	         "    ctx: %sStateCtx,\n"
-	         "    forward_event: ::core::option::Option<" RC "<%sFrameEvent>>,\n"
-	         "    parent_compartment: ::core::option::Option<::std::boxed::Box<%sCompartment>>,\n}\n\n",
+	         "    forward_event: Option<" RC "<%sFrameEvent>>,\n"
+	         "    parent_compartment: Option<Box<%sCompartment>>,\n}\n\n",
 	      S, S, S, S);
 	out_f(o, "struct %sFrameContext {\n    event: " RC "<%sFrameEvent>,\n", S, S);
 	for (int i = 0; i < sys->nmethods; i++)
 		if (sys->methods[i]->ret.e > sys->methods[i]->ret.b) {
-			out_f(o, "    r_%s: ::core::option::Option<", sys->methods[i]->name);
+			out_f(o, "    r_%s: Option<", sys->methods[i]->name);
 			out_span(o, sys->methods[i]->ret);
 			out_s(o, ">,\n");
 		}
@@ -59,9 +59,9 @@ static void system_struct(Out *o, System *sys)
 	out_f(o, "pub struct %s {\n", S);
 	emit_domain_decls(o, sys);
 	out_f(o, "    __compartment: %sCompartment,\n"
-	         "    __next_compartment: ::core::option::Option<%sCompartment>,\n"
-	         "    __context_stack: ::std::vec::Vec<%sFrameContext>,\n"
-	         "    __state_stack: ::std::vec::Vec<%sCompartment>,\n"
+	         "    __next_compartment: Option<%sCompartment>,\n"
+	         "    __context_stack: Vec<%sFrameContext>,\n"
+	         "    __state_stack: Vec<%sCompartment>,\n"
 	         "    __gen: u32,\n"
 	         "    __escape: usize,\n"
 	         "    /// `-> pop$` on an empty state stack: counted here; no transition happens.\n"
@@ -80,8 +80,8 @@ static void constructors(Out *o, System *sys)
 	emit_domain_inits(o, sys, "            ");
 	out_f(o, "            __compartment: %s::__comp_%s(),\n"
 	         "            __next_compartment: " NONE ",\n"
-	         "            __context_stack: ::std::vec::Vec::new(),\n"
-	         "            __state_stack: ::std::vec::Vec::new(),\n"
+	         "            __context_stack: Vec::new(),\n"
+	         "            __state_stack: Vec::new(),\n"
 	         "            __gen: 0,\n            __escape: 0,\n"
 	         "            __stack_underflows: 0,\n            __stack_overflows: 0,\n"
 	         "        }\n    }\n\n",
@@ -174,7 +174,7 @@ static void runtime(Out *o, System *sys)
 	         "    /// unused and delete it: counts must not depend on the opt-level.\n"
 	         "    #[inline(always)]\n"
 	         "    fn __keep<T: ?Sized>(&mut self, v: &T) {\n"
-	         "        unsafe { ::core::ptr::write_volatile(&mut self.__escape, v as *const T as *const u8 as usize) }\n"
+	         "        unsafe { std::ptr::write_volatile(&mut self.__escape, v as *const T as *const u8 as usize) }\n"
 	         "    }\n\n");
 
 	for (int i = 0; i < sys->nstates; i++) {
@@ -185,14 +185,14 @@ static void runtime(Out *o, System *sys)
 			out_span(o, st->params.v[k].type);
 		}
 		out_f(o, ") -> %sCompartment {\n        %sCompartment {\n"
-		         "            state: ::std::string::String::from(\"%s\"),\n"
+		         "            state: String::from(\"%s\"),\n"
 		         "            ctx: %sStateCtx::%s(%s::__mk_%s(",
 		      S, S, st->name, S, st->name, S, st->name);
 		for (int k = 0; k < st->params.n; k++)
 			out_f(o, "%s%s", k ? ", " : "", st->params.v[k].name);
 		out_s(o, ")),\n            forward_event: " NONE ",\n");
 		if (st->parent)
-			out_f(o, "            parent_compartment: " SOME "(::std::boxed::Box::new(%s::__comp_%s())),\n", S,
+			out_f(o, "            parent_compartment: " SOME "(Box::new(%s::__comp_%s())),\n", S,
 			      st->parent->name);
 		else
 			out_s(o, "            parent_compartment: " NONE ",\n");

@@ -8,7 +8,8 @@
  *                 HSM level; state S always lives at chain[depth(S)]
  *   contexts      fixed array sized by check.c from the self-call graph
  *   push$ stack   fixed array of `@@[no_alloc(state_stack = N)]` entries
- * Only `core::` paths are used: the module builds in a #![no_std] crate
+ * Only prelude names (Option, Some, None, Default) and no paths at all: the
+ * module builds in a #![no_std] crate, in any edition,
  * without `alloc`. It touches no lazily initialised std state.
  *
  * Defined behaviour at the edges (the same in the allocating shape):
@@ -19,8 +20,8 @@
  * corrupt memory. */
 #include "frc.h"
 
-#define SOME "::core::option::Option::Some"
-#define NONE "::core::option::Option::None"
+#define SOME "Some"
+#define NONE "None"
 
 static void types(Out *o, System *sys)
 {
@@ -38,7 +39,7 @@ static void types(Out *o, System *sys)
 	      S);
 	for (int i = 0; i < sys->nmethods; i++)
 		if (sys->methods[i]->ret.e > sys->methods[i]->ret.b) {
-			out_f(o, "    r_%s: ::core::option::Option<", sys->methods[i]->name);
+			out_f(o, "    r_%s: Option<", sys->methods[i]->name);
 			out_span(o, sys->methods[i]->ret);
 			out_s(o, ">,\n");
 		}
@@ -61,8 +62,8 @@ static void system_struct(Out *o, System *sys)
 	out_f(o, "pub struct %s {\n", S);
 	emit_domain_decls(o, sys);
 	out_f(o, "    __compartment: %sCompartment,\n"
-	         "    __next_compartment: ::core::option::Option<%sCompartment>,\n"
-	         "    __forward: ::core::option::Option<%sFrameEvent>,\n"
+	         "    __next_compartment: Option<%sCompartment>,\n"
+	         "    __forward: Option<%sFrameEvent>,\n"
 	         "    /// Sized from the self-call graph: at most %d nested interface call%s.\n"
 	         "    __context_stack: [%sFrameContext; %d],\n"
 	         "    __context_top: usize,\n"

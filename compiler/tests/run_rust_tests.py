@@ -10,7 +10,8 @@ For every tests/systems/NAME.frs:
      not link `alloc` (-C panic=abort, rlib): the static proof that no
      dispatch path can allocate; its frc-generated lines may not name
      std::, alloc::, String, Vec, Box, Rc, format! or vec!
-  4. NAME.drive.rs defines `macro_rules! drive { ($m:ident) => {{ .. }} }`
+  4. both modules also type-check in a 2015-edition crate
+  5. NAME.drive.rs defines `macro_rules! drive { ($m:ident) => {{ .. }} }`
      returning a Vec<String> trace (it may assert on its own, and may test
      `stringify!($m) == "n"` for no_alloc-only checks); a program runs the
      macro against both modules (`a`, `n`) and requires equal traces.
@@ -78,6 +79,12 @@ def main() -> int:
                 crate.write_text(f'#![no_std]\n#[path = "{n_rs}"]\npub mod m;\n')
                 sh([rustc, "--edition", "2021", "--crate-type", "rlib", "-C", "panic=abort", "--crate-name",
                     f"nostd_{name}", "--out-dir", str(tmp), str(crate)])
+                # the harness may build in any edition: 2015 resolves `::core`/`core::` differently
+                for mod, tag in ((n_rs, "n"), (a_rs, "a")):
+                    c15 = tmp / f"e2015_{tag}_{name}.rs"
+                    c15.write_text(("#![no_std]\n" if tag == "n" else "") + f'#[path = "{mod}"]\npub mod m;\n')
+                    sh([rustc, "--edition", "2015", "--crate-type", "rlib", "--emit", "metadata", "-C", "panic=abort",
+                        "--crate-name", c15.stem, "--out-dir", str(tmp), str(c15)])
                 drive = frs.with_name(f"{name}.drive.rs")
                 if drive.exists():
                     main_rs = tmp / f"both_{name}.rs"
