@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import VERSION, build, gate, html, report, run, tools, valgrind, variant
+from . import VERSION, build, coverage, gate, html, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
 
@@ -88,6 +88,8 @@ def golden_findings(fixtures, outcomes):
 def cmd_run(args):
     tree = tools.BuildTree(args.build_dir)
     rustc = tools.rustc()
+    if args.valgrind == "on":
+        tools.valgrind(required=True)      # fail before an hour of building, not after
     fixtures_dir = Path(args.fixtures_dir)
     modes = variant.MODES
     generated = None
@@ -145,6 +147,7 @@ def cmd_run(args):
                 f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
 
     vg = run_valgrind(args, tree, measurements, findings) if measurements else {}
+    cov = run_coverage(args, tree, fixtures, outcomes, measurements, findings) if vg else {}
 
     rejects = []
     if not generated and not args.no_rejects:
@@ -154,7 +157,7 @@ def cmd_run(args):
 
     status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
     print(report.table(fixtures, measurements, compiler))
-    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg)
+    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov)
     report.write_reports(rep, reports_dir)
     try:
         html.write(rep, reports_dir)
@@ -212,6 +215,57 @@ def run_valgrind(args, tree, measurements, findings):
                         f"{tag}: the interposer and Valgrind disagree — {d}"))
             elif not res.ok:
                 findings.append(gate.Finding("massif", m.fixture, f"{tag}: {res.message}"))
+    return out
+
+
+def run_coverage(args, tree, fixtures, outcomes, measurements, findings):
+    """The (state x event) matrix per fixture, from the O0 libraries."""
+    vgbin, runner = tools.valgrind(), tree.dir / "harness" / "faa-run"
+    libs = {(m.fixture, m.mode): m.meta_lib for m in measurements if m.opt == 0 and m.verdict}
+    jobs = []
+    for fx in fixtures:
+        for mode in variant.MODES:
+            o = outcomes.get((fx.name, mode))
+            if o and o.module and (fx.name, mode) in libs:
+                hs = coverage.handlers(o.module.read_text(errors="replace"))
+                if hs:
+                    jobs.append((fx, mode, hs, libs[(fx.name, mode)]))
+    if not jobs:
+        if measurements:
+            findings.append(gate.Finding("coverage", "*", "no handler coverage: it needs O0 "
+                                         "libraries and frc's mapping comments", failure=False))
+        return {}
+    progress(f"audit: handler coverage: {len(jobs)} Callgrind run(s)")
+
+    def one(job):
+        fx, mode, hs, lib = job
+        try:
+            return job, coverage.executed_functions(vgbin, str(runner), lib, tree.work / "coverage")
+        except (RuntimeError, OSError, build.subprocess.SubprocessError) as e:
+            return job, e
+
+    per = {}
+    with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
+        for (fx, mode, hs, lib), names in pool.map(one, jobs):
+            if isinstance(names, Exception):
+                findings.append(gate.Finding("coverage", fx.name, f"{fx.name} {mode}: {names}"))
+                continue
+            per.setdefault(fx.name, {})[mode] = (hs, names)
+    out = {}
+    for fx in fixtures:
+        if fx.name not in per:
+            continue
+        mx = coverage.matrix(per[fx.name])
+        out[fx.name] = mx
+        for handler, modes in coverage.unexercised(mx, fx.scenario.uncovered):
+            findings.append(gate.Finding("coverage", fx.name,
+                f"{fx.name}: handler {handler} never ran in the {' and '.join(modes)} shape; "
+                f"extend {fx.toml.name}, or list it under [uncovered] with the reason"))
+        for handler in fx.scenario.uncovered:
+            if handler[1:] not in mx["cells"]:
+                findings.append(gate.Finding("coverage", fx.name,
+                    f"{fx.toml.name}: [uncovered] names {handler}, which is not a handler of "
+                    f"{fx.scenario.system}"))
     return out
 
 
@@ -345,9 +399,9 @@ def cmd_publish(args):
     rep = _load_report(src / "report.json")
     c = rep["compiler"]
     name = "-".join(c["name"].split() + c["version"].split())
-    dest = ROOT / "reports" / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    dest = Path(args.into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
     if dest.exists() and not args.force:
-        raise UsageError(f"{dest.relative_to(ROOT)} exists; pass --force to replace it")
+        raise UsageError(f"{dest} exists; pass --force to replace it")
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -357,7 +411,7 @@ def cmd_publish(args):
             shutil.copy2(src / f, tmp / f)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
-    print(f"publish: {rep['verdict']} run of {c['name']} {c['version']} -> {dest.relative_to(ROOT)}/")
+    print(f"publish: {rep['verdict']} run of {c['name']} {c['version']} -> {dest}/")
     return EXIT_OK
 
 
@@ -419,6 +473,7 @@ def parser():
     u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
     u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")
     u.add_argument("--force", action="store_true", help="replace an existing published report")
+    u.add_argument("--into", default=str(ROOT / "reports"), help="default: %(default)s")
     u.set_defaults(func=cmd_publish)
     return p
 

@@ -33,6 +33,8 @@ def _where(rec, module):
         return ""
     site = attribute.culprit(stack, module)
     if site:
+        # frc compiled the variant; its lines are the fixture's (variant.py).
+        site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
         rec["site"] = str(site)
         return f"; allocated at {site}"
     return f"; first call from {stack[0]} (no generated-source line found)"

@@ -10,6 +10,9 @@ report.json schema (version 1):
     construct/steps[] {step (1-based, 0 = construction), call, allocs, frees,
                        bytes, live_peak, calls{kind: n}, stack[]?}
     steady[]          {step, n, allocs_mean, allocs_max, frees_mean}
+    massif            {mode: {opt, peak_bytes, series: [[time, heap bytes]]}}
+    coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
+                      (null when the compiler writes no handler mapping comments)
   rejects[]         {fixture, expected, got, exit, ok, message}
 """
 
@@ -36,22 +39,11 @@ def table(fixtures, measurements, compiler):
         ms = [by.get((fx.name, mode, o)) for mode, o in cols]
         if not any(ms):
             continue
-        head = f"{fx.scenario.system} — {fx.frs or fx.toml} (compiler: {compiler.label})"
-        out.append(head)
-        out.append("cells: allocations/frees/bytes in the window; "
-                   "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036)")
-        width = max([len(s.call) for s in fx.scenario.steps] + [10]) + 2
-        hdr = f"{'step':>4}  {'call':<{width}}" + "".join(f"{f'{mode} O{o}':>16}" for mode, o in cols)
-        out.append(hdr)
-        out.append("-" * len(hdr))
-        row = f"{'-':>4}  {'__create()':<{width}}"
-        out.append(row + "".join(f"{_cell(m.construct if m else None):>16}" for m in ms))
+        rows = [("-", "__create()", [_cell(m.construct if m else None) for m in ms])]
         for i, s in enumerate(fx.scenario.steps):
-            cells = [_cell(m.steps[i] if m and i < len(m.steps) else None) for m in ms]
-            out.append(f"{i + 1:>4}  {s.call:<{width}}" + "".join(f"{c:>16}" for c in cells))
-        steady = [m for m in ms if m and m.steady]
-        if steady:
-            row = f"{'':>4}  {'steady (mean)':<{width}}"
+            rows.append((str(i + 1), s.call,
+                         [_cell(m.steps[i] if m and i < len(m.steps) else None) for m in ms]))
+        if any(m and m.steady for m in ms):
             cells = []
             for m in ms:
                 if not m or not m.steady:
@@ -61,9 +53,18 @@ def table(fixtures, measurements, compiler):
                 a = sum(r["allocs_sum"] for r in m.steady) / n
                 f = sum(r["frees_sum"] for r in m.steady) / n
                 cells.append(f"{a:.2f}/{f:.2f} x{n}")
-            out.append(row + "".join(f"{c:>16}" for c in cells))
-        sizes = [str(m.meta.get("size_of", "—")) if m else "—" for m in ms]
-        out.append(f"{'':>4}  {'size_of (bytes)':<{width}}" + "".join(f"{s:>16}" for s in sizes))
+            rows.append(("", "steady mean", cells))
+        rows.append(("", "size_of (bytes)", [str(m.meta.get("size_of", "—")) if m else "—" for m in ms]))
+        width = max(len(r[1]) for r in rows) + 2
+        cw = max([len(c) for r in rows for c in r[2]] + [11]) + 2
+        out.append(f"{fx.scenario.system} — {_rel(fx.frs or fx.toml)} (compiler: {compiler.label})")
+        out.append("cells: allocations/frees/bytes in the window; "
+                   "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036)")
+        hdr = f"{'step':>4}  {'call':<{width}}" + "".join(f"{f'{mode} O{o}':>{cw}}" for mode, o in cols)
+        out.append(hdr)
+        out.append("-" * len(hdr))
+        for num, call, cells in rows:
+            out.append(f"{num:>4}  {call:<{width}}" + "".join(f"{c:>{cw}}" for c in cells))
         out.append("")
     return "\n".join(out)
 
@@ -76,8 +77,9 @@ def _window(rec, call):
     return d
 
 
-def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None):
-    vg = vg or {}
+def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
+            cov=None):
+    vg, cov = vg or {}, cov or {}
     fxs = []
     for fx in fixtures:
         runs, sizes = [], {}
@@ -101,7 +103,8 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
         fxs.append({"name": fx.name, "system": fx.scenario.system,
                     "source": str(fx.frs) if fx.frs else None,
                     "nostd": na.nostd if na else "not run",
-                    "size_of": sizes, "runs": runs, "massif": massif})
+                    "size_of": sizes, "runs": runs, "massif": massif,
+                    "coverage": cov.get(fx.name)})
     return {
         "schema": SCHEMA,
         "compiler": {"name": compiler.name, "version": compiler.version,
@@ -189,3 +192,11 @@ def write_reports(report, outdir):
     write_atomic(Path(outdir) / "report.json", json.dumps(report, indent=1) + "\n")
     write_atomic(Path(outdir) / "report.md", markdown(report))
     write_atomic(Path(outdir) / "junit.xml", junit(report))
+
+
+def _rel(path):
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

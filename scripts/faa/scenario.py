@@ -15,6 +15,9 @@ Format (all keys but `system` and `step` optional)::
     returns = "()"                  # Debug text of the return value
     domain = { total = "0" }        # Debug text of domain fields after it
 
+    [uncovered]                     # handlers no scenario can reach, and why
+    "$Fault.reset" = "needs a hardware fault"
+
     [steady]                        # right after step `to`, replay steps
     from = 1                        # from..to (1-based, inclusive) `repeat`
     to = 2                          # times; `to` defaults to the last step.
@@ -33,7 +36,7 @@ from .errors import UsageError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STEP_KEYS = {"call", "alloc", "frees", "returns", "domain"}
-_TOP_KEYS = {"system", "construct", "step", "steady", "description"}
+_TOP_KEYS = {"system", "construct", "step", "steady", "description", "uncovered"}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Scenario:
     steady_to: int = 0            # 0-based, inclusive
     steady_repeat: int = 0
     description: str = ""
+    uncovered: dict = field(default_factory=dict)   # "$State.event" -> why
 
 
 def split_call(text):
@@ -214,7 +218,12 @@ def load(path):
     bad = set(steady) - {"from", "to", "repeat"}
     if bad:
         raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
-    return Scenario(path=path, system=system, steps=steps,
+    uncovered = data.get("uncovered", {})
+    if not isinstance(uncovered, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"\$\w+\.(\$>|<\$|\w+)", k) and isinstance(v, str) and v
+            for k, v in uncovered.items()):
+        raise UsageError(f"{path}: `uncovered` maps \"$State.event\" to the reason it cannot be reached")
+    return Scenario(path=path, system=system, steps=steps, uncovered=dict(uncovered),
                     construct_alloc=_int(construct, "alloc", f"{path}: [construct]"),
                     construct_frees=_int(construct, "frees", f"{path}: [construct]"),
                     steady_from=(s_from - 1) if s_from else 0,

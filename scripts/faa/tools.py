@@ -34,7 +34,8 @@ def rustc_version(path):
 
 
 def valgrind(required=False):
-    path = shutil.which("valgrind")
+    """$VALGRIND, else valgrind from PATH; None (or ToolMissing) when absent."""
+    path = shutil.which(os.environ.get("VALGRIND") or "valgrind")
     if not path and required:
         raise ToolMissing("valgrind", "valgrind")
     return path

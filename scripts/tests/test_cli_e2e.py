@@ -1,0 +1,151 @@
+"""The audit command's contract: reports, exit statuses, bad inputs,
+external compilers.  Needs `make build` and rustc."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from conftest import ROOT, SCRIPTS
+
+AUDIT = str(SCRIPTS / "audit")
+
+
+def audit(build_dir, *args, env=None, fixtures_dir=None):
+    cmd = [AUDIT, "--build-dir", str(build_dir)]
+    if fixtures_dir:
+        cmd += ["--fixtures-dir", str(fixtures_dir)]
+    r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=900,
+                       env={**os.environ, **(env or {})})
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def run_dir(build_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    status, text = audit(build_dir, "run", "port_reset", "--report-dir", str(out))
+    assert status == 0, text
+    return out
+
+
+def test_a_run_leaves_all_report_files(run_dir):
+    for f in ("report.json", "report.md", "report.html", "junit.xml", "allocs_per_dispatch.png"):
+        assert (run_dir / f).stat().st_size > 0, f
+    md = (run_dir / "report.md").read_text()
+    assert "| port_reset | noalloc | O3 | 0.00 | 0 |" in md
+    html = (run_dir / "report.html").read_text()
+    assert "PortReset" in html and "allocs_per_dispatch.png" in html
+    assert 'name="port_reset.alloc.O0"' in (run_dir / "junit.xml").read_text()
+
+
+def test_valgrind_agrees_with_the_interposer_and_memcheck_is_clean(run_dir):
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed: apt-get install -y valgrind")
+    rep = json.loads((run_dir / "report.json").read_text())
+    assert not [f for f in rep["findings"] if f["rule"] in ("valgrind-count", "memcheck")]
+    fx = rep["fixtures"][0]
+    for r in fx["runs"]:
+        assert r["memcheck"]["ok"] and r["memcheck"]["errors"] == 0
+        assert r["memcheck"]["windows"] > 7     # construction + steps + steady replays
+    assert fx["massif"]["alloc"]["peak_bytes"] > 0 and fx["massif"]["noalloc"]["series"]
+    assert fx["coverage"]["cells"]["Resetting.reset_done"] == {"alloc": True, "noalloc": True}
+
+
+def test_compare_and_publish(run_dir, build_dir, tmp_path):
+    rep = json.loads((run_dir / "report.json").read_text())
+    status, text = audit(build_dir, "compare", str(run_dir / "report.json"), str(run_dir / "report.json"))
+    assert status == 0 and "0 regression(s)" in text
+    worse = json.loads(json.dumps(rep))
+    worse["fixtures"][0]["runs"][0]["steps"][0]["allocs"] += 1
+    (tmp_path / "worse.json").write_text(json.dumps(worse))
+    status, text = audit(build_dir, "compare", str(run_dir / "report.json"), str(tmp_path / "worse.json"))
+    assert status == 1 and "REGRESSION" in text
+    status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
+    assert status == 0, text
+    (dest,) = (tmp_path / "pub").iterdir()
+    assert dest.name.startswith("frc-") and (dest / "report.html").exists()
+    status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
+    assert status == 2 and "--force" in text
+
+
+def test_unexercised_handler_fails_coverage(build_dir, tmp_path):
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed")
+    shutil.copy(ROOT / "fixtures/port_reset.frs", tmp_path)
+    toml = (ROOT / "fixtures/port_reset.toml").read_text()
+    cut = toml.index("[[step]]             # $Resetting -> $Enabled")
+    toml = toml[:cut] + toml[toml.index("[[step]]", cut + 5):]
+    (tmp_path / "port_reset.toml").write_text(toml)
+    status, text = audit(build_dir, "run", "--no-rejects", "--report-dir", str(tmp_path / "r"),
+                         fixtures_dir=tmp_path)
+    assert status == 1
+    assert "FAIL [coverage] port_reset: handler $Resetting.reset_done never ran" in text
+
+
+@pytest.mark.parametrize("toml,needle", [
+    ('system = "PortReset"\n[[step]]\ncall = "connect("\n', "port_reset.toml:3: bad call"),
+    ('system = "PortReset"\n[[step]]\ncall = "nope()"\n', "port_reset.toml:3: `nope` is not an interface method"),
+    ('system = "PortReset"\n[[step]]\ncall = "connect(1)"\n', "port_reset.toml:3: `connect` takes 0 argument(s)"),
+    ('system = "PortReset"\n[[step]\n', "invalid TOML"),
+])
+def test_malformed_scenario_exits_2_or_fails_naming_file_and_line(build_dir, tmp_path, toml, needle):
+    shutil.copy(ROOT / "fixtures/port_reset.frs", tmp_path)
+    (tmp_path / "port_reset.toml").write_text(toml)
+    status, text = audit(build_dir, "run", "--no-rejects", "--valgrind", "off",
+                         "--report-dir", str(tmp_path / "r"), fixtures_dir=tmp_path)
+    assert needle in text
+    # Errors found before building are usage errors; API mismatches found
+    # per fixture fail that fixture and let the rest of the audit go on.
+    assert status == (2 if "TOML" in needle or "bad call" in needle else 1)
+
+
+def test_missing_rustc_exits_3_naming_the_package(build_dir):
+    status, text = audit(build_dir, "run", "port_reset", env={"RUSTC": "/nonexistent/rustc"})
+    assert status == 3 and "apt-get install -y rustc" in text
+
+
+def test_valgrind_required_but_missing_exits_3(build_dir, tmp_path):
+    status, text = audit(build_dir, "run", "port_reset", "--valgrind", "on",
+                         "--report-dir", str(tmp_path), env={"VALGRIND": "/nonexistent/valgrind"})
+    assert status == 3 and "apt-get install -y valgrind" in text
+
+
+def fake_compiler(tmp_path, body):
+    p = tmp_path / "fakec"
+    p.write_text("#!/bin/sh\nif [ \"$1\" = --version ]; then echo fakec 9.9; exit 0; fi\n" + body)
+    p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    return p
+
+
+FRC = None
+
+
+@pytest.mark.parametrize("name,body,needle", [
+    ("crash", "kill -SEGV $$\n", "fakec 9.9 crashed (signal 11)"),
+    ("hang", "sleep 60\n", "fakec 9.9 did not finish within 2 s"),
+    ("nothing", "exit 0\n", "fakec 9.9 exited 0 but wrote nothing"),
+    ("no_noalloc", 'case "$6" in *noalloc*) echo "error: unknown attribute" >&2; exit 65;; esac\n'
+                   'exec "$FRC" "$@"\n', "no_alloc not supported by fakec 9.9"),
+])
+def test_broken_external_compiler_fails_per_fixture_and_the_audit_goes_on(build_dir, tmp_path, name, body, needle):
+    fc = fake_compiler(tmp_path, body)
+    status, text = audit(build_dir, "run", "port_reset", "debounce_button", "--compiler", str(fc),
+                         "--no-rejects", "--valgrind", "off", "--report-dir", str(tmp_path / "r"),
+                         env={"FAA_COMPILE_TIMEOUT": "2", "FRC": str(build_dir / "compiler/frc")})
+    assert status == 1, text
+    assert needle in text
+    assert "audit: FAIL" in text           # finished, with a verdict and reports
+    assert (tmp_path / "r" / "report.json").exists()
+    if name == "no_noalloc":
+        # the allocating shape was still audited with the external compiler
+        assert "port_reset.alloc.O0" in (tmp_path / "r" / "junit.xml").read_text()
+
+
+def test_unwritable_report_dir_is_a_clear_error(build_dir, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "report.json").mkdir()          # even root cannot write a file over a directory
+    status, text = audit(build_dir, "run", "port_reset", "--valgrind", "off", "--report-dir", str(ro))
+    assert status == 2 and "report.json" in text

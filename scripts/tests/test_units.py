@@ -1,0 +1,116 @@
+"""Unit tests of the pieces behind the gate: Valgrind log parsing,
+coverage matrix, attribution mapping, baseline comparison, atomic writes."""
+import json
+
+import pytest
+
+from faa import attribute, coverage, gate, report, valgrind
+from faa.run import Measurement
+
+TRACE = """==1== Memcheck
+--1-- malloc(10) = 0x1
+**1** FAA-OPEN construct 0
+--1-- malloc(16) = 0x2
+--1-- calloc(1,8) = 0x3
+--1-- free(0x2)
+**1** FAA-CLOSE
+**1** FAA-OPEN step 0
+**1** FAA-CLOSE
+**1** FAA-OPEN step 1
+--1-- realloc(0x3,64) = 0x4
+--1-- memalign(16,32) = 0x5
+**1** FAA-CLOSE
+--1-- free(0x4)
+"""
+
+
+def test_parse_trace_counts_calls_between_markers_only():
+    w = valgrind.parse_trace(TRACE)
+    assert [(x["phase"], x["step"], x["allocs"], x["frees"]) for x in w] == [
+        ("construct", 0, 2, 1), ("step", 0, 0, 0), ("step", 1, 2, 0)]
+
+
+def meas(construct, steps, mode="alloc"):
+    m = Measurement(fixture="f", mode=mode, opt=0)
+    m.construct = {"step": -1, "allocs": construct[0], "frees": construct[1]}
+    m.steps = [{"step": i, "allocs": a, "frees": f} for i, (a, f) in enumerate(steps)]
+    return m
+
+
+def test_valgrind_compare_flags_any_window_that_differs():
+    mc = valgrind.Memcheck(lib="x", windows=valgrind.parse_trace(TRACE))
+    assert valgrind.compare(meas((2, 1), [(0, 0), (2, 0)]), mc) == []
+    diff = valgrind.compare(meas((2, 1), [(0, 0), (1, 0)]), mc)
+    assert diff == ["step 2: interposer 1/0, valgrind 2/0 (allocations/frees)"]
+
+
+MODULE = """
+    // variants/noalloc/x.frs:26 $Up.sample
+    fn _s_Up_sample(&mut self) {
+    }
+    // variants/noalloc/x.frs:30 $Up.$>
+    fn _s_Up_enter(&mut self) {
+    }
+    // variants/noalloc/x.frs:40 $Down.<$
+    fn _s_Down_exit(&mut self) {
+    }
+"""
+
+
+def test_coverage_matrix_from_mapping_comments_and_callgrind_names():
+    hs = coverage.handlers(MODULE)
+    assert hs == {"_s_Up_sample": ("Up", "sample"), "_s_Up_enter": ("Up", "$>"),
+                  "_s_Down_exit": ("Down", "<$")}
+    ran = {"crate::fx_module::Sys::_s_Up_sample", "crate::fx_module::Sys::_s_Up_enter_more"}
+    mx = coverage.matrix({"alloc": (hs, ran), "noalloc": (hs, ran | {"m::Sys::_s_Down_exit"})})
+    assert mx["events"][:2] == ["$>", "<$"]
+    assert mx["cells"]["Up.sample"] == {"alloc": True, "noalloc": True}
+    assert mx["cells"]["Up.$>"] == {"alloc": False, "noalloc": False}   # _enter_more is not _enter
+    assert coverage.unexercised(mx, {"$Up.$>": "unreachable"}) == [("$Down.<$", ["alloc"])]
+
+
+def test_frs_line_finds_the_nearest_mapping_comment(tmp_path):
+    p = tmp_path / "m.rs"
+    p.write_text(MODULE)
+    assert attribute.frs_line(p, 4) == "variants/noalloc/x.frs:26"
+    assert attribute.frs_line(p, 9) == "variants/noalloc/x.frs:40"
+    assert attribute.frs_line(p, 1) == ""
+
+
+class C:
+    name = "frc"
+
+
+def test_baseline_fails_on_any_changed_allocating_count(tmp_path):
+    base = tmp_path / "b.json"
+    base.write_text(json.dumps({"compiler": "frc", "fixtures": {"f": {"O0": {
+        "construct": [4, 2], "steps": [[4, 4], [1, 1]]}}}}))
+    found = []
+    gate.check_baseline([meas((4, 2), [(4, 4), (1, 1)])], base, C, found)
+    assert found == []
+    gate.check_baseline([meas((4, 2), [(5, 4), (1, 1)])], base, C, found)
+    assert len(found) == 1 and found[0].failure and "regression" in found[0].message
+
+
+def test_zero_rule_fails_every_nonzero_no_alloc_window():
+    m = meas((0, 0), [(0, 0), (0, 1)], mode="noalloc")
+    for w in [m.construct] + m.steps:
+        w.update(phase="step", label="x()", calls={})
+    m.construct["phase"] = "construct"
+    found = []
+    gate.check_zero([m], found)
+    assert len(found) == 1 and "step 2" in found[0].message and "1 free(s)" in found[0].message
+
+
+def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    p = tmp_path / "report.json"
+    p.write_text("old")
+
+    def boom(self, *a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(type(p), "write_text", boom)
+    with pytest.raises(OSError):
+        report.write_atomic(p, "new")
+    monkeypatch.undo()
+    assert p.read_text() == "old"
+    assert [x.name for x in tmp_path.iterdir()] == ["report.json"]
