@@ -1,0 +1,442 @@
+/*
+ * core.c — window state and counting for libaudit.so.
+ *
+ * The hook path (_audit_enter/_audit_count/_audit_leave) touches only
+ * initial-exec TLS and process-wide atomics: no lock, no allocation, no
+ * stdio.  The single expensive operation, unwinding the stack for
+ * AUDIT_CAPTURE_STACK, happens at most once per window.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+/* Why initial-exec: the default (global-dynamic) model may call
+ * __tls_get_addr, which can allocate the first time a thread touches the
+ * block — from inside malloc.  libaudit.so is loaded at start-up by
+ * LD_PRELOAD, so its TLS is always in the static block. */
+#define IE_TLS __thread __attribute__((tls_model("initial-exec")))
+
+struct window {
+	bool open;
+	unsigned flags;
+	bool captured;
+	uint64_t calls[AUDIT_KIND_COUNT];
+	uint64_t bytes;
+	int64_t live;
+	uint64_t live_peak;
+	uint32_t nframes;
+	uint32_t first_kind;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+};
+
+/* Plain data only: a thread's block is reclaimed with its stack, so there
+ * is no destructor to run and nothing to leak. */
+static IE_TLS int in_hook;
+static IE_TLS struct window tw;
+
+/* AUDIT_ALL_THREADS window: every field is accessed with __atomic builtins
+ * because any thread's hook may update it. */
+enum { CAP_OFF, CAP_WANTED, CAP_BUSY, CAP_DONE };
+static struct {
+	int open;
+	int capture;
+	uint64_t calls[AUDIT_KIND_COUNT];
+	uint64_t bytes;
+	int64_t live;
+	uint64_t live_peak;
+	uint32_t nframes;
+	uint32_t first_kind;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+} gw;
+
+/* ---- options: one table of AUDIT_* environment variables ---------------- */
+
+static struct option {
+	const char *name;
+	const char *help;
+	long value;
+} options[] = {
+	{ "AUDIT_VERBOSE", "1: log start-up and every window close to stderr", 0 },
+};
+enum { OPT_VERBOSE };
+
+static void read_options(void)
+{
+	/* getenv() neither allocates nor locks. */
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		const char *s = getenv(options[i].name);
+		if (s && *s)
+			options[i].value = strtol(s, NULL, 0);
+	}
+}
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+const char *_audit_u64(char *buf, uint64_t v)
+{
+	char *p = buf + 20;
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
+
+static size_t append(char *buf, size_t n, size_t cap, const char *s)
+{
+	while (s && *s && n < cap)
+		buf[n++] = *s++;
+	return n;
+}
+
+static void say_v(const char *first, va_list ap)
+{
+	char buf[512];
+	size_t n = 0, cap = sizeof buf - 1;
+	int saved = errno;
+
+	n = append(buf, n, cap, "libaudit: ");
+	n = append(buf, n, cap, first);
+	for (const char *s; (s = va_arg(ap, const char *));)
+		n = append(buf, n, cap, s);
+	buf[n++] = '\n';
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+		if (w > 0)
+			off += (size_t)w;
+		else if (errno != EINTR)
+			break;
+	}
+	errno = saved;
+}
+
+void _audit_say(const char *first, ...)
+{
+	va_list ap;
+	va_start(ap, first);
+	say_v(first, ap);
+	va_end(ap);
+}
+
+void _audit_die(const char *first, ...)
+{
+	va_list ap;
+	va_start(ap, first);
+	say_v(first, ap);
+	va_end(ap);
+	abort();
+}
+
+/* ---- stack capture ------------------------------------------------------ */
+
+/* libunwind's unw_backtrace, from a private (RTLD_LOCAL) copy of
+ * libunwind.so.  Not linked: the shared libunwind exports the _Unwind_*
+ * ABI, and as a dependency of a preloaded library it would sit in the
+ * global scope in front of libgcc_s for every Rust cdylib the harness
+ * dlopens; the static libunwind.a is not position-independent. */
+#ifndef AUDIT_LIBUNWIND
+#define AUDIT_LIBUNWIND "libunwind.so.8"
+#endif
+static int (*unw_backtrace_fn)(void **, int);
+
+static void load_unwinder(void)
+{
+	void *h = dlopen(AUDIT_LIBUNWIND, RTLD_NOW | RTLD_LOCAL);
+	if (h)
+		unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+	if (!unw_backtrace_fn)
+		_audit_say("cannot load unw_backtrace from " AUDIT_LIBUNWIND
+			   "; AUDIT_CAPTURE_STACK windows will report no frames",
+			   NULL);
+}
+
+/* Address range of this library's executable segments, read from our own
+ * program headers (no dl_iterate_phdr, no lock) on first use. */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+static uintptr_t text_lo, text_hi;
+
+static void find_own_text(void)
+{
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	const ElfW(Phdr) *ph = (const void *)((const char *)eh + eh->e_phoff);
+	uintptr_t bias = 0, lo = UINTPTR_MAX, hi = 0;
+
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			bias = (uintptr_t)eh - ph[i].p_vaddr;
+			break;
+		}
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		if (bias + ph[i].p_vaddr < lo)
+			lo = bias + ph[i].p_vaddr;
+		if (bias + ph[i].p_vaddr + ph[i].p_memsz > hi)
+			hi = bias + ph[i].p_vaddr + ph[i].p_memsz;
+	}
+	__atomic_store_n(&text_hi, hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&text_lo, lo, __ATOMIC_RELAXED);
+}
+
+static bool in_own_text(uintptr_t a)
+{
+	return a >= __atomic_load_n(&text_lo, __ATOMIC_RELAXED) &&
+	       a < __atomic_load_n(&text_hi, __ATOMIC_RELAXED);
+}
+
+/* Fills frames[] with return addresses starting at the hooked function's
+ * caller.  Runs inside the hook (in_hook set), so allocations libunwind
+ * might make are forwarded uncounted.  The raw trace starts somewhere in
+ * libunwind or in this library; everything up to and including the last of
+ * our own frames is dropped. */
+static uint32_t capture(uintptr_t *frames)
+{
+	void *raw[AUDIT_MAX_FRAMES + 16];
+	int n, i = 0, start = 0;
+
+	if (!unw_backtrace_fn)
+		return 0;
+	if (!__atomic_load_n(&text_hi, __ATOMIC_RELAXED))
+		find_own_text();
+	n = unw_backtrace_fn(raw, (int)(sizeof raw / sizeof raw[0]));
+	while (i < n && !in_own_text((uintptr_t)raw[i]))
+		i++;
+	while (i < n && in_own_text((uintptr_t)raw[i]))
+		start = ++i;
+	uint32_t k = 0;
+	for (i = start; i < n && k < AUDIT_MAX_FRAMES; i++)
+		frames[k++] = (uintptr_t)raw[i];
+	return k;
+}
+
+/* ---- hook path ---------------------------------------------------------- */
+
+int _audit_enter(void)
+{
+	if (in_hook)
+		return _AUDIT_NESTED;
+	in_hook = 1;
+	if ((tw.open && !(tw.flags & AUDIT_ALL_THREADS)) ||
+	    __atomic_load_n(&gw.open, __ATOMIC_ACQUIRE))
+		return _AUDIT_COUNT;
+	return _AUDIT_QUIET;
+}
+
+void _audit_leave(void)
+{
+	in_hook = 0;
+}
+
+static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
+{
+	tw.calls[kind]++;
+	tw.bytes += bytes;
+	tw.live += delta;
+	if (tw.live > 0 && (uint64_t)tw.live > tw.live_peak)
+		tw.live_peak = (uint64_t)tw.live;
+	if ((tw.flags & AUDIT_CAPTURE_STACK) && !tw.captured) {
+		tw.captured = true;
+		tw.first_kind = kind;
+		tw.nframes = capture(tw.frames);
+	}
+}
+
+static void count_global(enum audit_kind kind, uint64_t bytes, int64_t delta)
+{
+	__atomic_add_fetch(&gw.calls[kind], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gw.bytes, bytes, __ATOMIC_RELAXED);
+	int64_t live = __atomic_add_fetch(&gw.live, delta, __ATOMIC_RELAXED);
+	uint64_t peak = __atomic_load_n(&gw.live_peak, __ATOMIC_RELAXED);
+	while (live > 0 && (uint64_t)live > peak &&
+	       !__atomic_compare_exchange_n(&gw.live_peak, &peak, (uint64_t)live,
+					    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	int want = CAP_WANTED;
+	if (__atomic_compare_exchange_n(&gw.capture, &want, CAP_BUSY, false,
+					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		gw.first_kind = kind;
+		gw.nframes = capture(gw.frames);
+		__atomic_store_n(&gw.capture, CAP_DONE, __ATOMIC_RELEASE);
+	}
+}
+
+void _audit_count(enum audit_kind kind, uint64_t bytes, int64_t live_delta)
+{
+	int saved = errno;
+
+	/* Re-checked here, not trusted from _audit_enter(): the real call in
+	 * between may have taken long enough for another thread to close the
+	 * all-threads window. */
+	if (tw.open && !(tw.flags & AUDIT_ALL_THREADS))
+		count_thread(kind, bytes, live_delta);
+	if (__atomic_load_n(&gw.open, __ATOMIC_ACQUIRE))
+		count_global(kind, bytes, live_delta);
+	errno = saved;
+}
+
+/* ---- window API (exported) ---------------------------------------------- */
+
+AUDIT_PUBLIC int audit_loaded(void)
+{
+	return AUDIT_API_VERSION;
+}
+
+AUDIT_PUBLIC void audit_window_open(unsigned flags)
+{
+	/* Marked in_hook so that nothing this thread does here counts. */
+	int outer = !in_hook;
+	in_hook = 1;
+	if (flags & AUDIT_ALL_THREADS) {
+		__atomic_store_n(&gw.open, 0, __ATOMIC_RELEASE);
+		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
+			__atomic_store_n(&gw.calls[k], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.live, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.live_peak, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.nframes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.capture,
+				 flags & AUDIT_CAPTURE_STACK ? CAP_WANTED : CAP_OFF,
+				 __ATOMIC_RELAXED);
+	}
+	memset(&tw, 0, offsetof(struct window, frames));
+	tw.flags = flags;
+	tw.open = true;
+	if (flags & AUDIT_ALL_THREADS)
+		__atomic_store_n(&gw.open, 1, __ATOMIC_RELEASE);
+	if (outer)
+		in_hook = 0;
+}
+
+static void fill_from_thread(struct audit_counts *out)
+{
+	memcpy(out->calls, tw.calls, sizeof out->calls);
+	out->bytes = tw.bytes;
+	out->live_peak = tw.live_peak;
+	out->nframes = tw.nframes;
+	out->first_kind = tw.first_kind;
+	memcpy(out->frames, tw.frames, tw.nframes * sizeof tw.frames[0]);
+}
+
+static void fill_from_global(struct audit_counts *out)
+{
+	/* Closing first stops other threads from adding to the counters we
+	 * are about to read. */
+	__atomic_store_n(&gw.open, 0, __ATOMIC_SEQ_CST);
+	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
+		out->calls[k] = __atomic_load_n(&gw.calls[k], __ATOMIC_RELAXED);
+	out->bytes = __atomic_load_n(&gw.bytes, __ATOMIC_RELAXED);
+	out->live_peak = __atomic_load_n(&gw.live_peak, __ATOMIC_RELAXED);
+	/* A capture still in progress on another thread is reported as none. */
+	if (__atomic_load_n(&gw.capture, __ATOMIC_ACQUIRE) == CAP_DONE) {
+		out->nframes = gw.nframes;
+		out->first_kind = gw.first_kind;
+		memcpy(out->frames, gw.frames, gw.nframes * sizeof gw.frames[0]);
+	}
+	__atomic_store_n(&gw.capture, CAP_OFF, __ATOMIC_RELAXED);
+}
+
+static void log_close(const struct audit_counts *c)
+{
+	char a[21], f[21], b[21], p[21];
+	_audit_say("window closed: allocs=", _audit_u64(a, c->allocs),
+		   " frees=", _audit_u64(f, c->frees),
+		   " bytes=", _audit_u64(b, c->bytes),
+		   " live_peak=", _audit_u64(p, c->live_peak), NULL);
+}
+
+AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
+{
+	struct audit_counts c;
+	int rc = 0;
+	int outer = !in_hook;
+
+	in_hook = 1;
+	memset(&c, 0, offsetof(struct audit_counts, frames));
+	if (!tw.open)
+		rc = -1;
+	else if (tw.flags & AUDIT_ALL_THREADS)
+		fill_from_global(&c);
+	else
+		fill_from_thread(&c);
+	tw.open = false;
+
+	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
+		if (k != AUDIT_FREE)
+			c.allocs += c.calls[k];
+	c.frees = c.calls[AUDIT_FREE];
+	if (rc == 0 && options[OPT_VERBOSE].value)
+		log_close(&c);
+
+	if (out) {
+		memcpy(out, &c, offsetof(struct audit_counts, frames));
+		memcpy(out->frames, c.frames, c.nframes * sizeof c.frames[0]);
+		memset(out->frames + c.nframes, 0,
+		       (AUDIT_MAX_FRAMES - c.nframes) * sizeof c.frames[0]);
+	}
+	if (outer)
+		in_hook = 0;
+	return rc;
+}
+
+AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
+{
+	static const char *const names[AUDIT_KIND_COUNT] = {
+		[AUDIT_MALLOC] = "malloc",
+		[AUDIT_CALLOC] = "calloc",
+		[AUDIT_REALLOC] = "realloc",
+		[AUDIT_REALLOCARRAY] = "reallocarray",
+		[AUDIT_FREE] = "free",
+		[AUDIT_POSIX_MEMALIGN] = "posix_memalign",
+		[AUDIT_ALIGNED_ALLOC] = "aligned_alloc",
+		[AUDIT_MEMALIGN] = "memalign",
+		[AUDIT_VALLOC] = "valloc",
+		[AUDIT_PVALLOC] = "pvalloc",
+	};
+	return kind < AUDIT_KIND_COUNT ? names[kind] : "?";
+}
+
+/* ---- start-up and fork -------------------------------------------------- */
+
+/* The child of fork() is a new process with one thread: whatever window
+ * the parent had open (its own or the all-threads one) is not the
+ * child's to close. */
+static void atfork_child(void)
+{
+	memset(&tw, 0, sizeof tw);
+	in_hook = 0;
+	memset(&gw, 0, sizeof gw);
+}
+
+void _audit_core_init(void)
+{
+	void *warm[4];
+
+	read_options();
+	find_own_text();
+	if (pthread_atfork(NULL, NULL, atfork_child) != 0)
+		_audit_die("pthread_atfork failed: a forked child would inherit "
+			   "the parent's window", NULL);
+	/* libunwind sets up its caches on first use; do it now, outside any
+	 * window, rather than in the first AUDIT_CAPTURE_STACK window. */
+	load_unwinder();
+	if (unw_backtrace_fn) {
+		in_hook = 1;
+		(void)unw_backtrace_fn(warm, 4);
+		in_hook = 0;
+	}
+	if (options[OPT_VERBOSE].value) {
+		char pid[21];
+		_audit_say("loaded in pid ", _audit_u64(pid, (uint64_t)getpid()),
+			   NULL);
+	}
+}

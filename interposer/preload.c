@@ -1,0 +1,343 @@
+/*
+ * preload.c — the exported allocator hooks of libaudit.so.
+ *
+ * Each hook only forwards to the real glibc function and reports what
+ * happened to the core (core.h describes the protocol).  The only other
+ * thing here is getting hold of the real functions: dlsym(RTLD_NEXT) on
+ * first use, with the allocations dlsym itself makes served from a static
+ * buffer, because at that moment there is no real malloc to call yet.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+} real;
+static int ready;
+
+/* ---- bootstrap buffer --------------------------------------------------- */
+
+/* glibc's dlsym may calloc() an error buffer; nothing else allocates before
+ * the real functions are known, so a few KiB suffice.  Blocks are never
+ * reused: free() of one is a no-op. */
+#define BOOT_SIZE 8192
+#define BOOT_ALIGN 16
+static alignas(64) unsigned char boot_buf[BOOT_SIZE];
+static size_t boot_used;
+
+struct boot_hdr {
+	size_t size;
+	size_t pad;
+};
+
+static bool is_boot(const void *p)
+{
+	return (const unsigned char *)p >= boot_buf &&
+	       (const unsigned char *)p < boot_buf + BOOT_SIZE;
+}
+
+static size_t boot_size(const void *p)
+{
+	return ((const struct boot_hdr *)p - 1)->size;
+}
+
+/* Lock-free bump allocation: two threads may bootstrap at once. */
+static void *boot_alloc(size_t align, size_t size)
+{
+	size_t old, start, end;
+
+	if (align < BOOT_ALIGN)
+		align = BOOT_ALIGN;
+	old = __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
+	do {
+		start = (old + sizeof(struct boot_hdr) + align - 1) & ~(align - 1);
+		if (size > BOOT_SIZE || start + size > BOOT_SIZE) {
+			_audit_say("bootstrap buffer exhausted; returning NULL",
+				   NULL);
+			errno = ENOMEM;
+			return NULL;
+		}
+		end = start + size;
+	} while (!__atomic_compare_exchange_n(&boot_used, &old, end, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	((struct boot_hdr *)(boot_buf + start) - 1)->size = size;
+	return boot_buf + start; /* static storage: already zero */
+}
+
+/* ---- real functions ----------------------------------------------------- */
+
+static void *must_find(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	if (!f)
+		_audit_die("cannot find the real ", name,
+			   " with dlsym(RTLD_NEXT)", NULL);
+	return f;
+}
+
+/* Called with the thread marked in_hook, so dlsym's own allocations come
+ * back through the hooks as _AUDIT_NESTED and land in boot_buf.  Several
+ * threads may race here; they store identical values. */
+static void resolve(void)
+{
+	real.malloc = must_find("malloc");
+	real.calloc = must_find("calloc");
+	real.realloc = must_find("realloc");
+	real.reallocarray = must_find("reallocarray");
+	real.free = must_find("free");
+	real.posix_memalign = must_find("posix_memalign");
+	real.aligned_alloc = must_find("aligned_alloc");
+	real.memalign = must_find("memalign");
+	real.valloc = must_find("valloc");
+	real.pvalloc = must_find("pvalloc");
+	real.malloc_usable_size = must_find("malloc_usable_size");
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+static inline bool is_ready(void)
+{
+	return __atomic_load_n(&ready, __ATOMIC_ACQUIRE);
+}
+
+/* Usable size as the live-bytes accounting sees it: bootstrap blocks were
+ * never counted as live, so they do not count when released either. */
+static int64_t usable(void *p)
+{
+	if (!p || is_boot(p))
+		return 0;
+	return (int64_t)real.malloc_usable_size(p);
+}
+
+static uint64_t product(size_t a, size_t b)
+{
+	size_t r;
+	return __builtin_mul_overflow(a, b, &r) ? 0 : r;
+}
+
+__attribute__((constructor)) static void preload_init(void)
+{
+	int mode = _audit_enter();
+	if (!is_ready())
+		resolve();
+	if (mode != _AUDIT_NESTED)
+		_audit_leave();
+	_audit_core_init();
+}
+
+/* Enter the hook; resolves the real functions on the very first call.
+ * Returns the mode from _audit_enter(). */
+static inline int enter(void)
+{
+	int mode = _audit_enter();
+	if (mode != _AUDIT_NESTED && !is_ready())
+		resolve();
+	return mode;
+}
+
+/* ---- hooks -------------------------------------------------------------- */
+
+AUDIT_PUBLIC void *malloc(size_t size)
+{
+	int mode = enter();
+	if (mode == _AUDIT_NESTED)
+		return is_ready() ? real.malloc(size) : boot_alloc(0, size);
+	void *p = real.malloc(size);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_MALLOC, size, usable(p));
+	_audit_leave();
+	return p;
+}
+
+AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
+{
+	int mode = enter();
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return real.calloc(nmemb, size);
+		size_t n;
+		if (__builtin_mul_overflow(nmemb, size, &n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(0, n);
+	}
+	void *p = real.calloc(nmemb, size);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_CALLOC, product(nmemb, size), usable(p));
+	_audit_leave();
+	return p;
+}
+
+/* realloc of a bootstrap block: move it to the real heap (or, while still
+ * bootstrapping, to a new bootstrap block).  The old block is not freed. */
+static void *boot_realloc(void *old, size_t size)
+{
+	void *p = is_ready() ? real.malloc(size) : boot_alloc(0, size);
+	if (p && old) {
+		size_t n = boot_size(old);
+		memcpy(p, old, n < size ? n : size);
+	}
+	return p;
+}
+
+AUDIT_PUBLIC void *realloc(void *old, size_t size)
+{
+	int mode = enter();
+	if (mode == _AUDIT_NESTED)
+		return is_ready() && !is_boot(old) ? real.realloc(old, size)
+						   : boot_realloc(old, size);
+	int64_t before = mode == _AUDIT_COUNT ? usable(old) : 0;
+	void *p = is_boot(old) ? boot_realloc(old, size) : real.realloc(old, size);
+	if (mode == _AUDIT_COUNT) {
+		/* glibc: realloc(p, 0) frees p and returns NULL; any other NULL
+		 * is a failure that leaves the old block alone. */
+		int64_t delta = p ? usable(p) - before : (size == 0 ? -before : 0);
+		_audit_count(AUDIT_REALLOC, size, delta);
+	}
+	_audit_leave();
+	return p;
+}
+
+AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+	int mode = enter();
+	if (mode == _AUDIT_NESTED && is_ready() && !is_boot(old))
+		return real.reallocarray(old, nmemb, size);
+	if (mode == _AUDIT_NESTED || is_boot(old)) {
+		size_t n;
+		void *p = NULL;
+		if (__builtin_mul_overflow(nmemb, size, &n))
+			errno = ENOMEM;
+		else
+			p = boot_realloc(old, n);
+		if (mode != _AUDIT_NESTED)
+			_audit_leave();
+		return p;
+	}
+	int64_t before = mode == _AUDIT_COUNT ? usable(old) : 0;
+	void *p = real.reallocarray(old, nmemb, size);
+	if (mode == _AUDIT_COUNT) {
+		uint64_t n = product(nmemb, size);
+		bool overflow = nmemb && size && n == 0;
+		int64_t delta = p ? usable(p) - before
+				  : (n == 0 && !overflow ? -before : 0);
+		_audit_count(AUDIT_REALLOCARRAY, n, delta);
+	}
+	_audit_leave();
+	return p;
+}
+
+AUDIT_PUBLIC void free(void *p)
+{
+	int saved = errno;
+	int mode = enter();
+	if (is_boot(p)) {
+		/* never handed to the real free; counted like any other call */
+	} else if (mode == _AUDIT_NESTED) {
+		if (p && is_ready())
+			real.free(p);
+		errno = saved;
+		return;
+	} else {
+		int64_t before = mode == _AUDIT_COUNT ? usable(p) : 0;
+		real.free(p);
+		if (mode == _AUDIT_COUNT)
+			_audit_count(AUDIT_FREE, 0, -before);
+		_audit_leave();
+		errno = saved;
+		return;
+	}
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_FREE, 0, 0);
+	if (mode != _AUDIT_NESTED)
+		_audit_leave();
+	errno = saved;
+}
+
+AUDIT_PUBLIC int posix_memalign(void **out, size_t align, size_t size)
+{
+	int mode = enter();
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return real.posix_memalign(out, align, size);
+		void *p = boot_alloc(align, size);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int rc = real.posix_memalign(out, align, size);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_POSIX_MEMALIGN, size, rc == 0 ? usable(*out) : 0);
+	_audit_leave();
+	return rc;
+}
+
+/* The three memalign-style functions share one shape. */
+#define ALIGNED_HOOK(name, KIND)                                              \
+	AUDIT_PUBLIC void *name(size_t align, size_t size)                    \
+	{                                                                     \
+		int mode = enter();                                           \
+		if (mode == _AUDIT_NESTED)                                    \
+			return is_ready() ? real.name(align, size)            \
+					  : boot_alloc(align, size);          \
+		void *p = real.name(align, size);                             \
+		if (mode == _AUDIT_COUNT)                                     \
+			_audit_count(KIND, size, usable(p));                  \
+		_audit_leave();                                               \
+		return p;                                                     \
+	}
+
+ALIGNED_HOOK(aligned_alloc, AUDIT_ALIGNED_ALLOC)
+ALIGNED_HOOK(memalign, AUDIT_MEMALIGN)
+
+#define PAGE_HOOK(name, KIND)                                                 \
+	AUDIT_PUBLIC void *name(size_t size)                                  \
+	{                                                                     \
+		int mode = enter();                                           \
+		if (mode == _AUDIT_NESTED)                                    \
+			return is_ready() ? real.name(size)                   \
+					  : boot_alloc(4096, size);           \
+		void *p = real.name(size);                                    \
+		if (mode == _AUDIT_COUNT)                                     \
+			_audit_count(KIND, size, usable(p));                  \
+		_audit_leave();                                               \
+		return p;                                                     \
+	}
+
+PAGE_HOOK(valloc, AUDIT_VALLOC)
+PAGE_HOOK(pvalloc, AUDIT_PVALLOC)
+
+/* Not counted; exported so that a bootstrap block (which glibc never saw)
+ * is not handed to glibc's malloc_usable_size. */
+AUDIT_PUBLIC size_t malloc_usable_size(void *p)
+{
+	if (is_boot(p))
+		return boot_size(p);
+	if (!is_ready()) {
+		int mode = _audit_enter();
+		if (mode == _AUDIT_NESTED)
+			return 0;
+		resolve();
+		_audit_leave();
+	}
+	return real.malloc_usable_size(p);
+}

@@ -1,0 +1,191 @@
+/* Each hooked function counts exactly once per call, under its own kind,
+ * with the bytes it was asked for. */
+#include "common.h"
+
+#include <stdint.h>
+#include <string.h>
+
+TestSuite(counting, .init = audit_calibrate, .timeout = 20);
+
+static struct audit_counts c;
+
+Test(counting, malloc_counts_once_as_malloc)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_malloc(100);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	expect_only(&c, AUDIT_MALLOC, 1, 100);
+}
+
+Test(counting, calloc_counts_once_with_nmemb_times_size)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_calloc(7, 9);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	expect_only(&c, AUDIT_CALLOC, 1, 63);
+}
+
+Test(counting, realloc_counts_once_with_new_size)
+{
+	void *p = v_malloc(16);
+	audit.open(AUDIT_THIS_THREAD);
+	p = v_realloc(p, 5000);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	expect_only(&c, AUDIT_REALLOC, 1, 5000);
+}
+
+Test(counting, reallocarray_counts_once_not_as_realloc)
+{
+	void *p = v_malloc(16);
+	audit.open(AUDIT_THIS_THREAD);
+	p = v_reallocarray(p, 10, 30);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	/* glibc's reallocarray calls realloc internally: still one call. */
+	expect_only(&c, AUDIT_REALLOCARRAY, 1, 300);
+}
+
+Test(counting, free_counts_once_as_free)
+{
+	void *p = v_malloc(16);
+	audit.open(AUDIT_THIS_THREAD);
+	v_free(p);
+	audit.close(&c);
+	expect_only(&c, AUDIT_FREE, 1, 0);
+}
+
+Test(counting, posix_memalign_counts_once)
+{
+	void *p = NULL;
+	audit.open(AUDIT_THIS_THREAD);
+	int rc = v_posix_memalign(&p, 64, 200);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq((uintptr_t)p % 64, 0);
+	expect_only(&c, AUDIT_POSIX_MEMALIGN, 1, 200);
+}
+
+Test(counting, aligned_alloc_counts_once)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_aligned_alloc(128, 256);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % 128, 0);
+	expect_only(&c, AUDIT_ALIGNED_ALLOC, 1, 256);
+}
+
+Test(counting, memalign_counts_once)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_memalign(256, 300);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % 256, 0);
+	expect_only(&c, AUDIT_MEMALIGN, 1, 300);
+}
+
+Test(counting, valloc_counts_once)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_valloc(100);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	expect_only(&c, AUDIT_VALLOC, 1, 100);
+}
+
+Test(counting, pvalloc_counts_once_with_requested_not_rounded_size)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_pvalloc(100);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_not_null(p);
+	expect_only(&c, AUDIT_PVALLOC, 1, 100);
+}
+
+Test(counting, malloc_usable_size_is_not_counted)
+{
+	void *p = v_malloc(40);
+	audit.open(AUDIT_THIS_THREAD);
+	size_t n = v_malloc_usable_size(p);
+	audit.close(&c);
+	v_free(p);
+	cr_assert_geq(n, 40);
+	cr_assert_eq(c.allocs + c.frees, 0, "malloc_usable_size was counted");
+}
+
+Test(counting, every_call_counts_when_repeated)
+{
+	void *p[10];
+	audit.open(AUDIT_THIS_THREAD);
+	for (int i = 0; i < 10; i++)
+		p[i] = v_malloc(8 + (size_t)i);
+	for (int i = 0; i < 10; i++)
+		v_free(p[i]);
+	audit.close(&c);
+	cr_assert_eq(c.calls[AUDIT_MALLOC], 10);
+	cr_assert_eq(c.calls[AUDIT_FREE], 10);
+	cr_assert_eq(c.allocs, 10);
+	cr_assert_eq(c.frees, 10);
+	cr_assert_eq(c.bytes, 10 * 8 + 45);
+}
+
+Test(counting, nothing_counts_outside_a_window)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	audit.close(&c);
+	v_free(v_malloc(10));
+	audit.open(AUDIT_THIS_THREAD);
+	int rc = audit.close(&c);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(c.allocs + c.frees + c.bytes, 0);
+}
+
+Test(counting, opening_an_open_window_restarts_it)
+{
+	audit.open(AUDIT_THIS_THREAD);
+	void *p = v_malloc(10);
+	audit.open(AUDIT_THIS_THREAD);
+	v_free(p);
+	audit.close(&c);
+	expect_only(&c, AUDIT_FREE, 1, 0);
+}
+
+Test(counting, closing_a_closed_window_returns_minus_one_and_zeros)
+{
+	memset(&c, 0xff, sizeof c);
+	int rc = audit.close(&c);
+	cr_assert_eq(rc, -1);
+	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++)
+		cr_assert_eq(c.calls[k], 0);
+	cr_assert_eq(c.allocs + c.frees + c.bytes + c.live_peak, 0);
+	cr_assert_eq(c.nframes, 0);
+
+	audit.open(AUDIT_THIS_THREAD);
+	cr_assert_eq(audit.close(&c), 0);
+	cr_assert_eq(audit.close(&c), -1, "a window closes only once");
+}
+
+Test(counting, kind_names_match_the_enum)
+{
+	static const char *const want[AUDIT_KIND_COUNT] = {
+		"malloc", "calloc", "realloc", "reallocarray", "free",
+		"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+	};
+	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++)
+		cr_assert_str_eq(audit.kind_name(k), want[k]);
+	cr_assert_str_eq(audit.kind_name(AUDIT_KIND_COUNT), "?");
+	cr_assert_str_eq(audit.kind_name(~0u), "?");
+}
