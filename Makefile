@@ -8,7 +8,7 @@ AUDIT ?= scripts/audit --build-dir $(BUILD)
 AUDIT_ARGS ?=
 MESON_TEST_ARGS ?=
 
-.PHONY: all deps build audit test regen regen-check baseline publish help clean
+.PHONY: all deps build audit test regen regen-check baseline publish mutate help clean
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make regen     rewrite generated/ goldens from frc (review the diff)"
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
 	@echo "make publish   copy the last audit's reports to reports/<compiler>-<version>/"
+	@echo "make mutate    mutation self-test: injected allocations must all fail the gate"
 
 deps:
 	@scripts/deps.sh
@@ -47,6 +48,9 @@ baseline:
 
 publish:
 	$(AUDIT) publish
+
+mutate: build
+	$(AUDIT) mutate
 
 clean:
 	rm -rf $(BUILD)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import VERSION, build, coverage, gate, html, report, run, tools, valgrind, variant
+from . import VERSION, build, coverage, gate, html, mutate, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
 
@@ -86,7 +86,7 @@ def golden_findings(fixtures, outcomes):
 
 
 def cmd_run(args):
-    tree = tools.BuildTree(args.build_dir)
+    tree = tools.BuildTree(args.build_dir, args.work_dir)
     rustc = tools.rustc()
     if args.valgrind == "on":
         tools.valgrind(required=True)      # fail before an hour of building, not after
@@ -269,6 +269,32 @@ def run_coverage(args, tree, fixtures, outcomes, measurements, findings):
     return out
 
 
+def cmd_mutate(args):
+    """Mutation self-test of the gate on one fixture's no_alloc output."""
+    tree = tools.BuildTree(args.build_dir)
+    frc = build.identify(tree.frc, bundled=True)
+    (fx,) = run.discover(Path(args.fixtures_dir), [args.fixture])
+    work = tree.work / "mutants" / fx.name
+    module, err = build.compile_variant(frc, fx.frs, "noalloc", work)
+    if err:
+        raise AuditError(err, status=EXIT_GATE)
+    methods = {s.method for s in fx.scenario.steps}
+    exercised = lambda fn: any(fn.endswith("_" + m) for m in methods)  # noqa: E731
+    audit_cmd = [str(ROOT / "scripts" / "audit"), "--build-dir", str(tree.dir)]
+    progress(f"mutate: injecting allocations into {module} ({fx.name}, no_alloc shape)")
+    found, results = mutate.run_all(audit_cmd, module.read_text(), module.name, fx.toml,
+                                    work / "runs", exercised=exercised, jobs=args.jobs or 2,
+                                    progress=progress, kinds=args.kinds)
+    missing = sorted(set(mutate._SITES) - set(found))
+    caught = sum(r[1] for r in results)
+    named = sum(r[2] for r in results)
+    print(f"mutants caught: {caught}/{len(results)}; attributed to the injected line: "
+          f"{named}/{len(results)}; sites: {', '.join(found)}"
+          + (f"; no site found for: {', '.join(missing)}" if missing else ""))
+    ok = results and caught == named == len(results)
+    return EXIT_OK if ok else EXIT_GATE
+
+
 def cmd_regen(args):
     tree = tools.BuildTree(args.build_dir)
     frc = build.identify(tree.frc, bundled=True)
@@ -447,6 +473,8 @@ def parser():
                    help="memcheck + massif + Valgrind's own count: auto runs them when Valgrind "
                         "is installed (else a note), on requires it (exit 3 without), off skips")
     r.add_argument("--report-dir", help="where reports go (default: BUILD/reports)")
+    r.add_argument("--work-dir", help="scratch for variants, libraries and records (default: BUILD/audit); "
+                                      "give concurrent runs different ones")
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.set_defaults(func=cmd_run)
 
@@ -469,6 +497,15 @@ def parser():
     c.add_argument("old")
     c.add_argument("new")
     c.set_defaults(func=cmd_compare)
+
+    mu = sub.add_parser("mutate", help="mutation self-test: inject allocations, prove the gate catches each",
+                        description="Inject allocations (" + ", ".join(mutate.KINDS) + ") at each site "
+                                    "(handler, router, enter handler, construction) of a fixture's no_alloc "
+                                    "output; every mutant must fail the gate and be attributed to its line.")
+    mu.add_argument("fixture", nargs="?", default="debounce_button")
+    mu.add_argument("--kinds", nargs="+", choices=list(mutate.KINDS), help="default: all")
+    mu.add_argument("--jobs", type=int, default=None)
+    mu.set_defaults(func=cmd_mutate)
 
     u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
     u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")

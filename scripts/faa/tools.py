@@ -44,8 +44,9 @@ def valgrind(required=False):
 class BuildTree:
     """The Meson build directory and what `make build` puts in it."""
 
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, work=None):
         self.dir = Path(build_dir).resolve()
+        self._work = Path(work).resolve() if work else None
 
     def _need(self, rel, what):
         p = self.dir / rel
@@ -68,7 +69,8 @@ class BuildTree:
 
     @property
     def work(self):
-        return self.dir / "audit"
+        """Per-run scratch: variants, generated code, libraries, records."""
+        return self._work or self.dir / "audit"
 
     @property
     def reports(self):
