@@ -296,6 +296,10 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	/* Marked in_hook so that nothing this thread does here counts. */
 	int outer = !in_hook;
 	in_hook = 1;
+	/* Restarting this thread's all-threads window as a per-thread one
+	 * must stop the process-wide counting too. */
+	if (tw.open && (tw.flags & AUDIT_ALL_THREADS))
+		__atomic_store_n(&gw.open, 0, __ATOMIC_RELEASE);
 	if (flags & AUDIT_ALL_THREADS) {
 		__atomic_store_n(&gw.open, 0, __ATOMIC_RELEASE);
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
@@ -419,21 +423,18 @@ static void atfork_child(void)
 
 void _audit_core_init(void)
 {
-	void *warm[4];
-
 	read_options();
 	find_own_text();
 	if (pthread_atfork(NULL, NULL, atfork_child) != 0)
 		_audit_die("pthread_atfork failed: a forked child would inherit "
 			   "the parent's window", NULL);
-	/* libunwind sets up its caches on first use; do it now, outside any
-	 * window, rather than in the first AUDIT_CAPTURE_STACK window. */
+	/* Loaded now because dlopen() allocates and locks.  Not warmed up
+	 * with a first unw_backtrace() here: under Valgrind that call makes
+	 * libunwind's address probe (a write(2) of stack bytes) report an
+	 * error in every preloaded process.  The first capture pays for the
+	 * set-up instead; it runs with in_hook set, so whatever libunwind
+	 * allocates then is forwarded uncounted. */
 	load_unwinder();
-	if (unw_backtrace_fn) {
-		in_hook = 1;
-		(void)unw_backtrace_fn(warm, 4);
-		in_hook = 0;
-	}
 	if (options[OPT_VERBOSE].value) {
 		char pid[21];
 		_audit_say("loaded in pid ", _audit_u64(pid, (uint64_t)getpid()),
