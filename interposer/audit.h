@@ -40,6 +40,11 @@
  *
  * Nothing in the hook path allocates or takes a lock the hook path could
  * re-enter.
+ *
+ * Environment (read once at load): AUDIT_VERBOSE=1 logs start-up and each
+ * window close to stderr.  AUDIT_CAPTURE_STACK unwinds with a privately
+ * dlopen()ed libunwind.so.8; under Valgrind memcheck use
+ * interposer/libunwind.supp.
  */
 #ifndef FRAME_ALLOC_AUDIT_H
 #define FRAME_ALLOC_AUDIT_H

@@ -44,8 +44,10 @@ struct window {
 static IE_TLS int in_hook;
 static IE_TLS struct window tw;
 
-/* AUDIT_ALL_THREADS window: every field is accessed with __atomic builtins
- * because any thread's hook may update it. */
+/* AUDIT_ALL_THREADS window.  Any thread's hook may update the counters,
+ * so they are only touched with __atomic builtins.  The captured stack is
+ * written by whichever thread wins CAP_WANTED -> CAP_BUSY and published by
+ * the release store of CAP_DONE. */
 enum { CAP_OFF, CAP_WANTED, CAP_BUSY, CAP_DONE };
 static struct {
 	int open;
@@ -61,7 +63,7 @@ static struct {
 
 /* ---- options: one table of AUDIT_* environment variables ---------------- */
 
-static struct option {
+static struct opt_entry {
 	const char *name;
 	const char *help;
 	long value;

@@ -82,6 +82,12 @@ static void *boot_alloc(size_t align, size_t size)
 	return boot_buf + start; /* static storage: already zero */
 }
 
+static void *enomem(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
 /* ---- real functions ----------------------------------------------------- */
 
 static void *must_find(const char *name)
@@ -126,6 +132,7 @@ static int64_t usable(void *p)
 	return (int64_t)real.malloc_usable_size(p);
 }
 
+/* nmemb * size as audit.h counts it: 0 when it overflows. */
 static uint64_t product(size_t a, size_t b)
 {
 	size_t r;
@@ -173,10 +180,8 @@ AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
 		if (is_ready())
 			return real.calloc(nmemb, size);
 		size_t n;
-		if (__builtin_mul_overflow(nmemb, size, &n)) {
-			errno = ENOMEM;
-			return NULL;
-		}
+		if (__builtin_mul_overflow(nmemb, size, &n))
+			return enomem();
 		return boot_alloc(0, n);
 	}
 	void *p = real.calloc(nmemb, size);
@@ -219,27 +224,25 @@ AUDIT_PUBLIC void *realloc(void *old, size_t size)
 AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
 {
 	int mode = enter();
-	if (mode == _AUDIT_NESTED && is_ready() && !is_boot(old))
-		return real.reallocarray(old, nmemb, size);
-	if (mode == _AUDIT_NESTED || is_boot(old)) {
-		size_t n;
-		void *p = NULL;
-		if (__builtin_mul_overflow(nmemb, size, &n))
-			errno = ENOMEM;
-		else
-			p = boot_realloc(old, n);
-		if (mode != _AUDIT_NESTED)
-			_audit_leave();
-		return p;
+	size_t n;
+	bool overflow = __builtin_mul_overflow(nmemb, size, &n);
+
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready() && !is_boot(old))
+			return real.reallocarray(old, nmemb, size);
+		return overflow ? enomem() : boot_realloc(old, n);
 	}
 	int64_t before = mode == _AUDIT_COUNT ? usable(old) : 0;
-	void *p = real.reallocarray(old, nmemb, size);
+	void *p;
+	if (!is_boot(old))
+		p = real.reallocarray(old, nmemb, size);
+	else
+		p = overflow ? enomem() : boot_realloc(old, n);
 	if (mode == _AUDIT_COUNT) {
-		uint64_t n = product(nmemb, size);
-		bool overflow = nmemb && size && n == 0;
+		/* as for realloc, a NULL result for a zero total size freed old */
 		int64_t delta = p ? usable(p) - before
-				  : (n == 0 && !overflow ? -before : 0);
-		_audit_count(AUDIT_REALLOCARRAY, n, delta);
+				  : (!overflow && n == 0 ? -before : 0);
+		_audit_count(AUDIT_REALLOCARRAY, overflow ? 0 : n, delta);
 	}
 	_audit_leave();
 	return p;
