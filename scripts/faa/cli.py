@@ -7,6 +7,7 @@ configuration error, 3 a required tool is missing.
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -349,7 +350,10 @@ def cmd_baseline(args):
     out = {"schema": "frame-alloc-audit/baseline@1", "compiler": rep["compiler"]["name"],
            "compiler_version": rep["compiler"]["version"], "fixtures": fixtures}
     dest = ROOT / "reports" / "baseline.json"
-    report.write_atomic(dest, json.dumps(out, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(out, indent=1, sort_keys=True)
+    # One [allocations, frees] pair per line keeps diffs of the baseline readable.
+    text = re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", text)
+    report.write_atomic(dest, text + "\n")
     print(f"baseline: {len(fixtures)} fixture(s) written to {dest.relative_to(ROOT)}")
     return EXIT_OK
 
