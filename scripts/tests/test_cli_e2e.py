@@ -149,3 +149,28 @@ def test_unwritable_report_dir_is_a_clear_error(build_dir, tmp_path):
     (ro / "report.json").mkdir()          # even root cannot write a file over a directory
     status, text = audit(build_dir, "run", "port_reset", "--valgrind", "off", "--report-dir", str(ro))
     assert status == 2 and "report.json" in text
+
+
+def test_report_html_renders_in_a_browser(run_dir, tmp_path):
+    """The page a person reads: rendered by headless Chromium, not blank."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("chromium not installed (apt-get install -y chromium) — see README for the manual command")
+    np = pytest.importorskip("numpy")
+    image = pytest.importorskip("matplotlib.image")
+    shot = tmp_path / "report.png"
+    r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+                        f"--screenshot={shot}", "--window-size=1300,1600",
+                        (run_dir / "report.html").as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert shot.exists(), r.stderr[-1000:]
+    px = image.imread(str(shot))
+    assert px.shape[0] == 1600 and px.shape[1] == 1300
+    # A rendered report has text, a chart and coloured table cells: many
+    # distinct colours, and the chart's red and blue bars somewhere.
+    flat = (px[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
+    assert len(np.unique(flat, axis=0)) > 200
+    red = ((flat[:, 0] > 150) & (flat[:, 1] < 110) & (flat[:, 2] < 110)).sum()
+    assert red > 500, "no allocating-shape bars in the chart"
