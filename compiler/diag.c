@@ -102,7 +102,8 @@ static int diag_cmp(const void *a, const void *b)
 
 void flush_diagnostics(void)
 {
-	qsort(diags, (size_t)ndiags, sizeof *diags, diag_cmp);
+	if (ndiags > 1)
+		qsort(diags, (size_t)ndiags, sizeof *diags, diag_cmp);
 	for (int i = 0; i < ndiags; i++)
 		fputs(diags[i].text, stderr);
 	if (limit_hit)

@@ -106,8 +106,11 @@ static void skip_one(P *p)
  * level, stopping before an unmatched closer. */
 static void skip_item(P *p, int line)
 {
+	int start = p->i;
 	while (!is_eof(p) && !is_close(cur(p)) && cur(p)->line <= line)
 		skip_one(p);
+	if (p->i == start)
+		skip_one(p);  /* always make progress, even at a stray closer */
 }
 
 enum { OP_ANGLE = 1, OP_EQ = 2, OP_COMMA = 4, OP_BRACE = 8, OP_LINE = 16 };
