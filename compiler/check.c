@@ -66,8 +66,23 @@ static char *span_key(Span sp)
 	return s;
 }
 
+/* Names the generated impl already uses: a user method `new` or a field
+ * `__compartment` would collide with them. */
+static void check_reserved(int tok, const char *what, const char *name)
+{
+	if (strcmp(name, "new") == 0 || strncmp(name, "__", 2) == 0 || strncmp(name, "_s_", 3) == 0)
+		error_tok(TOK(tok), "E015", "%s `%s` clashes with a name frc generates (`new`, `__*`, `_s_*` are reserved)",
+		          what, name);
+}
+
 static void check_declarations(System *sys)
 {
+	for (int i = 0; i < sys->nmethods; i++)
+		check_reserved(sys->methods[i]->tok, "interface method", sys->methods[i]->name);
+	for (int i = 0; i < sys->nactions; i++)
+		check_reserved(sys->actions[i]->tok, "action", sys->actions[i]->name);
+	for (int i = 0; i < sys->nfields; i++)
+		check_reserved(sys->fields[i].tok, "domain field", sys->fields[i].name);
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
 		check_param_dups(&m->params, xsprintf("`%s`", m->name));
