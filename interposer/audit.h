@@ -41,6 +41,14 @@
  * Nothing in the hook path allocates or takes a lock the hook path could
  * re-enter.
  *
+ * Fast windows (audit_thread_state, audit_fast_open/close below) answer
+ * only "how many allocator calls and frees did this thread make in
+ * between", at the cost of two loads per edge: the whole window is inline
+ * in the client and the interposer does no work for it.  Use them where
+ * the full window's call + zeroing + copy would distort the measurement;
+ * on a non-zero result, repeat with a full window for kinds, bytes and
+ * the stack.
+ *
  * Environment (read once at load): AUDIT_VERBOSE=1 logs start-up and each
  * window close to stderr.  AUDIT_CAPTURE_STACK unwinds with a privately
  * dlopen()ed libunwind.so.8; under Valgrind memcheck use
@@ -104,6 +112,52 @@ int audit_window_close(struct audit_counts *out);
 /* Human-readable name of a kind ("malloc", ...); "?" when out of range. */
 const char *audit_kind_name(unsigned kind);
 
+/* ---- fast windows ------------------------------------------------------ */
+
+/* A thread's monotonic counters.  The interposer adds 1 on every outermost
+ * allocator call the thread makes (the same calls a full window counts:
+ * re-entrant calls from inside the interposer or from glibc's own
+ * reallocarray -> realloc are not), open window or not.  Written only by
+ * the owning thread; never reset, not even in a fork() child. */
+struct audit_thread_counts {
+	uint64_t allocs; /* every call except free() */
+	uint64_t frees;  /* calls to free() (NULL included) */
+};
+
+/* The calling thread's counters.  The pointer is valid on that thread for
+ * as long as it lives; never NULL.  Exists only while libaudit.so is
+ * loaded (resolve it with audit_fast_resolve). */
+const struct audit_thread_counts *audit_thread_state(void);
+
+/* One fast window: which thread block it reads, and the snapshot taken at
+ * open (after close: the window's counts).  Belongs to one thread. */
+struct audit_fast_window {
+	const volatile struct audit_thread_counts *st;
+	uint64_t allocs;
+	uint64_t frees;
+};
+
+/* The compiler barriers keep the measured code between the two snapshots;
+ * the loads are volatile so that they are neither merged nor hoisted. */
+static inline void audit_fast_open(struct audit_fast_window *w)
+{
+	__asm__ __volatile__("" ::: "memory");
+	w->allocs = w->st->allocs;
+	w->frees = w->st->frees;
+	__asm__ __volatile__("" ::: "memory");
+}
+
+/* Stores the window's allocs and frees in *w and returns their sum (0:
+ * this thread made no allocator call since audit_fast_open). */
+static inline uint64_t audit_fast_close(struct audit_fast_window *w)
+{
+	__asm__ __volatile__("" ::: "memory");
+	w->allocs = w->st->allocs - w->allocs;
+	w->frees = w->st->frees - w->frees;
+	__asm__ __volatile__("" ::: "memory");
+	return w->allocs + w->frees;
+}
+
 /* Run-time binding for clients that must not link libaudit.so. */
 struct audit_api {
 	int (*loaded)(void);
@@ -127,6 +181,24 @@ static inline int audit_api_resolve(struct audit_api *api)
 	if (!api->loaded || !api->open || !api->close || !api->kind_name)
 		return -1;
 	return api->loaded() == AUDIT_API_VERSION ? 0 : -1;
+}
+
+/* Binds *w to the calling thread's counters.  Returns 0, or -1 when the
+ * interposer is not loaded; then w->st is NULL and opening the window
+ * crashes instead of reading a zero nobody counted.  Call it on the thread
+ * that will use the window. */
+static inline int audit_fast_resolve(struct audit_fast_window *w)
+{
+	int (*loaded)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "audit_loaded");
+	const struct audit_thread_counts *(*state)(void) =
+		(const struct audit_thread_counts *(*)(void))
+		dlsym(RTLD_DEFAULT, "audit_thread_state");
+	w->st = NULL;
+	w->allocs = w->frees = 0;
+	if (!loaded || !state || loaded() != AUDIT_API_VERSION)
+		return -1;
+	w->st = state();
+	return w->st ? 0 : -1;
 }
 #endif
 

@@ -24,7 +24,6 @@
  * __tls_get_addr, which can allocate the first time a thread touches the
  * block — from inside malloc.  libaudit.so is loaded at start-up by
  * LD_PRELOAD, so its TLS is always in the static block. */
-#define IE_TLS __thread __attribute__((tls_model("initial-exec")))
 
 struct window {
 	bool open;
@@ -40,9 +39,12 @@ struct window {
 };
 
 /* Plain data only: a thread's block is reclaimed with its stack, so there
- * is no destructor to run and nothing to leak. */
-static IE_TLS int in_hook;
+ * is no destructor to run and nothing to leak.  The hook path's per-thread
+ * state is _audit_tls (core.h), shared with preload.c so that the hooks
+ * test it inline. */
+IE_TLS struct _audit_tls _audit_tls;
 static IE_TLS struct window tw;
+int _audit_all_open;
 
 /* AUDIT_ALL_THREADS window.  Any thread's hook may update the counters,
  * so they are only touched with __atomic builtins.  The captured stack is
@@ -50,7 +52,6 @@ static IE_TLS struct window tw;
  * the release store of CAP_DONE. */
 enum { CAP_OFF, CAP_WANTED, CAP_BUSY, CAP_DONE };
 static struct {
-	int open;
 	int capture;
 	uint64_t calls[AUDIT_KIND_COUNT];
 	uint64_t bytes;
@@ -197,7 +198,7 @@ static bool in_own_text(uintptr_t a)
 }
 
 /* Fills frames[] with return addresses starting at the hooked function's
- * caller.  Runs inside the hook (in_hook set), so allocations libunwind
+ * caller.  Runs inside the hook (_audit_tls.in_hook set), so allocations libunwind
  * might make are forwarded uncounted.  The raw trace starts somewhere in
  * libunwind or in this library; everything up to and including the last of
  * our own frames is dropped. */
@@ -222,22 +223,6 @@ static uint32_t capture(uintptr_t *frames)
 }
 
 /* ---- hook path ---------------------------------------------------------- */
-
-int _audit_enter(void)
-{
-	if (in_hook)
-		return _AUDIT_NESTED;
-	in_hook = 1;
-	if ((tw.open && !(tw.flags & AUDIT_ALL_THREADS)) ||
-	    __atomic_load_n(&gw.open, __ATOMIC_ACQUIRE))
-		return _AUDIT_COUNT;
-	return _AUDIT_QUIET;
-}
-
-void _audit_leave(void)
-{
-	in_hook = 0;
-}
 
 static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
 {
@@ -279,9 +264,9 @@ void _audit_count(enum audit_kind kind, uint64_t bytes, int64_t live_delta)
 	/* Re-checked here, not trusted from _audit_enter(): the real call in
 	 * between may have taken long enough for another thread to close the
 	 * all-threads window. */
-	if (tw.open && !(tw.flags & AUDIT_ALL_THREADS))
+	if (_audit_tls.counting)
 		count_thread(kind, bytes, live_delta);
-	if (__atomic_load_n(&gw.open, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE))
 		count_global(kind, bytes, live_delta);
 	errno = saved;
 }
@@ -295,15 +280,15 @@ AUDIT_PUBLIC int audit_loaded(void)
 
 AUDIT_PUBLIC void audit_window_open(unsigned flags)
 {
-	/* Marked in_hook so that nothing this thread does here counts. */
-	int outer = !in_hook;
-	in_hook = 1;
+	/* Marked _audit_tls.in_hook so that nothing this thread does here counts. */
+	int outer = !_audit_tls.in_hook;
+	_audit_tls.in_hook = 1;
 	/* Restarting this thread's all-threads window as a per-thread one
 	 * must stop the process-wide counting too. */
 	if (tw.open && (tw.flags & AUDIT_ALL_THREADS))
-		__atomic_store_n(&gw.open, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&_audit_all_open, 0, __ATOMIC_RELEASE);
 	if (flags & AUDIT_ALL_THREADS) {
-		__atomic_store_n(&gw.open, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&_audit_all_open, 0, __ATOMIC_RELEASE);
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 			__atomic_store_n(&gw.calls[k], 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.bytes, 0, __ATOMIC_RELAXED);
@@ -317,10 +302,11 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	memset(&tw, 0, offsetof(struct window, frames));
 	tw.flags = flags;
 	tw.open = true;
+	_audit_tls.counting = !(flags & AUDIT_ALL_THREADS);
 	if (flags & AUDIT_ALL_THREADS)
-		__atomic_store_n(&gw.open, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&_audit_all_open, 1, __ATOMIC_RELEASE);
 	if (outer)
-		in_hook = 0;
+		_audit_tls.in_hook = 0;
 }
 
 static void fill_from_thread(struct audit_counts *out)
@@ -337,7 +323,7 @@ static void fill_from_global(struct audit_counts *out)
 {
 	/* Closing first stops other threads from adding to the counters we
 	 * are about to read. */
-	__atomic_store_n(&gw.open, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&_audit_all_open, 0, __ATOMIC_SEQ_CST);
 	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 		out->calls[k] = __atomic_load_n(&gw.calls[k], __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&gw.bytes, __ATOMIC_RELAXED);
@@ -364,9 +350,9 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 {
 	struct audit_counts c;
 	int rc = 0;
-	int outer = !in_hook;
+	int outer = !_audit_tls.in_hook;
 
-	in_hook = 1;
+	_audit_tls.in_hook = 1;
 	memset(&c, 0, offsetof(struct audit_counts, frames));
 	if (!tw.open)
 		rc = -1;
@@ -375,6 +361,7 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 	else
 		fill_from_thread(&c);
 	tw.open = false;
+	_audit_tls.counting = 0;
 
 	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 		if (k != AUDIT_FREE)
@@ -390,8 +377,13 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 		       (AUDIT_MAX_FRAMES - c.nframes) * sizeof c.frames[0]);
 	}
 	if (outer)
-		in_hook = 0;
+		_audit_tls.in_hook = 0;
 	return rc;
+}
+
+AUDIT_PUBLIC const struct audit_thread_counts *audit_thread_state(void)
+{
+	return &_audit_tls.tc;
 }
 
 AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
@@ -419,8 +411,10 @@ AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
 static void atfork_child(void)
 {
 	memset(&tw, 0, sizeof tw);
-	in_hook = 0;
+	_audit_tls.in_hook = 0;
+	_audit_tls.counting = 0;
 	memset(&gw, 0, sizeof gw);
+	_audit_all_open = 0;
 }
 
 void _audit_core_init(void)
@@ -434,7 +428,7 @@ void _audit_core_init(void)
 	 * with a first unw_backtrace() here: under Valgrind that call makes
 	 * libunwind's address probe (a write(2) of stack bytes) report an
 	 * error in every preloaded process.  The first capture pays for the
-	 * set-up instead; it runs with in_hook set, so whatever libunwind
+	 * set-up instead; it runs with _audit_tls.in_hook set, so whatever libunwind
 	 * allocates then is forwarded uncounted. */
 	load_unwinder();
 	if (options[OPT_VERBOSE].value) {

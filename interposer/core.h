@@ -8,7 +8,7 @@
  *
  * Protocol for one hooked call (every hook in preload.c follows it):
  *
- *     int mode = _audit_enter();
+ *     int mode = _audit_enter(kind);
  *     if (mode == _AUDIT_NESTED)      -> forward to the real function (or the
  *                                        bootstrap buffer) and return; do not
  *                                        call _audit_leave()
@@ -41,8 +41,67 @@ enum {
 	_AUDIT_COUNT,  /* outermost call, a window is counting */
 };
 
-int _audit_enter(void);
-void _audit_leave(void);
+/* Why initial-exec: the default (global-dynamic) model may call
+ * __tls_get_addr, which can allocate the first time a thread touches the
+ * block — from inside malloc.  libaudit.so is loaded at start-up by
+ * LD_PRELOAD, so its TLS is always in the static block. */
+#define IE_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Everything the hook path reads or writes for the calling thread, in one
+ * block (one TLS offset for the whole hook).  Defined in core.c. */
+struct _audit_tls {
+	int in_hook;  /* inside a hook, or inside the window API */
+	int counting; /* this thread's per-thread window is open */
+	struct audit_thread_counts tc; /* audit_thread_state() */
+};
+extern IE_TLS struct _audit_tls _audit_tls __attribute__((visibility("hidden")));
+/* The AUDIT_ALL_THREADS window is open (any thread's calls count). */
+extern int _audit_all_open __attribute__((visibility("hidden")));
+
+/* `kind` is the audit_kind of the hooked call, or _AUDIT_UNCOUNTED for
+ * entries that are not allocator calls (start-up, malloc_usable_size).  An
+ * outermost counted call bumps the thread's fast-window counters
+ * (audit_thread_state) before anything else.  Inline: with no window open
+ * this and _audit_leave() are the whole cost of the interposer. */
+#define _AUDIT_UNCOUNTED AUDIT_KIND_COUNT
+static inline int _audit_enter(int kind)
+{
+	struct _audit_tls *t = &_audit_tls;
+	if (t->in_hook)
+		return _AUDIT_NESTED;
+	t->in_hook = 1;
+	if (kind == AUDIT_FREE)
+		t->tc.frees++;
+	else if (kind < AUDIT_KIND_COUNT)
+		t->tc.allocs++;
+	if (t->counting || __atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE))
+		return _AUDIT_COUNT;
+	return _AUDIT_QUIET;
+}
+
+/* The pass-through test: true when no window can want this call and the
+ * hook is not re-entered, i.e. the hook may jump straight to the real
+ * function without marking the thread (a tail call, no frame).  Bumps the
+ * fast-window counters like _audit_enter() when it says yes.  Only for
+ * functions whose glibc implementation never calls a public allocator
+ * function back (everything but reallocarray, which calls realloc). */
+static inline int _audit_pass(int kind)
+{
+	struct _audit_tls *t = &_audit_tls;
+	if (__builtin_expect(t->in_hook | t->counting, 0) ||
+	    __builtin_expect(__atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE), 0))
+		return 0;
+	if (kind == AUDIT_FREE)
+		t->tc.frees++;
+	else
+		t->tc.allocs++;
+	return 1;
+}
+
+static inline void _audit_leave(void)
+{
+	_audit_tls.in_hook = 0;
+}
 
 /* Records one counted call.  `bytes` is the size requested (already 0 for
  * an overflowing nmemb*size); `live_delta` is usable bytes gained (positive)

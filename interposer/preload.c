@@ -2,7 +2,10 @@
  * preload.c — the exported allocator hooks of libaudit.so.
  *
  * Each hook only forwards to the real glibc function and reports what
- * happened to the core (core.h describes the protocol).  The only other
+ * happened to the core (core.h describes the protocol).  With no window
+ * open the exported function is a pass-through of a dozen instructions
+ * that tail-calls glibc (_audit_pass); the full hook runs out of line only
+ * when a window counts, the hook is re-entered, or before start-up.  The only other
  * thing here is getting hold of the real functions: dlsym(RTLD_NEXT) on
  * first use, with the allocations dlsym itself makes served from a static
  * buffer, because at that moment there is no real malloc to call yet.
@@ -141,7 +144,7 @@ static uint64_t product(size_t a, size_t b)
 
 __attribute__((constructor)) static void preload_init(void)
 {
-	int mode = _audit_enter();
+	int mode = _audit_enter(_AUDIT_UNCOUNTED);
 	if (!is_ready())
 		resolve();
 	if (mode != _AUDIT_NESTED)
@@ -151,19 +154,27 @@ __attribute__((constructor)) static void preload_init(void)
 
 /* Enter the hook; resolves the real functions on the very first call.
  * Returns the mode from _audit_enter(). */
-static inline int enter(void)
+static inline int enter(enum audit_kind kind)
 {
-	int mode = _audit_enter();
+	int mode = _audit_enter((int)kind);
 	if (mode != _AUDIT_NESTED && !is_ready())
 		resolve();
 	return mode;
 }
 
+/* The no-window fast path of a hook: forward with a tail call (see
+ * _audit_pass in core.h; before the real functions are known the full
+ * path runs, because resolving needs the thread marked). */
+static inline bool pass(enum audit_kind kind)
+{
+	return __builtin_expect(is_ready(), 1) && _audit_pass((int)kind);
+}
+
 /* ---- hooks -------------------------------------------------------------- */
 
-AUDIT_PUBLIC void *malloc(size_t size)
+static __attribute__((noinline)) void *malloc_hooked(size_t size)
 {
-	int mode = enter();
+	int mode = enter(AUDIT_MALLOC);
 	if (mode == _AUDIT_NESTED)
 		return is_ready() ? real.malloc(size) : boot_alloc(0, size);
 	void *p = real.malloc(size);
@@ -173,9 +184,16 @@ AUDIT_PUBLIC void *malloc(size_t size)
 	return p;
 }
 
-AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
+AUDIT_PUBLIC void *malloc(size_t size)
 {
-	int mode = enter();
+	if (pass(AUDIT_MALLOC))
+		return real.malloc(size);
+	return malloc_hooked(size);
+}
+
+static __attribute__((noinline)) void *calloc_hooked(size_t nmemb, size_t size)
+{
+	int mode = enter(AUDIT_CALLOC);
 	if (mode == _AUDIT_NESTED) {
 		if (is_ready())
 			return real.calloc(nmemb, size);
@@ -191,6 +209,13 @@ AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
 	return p;
 }
 
+AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
+{
+	if (pass(AUDIT_CALLOC))
+		return real.calloc(nmemb, size);
+	return calloc_hooked(nmemb, size);
+}
+
 /* realloc of a bootstrap block: move it to the real heap (or, while still
  * bootstrapping, to a new bootstrap block).  The old block is not freed. */
 static void *boot_realloc(void *old, size_t size)
@@ -203,9 +228,9 @@ static void *boot_realloc(void *old, size_t size)
 	return p;
 }
 
-AUDIT_PUBLIC void *realloc(void *old, size_t size)
+static __attribute__((noinline)) void *realloc_hooked(void *old, size_t size)
 {
-	int mode = enter();
+	int mode = enter(AUDIT_REALLOC);
 	if (mode == _AUDIT_NESTED)
 		return is_ready() && !is_boot(old) ? real.realloc(old, size)
 						   : boot_realloc(old, size);
@@ -221,9 +246,16 @@ AUDIT_PUBLIC void *realloc(void *old, size_t size)
 	return p;
 }
 
+AUDIT_PUBLIC void *realloc(void *old, size_t size)
+{
+	if (!is_boot(old) && pass(AUDIT_REALLOC))
+		return real.realloc(old, size);
+	return realloc_hooked(old, size);
+}
+
 AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
 {
-	int mode = enter();
+	int mode = enter(AUDIT_REALLOCARRAY);
 	size_t n;
 	bool overflow = __builtin_mul_overflow(nmemb, size, &n);
 
@@ -248,36 +280,44 @@ AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
 	return p;
 }
 
-AUDIT_PUBLIC void free(void *p)
+static __attribute__((noinline)) void free_hooked(void *p)
 {
-	int saved = errno;
-	int mode = enter();
-	if (is_boot(p)) {
+	int mode = enter(AUDIT_FREE);
+	if (__builtin_expect(is_boot(p), 0)) {
 		/* never handed to the real free; counted like any other call */
-	} else if (mode == _AUDIT_NESTED) {
-		if (p && is_ready())
-			real.free(p);
-		errno = saved;
-		return;
-	} else {
-		int64_t before = mode == _AUDIT_COUNT ? usable(p) : 0;
-		real.free(p);
 		if (mode == _AUDIT_COUNT)
-			_audit_count(AUDIT_FREE, 0, -before);
-		_audit_leave();
-		errno = saved;
+			_audit_count(AUDIT_FREE, 0, 0);
+		if (mode != _AUDIT_NESTED)
+			_audit_leave();
 		return;
 	}
+	if (mode == _AUDIT_NESTED) {
+		if (p && is_ready())
+			real.free(p);
+		return;
+	}
+	/* errno is not saved here: glibc's free preserves it (2.33+), and
+	 * _audit_count preserves it; an errno round trip (a call into libc)
+	 * per free was a measurable part of the pass-through cost. */
+	int64_t before = mode == _AUDIT_COUNT ? usable(p) : 0;
+	real.free(p);
 	if (mode == _AUDIT_COUNT)
-		_audit_count(AUDIT_FREE, 0, 0);
-	if (mode != _AUDIT_NESTED)
-		_audit_leave();
-	errno = saved;
+		_audit_count(AUDIT_FREE, 0, -before);
+	_audit_leave();
 }
 
-AUDIT_PUBLIC int posix_memalign(void **out, size_t align, size_t size)
+AUDIT_PUBLIC void free(void *p)
 {
-	int mode = enter();
+	if (!is_boot(p) && pass(AUDIT_FREE)) {
+		real.free(p);
+		return;
+	}
+	free_hooked(p);
+}
+
+static __attribute__((noinline)) int posix_memalign_hooked(void **out, size_t align, size_t size)
+{
+	int mode = enter(AUDIT_POSIX_MEMALIGN);
 	if (mode == _AUDIT_NESTED) {
 		if (is_ready())
 			return real.posix_memalign(out, align, size);
@@ -294,11 +334,27 @@ AUDIT_PUBLIC int posix_memalign(void **out, size_t align, size_t size)
 	return rc;
 }
 
-/* The three memalign-style functions share one shape. */
+AUDIT_PUBLIC int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (pass(AUDIT_POSIX_MEMALIGN))
+		return real.posix_memalign(out, align, size);
+	return posix_memalign_hooked(out, align, size);
+}
+
+/* The memalign-style and page-aligned functions share one shape: the
+ * exported pass-through, then the full hook out of line (as for malloc). */
 #define ALIGNED_HOOK(name, KIND)                                              \
+	static void *name##_hooked(size_t align, size_t size);                \
 	AUDIT_PUBLIC void *name(size_t align, size_t size)                    \
 	{                                                                     \
-		int mode = enter();                                           \
+		if (pass(KIND))                                               \
+			return real.name(align, size);                        \
+		return name##_hooked(align, size);                            \
+	}                                                                     \
+	static __attribute__((noinline)) void *name##_hooked(size_t align,   \
+							      size_t size)    \
+	{                                                                     \
+		int mode = enter(KIND);                                       \
 		if (mode == _AUDIT_NESTED)                                    \
 			return is_ready() ? real.name(align, size)            \
 					  : boot_alloc(align, size);          \
@@ -313,9 +369,16 @@ ALIGNED_HOOK(aligned_alloc, AUDIT_ALIGNED_ALLOC)
 ALIGNED_HOOK(memalign, AUDIT_MEMALIGN)
 
 #define PAGE_HOOK(name, KIND)                                                 \
+	static void *name##_hooked(size_t size);                              \
 	AUDIT_PUBLIC void *name(size_t size)                                  \
 	{                                                                     \
-		int mode = enter();                                           \
+		if (pass(KIND))                                               \
+			return real.name(size);                               \
+		return name##_hooked(size);                                   \
+	}                                                                     \
+	static __attribute__((noinline)) void *name##_hooked(size_t size)    \
+	{                                                                     \
+		int mode = enter(KIND);                                       \
 		if (mode == _AUDIT_NESTED)                                    \
 			return is_ready() ? real.name(size)                   \
 					  : boot_alloc(4096, size);           \
@@ -336,7 +399,7 @@ AUDIT_PUBLIC size_t malloc_usable_size(void *p)
 	if (is_boot(p))
 		return boot_size(p);
 	if (!is_ready()) {
-		int mode = _audit_enter();
+		int mode = _audit_enter(_AUDIT_UNCOUNTED);
 		if (mode == _AUDIT_NESTED)
 			return 0;
 		resolve();

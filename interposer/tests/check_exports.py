@@ -23,7 +23,7 @@ EXPECTED = frozenset({
     "malloc_usable_size",
     # window API (audit.h)
     "audit_loaded", "audit_window_open", "audit_window_close",
-    "audit_kind_name",
+    "audit_kind_name", "audit_thread_state",
 })
 
 
