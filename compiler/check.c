@@ -353,6 +353,26 @@ static void check_form(Ctx *c, Form *f)
 	}
 }
 
+/* A plain `self.m(..)` of an interface method in native code is a nested
+ * dispatch too: it must count in the context-stack depth and in cycles. */
+static void native_self_calls(Ctx *c, Body *b)
+{
+	for (int k = b->tb; k + 3 < b->te; k++) {
+		if (!tok_is(TOK(k), "self") || (k > 0 && tok_is(TOK(k - 1), ":")) || !tok_is(TOK(k + 1), ".") ||
+		    !tok_is(TOK(k + 3), "("))
+			continue;
+		Method *m = find_method(c->sys, tok_str(TOK(k + 2)));
+		Action *a = m ? NULL : find_action(c->sys, tok_str(TOK(k + 2)));
+		if (!m && !a)
+			continue;
+		Form *site = xalloc(sizeof *site);
+		site->kind = F_SELF_FIELD;  /* marks a native call site (caret under `self`) */
+		site->line = TOK(k)->line;
+		site->col = TOK(k)->col;
+		add_edge(c->src_node, m ? m->index : c->sys->nmethods + 1 + action_index(c->sys, a), site);
+	}
+}
+
 static void check_body(Ctx *c, Body *b)
 {
 	for (int i = 0; i < b->nforms; i++)
@@ -401,6 +421,7 @@ static void check_handler(System *sys, State *st, Handler *h)
 	if (c.src_node < 0)
 		c.src_node = sys->nmethods;
 	check_body(&c, h->body);
+	native_self_calls(&c, h->body);
 }
 
 /* ---- the no_alloc profile ---------------------------------------------- */
@@ -599,7 +620,7 @@ static int visit(System *sys, int n, int *color, int *depth, int *stack, int sp,
 					path = xsprintf("%s -> %s", path, node_name(sys, stack[j]));
 				path = xsprintf("%s -> %s", path, node_name(sys, e->to));
 				error_at(e->site ? e->site->line : TOK(sys->tok)->line, e->site ? e->site->col : TOK(sys->tok)->col,
-				         e->site ? 3 : 1, "E107",
+				         !e->site ? 1 : e->site->kind == F_SELF_FIELD ? 4 : 3, "E107",
 				         "self-call cycle under @@[no_alloc]: %s; the context stack would need unbounded depth "
 				         "(break the cycle, e.g. record the work in a domain field and handle it in the caller)",
 				         path);
@@ -652,6 +673,7 @@ static void check_system(System *sys)
 	for (int i = 0; i < sys->nactions; i++) {
 		Ctx c = {sys, NULL, sys->actions[i], sys->nmethods + 1 + i};
 		check_body(&c, sys->actions[i]->body);
+		native_self_calls(&c, sys->actions[i]->body);
 	}
 	if (sys->no_alloc) {
 		profile_checks(sys);
