@@ -66,6 +66,15 @@ static char *span_key(Span sp)
 	return s;
 }
 
+/* The span as written, any run of whitespace or comments shown as one space. */
+static char *span_text(Span sp)
+{
+	char *s = xsprintf("%s", "");
+	for (int k = sp.b; k < sp.e; k++)
+		s = xsprintf("%s%s%s", s, k > sp.b && TOK(k)->space_before ? " " : "", tok_str(TOK(k)));
+	return s;
+}
+
 /* Names the generated impl already uses: a user method `new` or a field
  * `__compartment` would collide with them. */
 static void check_reserved(int tok, const char *what, const char *name)
@@ -170,6 +179,49 @@ static void check_hierarchy(System *sys)
 				          "the start state's `$>` takes parameters; nothing can pass enter args when the system "
 				          "starts");
 	}
+}
+
+/* A reference without 'static cannot be stored in the event, a context or
+ * the system struct: none of them carries a lifetime parameter. */
+static bool borrowed(Span sp)
+{
+	for (int k = sp.b; k < sp.e; k++)
+		if (tok_is(TOK(k), "&") && !(k + 1 < sp.e && tok_is(TOK(k + 1), "'static")))
+			return true;
+	return false;
+}
+
+static void check_stored_type(Span sp, const char *what, const char *name)
+{
+	if (sp.e > sp.b && borrowed(sp))
+		error_tok(TOK(sp.b), "E026", "%s `%s` has the borrowed type `%s`, which the generated system cannot store "
+		          "(it has no lifetime parameter); use an owned type or `&'static`",
+		          what, name, span_text(sp));
+}
+
+static void check_params_stored(Params *ps, const char *what)
+{
+	for (int i = 0; i < ps->n; i++)
+		check_stored_type(ps->v[i].type, what, ps->v[i].name);
+}
+
+static void check_stored_types(System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		check_params_stored(&sys->methods[i]->params, "interface parameter");
+		check_stored_type(sys->methods[i]->ret, "the return type of", sys->methods[i]->name);
+	}
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		check_params_stored(&st->params, "state parameter");
+		for (int v = 0; v < st->nvars; v++)
+			check_stored_type(st->vars[v].type, "state variable", st->vars[v].name);
+		for (int h = 0; h < st->nhandlers; h++)
+			if (st->handlers[h]->kind != H_EVENT)
+				check_params_stored(&st->handlers[h]->params, "enter/exit parameter");
+	}
+	for (int i = 0; i < sys->nfields; i++)
+		check_stored_type(sys->fields[i].type, "domain field", sys->fields[i].name);
 }
 
 /* ---- bodies -------------------------------------------------------------- */
@@ -410,11 +462,11 @@ static void check_handler(System *sys, State *st, Handler *h)
 					else if (hp->type.e > hp->type.b && !streq(span_key(hp->type), span_key(mp->type)))
 						error_tok(TOK(hp->type.b), "E020", "handler parameter `%s: %s` does not match the "
 						          "interface's type `%s`",
-						          hp->name, span_key(hp->type), span_key(mp->type));
+						          hp->name, span_text(hp->type), span_text(mp->type));
 				}
 			if (h->ret.e > h->ret.b && !streq(span_key(h->ret), span_key(m->ret)))
 				error_tok(TOK(h->ret.b), "E022", "handler `%s` returns `%s` but interface method `%s` returns `%s`",
-				          h->name, span_key(h->ret), m->name, m->ret.e > m->ret.b ? span_key(m->ret) : "()");
+				          h->name, span_text(h->ret), m->name, m->ret.e > m->ret.b ? span_text(m->ret) : "()");
 		}
 	}
 	Ctx c = {sys, h, NULL, h->kind == H_EVENT ? (h->method ? h->method->index : -1) : sys->nmethods};
@@ -534,9 +586,9 @@ static void profile_params(Params *ps, const char *code, const char *what)
 {
 	for (int i = 0; i < ps->n; i++) {
 		Param *pm = &ps->v[i];
-		if (pm->type.e > pm->type.b && type_copy_kind(pm->type) == COPY_NO)
+		if (pm->type.e > pm->type.b && type_copy_kind(pm->type) == COPY_NO && !borrowed(pm->type))
 			error_tok(TOK(pm->type.b), code, "%s parameter `%s: %s` is not Copy; under @@[no_alloc] %s", what,
-			          pm->name, span_key(pm->type), USE_INSTEAD);
+			          pm->name, span_text(pm->type), USE_INSTEAD);
 	}
 }
 
@@ -545,19 +597,19 @@ static void profile_checks(System *sys)
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
 		profile_params(&m->params, "E101", xsprintf("interface method `%s`:", m->name));
-		if (m->ret.e > m->ret.b && type_copy_kind(m->ret) == COPY_NO)
+		if (m->ret.e > m->ret.b && type_copy_kind(m->ret) == COPY_NO && !borrowed(m->ret))
 			error_tok(TOK(m->ret.b), "E102", "interface method `%s` returns `%s`, which is not Copy; under "
 			          "@@[no_alloc] the return slot is stored inline, so %s",
-			          m->name, span_key(m->ret), USE_INSTEAD);
+			          m->name, span_text(m->ret), USE_INSTEAD);
 	}
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
 		profile_params(&st->params, "E103", xsprintf("state `$%s`:", st->name));
 		for (int v = 0; v < st->nvars; v++)
-			if (type_copy_kind(st->vars[v].type) == COPY_NO)
+			if (type_copy_kind(st->vars[v].type) == COPY_NO && !borrowed(st->vars[v].type))
 				error_tok(TOK(st->vars[v].type.b), "E104", "state variable `$.%s: %s` of `$%s` is not Copy; under "
 				          "@@[no_alloc] state variables live in an inline Copy context, so %s",
-				          st->vars[v].name, span_key(st->vars[v].type), st->name, USE_INSTEAD);
+				          st->vars[v].name, span_text(st->vars[v].type), st->name, USE_INSTEAD);
 		for (int h = 0; h < st->nhandlers; h++) {
 			Handler *hd = st->handlers[h];
 			if (hd->kind != H_EVENT)
@@ -569,7 +621,7 @@ static void profile_checks(System *sys)
 			error_tok(TOK(sys->fields[i].type.b), "E108", "domain field `%s: %s` needs the heap, which "
 			          "@@[no_alloc] forbids (the output must build as #![no_std] without `alloc`); use a fixed-size "
 			          "array or a Copy type",
-			          sys->fields[i].name, span_key(sys->fields[i].type));
+			          sys->fields[i].name, span_text(sys->fields[i].type));
 }
 
 static void report_push_without_capacity(System *sys, Body *b)
@@ -664,6 +716,7 @@ static void check_system(System *sys)
 		return;
 	}
 	check_declarations(sys);
+	check_stored_types(sys);
 	check_hierarchy(sys);
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
