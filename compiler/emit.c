@@ -145,6 +145,8 @@ static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *
 		em->parent_forward(o, sys, h, f);
 		break;
 	case F_STATE_VAR:
+		if (!f->var_state)
+			die("$.%s at %d:%d reached the emitter unresolved", f->name, f->line, f->col);
 		out_f(o, "self.__sv_%s().v_%s", f->var_state->name, f->name);
 		break;
 	case F_RETURN_PLACE:

@@ -248,6 +248,8 @@ static void a_transition(Out *o, System *sys, Handler *h, Form *f)
 		return;
 	}
 	State *t = f->target_state;
+	if (!t)
+		die("transition at %d:%d reached the emitter unresolved", f->line, f->col);
 	out_f(o, " let mut __c = %s::__comp_%s(", S, t->name);
 	for (int i = 0; i < f->n_state; i++)
 		out_f(o, "%s__sa%d", i ? ", " : "", i);
