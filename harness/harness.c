@@ -27,10 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "batch_time.h"
 #include "fixture_abi.h"
 
 #define MAX_ENTRIES 512
@@ -291,21 +291,14 @@ static void judge(struct verdict *v, const struct entry *e, int noalloc,
 
 /* ---- the measurement ------------------------------------------------ */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
+/* Batches of the steady cycle timed for the `timing` record (batch_time.h):
+ * an odd count, so the median is one batch's figure. */
+#define TIMING_BATCHES 15
 
 /* Replays steps from..to `reps` times, every dispatch in its own window,
- * then times the same cycle with no window at all (no counting cost). */
+ * then times the same cycle with no window at all (no counting cost), in
+ * batches of whole cycles (batch_time.h): ns per dispatch is a batch's
+ * time divided by its dispatches, median over TIMING_BATCHES batches. */
 static void steady(const struct entry *e, const struct fx_api *fx, FILE *out,
 		   struct verdict *v, int noalloc, struct window *w)
 {
@@ -313,9 +306,8 @@ static void steady(const struct entry *e, const struct fx_api *fx, FILE *out,
 	uint32_t k = to - from + 1;
 	uint64_t *sum_a = calloc(k, sizeof *sum_a), *max_a = calloc(k, sizeof *max_a);
 	uint64_t *sum_f = calloc(k, sizeof *sum_f), *sum_b = calloc(k, sizeof *sum_b);
-	uint64_t *ns = calloc((size_t)reps * k, sizeof *ns);
 	uint32_t *bad = calloc(k, sizeof *bad);
-	cr_assert(sum_a && max_a && sum_f && sum_b && ns && bad, "out of memory");
+	cr_assert(sum_a && max_a && sum_f && sum_b && bad, "out of memory");
 	for (uint32_t r = 0; r < reps; r++) {
 		for (uint32_t j = 0; j < k; j++) {
 			memset(&w->counts, 0, sizeof w->counts);
@@ -348,17 +340,17 @@ static void steady(const struct entry *e, const struct fx_api *fx, FILE *out,
 			",\"allocs_max\":%" PRIu64 ",\"frees_sum\":%" PRIu64 ",\"bytes_sum\":%" PRIu64
 			",\"violations\":%u}\n",
 			from + j, reps, sum_a[j], max_a[j], sum_f[j], sum_b[j], bad[j]);
-	size_t total = (size_t)reps * k;
-	for (size_t d = 0; d < total; d++) {
-		uint64_t t0 = now_ns();
-		fx->dispatch(from + (uint32_t)(d % k), hook_none, hook_none, NULL);
-		ns[d] = now_ns() - t0;
+	struct faa_batch b;
+	if (faa_batch_time(fx->dispatch, from, to, TIMING_BATCHES, &b) != 0) {
+		fail(v, "%s %s O%d: a steady-state dispatch failed while timing",
+		     e->name, e->mode, e->opt);
+		goto out;
 	}
-	qsort(ns, total, sizeof *ns, cmp_u64);
-	fprintf(out, "{\"kind\":\"timing\",\"dispatches\":%zu,\"median_ns\":%" PRIu64
-		",\"p90_ns\":%" PRIu64 "}\n", total, ns[total / 2], ns[total * 9 / 10]);
+	fprintf(out, "{\"kind\":\"timing\",\"method\":\"batch\",\"dispatches\":%" PRIu64
+		",\"median_ns\":%.2f,\"min_ns\":%.2f,\"p90_ns\":%.2f,\"cycles_per_batch\":%u"
+		",\"batches\":%u}\n", b.dispatches, b.median_ns, b.min_ns, b.p90_ns, b.cycles,
+		b.batches);
 out:
-	free(ns);
 	free(bad);
 	free(sum_a);
 	free(max_a);

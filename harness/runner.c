@@ -2,7 +2,7 @@
  * runner.c — faa-run: drive one fixture library outside Criterion, for
  * Valgrind.
  *
- *   faa-run [--repeat N] [--callgrind] LIBRARY
+ *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time] LIBRARY
  *
  * Runs what the harness runs — construction, every step, the steady-state
  * cycle (N repeats, default the scenario's), destroy — in one process with
@@ -18,7 +18,17 @@
  * line, which scripts/faa/valgrind.py counts per window.  --callgrind
  * instead turns Callgrind's collection on only around steady-state
  * dispatches (run with --collect-atstart=no), so Ir / dispatches is the
- * cost of one dispatch.
+ * cost of one dispatch.  --callgrind-steps does the same one cycle step at
+ * a time: for each step j of the cycle it replays N whole cycles collecting
+ * only around step j's dispatches, then dumps Callgrind's counters
+ * (CALLGRIND_DUMP_STATS_AT "faa-step j"), so each dump's Ir / N is the
+ * cost of one dispatch of step j (scripts/faa/bench.py reads them).
+ *
+ * --time runs natively (no Valgrind, no interposer): after the steps up to
+ * the end of the cycle it times the cycle in batches (batch_time.h) and
+ * prints one line:
+ *
+ *   faa-run: timing median_ns=X min_ns=X p90_ns=X cycles=C batches=B dispatches=D
  *
  * Exit: 0 ok, 2 usage, 4 the library cannot be loaded or lacks the ABI.
  */
@@ -30,6 +40,7 @@
 #include <valgrind/callgrind.h>
 #include <valgrind/valgrind.h>
 
+#include "batch_time.h"
 #include "fixture_abi.h"
 
 struct marker {
@@ -55,6 +66,13 @@ static void collect_on(void *ctx)
 	CALLGRIND_TOGGLE_COLLECT;
 }
 
+static void dump_step(unsigned step)
+{
+	char label[32];
+	snprintf(label, sizeof label, "faa-step %u", step);
+	CALLGRIND_DUMP_STATS_AT(label);
+}
+
 static void none(void *ctx)
 {
 	(void)ctx;
@@ -72,15 +90,16 @@ static void *need(void *lib, const char *sym)
 
 static void usage(FILE *f)
 {
-	fputs("usage: faa-run [--repeat N] [--callgrind] LIBRARY\n"
-	      "Drives one fixture library (construction, steps, steady cycle) for Valgrind;\n"
-	      "see harness/runner.c.\n", f);
+	fputs("usage: faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B]] LIBRARY\n"
+	      "Drives one fixture library (construction, steps, steady cycle) for Valgrind,\n"
+	      "or times its steady cycle natively (--time); see harness/runner.c.\n", f);
 }
 
 int main(int argc, char **argv)
 {
 	long repeat = -1;
-	int callgrind = 0;
+	int callgrind = 0, per_step = 0, timing = 0;
+	long batches = 31;
 	const char *path = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -95,6 +114,17 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--callgrind")) {
 			callgrind = 1;
+		} else if (!strcmp(argv[i], "--callgrind-steps")) {
+			callgrind = per_step = 1;
+		} else if (!strcmp(argv[i], "--time")) {
+			timing = 1;
+		} else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
+			char *end;
+			batches = strtol(argv[++i], &end, 10);
+			if (*end || batches < 1 || batches > FAA_BATCH_MAX) {
+				usage(stderr);
+				return 2;
+			}
 		} else if (!path && argv[i][0] != '-') {
 			path = argv[i];
 		} else {
@@ -102,7 +132,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
+	if (!path || (timing && callgrind)) {
 		usage(stderr);
 		return 2;
 	}
@@ -139,6 +169,30 @@ int main(int argc, char **argv)
 		if (i != to || !reps || from > to)
 			continue;
 		m.phase = "steady";
+		if (timing) {
+			struct faa_batch b;
+			if (faa_batch_time(fx.dispatch, from, to, (uint32_t)batches, &b) != 0) {
+				fprintf(stderr, "faa-run: a steady-state dispatch failed while timing\n");
+				return 1;
+			}
+			printf("faa-run: timing median_ns=%.3f min_ns=%.3f p90_ns=%.3f cycles=%u "
+			       "batches=%u dispatches=%llu\n", b.median_ns, b.min_ns, b.p90_ns,
+			       b.cycles, b.batches, (unsigned long long)b.dispatches);
+			continue;
+		}
+		if (per_step) {
+			for (uint32_t s = from; s <= to; s++) {
+				for (uint32_t r = 0; r < reps; r++)
+					for (uint32_t j = from; j <= to; j++) {
+						m.step = j;
+						fx.dispatch(j, j == s ? s_open : none,
+							    j == s ? s_close : none, &m);
+						dispatches += j == s;
+					}
+				dump_step(s);
+			}
+			continue;
+		}
 		for (uint32_t r = 0; r < reps; r++)
 			for (uint32_t j = from; j <= to; j++) {
 				m.step = j;
@@ -147,6 +201,8 @@ int main(int argc, char **argv)
 			}
 	}
 	fx.destroy();
-	printf("faa-run: %u steps, %lu steady-state dispatches\n", n, dispatches);
+	if (!timing)
+		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", n, dispatches,
+		       per_step ? "collected " : "");
 	return 0;
 }

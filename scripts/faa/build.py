@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,8 @@ class Outcome:
     nostd_log: str = ""
     cached: int = 0
     built: int = 0
+    compile_s: float = 0.0                        # wall seconds in the compiler
+    rustc_s: float = 0.0                          # wall seconds in rustc (libs + no_std)
 
 
 def run_tool(cmd, cwd=None, timeout=None):
@@ -148,7 +151,9 @@ def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
     """Compile (unless `module` is given), shim, and build the libraries."""
     o = Outcome(fixture=fx.name, mode=mode)
     if module is None:
+        t0 = time.monotonic()
         module, err = compile_variant(compiler, fx.frs, mode, work)
+        o.compile_s = time.monotonic() - t0
         if err:
             o.errors.append(err)
             return o
@@ -166,6 +171,7 @@ def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
     src = shim.generate(fx.scenario, api, module.resolve(), mode)
     if not shim_rs.exists() or shim_rs.read_text() != src:
         shim_rs.write_text(src, encoding="utf-8")
+    t0 = time.monotonic()
     for opt in opts:
         crate = f"fx_{fx.name}_{mode}_o{opt}"
         lib = work / "lib" / f"lib{crate}.so"
@@ -180,6 +186,7 @@ def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
         nostd_check(o, fx, module, text, work, rustc, rustc_ver)
     else:
         o.nostd = "n/a"
+    o.rustc_s = time.monotonic() - t0
     return o
 
 
@@ -214,6 +221,7 @@ def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
         return build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=opts,
                           module=generated)
 
+    t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for n, (task, o) in enumerate(zip(tasks, pool.map(one, tasks)), 1):
             results[(task[0].name, task[1])] = o
@@ -221,4 +229,10 @@ def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
                 state = "FAILED" if o.errors else (
                     f"{o.built} built, {o.cached} cached")
                 progress(f"[{n}/{len(tasks)}] {task[0].name} {task[1]}: {state}")
+    if progress and results:
+        rs = results.values()
+        progress(f"audit: build phase {time.monotonic() - t0:.1f} s wall with {jobs} job(s): "
+                 f"compiler {sum(o.compile_s for o in rs):.1f} s, rustc "
+                 f"{sum(o.rustc_s for o in rs):.1f} s (summed over tasks); "
+                 f"libraries: {sum(o.built for o in rs)} built, {sum(o.cached for o in rs)} cached")
     return results

@@ -4,6 +4,8 @@ import json
 import os
 import re
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,12 +132,15 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None):
     cmd = [str(tree.harness), f"--jobs={jobs or max(1, os.cpu_count() or 1)}"]
     if junit:
         cmd.append(f"--xml={junit}")
+    t0 = time.monotonic()
     try:
         r = subprocess.run(cmd, env=env, capture_output=True, text=True,
                            errors="replace", timeout=HARNESS_TIMEOUT)
         status, output = r.returncode, r.stdout + r.stderr
     except subprocess.TimeoutExpired as e:
         status, output = 124, f"harness did not finish within {HARNESS_TIMEOUT} s"
+    print(f"audit: harness phase {time.monotonic() - t0:.1f} s wall ({len(entries)} "
+          f"librar{'y' if len(entries) == 1 else 'ies'})", file=sys.stderr, flush=True)
     run = HarnessRun(status=status, output=output)
     m = re.search(r"Tested:\s*(\d+)\s*\|\s*Passing:\s*(\d+)\s*\|\s*Failing:\s*(\d+)"
                   r"\s*\|\s*Crashing:\s*(\d+)", output)
