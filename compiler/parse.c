@@ -113,7 +113,7 @@ static void skip_item(P *p, int line)
 		skip_one(p);  /* always make progress, even at a stray closer */
 }
 
-enum { OP_ANGLE = 1, OP_EQ = 2, OP_COMMA = 4, OP_BRACE = 8, OP_LINE = 16 };
+enum { OP_ANGLE = 1, OP_EQ = 2, OP_COMMA = 4, OP_BRACE = 8, OP_LINE = 16, OP_SEMI = 32 };
 
 /* Opaque Rust text: balanced tokens up to a stop token at depth 0. */
 static Span opaque(P *p, int stops)
@@ -127,6 +127,8 @@ static Span opaque(P *p, int stops)
 		if (angle == 0 && (stops & OP_EQ) && tok_is(t, "=") && !tok_is(tk(p, p->i + 1), "="))
 			break;
 		if (angle == 0 && (stops & OP_COMMA) && tok_is(t, ","))
+			break;
+		if ((stops & OP_SEMI) && tok_is(t, ";"))
 			break;
 		if ((stops & OP_BRACE) && tok_is(t, "{") && angle == 0)
 			break;
@@ -467,7 +469,7 @@ static Span optional_ret(P *p, int stops)
 	return r;
 }
 
-/* method = IDENT params [ ":" type [ "=" default ] ] */
+/* method = IDENT params [ ":" type [ "=" default ] ] [ ";" ] */
 static bool parse_method(P *p, System *sys)
 {
 	if (!at_ident(p)) {
@@ -480,7 +482,7 @@ static bool parse_method(P *p, System *sys)
 	m->index = sys->nmethods;
 	if (!parse_params(p, &m->params, true))
 		return false;
-	m->ret = optional_ret(p, OP_ANGLE | OP_EQ | OP_LINE);
+	m->ret = optional_ret(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
 	m->dflt = (Span){p->i, p->i};
 	if (at(p, "=")) {
 		if (m->ret.b == m->ret.e) {
@@ -488,12 +490,14 @@ static bool parse_method(P *p, System *sys)
 			return false;
 		}
 		p->i++;
-		m->dflt = opaque(p, OP_LINE);
+		m->dflt = opaque(p, OP_LINE | OP_SEMI);
 		if (m->dflt.b == m->dflt.e) {
 			syntax(p, "a default value");
 			return false;
 		}
 	}
+	if (at(p, ";"))
+		p->i++;
 	VEC_PUSH(sys->methods, sys->nmethods, sys->capmethods, m);
 	return true;
 }
@@ -524,14 +528,14 @@ static bool parse_handler(P *p, State *st, HandlerKind kind)
 	return true;
 }
 
-/* state_var = "$." IDENT ":" type "=" init */
+/* state_var = "$." IDENT ":" type "=" init [ ";" ] */
 static bool parse_state_var(P *p, State *st)
 {
 	StateVar v = {tok_str(tk(p, p->i + 2)), p->i + 2, {0, 0}, {0, 0}};
 	p->i += 3;
 	if (!expect(p, ":"))
 		return false;
-	v.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE);
+	v.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
 	if (v.type.b == v.type.e) {
 		syntax(p, "a type");
 		return false;
@@ -542,11 +546,13 @@ static bool parse_state_var(P *p, State *st)
 		return false;
 	}
 	p->i++;
-	v.init = opaque(p, OP_LINE);
+	v.init = opaque(p, OP_LINE | OP_SEMI);
 	if (v.init.b == v.init.e) {
 		syntax(p, "an initial value");
 		return false;
 	}
+	if (at(p, ";"))
+		p->i++;
 	VEC_PUSH(st->vars, st->nvars, st->capvars, v);
 	return true;
 }
@@ -637,9 +643,11 @@ static bool parse_action(P *p, System *sys)
 	return true;
 }
 
-/* field = IDENT ":" type [ "=" init ] */
+/* field = [ "var" ] IDENT ":" type [ "=" init ] [ ";" ]   (`var` as in older Frame) */
 static bool parse_field(P *p, System *sys)
 {
+	if (at(p, "var") && tk(p, p->i + 1)->kind == TK_IDENT && !at_k(p, 1, ":"))
+		p->i++;
 	if (!at_ident(p)) {
 		syntax(p, "a domain field `name: Type = value`");
 		return false;
@@ -648,7 +656,7 @@ static bool parse_field(P *p, System *sys)
 	p->i++;
 	if (!expect(p, ":"))
 		return false;
-	f.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE);
+	f.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
 	if (f.type.b == f.type.e) {
 		syntax(p, "a type");
 		return false;
@@ -656,7 +664,7 @@ static bool parse_field(P *p, System *sys)
 	f.init = (Span){p->i, p->i};
 	if (at(p, "=")) {
 		p->i++;
-		f.init = opaque(p, OP_LINE);
+		f.init = opaque(p, OP_LINE | OP_SEMI);
 		if (f.init.b == f.init.e) {
 			syntax(p, "an initial value");
 			return false;
