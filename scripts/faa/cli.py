@@ -91,6 +91,12 @@ def cmd_run(args):
     rustc = tools.rustc()
     if args.valgrind == "on":
         tools.valgrind(required=True)      # fail before an hour of building, not after
+    reports_dir = Path(args.report_dir) if args.report_dir else tree.reports
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    # An interrupted run must not leave the previous run's report looking
+    # like this one's: clear it first, write the new one at the very end.
+    for old in report.REPORT_FILES:
+        (reports_dir / old).unlink(missing_ok=True)
     fixtures_dir = Path(args.fixtures_dir)
     modes = variant.MODES
     generated = None
@@ -126,8 +132,6 @@ def cmd_run(args):
 
     entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
                for opt, lib in sorted(o.libs.items())]
-    reports_dir = Path(args.report_dir) if args.report_dir else tree.reports
-    reports_dir.mkdir(parents=True, exist_ok=True)
     measurements, harness_out = [], ""
     if entries:
         progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 
 SCHEMA = "frame-alloc-audit/report@1"
+REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml", "criterion.xml",
+                "allocs_per_dispatch.png", "massif.png")
 
 
 def _cell(rec):

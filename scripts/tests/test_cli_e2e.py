@@ -174,3 +174,25 @@ def test_report_html_renders_in_a_browser(run_dir, tmp_path):
     assert len(np.unique(flat, axis=0)) > 200
     red = ((flat[:, 0] > 150) & (flat[:, 1] < 110) & (flat[:, 2] < 110)).sum()
     assert red > 500, "no allocating-shape bars in the chart"
+
+
+def test_interrupted_audit_leaves_no_report(build_dir, tmp_path):
+    """Ctrl-C mid-run: exit 130, and no report (old or half-written) left behind."""
+    import signal
+    import time
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "report.json").write_text('{"verdict": "pass"}')    # a previous run's
+    p = subprocess.Popen([AUDIT, "--build-dir", str(build_dir), "run", "--report-dir", str(out),
+                          "--work-dir", str(tmp_path / "w")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "w").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-500:]
+    assert "interrupted" in err
+    assert not (out / "report.json").exists()
+    assert not list(out.glob(".*.tmp"))
