@@ -2,7 +2,7 @@
  * runner.c — faa-run: drive one fixture library outside Criterion, for
  * Valgrind.
  *
- *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time] LIBRARY
+ *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time | --count] LIBRARY
  *
  * Runs what the harness runs — construction, every step, the steady-state
  * cycle (N repeats, default the scenario's), destroy — in one process with
@@ -30,9 +30,17 @@
  *
  *   faa-run: timing median_ns=X min_ns=X p90_ns=X cycles=C batches=B dispatches=D
  *
+ * --count (under LD_PRELOAD=libaudit.so) runs one steady cycle with a fast
+ * window (audit.h) around each dispatch and prints, per cycle step,
+ *
+ *   faa-run: count step=J allocs=A frees=F
+ *
+ * Without the interposer it exits 4 with "interposer not loaded".
+ *
  * Exit: 0 ok, 2 usage, 4 the library cannot be loaded or lacks the ABI.
  */
 #define _GNU_SOURCE
+#define AUDIT_WANT_RESOLVE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +48,7 @@
 #include <valgrind/callgrind.h>
 #include <valgrind/valgrind.h>
 
+#include "audit.h"
 #include "batch_time.h"
 #include "fixture_abi.h"
 
@@ -73,6 +82,16 @@ static void dump_step(unsigned step)
 	CALLGRIND_DUMP_STATS_AT(label);
 }
 
+static void fast_open(void *ctx)
+{
+	audit_fast_open(ctx);
+}
+
+static void fast_close(void *ctx)
+{
+	audit_fast_close(ctx);
+}
+
 static void none(void *ctx)
 {
 	(void)ctx;
@@ -90,7 +109,7 @@ static void *need(void *lib, const char *sym)
 
 static void usage(FILE *f)
 {
-	fputs("usage: faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B]] LIBRARY\n"
+	fputs("usage: faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count] LIBRARY\n"
 	      "Drives one fixture library (construction, steps, steady cycle) for Valgrind,\n"
 	      "or times its steady cycle natively (--time); see harness/runner.c.\n", f);
 }
@@ -98,7 +117,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	long repeat = -1;
-	int callgrind = 0, per_step = 0, timing = 0;
+	int callgrind = 0, per_step = 0, timing = 0, count = 0;
 	long batches = 31;
 	const char *path = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -118,6 +137,8 @@ int main(int argc, char **argv)
 			callgrind = per_step = 1;
 		} else if (!strcmp(argv[i], "--time")) {
 			timing = 1;
+		} else if (!strcmp(argv[i], "--count")) {
+			count = 1;
 		} else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
 			char *end;
 			batches = strtol(argv[++i], &end, 10);
@@ -132,9 +153,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || (timing && callgrind)) {
+	if (!path || timing + callgrind + count > 1) {
 		usage(stderr);
 		return 2;
+	}
+	struct audit_fast_window fw;
+	if (count && audit_fast_resolve(&fw) != 0) {
+		fprintf(stderr, "faa-run: --count: interposer not loaded: run with "
+			"LD_PRELOAD=<build>/interposer/libaudit.so\n");
+		return 4;
 	}
 	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
@@ -180,6 +207,15 @@ int main(int argc, char **argv)
 			       b.cycles, b.batches, (unsigned long long)b.dispatches);
 			continue;
 		}
+		if (count) {
+			fflush(stdout); /* stdio's buffer is allocated here, not in a window */
+			for (uint32_t j = from; j <= to; j++) {
+				fx.dispatch(j, fast_open, fast_close, &fw);
+				printf("faa-run: count step=%u allocs=%llu frees=%llu\n", j,
+				       (unsigned long long)fw.allocs, (unsigned long long)fw.frees);
+			}
+			continue;
+		}
 		if (per_step) {
 			for (uint32_t s = from; s <= to; s++) {
 				for (uint32_t r = 0; r < reps; r++)
@@ -201,7 +237,7 @@ int main(int argc, char **argv)
 			}
 	}
 	fx.destroy();
-	if (!timing)
+	if (!timing && !count)
 		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", n, dispatches,
 		       per_step ? "collected " : "");
 	return 0;

@@ -44,7 +44,7 @@ struct window {
  * test it inline. */
 IE_TLS struct _audit_tls _audit_tls;
 static IE_TLS struct window tw;
-int _audit_all_open;
+int _audit_slow = _AUDIT_SLOW_START;
 
 /* AUDIT_ALL_THREADS window.  Any thread's hook may update the counters,
  * so they are only touched with __atomic builtins.  The captured stack is
@@ -266,7 +266,7 @@ void _audit_count(enum audit_kind kind, uint64_t bytes, int64_t live_delta)
 	 * all-threads window. */
 	if (_audit_tls.counting)
 		count_thread(kind, bytes, live_delta);
-	if (__atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) & _AUDIT_SLOW_ALL)
 		count_global(kind, bytes, live_delta);
 	errno = saved;
 }
@@ -286,9 +286,9 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	/* Restarting this thread's all-threads window as a per-thread one
 	 * must stop the process-wide counting too. */
 	if (tw.open && (tw.flags & AUDIT_ALL_THREADS))
-		__atomic_store_n(&_audit_all_open, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
 	if (flags & AUDIT_ALL_THREADS) {
-		__atomic_store_n(&_audit_all_open, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 			__atomic_store_n(&gw.calls[k], 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.bytes, 0, __ATOMIC_RELAXED);
@@ -304,7 +304,7 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	tw.open = true;
 	_audit_tls.counting = !(flags & AUDIT_ALL_THREADS);
 	if (flags & AUDIT_ALL_THREADS)
-		__atomic_store_n(&_audit_all_open, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&_audit_slow, _AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
 	if (outer)
 		_audit_tls.in_hook = 0;
 }
@@ -323,7 +323,7 @@ static void fill_from_global(struct audit_counts *out)
 {
 	/* Closing first stops other threads from adding to the counters we
 	 * are about to read. */
-	__atomic_store_n(&_audit_all_open, 0, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_SEQ_CST);
 	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 		out->calls[k] = __atomic_load_n(&gw.calls[k], __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&gw.bytes, __ATOMIC_RELAXED);
@@ -414,7 +414,7 @@ static void atfork_child(void)
 	_audit_tls.in_hook = 0;
 	_audit_tls.counting = 0;
 	memset(&gw, 0, sizeof gw);
-	_audit_all_open = 0;
+	_audit_slow &= ~_AUDIT_SLOW_ALL;
 }
 
 void _audit_core_init(void)

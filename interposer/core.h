@@ -50,13 +50,25 @@ enum {
 /* Everything the hook path reads or writes for the calling thread, in one
  * block (one TLS offset for the whole hook).  Defined in core.c. */
 struct _audit_tls {
-	int in_hook;  /* inside a hook, or inside the window API */
-	int counting; /* this thread's per-thread window is open */
+	union {
+		struct {
+			int in_hook;  /* inside a hook, or inside the window API */
+			int counting; /* this thread's per-thread window is open */
+		};
+		uint64_t busy; /* both at once: one test on the pass-through */
+	};
 	struct audit_thread_counts tc; /* audit_thread_state() */
 };
 extern IE_TLS struct _audit_tls _audit_tls __attribute__((visibility("hidden")));
-/* The AUDIT_ALL_THREADS window is open (any thread's calls count). */
-extern int _audit_all_open __attribute__((visibility("hidden")));
+
+/* Process-wide reasons for every hook to take the full path, in one word
+ * so that the pass-through tests them with one load:
+ * _AUDIT_SLOW_START until preload.c has resolved the real functions,
+ * _AUDIT_SLOW_ALL while the AUDIT_ALL_THREADS window is open (any
+ * thread's calls count).  Changed with __atomic read-modify-writes. */
+#define _AUDIT_SLOW_START 1
+#define _AUDIT_SLOW_ALL 2
+extern int _audit_slow __attribute__((visibility("hidden")));
 
 /* `kind` is the audit_kind of the hooked call, or _AUDIT_UNCOUNTED for
  * entries that are not allocator calls (start-up, malloc_usable_size).  An
@@ -74,7 +86,8 @@ static inline int _audit_enter(int kind)
 		t->tc.frees++;
 	else if (kind < AUDIT_KIND_COUNT)
 		t->tc.allocs++;
-	if (t->counting || __atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE))
+	if (t->counting ||
+	    (__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) & _AUDIT_SLOW_ALL))
 		return _AUDIT_COUNT;
 	return _AUDIT_QUIET;
 }
@@ -88,8 +101,8 @@ static inline int _audit_enter(int kind)
 static inline int _audit_pass(int kind)
 {
 	struct _audit_tls *t = &_audit_tls;
-	if (__builtin_expect(t->in_hook | t->counting, 0) ||
-	    __builtin_expect(__atomic_load_n(&_audit_all_open, __ATOMIC_ACQUIRE), 0))
+	if (__builtin_expect(t->busy != 0, 0) ||
+	    __builtin_expect(__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) != 0, 0))
 		return 0;
 	if (kind == AUDIT_FREE)
 		t->tc.frees++;

@@ -53,8 +53,8 @@ struct boot_hdr {
 
 static bool is_boot(const void *p)
 {
-	return (const unsigned char *)p >= boot_buf &&
-	       (const unsigned char *)p < boot_buf + BOOT_SIZE;
+	/* one unsigned compare: below boot_buf wraps around to a huge value */
+	return (uintptr_t)p - (uintptr_t)boot_buf < BOOT_SIZE;
 }
 
 static size_t boot_size(const void *p)
@@ -119,6 +119,7 @@ static void resolve(void)
 	real.pvalloc = must_find("pvalloc");
 	real.malloc_usable_size = must_find("malloc_usable_size");
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_START, __ATOMIC_RELEASE);
 }
 
 static inline bool is_ready(void)
@@ -163,11 +164,11 @@ static inline int enter(enum audit_kind kind)
 }
 
 /* The no-window fast path of a hook: forward with a tail call (see
- * _audit_pass in core.h; before the real functions are known the full
+ * _audit_pass in core.h; until resolve() clears _AUDIT_SLOW_START the full
  * path runs, because resolving needs the thread marked). */
 static inline bool pass(enum audit_kind kind)
 {
-	return __builtin_expect(is_ready(), 1) && _audit_pass((int)kind);
+	return _audit_pass((int)kind);
 }
 
 /* ---- hooks -------------------------------------------------------------- */
