@@ -277,16 +277,17 @@ static void judge(struct verdict *v, const struct entry *e, int noalloc,
 		  const struct audit_counts *c)
 {
 	int64_t want_a = 0, want_f = 0;
+	char what[32] = "construction";
+	if (step >= 0)
+		snprintf(what, sizeof what, "step %d", step + 1);
 	if (!noalloc)
 		fx->expect(step, &want_a, &want_f);
 	if (want_a >= 0 && (int64_t)c->allocs != want_a)
 		fail(v, "%s %s O%d %s %s: %" PRIu64 " allocation(s), expected %" PRId64,
-		     e->name, e->mode, e->opt, step < 0 ? "construction" : "step", label,
-		     c->allocs, want_a);
+		     e->name, e->mode, e->opt, what, label, c->allocs, want_a);
 	if (want_f >= 0 && (int64_t)c->frees != want_f)
 		fail(v, "%s %s O%d %s %s: %" PRIu64 " free(s), expected %" PRId64,
-		     e->name, e->mode, e->opt, step < 0 ? "construction" : "step", label,
-		     c->frees, want_f);
+		     e->name, e->mode, e->opt, what, label, c->frees, want_f);
 }
 
 /* ---- the measurement ------------------------------------------------ */

@@ -143,6 +143,7 @@ def cmd_run(args):
                         {k: o.module for k, o in outcomes.items() if o.module})
         gate.check_records(measurements, findings, hr.output)
         gate.check_differential(fixtures, measurements, findings)
+        gate.check_steady_closes(fixtures, measurements, findings)
         if args.baseline:
             compare_with(args.baseline, measurements, fixtures, findings)
         elif compiler.bundled:

@@ -119,6 +119,33 @@ def _check_expected(fx, m, findings):
                     f"({fx.scenario.path}:{step.line})"))
 
 
+def check_steady_closes(fixtures, measurements, findings):
+    """A steady cycle must return the system to the state it started in, or
+    its replays measure some other path.  The allocating shape's counts
+    give it away: a replay of step k that allocates more than the scenario
+    pass did, or more than one fewer (a first-time Vec growth is at most
+    one), took a different path."""
+    calls = {fx.name: fx.scenario for fx in fixtures}
+    for m in measurements:
+        if m.mode != "alloc" or not m.steady:
+            continue
+        first = {s["step"]: s["allocs"] for s in m.steps}
+        for r in m.steady:
+            base = first.get(r["step"])
+            if base is None:
+                continue
+            mean = r["allocs_sum"] / r["n"]
+            if r["allocs_max"] > base or mean < base - 1:
+                sc = calls[m.fixture]
+                findings.append(Finding("steady", m.fixture,
+                    f"{m.fixture} alloc O{m.opt}: replaying step {r['step'] + 1} "
+                    f"{sc.steps[r['step']].call} reads {mean:.2f} allocation(s) per dispatch "
+                    f"(max {r['allocs_max']}), the scenario pass read {base}: the [steady] cycle "
+                    f"{sc.steady_from + 1}..{sc.steady_to + 1} does not return the system to the "
+                    f"state it started in ({sc.path})"))
+                break
+
+
 def check_calibration(harness_output, findings):
     """Rule 7: the interposer proved itself live in every worker."""
     for pat in ("interposer not loaded", "calibration failed"):
