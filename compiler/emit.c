@@ -489,7 +489,8 @@ char *emit_program(Program *prog, Out *o)
 		out_n(o, cur_src->text + pos, (size_t)(c->begin - pos));
 		if (c->sys) {
 			System *sys = c->sys;
-			const Emitter *em = sys->no_alloc ? &noalloc_emitter : &alloc_emitter;
+			/* the attribute alone picks the shape (RFC-0036: it is the only difference) */
+			const Emitter *em = emitter_by_name(sys->no_alloc ? "noalloc" : "alloc");
 			em->system(o, sys);
 		}
 		pos = c->end;

@@ -246,8 +246,9 @@ struct System {
 	bool uses_push;
 };
 
-/* Byte ranges of the file that are removed from the output (attributes
- * outside systems) are recorded as systems-less cuts. */
+/* Byte ranges of the source replaced in the output, in file order: a system
+ * (its attributes through its closing brace) or a standalone
+ * `@@[target(..)]` (deleted). Everything between cuts is copied verbatim. */
 typedef struct Cut {
 	int begin, end;
 	System *sys;   /* NULL: just delete the bytes */
