@@ -77,6 +77,7 @@ static char *show_line(int line, int col, int width)
 	int b = i;
 	while (s[i] && s[i] != '\n')
 		i++;
+	int e = i > b && s[i - 1] == '\r' ? i - 1 : i;  /* CRLF sources */
 	char *pad = xalloc((size_t)(i - b) + 1);
 	int c = 1, n = 0;
 	for (int k = b; k < i && c < col; k++) {
@@ -87,7 +88,7 @@ static char *show_line(int line, int col, int width)
 	}
 	char *caret = xalloc((size_t)(width < 1 ? 1 : width) + 1);
 	memset(caret, '^', (size_t)(width < 1 ? 1 : width));
-	return xsprintf("%5d | %.*s\n      | %s%s\n", line, i - b, s + b, pad, caret);
+	return xsprintf("%5d | %.*s\n      | %s%s\n", line, e - b, s + b, pad, caret);
 }
 
 static int diag_cmp(const void *a, const void *b)

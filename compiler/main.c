@@ -79,6 +79,10 @@ static int compile(const char *dir, const char *file)
 		fprintf(stderr, "frc: %s: contains a NUL byte; not a source file\n", file);
 		return EXIT_NOINPUT;
 	}
+	if (src.len >= 3 && memcmp(src.text, "\xEF\xBB\xBF", 3) == 0) {
+		src.text += 3;  /* a UTF-8 BOM would land mid-file after our banner */
+		src.len -= 3;
+	}
 	cur_src = &src;
 	Program prog = {0};
 	bool ok = lex_file(&prog.toks);
