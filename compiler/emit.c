@@ -378,8 +378,9 @@ void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_
 				}
 			if (h->kind != H_EVENT)
 				for (int k = 0; k < h->params.n; k++) {
-					out_f(o, "        let mut %s = self.__sv_%s().%c_%s.clone().unwrap();\n", h->params.v[k].name,
-					      st->name, h->kind == H_ENTER ? 'e' : 'x', h->params.v[k].name);
+					out_f(o, "        let mut %s = self.__sv_%s().%c_%s.clone().expect(\"%s args of $%s were not passed\");\n",
+					      h->params.v[k].name, st->name, h->kind == H_ENTER ? 'e' : 'x', h->params.v[k].name,
+					      h->kind == H_ENTER ? "enter" : "exit", st->name);
 					if (keep)
 						out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
 				}
