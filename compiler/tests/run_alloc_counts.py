@@ -49,7 +49,7 @@ def driver(module: pathlib.Path, steps) -> str:
             out.append(f"    let (a0, f0) = snap();\n    let mut s = {expr};\n    let (a1, f1) = snap();\n"
                        f"    log.push((a1 - a0, f1 - f0));\n")
         else:
-            out.append(f"    {{ {(prep + ';') if prep else ''}\n      let (a0, f0) = snap();\n      {{ let _r = {call}; drop(_r); }}\n"
+            out.append(f"    {{ {(prep + ';') if prep else ''}\n      let (a0, f0) = snap();\n      {{ let _r = {call}; }}\n"
                        f"      let (a1, f1) = snap();\n      log.push((a1 - a0, f1 - f0)); }}\n")
     out.append('    for (a, f) in &log { println!("{} {}", a, f); }\n}\n')
     return "".join(out)
