@@ -746,7 +746,7 @@ impl Bootloader {
 
     // variants/alloc/bootloader.frs:65 $Erasing.$>
     fn _s_Erasing_enter(&mut self, __e: &std::rc::Rc<BootloaderFrameEvent>) {
-        let mut size = self.__sv_Erasing().e_size.clone().unwrap();
+        let mut size = self.__sv_Erasing().e_size.clone().expect("enter args of $Erasing were not passed");
         self.__keep(&size);
         self.expected_size = size;
                 self.erases = self.erases + 1;

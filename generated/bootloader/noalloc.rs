@@ -672,7 +672,7 @@ impl Bootloader {
 
     // variants/noalloc/bootloader.frs:65 $Erasing.$>
     fn _s_Erasing_enter(&mut self, __e: &BootloaderFrameEvent) {
-        let mut size = self.__sv_Erasing().e_size.clone().unwrap();
+        let mut size = self.__sv_Erasing().e_size.clone().expect("enter args of $Erasing were not passed");
         self.expected_size = size;
                 self.erases = self.erases + 1;
     }

@@ -423,7 +423,7 @@ impl DebouncedButton {
 
     // variants/alloc/debounce_button.frs:55 $LongHeld.$>
     fn _s_LongHeld_enter(&mut self, __e: &std::rc::Rc<DebouncedButtonFrameEvent>) {
-        let mut fresh = self.__sv_LongHeld().e_fresh.clone().unwrap();
+        let mut fresh = self.__sv_LongHeld().e_fresh.clone().expect("enter args of $LongHeld were not passed");
         self.__keep(&fresh);
         if fresh { self.post(EV_LONG); }
     }

@@ -374,7 +374,7 @@ impl DebouncedButton {
 
     // variants/noalloc/debounce_button.frs:55 $LongHeld.$>
     fn _s_LongHeld_enter(&mut self, __e: &DebouncedButtonFrameEvent) {
-        let mut fresh = self.__sv_LongHeld().e_fresh.clone().unwrap();
+        let mut fresh = self.__sv_LongHeld().e_fresh.clone().expect("enter args of $LongHeld were not passed");
         if fresh { self.post(EV_LONG); }
     }
 

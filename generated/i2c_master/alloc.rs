@@ -492,7 +492,7 @@ impl I2cMaster {
 
     // variants/alloc/i2c_master.frs:43 $Addressing.<$
     fn _s_Addressing_exit(&mut self, __e: &std::rc::Rc<I2cMasterFrameEvent>) {
-        let mut acked = self.__sv_Addressing().x_acked.clone().unwrap();
+        let mut acked = self.__sv_Addressing().x_acked.clone().expect("exit args of $Addressing were not passed");
         self.__keep(&acked);
         if !acked { self.nacks = self.nacks + 1; }
     }
@@ -520,7 +520,7 @@ impl I2cMaster {
 
     // variants/alloc/i2c_master.frs:61 $RetryWait.$>
     fn _s_RetryWait_enter(&mut self, __e: &std::rc::Rc<I2cMasterFrameEvent>) {
-        let mut failed_attempt = self.__sv_RetryWait().e_failed_attempt.clone().unwrap();
+        let mut failed_attempt = self.__sv_RetryWait().e_failed_attempt.clone().expect("enter args of $RetryWait were not passed");
         self.__keep(&failed_attempt);
         self.last_failed_attempt = failed_attempt;
     }
@@ -557,7 +557,7 @@ impl I2cMaster {
 
     // variants/alloc/i2c_master.frs:83 $Failed.$>
     fn _s_Failed_enter(&mut self, __e: &std::rc::Rc<I2cMasterFrameEvent>) {
-        let mut code = self.__sv_Failed().e_code.clone().unwrap();
+        let mut code = self.__sv_Failed().e_code.clone().expect("enter args of $Failed were not passed");
         self.__keep(&code);
         self.last_error = code;
     }

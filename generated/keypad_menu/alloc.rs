@@ -13,7 +13,9 @@
 // depth-2 compartment; a state parameter ($Brightness(initial)) with an
 // argument read from the domain; @@:(e) in a parent read through `$.cursor`;
 // transitions inside nested native match arms; a return default
-// (screen(): u8 = SCR_BLANK).
+// (screen(): u8 = SCR_BLANK); -> pop$ on an empty stack ($Home's idle
+// timeout, same "back one level" rule as the menus): defined behaviour, no
+// transition, counted in __stack_underflows in both shapes.
 pub const KEY_UP: u8 = 1;
 pub const KEY_DOWN: u8 = 2;
 pub const KEY_OK: u8 = 3;
@@ -28,7 +30,7 @@ pub const SCR_BLANK: u8 = 0xFF;
 
 
 
-// ---- system KeypadMenu (variants/alloc/keypad_menu.frs:29): allocating shape (framec 4.x RFC-0020 runtime) ----
+// ---- system KeypadMenu (variants/alloc/keypad_menu.frs:31): allocating shape (framec 4.x RFC-0020 runtime) ----
 #[derive(Clone)]
 enum KeypadMenuFrameEvent {
     __Enter,
@@ -38,40 +40,40 @@ enum KeypadMenuFrameEvent {
     screen,
 }
 
-// variants/alloc/keypad_menu.frs:35 state $Home: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:37 state $Home: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_Home_Ctx {
 }
 
-// variants/alloc/keypad_menu.frs:44 state $Menu: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:50 state $Menu: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_Menu_Ctx {
 }
 
-// variants/alloc/keypad_menu.frs:50 state $MainMenu: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:56 state $MainMenu: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_MainMenu_Ctx {
     v_cursor: u8,
 }
 
-// variants/alloc/keypad_menu.frs:79 state $Settings: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:85 state $Settings: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_Settings_Ctx {
     v_cursor: u8,
 }
 
-// variants/alloc/keypad_menu.frs:99 state $Brightness: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:105 state $Brightness: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_Brightness_Ctx {
     p_initial: u8,
 }
 
-// variants/alloc/keypad_menu.frs:118 state $Confirm: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:124 state $Confirm: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_Confirm_Ctx {
 }
 
-// variants/alloc/keypad_menu.frs:131 state $About: state args, state variables, enter/exit args
+// variants/alloc/keypad_menu.frs:137 state $About: state args, state variables, enter/exit args
 #[derive(Clone)]
 struct KeypadMenu_About_Ctx {
 }
@@ -158,7 +160,7 @@ impl KeypadMenu {
         __s
     }
 
-    // variants/alloc/keypad_menu.frs:31 interface key
+    // variants/alloc/keypad_menu.frs:33 interface key
     pub fn key(&mut self, k: u8) {
         let __e = std::rc::Rc::new(KeypadMenuFrameEvent::key { k: k.clone(), });
         let mut __c = KeypadMenuFrameContext::__new(__e.clone());
@@ -168,7 +170,7 @@ impl KeypadMenu {
         self.__context_stack.pop();
     }
 
-    // variants/alloc/keypad_menu.frs:32 interface idle_timeout
+    // variants/alloc/keypad_menu.frs:34 interface idle_timeout
     pub fn idle_timeout(&mut self) {
         let __e = std::rc::Rc::new(KeypadMenuFrameEvent::idle_timeout);
         let mut __c = KeypadMenuFrameContext::__new(__e.clone());
@@ -178,7 +180,7 @@ impl KeypadMenu {
         self.__context_stack.pop();
     }
 
-    // variants/alloc/keypad_menu.frs:33 interface screen
+    // variants/alloc/keypad_menu.frs:35 interface screen
     pub fn screen(&mut self) -> u8 {
         let __e = std::rc::Rc::new(KeypadMenuFrameEvent::screen);
         let mut __c = KeypadMenuFrameContext::__new(__e.clone());
@@ -408,6 +410,7 @@ impl KeypadMenu {
     fn __state_Home(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         match &**__e {
             KeypadMenuFrameEvent::key { k } => self._s_Home_key(__e, k.clone()),
+            KeypadMenuFrameEvent::idle_timeout => self._s_Home_idle_timeout(__e),
             KeypadMenuFrameEvent::screen => self._s_Home_screen(__e),
             _ => {}
         }
@@ -464,7 +467,7 @@ impl KeypadMenu {
         }
     }
 
-    // variants/alloc/keypad_menu.frs:36 $Home.key
+    // variants/alloc/keypad_menu.frs:38 $Home.key
     fn _s_Home_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         if k == KEY_OK {
@@ -473,18 +476,24 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/alloc/keypad_menu.frs:42 $Home.screen
+    // variants/alloc/keypad_menu.frs:44 $Home.idle_timeout
+    fn _s_Home_idle_timeout(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
+        self.timeouts = self.timeouts + 1;
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+    }
+
+    // variants/alloc/keypad_menu.frs:48 $Home.screen
     fn _s_Home_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         { *self.__ret_screen() = (SCR_HOME); }
     }
 
-    // variants/alloc/keypad_menu.frs:45 $Menu.idle_timeout
+    // variants/alloc/keypad_menu.frs:51 $Menu.idle_timeout
     fn _s_Menu_idle_timeout(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         self.timeouts = self.timeouts + 1;
                 { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
     }
 
-    // variants/alloc/keypad_menu.frs:52 $MainMenu.key
+    // variants/alloc/keypad_menu.frs:58 $MainMenu.key
     fn _s_MainMenu_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         match k {
@@ -511,12 +520,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/alloc/keypad_menu.frs:76 $MainMenu.screen
+    // variants/alloc/keypad_menu.frs:82 $MainMenu.screen
     fn _s_MainMenu_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         { *self.__ret_screen() = (SCR_MENU + self.__sv_MainMenu().v_cursor); }
     }
 
-    // variants/alloc/keypad_menu.frs:81 $Settings.key
+    // variants/alloc/keypad_menu.frs:87 $Settings.key
     fn _s_Settings_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         match k {
@@ -534,12 +543,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/alloc/keypad_menu.frs:96 $Settings.screen
+    // variants/alloc/keypad_menu.frs:102 $Settings.screen
     fn _s_Settings_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         { *self.__ret_screen() = (SCR_SETTINGS + self.__sv_Settings().v_cursor); }
     }
 
-    // variants/alloc/keypad_menu.frs:100 $Brightness.key
+    // variants/alloc/keypad_menu.frs:106 $Brightness.key
     fn _s_Brightness_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         let mut initial = self.__sv_Brightness().p_initial.clone();
@@ -559,12 +568,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/alloc/keypad_menu.frs:115 $Brightness.screen
+    // variants/alloc/keypad_menu.frs:121 $Brightness.screen
     fn _s_Brightness_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         { *self.__ret_screen() = (SCR_BRIGHTNESS + self.brightness); }
     }
 
-    // variants/alloc/keypad_menu.frs:119 $Confirm.key
+    // variants/alloc/keypad_menu.frs:125 $Confirm.key
     fn _s_Confirm_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         if k == KEY_OK {
@@ -576,12 +585,12 @@ impl KeypadMenu {
                 if k == KEY_BACK { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } }
     }
 
-    // variants/alloc/keypad_menu.frs:128 $Confirm.screen
+    // variants/alloc/keypad_menu.frs:134 $Confirm.screen
     fn _s_Confirm_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
         { *self.__ret_screen() = (SCR_CONFIRM); }
     }
 
-    // variants/alloc/keypad_menu.frs:132 $About.key
+    // variants/alloc/keypad_menu.frs:138 $About.key
     fn _s_About_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
         { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }

@@ -13,7 +13,9 @@
 // depth-2 compartment; a state parameter ($Brightness(initial)) with an
 // argument read from the domain; @@:(e) in a parent read through `$.cursor`;
 // transitions inside nested native match arms; a return default
-// (screen(): u8 = SCR_BLANK).
+// (screen(): u8 = SCR_BLANK); -> pop$ on an empty stack ($Home's idle
+// timeout, same "back one level" rule as the menus): defined behaviour, no
+// transition, counted in __stack_underflows in both shapes.
 pub const KEY_UP: u8 = 1;
 pub const KEY_DOWN: u8 = 2;
 pub const KEY_OK: u8 = 3;
@@ -27,7 +29,7 @@ pub const SCR_CONFIRM: u8 = 50;
 pub const SCR_BLANK: u8 = 0xFF;
 
 
-// ---- system KeypadMenu (variants/noalloc/keypad_menu.frs:29): no_alloc shape (RFC-0036) ----
+// ---- system KeypadMenu (variants/noalloc/keypad_menu.frs:31): no_alloc shape (RFC-0036) ----
 #[derive(Clone, Copy)]
 enum KeypadMenuFrameEvent {
     __Enter,
@@ -37,40 +39,40 @@ enum KeypadMenuFrameEvent {
     screen,
 }
 
-// variants/noalloc/keypad_menu.frs:35 state $Home: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:37 state $Home: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_Home_Ctx {
 }
 
-// variants/noalloc/keypad_menu.frs:44 state $Menu: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:50 state $Menu: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_Menu_Ctx {
 }
 
-// variants/noalloc/keypad_menu.frs:50 state $MainMenu: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:56 state $MainMenu: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_MainMenu_Ctx {
     v_cursor: u8,
 }
 
-// variants/noalloc/keypad_menu.frs:79 state $Settings: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:85 state $Settings: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_Settings_Ctx {
     v_cursor: u8,
 }
 
-// variants/noalloc/keypad_menu.frs:99 state $Brightness: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:105 state $Brightness: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_Brightness_Ctx {
     p_initial: u8,
 }
 
-// variants/noalloc/keypad_menu.frs:118 state $Confirm: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:124 state $Confirm: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_Confirm_Ctx {
 }
 
-// variants/noalloc/keypad_menu.frs:131 state $About: state args, state variables, enter/exit args
+// variants/noalloc/keypad_menu.frs:137 state $About: state args, state variables, enter/exit args
 #[derive(Clone, Copy)]
 struct KeypadMenu_About_Ctx {
 }
@@ -166,7 +168,7 @@ impl KeypadMenu {
         __s
     }
 
-    // variants/noalloc/keypad_menu.frs:31 interface key
+    // variants/noalloc/keypad_menu.frs:33 interface key
     pub fn key(&mut self, k: u8) {
         let __e = KeypadMenuFrameEvent::key { k: k, };
         let mut __c = KeypadMenuFrameContext::EMPTY;
@@ -177,7 +179,7 @@ impl KeypadMenu {
         self.__context_top -= 1;
     }
 
-    // variants/noalloc/keypad_menu.frs:32 interface idle_timeout
+    // variants/noalloc/keypad_menu.frs:34 interface idle_timeout
     pub fn idle_timeout(&mut self) {
         let __e = KeypadMenuFrameEvent::idle_timeout;
         let mut __c = KeypadMenuFrameContext::EMPTY;
@@ -188,7 +190,7 @@ impl KeypadMenu {
         self.__context_top -= 1;
     }
 
-    // variants/noalloc/keypad_menu.frs:33 interface screen
+    // variants/noalloc/keypad_menu.frs:35 interface screen
     pub fn screen(&mut self) -> u8 {
         let __e = KeypadMenuFrameEvent::screen;
         let mut __c = KeypadMenuFrameContext::EMPTY;
@@ -355,6 +357,7 @@ impl KeypadMenu {
     fn __state_Home(&mut self, __e: &KeypadMenuFrameEvent) {
         match __e {
             KeypadMenuFrameEvent::key { k } => self._s_Home_key(__e, k.clone()),
+            KeypadMenuFrameEvent::idle_timeout => self._s_Home_idle_timeout(__e),
             KeypadMenuFrameEvent::screen => self._s_Home_screen(__e),
             _ => {}
         }
@@ -411,7 +414,7 @@ impl KeypadMenu {
         }
     }
 
-    // variants/noalloc/keypad_menu.frs:36 $Home.key
+    // variants/noalloc/keypad_menu.frs:38 $Home.key
     fn _s_Home_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         if k == KEY_OK {
                     { if self.__state_stack_len < 4 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
@@ -419,18 +422,24 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/noalloc/keypad_menu.frs:42 $Home.screen
+    // variants/noalloc/keypad_menu.frs:44 $Home.idle_timeout
+    fn _s_Home_idle_timeout(&mut self, __e: &KeypadMenuFrameEvent) {
+        self.timeouts = self.timeouts + 1;
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
+    }
+
+    // variants/noalloc/keypad_menu.frs:48 $Home.screen
     fn _s_Home_screen(&mut self, __e: &KeypadMenuFrameEvent) {
         { *self.__ret_screen() = (SCR_HOME); }
     }
 
-    // variants/noalloc/keypad_menu.frs:45 $Menu.idle_timeout
+    // variants/noalloc/keypad_menu.frs:51 $Menu.idle_timeout
     fn _s_Menu_idle_timeout(&mut self, __e: &KeypadMenuFrameEvent) {
         self.timeouts = self.timeouts + 1;
                 { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
     }
 
-    // variants/noalloc/keypad_menu.frs:52 $MainMenu.key
+    // variants/noalloc/keypad_menu.frs:58 $MainMenu.key
     fn _s_MainMenu_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         match k {
                     KEY_UP => { self.__sv_MainMenu().v_cursor = (self.__sv_MainMenu().v_cursor + 2) % 3; }
@@ -456,12 +465,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/noalloc/keypad_menu.frs:76 $MainMenu.screen
+    // variants/noalloc/keypad_menu.frs:82 $MainMenu.screen
     fn _s_MainMenu_screen(&mut self, __e: &KeypadMenuFrameEvent) {
         { *self.__ret_screen() = (SCR_MENU + self.__sv_MainMenu().v_cursor); }
     }
 
-    // variants/noalloc/keypad_menu.frs:81 $Settings.key
+    // variants/noalloc/keypad_menu.frs:87 $Settings.key
     fn _s_Settings_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         match k {
                     KEY_UP | KEY_DOWN => { self.__sv_Settings().v_cursor = 1 - self.__sv_Settings().v_cursor; }
@@ -478,12 +487,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/noalloc/keypad_menu.frs:96 $Settings.screen
+    // variants/noalloc/keypad_menu.frs:102 $Settings.screen
     fn _s_Settings_screen(&mut self, __e: &KeypadMenuFrameEvent) {
         { *self.__ret_screen() = (SCR_SETTINGS + self.__sv_Settings().v_cursor); }
     }
 
-    // variants/noalloc/keypad_menu.frs:100 $Brightness.key
+    // variants/noalloc/keypad_menu.frs:106 $Brightness.key
     fn _s_Brightness_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         let mut initial = self.__sv_Brightness().p_initial.clone();
         match k {
@@ -501,12 +510,12 @@ impl KeypadMenu {
                 }
     }
 
-    // variants/noalloc/keypad_menu.frs:115 $Brightness.screen
+    // variants/noalloc/keypad_menu.frs:121 $Brightness.screen
     fn _s_Brightness_screen(&mut self, __e: &KeypadMenuFrameEvent) {
         { *self.__ret_screen() = (SCR_BRIGHTNESS + self.brightness); }
     }
 
-    // variants/noalloc/keypad_menu.frs:119 $Confirm.key
+    // variants/noalloc/keypad_menu.frs:125 $Confirm.key
     fn _s_Confirm_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         if k == KEY_OK {
                     self.brightness = 5;
@@ -517,12 +526,12 @@ impl KeypadMenu {
                 if k == KEY_BACK { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } }
     }
 
-    // variants/noalloc/keypad_menu.frs:128 $Confirm.screen
+    // variants/noalloc/keypad_menu.frs:134 $Confirm.screen
     fn _s_Confirm_screen(&mut self, __e: &KeypadMenuFrameEvent) {
         { *self.__ret_screen() = (SCR_CONFIRM); }
     }
 
-    // variants/noalloc/keypad_menu.frs:132 $About.key
+    // variants/noalloc/keypad_menu.frs:138 $About.key
     fn _s_About_key(&mut self, __e: &KeypadMenuFrameEvent, k: u8) {
         { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
     }

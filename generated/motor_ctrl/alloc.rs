@@ -758,7 +758,7 @@ impl MotorController {
 
     // variants/alloc/motor_ctrl.frs:114 $Tripped.$>
     fn _s_Tripped_enter(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        let mut code = self.__sv_Tripped().e_code.clone().unwrap();
+        let mut code = self.__sv_Tripped().e_code.clone().expect("enter args of $Tripped were not passed");
         self.__keep(&code);
         self.duty_pct = 0;
                 self.faults = self.faults + 1;

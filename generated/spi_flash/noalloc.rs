@@ -500,7 +500,7 @@ impl SpiFlash {
 
     // variants/noalloc/spi_flash.frs:95 $Verifying.$>
     fn _s_Verifying_enter(&mut self, __e: &SpiFlashFrameEvent) {
-        let mut op = self.__sv_Verifying().e_op.clone().unwrap();
+        let mut op = self.__sv_Verifying().e_op.clone().expect("enter args of $Verifying were not passed");
         self.last_op = op;
     }
 
@@ -516,7 +516,7 @@ impl SpiFlash {
 
     // variants/noalloc/spi_flash.frs:106 $Error.$>
     fn _s_Error_enter(&mut self, __e: &SpiFlashFrameEvent) {
-        let mut code = self.__sv_Error().e_code.clone().unwrap();
+        let mut code = self.__sv_Error().e_code.clone().expect("enter args of $Error were not passed");
         self.last_result = code;
                 self.errors = self.errors + 1;
     }
