@@ -6,9 +6,10 @@
 BUILD ?= build
 AUDIT ?= scripts/audit --build-dir $(BUILD)
 AUDIT_ARGS ?=
+BENCH_ARGS ?=
 MESON_TEST_ARGS ?=
 
-.PHONY: all deps build audit test regen regen-check baseline publish mutate help clean
+.PHONY: all deps build audit test regen regen-check baseline publish mutate bench help clean
 
 all: build
 
@@ -21,6 +22,7 @@ help:
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
 	@echo "make publish   copy the last audit's reports to reports/<compiler>-<version>/"
 	@echo "make mutate    mutation self-test: injected allocations must all fail the gate"
+	@echo "make bench     benchmarks with their ratios (BENCH_ARGS=\"--only dispatch\"); build/reports/bench.json"
 
 deps:
 	@scripts/deps.sh
@@ -51,6 +53,9 @@ publish:
 
 mutate: build
 	$(AUDIT) mutate
+
+bench: build
+	scripts/bench --build-dir $(BUILD) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
