@@ -65,9 +65,12 @@ extern IE_TLS struct _audit_tls _audit_tls __attribute__((visibility("hidden")))
  * so that the pass-through tests them with one load:
  * _AUDIT_SLOW_START until preload.c has resolved the real functions,
  * _AUDIT_SLOW_ALL while the AUDIT_ALL_THREADS window is open (any
- * thread's calls count).  Changed with __atomic read-modify-writes. */
+ * thread's calls count), _AUDIT_SLOW_BOOT for good once preload.c has
+ * handed out a bootstrap block (never, with glibc 2.36 under LD_PRELOAD).
+ * Changed with __atomic read-modify-writes. */
 #define _AUDIT_SLOW_START 1
 #define _AUDIT_SLOW_ALL 2
+#define _AUDIT_SLOW_BOOT 4
 extern int _audit_slow __attribute__((visibility("hidden")));
 
 /* `kind` is the audit_kind of the hooked call, or _AUDIT_UNCOUNTED for

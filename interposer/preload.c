@@ -81,6 +81,10 @@ static void *boot_alloc(size_t align, size_t size)
 		end = start + size;
 	} while (!__atomic_compare_exchange_n(&boot_used, &old, end, true,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	/* From now on every hook takes the full path, which knows bootstrap
+	 * blocks; the pass-through never checks for them.  Release: whoever
+	 * receives this block sees the bit too. */
+	__atomic_fetch_or(&_audit_slow, _AUDIT_SLOW_BOOT, __ATOMIC_RELEASE);
 	((struct boot_hdr *)(boot_buf + start) - 1)->size = size;
 	return boot_buf + start; /* static storage: already zero */
 }
@@ -165,7 +169,9 @@ static inline int enter(enum audit_kind kind)
 
 /* The no-window fast path of a hook: forward with a tail call (see
  * _audit_pass in core.h; until resolve() clears _AUDIT_SLOW_START the full
- * path runs, because resolving needs the thread marked). */
+ * path runs, because resolving needs the thread marked, and once a
+ * bootstrap block exists _AUDIT_SLOW_BOOT sends every call to the full
+ * path, so that free/realloc here never see such a block). */
 static inline bool pass(enum audit_kind kind)
 {
 	return _audit_pass((int)kind);
@@ -249,7 +255,7 @@ static __attribute__((noinline)) void *realloc_hooked(void *old, size_t size)
 
 AUDIT_PUBLIC void *realloc(void *old, size_t size)
 {
-	if (!is_boot(old) && pass(AUDIT_REALLOC))
+	if (pass(AUDIT_REALLOC))
 		return real.realloc(old, size);
 	return realloc_hooked(old, size);
 }
@@ -309,7 +315,7 @@ static __attribute__((noinline)) void free_hooked(void *p)
 
 AUDIT_PUBLIC void free(void *p)
 {
-	if (!is_boot(p) && pass(AUDIT_FREE)) {
+	if (pass(AUDIT_FREE)) {
 		real.free(p);
 		return;
 	}
