@@ -7,8 +7,9 @@ Sites (found in frc's no_alloc output by the functions it emits):
   router      the first statement of `fn __route` (runs on every dispatch)
   enter       the first statement of an enter handler (`fn _s_State_enter`)
   construct   the first statement of `pub fn new()` (under __create())
-Each injected statement sits on a line of its own and is passed through
-std::hint::black_box, so the optimiser cannot delete the allocation at O3.
+Each injected statement sits on a line of its own and its value is read
+through ptr::read_volatile, so the optimiser cannot delete the allocation
+at O3.
 """
 
 import re
@@ -57,7 +58,12 @@ def sites(module_text, exercised=None):
 
 
 def make(module_text, kind, site, offset):
-    stmt = f"let __mutant = ::std::hint::black_box({KINDS[kind]}); // frame-alloc-audit mutant {kind}@{site}"
+    # A volatile read of the value keeps the allocation alive at O3 (and,
+    # unlike std::hint::black_box, builds with Debian's rustc 1.63); the
+    # bitwise copy it returns is forgotten, so only __mutant is dropped.
+    stmt = (f"let __mutant = {KINDS[kind]}; "
+            f"::std::mem::forget(unsafe {{ ::std::ptr::read_volatile(&__mutant) }}); "
+            f"// frame-alloc-audit mutant {kind}@{site}")
     src = module_text[:offset] + "\n" + stmt + "\n" + module_text[offset:]
     line = module_text[:offset].count("\n") + 2
     return Mutant(kind=kind, site=site, line=line, source=src)

@@ -90,7 +90,8 @@ def test_injected_allocation_fails_the_gate_and_names_the_call(build_dir, port_r
     src = gen.read_text()
     m = re.search(r"pub fn connect\(&mut self\)[^{]*\{", src)
     assert m, "generated module has no connect()"
-    mutant = src[:m.end()] + " let _leak = std::hint::black_box(std::boxed::Box::new(7u64));" + src[m.end():]
+    mutant = src[:m.end()] + (" let _leak = std::boxed::Box::new(7u64);"
+                                   " std::mem::forget(unsafe { std::ptr::read_volatile(&_leak) });") + src[m.end():]
     mod = tmp_path / "port_reset.rs"
     mod.write_text(mutant)
     status, text = audit(build_dir, "run", "--generated", str(mod), "--scenario",
