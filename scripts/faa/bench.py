@@ -722,9 +722,9 @@ def main(argv=None):
                     help="run only this section (repeatable; default: all)")
     ap.add_argument("--fixtures", nargs="+", metavar="NAME", help="dispatch: these fixtures (default: all)")
     ap.add_argument("--opt", default="3", help="dispatch: opt-levels, e.g. 0,3 (default: 3)")
-    ap.add_argument("--reps", type=int, default=7,
+    ap.add_argument("--reps", type=int, default=5,
                     help="overhead: interleaved runs per condition (default: %(default)s)")
-    ap.add_argument("--scale", type=float, default=1.0,
+    ap.add_argument("--scale", type=float, default=0.5,
                     help="overhead: loop length factor (default: %(default)s)")
     ap.add_argument("--batches", type=int, default=15,
                     help="dispatch: timed batches per run (default: %(default)s)")
