@@ -181,6 +181,16 @@ def cmd_run(args):
     return status
 
 
+def _stamp(path):
+    """What a file was built from (its build.py key) or, failing that, its
+    size and modification time: a cache key for results derived from it."""
+    key = Path(str(path) + ".key")
+    if key.exists():
+        return key.read_text()
+    st = Path(path).stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 def run_valgrind(args, tree, measurements, findings):
     """Gate rule 6 and the independent count: memcheck every library,
     massif the highest opt-level of each fixture x shape."""
@@ -203,10 +213,18 @@ def run_valgrind(args, tree, measurements, findings):
     progress(f"audit: Valgrind: {len(jobs)} run(s) (memcheck every library, massif per shape)")
     libs = {(m.fixture, m.mode, m.opt): m.meta_lib for m, _ in jobs}
 
+    vg_version = build.run_tool([vgbin, "--version"], timeout=60).stdout.strip()
+
     def one(job):
         m, tool = job
-        fn = valgrind.memcheck if tool == "memcheck" else valgrind.massif
-        return job, fn(vgbin, str(runner), libs[(m.fixture, m.mode, m.opt)], logdir)
+        fn, cls = (valgrind.memcheck, valgrind.Memcheck) if tool == "memcheck" else (
+            valgrind.massif, valgrind.Massif)
+        lib = Path(libs[(m.fixture, m.mode, m.opt)])
+        key = [_stamp(lib), _stamp(runner), vg_version, tool, valgrind.STEADY_REPEAT]
+        logdir.mkdir(parents=True, exist_ok=True)
+        return job, valgrind.cached(fn, cls, key, logdir / f"{lib.stem}.{tool}.json",
+                                    vgbin, str(runner), str(lib), logdir,
+                                    reuse=not args.no_cache)
 
     out = {}
     with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
@@ -243,12 +261,25 @@ def run_coverage(args, tree, fixtures, outcomes, measurements, findings):
         return {}
     progress(f"audit: handler coverage: {len(jobs)} Callgrind run(s)")
 
+    cdir = tree.work / "coverage"
+    cdir.mkdir(parents=True, exist_ok=True)
+
     def one(job):
         fx, mode, hs, lib = job
+        cache = cdir / f"{Path(lib).stem}.functions.json"
+        key = [_stamp(Path(lib)), _stamp(runner)]
         try:
-            return job, coverage.executed_functions(vgbin, str(runner), lib, tree.work / "coverage")
+            saved = json.loads(cache.read_text()) if not args.no_cache else {}
+            if saved["key"] == key:
+                return job, set(saved["functions"])
+        except (OSError, ValueError, KeyError):
+            pass
+        try:
+            names = coverage.executed_functions(vgbin, str(runner), lib, cdir)
         except (RuntimeError, OSError, build.subprocess.SubprocessError) as e:
             return job, e
+        cache.write_text(json.dumps({"key": key, "functions": sorted(names)}))
+        return job, names
 
     per = {}
     with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
@@ -477,6 +508,9 @@ def parser():
                    help="fail on any window that allocates more than in this earlier report "
                         "(default for frc: reports/baseline.json)")
     r.add_argument("--jobs", type=int, default=None, help="parallel builds and harness workers")
+    r.add_argument("--no-cache", action="store_true",
+                   help="re-run Valgrind and Callgrind even for libraries that were not rebuilt "
+                        "(their results are otherwise reused, keyed by the library's build hash)")
     r.add_argument("--no-rejects", action="store_true", help="skip fixtures/reject")
     r.add_argument("--valgrind", choices=("auto", "on", "off"), default="auto",
                    help="memcheck + massif + Valgrind's own count: auto runs them when Valgrind "

@@ -9,6 +9,8 @@ measured by a second, unrelated mechanism; the gate compares them with the
 interposer's, window by window.
 """
 
+import dataclasses
+import json
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -165,3 +167,23 @@ def steady_means(mc):
             n, a, f = acc.get(w["step"], (0, 0, 0))
             acc[w["step"]] = (n + 1, a + w["allocs"], f + w["frees"])
     return {k: (a / n, f / n) for k, (n, a, f) in acc.items()}
+
+
+def cached(fn, cls, key_parts, cache_file, *args, reuse=True):
+    """Runs fn(*args) unless cache_file holds its result for the same key.
+
+    The key is the library's build stamp (the hash of everything it was
+    built from) plus the tool's settings: a library rustc did not rebuild
+    gives the same Valgrind result, so a warm audit skips the slow part.
+    """
+    key = json.dumps(key_parts)
+    try:
+        saved = json.loads(Path(cache_file).read_text()) if reuse else {}
+        if saved.get("key") == key:
+            return cls(**saved["result"])
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    result = fn(*args)
+    if getattr(result, "ok", False):
+        Path(cache_file).write_text(json.dumps({"key": key, "result": dataclasses.asdict(result)}))
+    return result
