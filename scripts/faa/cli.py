@@ -164,6 +164,9 @@ def cmd_run(args):
     status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
     print(report.table(fixtures, measurements, compiler))
     rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov)
+    perf = report.performance(tree.reports / "bench.json")
+    if perf:
+        rep["performance"] = perf
     report.write_reports(rep, reports_dir)
     try:
         html.write(rep, reports_dir)

@@ -14,6 +14,8 @@ report.json schema (version 1):
     coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
                       (null when the compiler writes no handler mapping comments)
   rejects[]         {fixture, expected, got, exit, ok, message}
+  performance       headline figures of the last `make bench` (BUILD/reports/bench.json),
+                    or absent: {created, window, overhead, dispatch{summary, fixtures[]}, audit}
 """
 
 import json
@@ -119,6 +121,38 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
     }
 
 
+def performance(bench_path):
+    """The performance section: the headline figures of the last `make bench`
+    (bench.json, schema frame-alloc-audit/bench@1), or None."""
+    try:
+        b = json.loads(Path(bench_path).read_text())
+    except (OSError, ValueError):
+        return None
+    if b.get("schema") != "frame-alloc-audit/bench@1":
+        return None
+    out = {"source": str(bench_path), "created": b.get("created")}
+    if "window" in b:
+        out["window"] = {k: b["window"].get(k) for k in ("api_ns", "fast_ns", "goal_ns", "met")}
+    if "overhead" in b:
+        out["overhead"] = {name: {"unit": w.get("unit"), "ratio": w.get("ratio")}
+                           for name, w in b["overhead"].get("workloads", {}).items()}
+        out["overhead_goal"] = b["overhead"].get("goal_ratio")
+    if "dispatch" in b:
+        out["dispatch"] = {"summary": b["dispatch"].get("summary"),
+                           "fixtures": [{k: f.get(k) for k in ("fixture", "opt", "ns_ratio", "ir_ratio",
+                                                                "ir_ratio_transitions")}
+                                        | {"alloc_ns": f.get("alloc", {}).get("median_ns"),
+                                           "noalloc_ns": f.get("noalloc", {}).get("median_ns"),
+                                           "alloc_ir": f.get("alloc", {}).get("ir_per_dispatch"),
+                                           "noalloc_ir": f.get("noalloc", {}).get("ir_per_dispatch")}
+                                        for f in b["dispatch"].get("fixtures", [])]}
+    if "audit" in b:
+        a = b["audit"]
+        out["audit"] = {"cold_s": a.get("cold", {}).get("wall_s"), "warm_s": a.get("warm", {}).get("wall_s"),
+                        "goal_cold_s": a.get("goal_cold_s"), "goal_warm_s": a.get("goal_warm_s")}
+    return out
+
+
 def _memcheck(r):
     if r is None:
         return None
@@ -143,6 +177,13 @@ def markdown(report):
             ok = "✅" if fx["name"] not in failed else "❌"
             lines.append(f"| {fx['name']} | {r['mode']} | O{r['opt']} | {mean:.2f} | {mx} | "
                          f"{by:.0f} | {fx['size_of'].get(r['mode'], '—')} | {ok} |")
+    perf = report.get("performance")
+    if perf and perf.get("dispatch", {}).get("summary"):
+        sm = perf["dispatch"]["summary"]
+        lines += ["", f"Performance (`make bench`, {perf.get('created')}): no_alloc dispatch is "
+                  f"{sm.get('geomean_ns_ratio', 0):.1f}x faster and executes "
+                  f"{sm.get('geomean_ir_ratio', 0):.1f}x fewer instructions (geometric means; "
+                  f"{sm.get('geomean_ir_ratio_transitions', 0):.1f}x on transitions)."]
     fails = [f for f in report["findings"] if f["failure"]]
     if fails:
         lines += ["", "**Failures**", ""] + [f"- `{f['rule']}` {f['message']}" for f in fails]
