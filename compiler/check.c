@@ -241,6 +241,12 @@ typedef struct Edge {
 static Edge *edges;
 static int nedges, capedges;
 
+void check_reset(void)
+{
+	edges = NULL;
+	nedges = capedges = 0;
+}
+
 static void add_edge(int from, int to, Form *site)
 {
 	Edge e = {from, to, site};

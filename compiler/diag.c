@@ -3,10 +3,12 @@
  * error exits 65, an internal bug aborts with a different message. */
 #include "frc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 Source *cur_src;
+FILE *diag_out;
 static int nerrors;
 static bool limit_hit;
 
@@ -19,12 +21,36 @@ typedef struct Diag {
 static Diag *diags;
 static int ndiags, capdiags;
 
+/* The arena: every allocation is one calloc'd block behind a header that
+ * links it into a list, so frc_release() can free them all (the fuzz target
+ * compiles thousands of inputs in one process). A block per allocation
+ * (rather than big chunks) keeps AddressSanitizer's redzones around each
+ * object. */
+typedef union Blk {
+	union Blk *next;
+	max_align_t align;
+} Blk;
+static Blk *arena;
+
 void *xalloc(size_t n)
 {
-	void *p = calloc(1, n ? n : 1);
-	if (!p)
+	if (n > SIZE_MAX - sizeof(Blk))
 		die("out of memory (%zu bytes)", n);
-	return p;
+	Blk *b = calloc(1, sizeof(Blk) + n);
+	if (!b)
+		die("out of memory (%zu bytes)", n);
+	b->next = arena;
+	arena = b;
+	return b + 1;
+}
+
+void arena_free_all(void)
+{
+	while (arena) {
+		Blk *next = arena->next;
+		free(arena);
+		arena = next;
+	}
 }
 
 char *xstrndup(const char *s, size_t n)
@@ -63,32 +89,110 @@ int error_count(void)
 	return nerrors;
 }
 
-/* Appends source line `line` and a caret line under [col, col+width) to a
- * buffer; tabs are kept so the caret lines up in a terminal. */
+void diag_reset(void)
+{
+	nerrors = 0;
+	limit_hit = false;
+	diags = NULL;
+	ndiags = capdiags = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[i] (1 for ASCII), 0 if the bytes
+ * there are not valid UTF-8 (overlong forms and surrogates included). */
+int utf8_seq_len(const char *s, int len, int i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned c = u[i];
+	int n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, min = 0x80;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	if (i + n > len)
+		return 0;
+	unsigned cp = c & (0x7Fu >> n);
+	for (int k = 1; k < n; k++) {
+		if ((u[i + k] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (u[i + k] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* One column of the echoed line at s[*k], appended to o (or skipped when o
+ * is NULL). Tabs are kept so the caret lines up in a terminal; control
+ * characters and bytes that are not UTF-8 (the E008 line) show as '?'. Like
+ * the lexer, a column is a byte that is not a UTF-8 continuation byte. */
+static void echo_char(Out *o, const char *s, int len, int *k)
+{
+	unsigned char c = (unsigned char)s[*k];
+	int n = utf8_seq_len(s, len, *k);
+	if (c == '\t' || n > 1 || (n == 1 && c >= 0x20 && c != 0x7F)) {
+		if (o)
+			out_n(o, s + *k, (size_t)n);
+		*k += n;
+		return;
+	}
+	if (o)
+		out_s(o, "?");
+	(*k)++;
+	while (*k < len && ((unsigned char)s[*k] & 0xC0) == 0x80)
+		(*k)++;
+}
+
+/* At most this many columns of a source line are echoed: a window around the
+ * caret, with "..." where the line was cut, so a 100 KB one-line file cannot
+ * print 100 KB per diagnostic. */
+enum { ECHO_COLS = 120, ECHO_BEFORE = 60 };
+
+/* Source line `line` and a caret line under [col, col+width). */
 static char *show_line(int line, int col, int width)
 {
 	const char *s = cur_src->text;
+	int len = cur_src->len;
 	int l = 1, i = 0;
-	while (s[i] && l < line) {
+	while (i < len && l < line) {
 		if (s[i] == '\n')
 			l++;
 		i++;
 	}
 	int b = i;
-	while (s[i] && s[i] != '\n')
+	while (i < len && s[i] != '\n')
 		i++;
 	int e = i > b && s[i - 1] == '\r' ? i - 1 : i;  /* CRLF sources */
-	char *pad = xalloc((size_t)(i - b) + 1);
-	int c = 1, n = 0;
-	for (int k = b; k < i && c < col; k++) {
-		if (((unsigned char)s[k] & 0xC0) == 0x80)
-			continue;
-		pad[n++] = s[k] == '\t' ? '\t' : ' ';
+	int first = col > ECHO_COLS - ECHO_BEFORE / 2 ? col - ECHO_BEFORE : 1;  /* first column shown */
+	Out text = {0}, pad = {0};
+	out_s(&text, first > 1 ? "..." : "");
+	out_s(&pad, first > 1 ? "   " : "");
+	int c = 1, k = b;
+	while (k < e && c < first + ECHO_COLS) {
+		if (c >= first && c < col)
+			out_s(&pad, s[k] == '\t' ? "\t" : " ");
+		echo_char(c >= first ? &text : NULL, s, e, &k);
 		c++;
 	}
-	char *caret = xalloc((size_t)(width < 1 ? 1 : width) + 1);
-	memset(caret, '^', (size_t)(width < 1 ? 1 : width));
-	return xsprintf("%5d | %.*s\n      | %s%s\n", line, e - b, s + b, pad, caret);
+	if (k < e)
+		out_s(&text, "...");
+	while (c < col) {  /* a caret past the end of the line (EOF, a cut line) */
+		out_s(&pad, " ");
+		c++;
+	}
+	if (width < 1)
+		width = 1;
+	if (width > ECHO_COLS)
+		width = ECHO_COLS;
+	char *caret = xalloc((size_t)width + 1);
+	memset(caret, '^', (size_t)width);
+	return xsprintf("%5d | %s\n      | %s%s\n", line, text.buf, pad.buf, caret);
 }
 
 static int diag_cmp(const void *a, const void *b)
@@ -105,10 +209,11 @@ void flush_diagnostics(void)
 {
 	if (ndiags > 1)
 		qsort(diags, (size_t)ndiags, sizeof *diags, diag_cmp);
+	FILE *f = diag_out ? diag_out : stderr;
 	for (int i = 0; i < ndiags; i++)
-		fputs(diags[i].text, stderr);
+		fputs(diags[i].text, f);
 	if (limit_hit)
-		fprintf(stderr, "%s: too many errors, stopped after %d\n", cur_src->path, DIAG_LIMIT);
+		fprintf(f, "%s: too many errors, stopped after %d\n", cur_src->path, DIAG_LIMIT);
 	ndiags = 0;
 }
 

@@ -5,9 +5,13 @@
  * emit.c (shared walk) → emit_alloc.c | emit_noalloc.c (the two shapes).
  * diag.c is the only module that prints user diagnostics.
  *
- * Memory: everything is allocated from an arena (xalloc) and released when
- * the process exits. Nothing is freed earlier; no function frees what it
- * is given.
+ * Memory: everything is allocated from an arena (xalloc) and released all
+ * at once by frc_release() (the frc executable simply exits). Nothing is
+ * freed earlier; no function frees what it is given.
+ *
+ * State: one compilation at a time. The few globals (cur_src, the token
+ * list, the diagnostics, the self-call graph) are reset by frc_release(),
+ * so a process may compile any number of buffers in sequence (fuzz/).
  */
 #ifndef FRC_H
 #define FRC_H
@@ -33,6 +37,7 @@ typedef struct System System;
 /* ---- util (diag.c) ---------------------------------------------------- */
 
 void *xalloc(size_t n);                  /* zeroed; dies on exhaustion */
+void arena_free_all(void);               /* frees every xalloc block */
 char *xstrndup(const char *s, size_t n);
 char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define VEC_PUSH(arr, n, cap, item)                                        \
@@ -58,6 +63,7 @@ typedef struct Source {
 } Source;
 
 extern Source *cur_src;
+extern FILE *diag_out;   /* where diagnostics go; NULL means stderr */
 
 /* Records `path:line:col: error[code]: message` plus the source line and a
  * caret under [col, col+width); flush_diagnostics() prints them sorted.
@@ -70,6 +76,9 @@ void error_tok(const Token *t, const char *code, const char *fmt, ...)
 /* Prints the collected diagnostics in source order. */
 void flush_diagnostics(void);
 int error_count(void);
+void diag_reset(void);
+/* Length of the valid UTF-8 sequence at s[i], 0 when it is not UTF-8. */
+int utf8_seq_len(const char *s, int len, int i);
 /* Internal compiler bug: prints "frc: internal error: ..." and aborts. */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -106,6 +115,9 @@ typedef struct TokList {
 /* Tokenizes the whole file into src_toks (and *out). Returns false after
  * reporting lexical errors. */
 bool lex_file(TokList *out);
+/* E008: the source must be UTF-8 text without NUL bytes (rustc reads the
+ * output); reports the first offending byte. */
+bool check_text(void);
 extern TokList src_toks;
 #define TOK(k) (&src_toks.v[(k)])
 bool tok_is(const Token *t, const char *s);
@@ -265,6 +277,7 @@ bool parse_program(Program *prog);
 /* ---- check.c ------------------------------------------------------------- */
 
 bool check_program(Program *prog);
+void check_reset(void);
 /* Copy judgement of an opaque Rust type. */
 typedef enum { COPY_YES, COPY_NO, COPY_UNKNOWN } CopyKind;
 CopyKind type_copy_kind(Span type);
@@ -319,5 +332,17 @@ void emit_ret_default(Out *o, Method *m);
 void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Form *f);
 State *system_start(System *sys);
 int tok_line(int tok);
+
+/* ---- pipeline.c: the whole pipeline on a buffer --------------------------- */
+
+/* Compiles `len` bytes (`path` only names the file in diagnostics) through
+ * lexer, parser, checker and emitter. Diagnostics, and on rejection the
+ * "N errors; no output written" line, go to `diag` (NULL: stderr). Returns
+ * EXIT_OK with the Rust module in *out / *out_len, or EXIT_REJECTED. Never
+ * exits; an internal bug still aborts (die). *out is arena memory: valid
+ * until frc_release(), which the caller must call before the next
+ * compilation (it frees everything and resets all global state). */
+int frc_compile_buffer(const char *path, const char *data, size_t len, FILE *diag, char **out, size_t *out_len);
+void frc_release(void);
 
 #endif

@@ -38,6 +38,35 @@ int tok_width(const Token *t)
 	return w ? w : 1;
 }
 
+/* text = { UTF-8 character except NUL }
+ * Rust sources are UTF-8 and frc copies native text into its output
+ * verbatim, so anything else would only move the error to rustc (or, for a
+ * NUL byte, cut the text short). The first offending byte is reported. */
+bool check_text(void)
+{
+	const char *s = cur_src->text;
+	int len = cur_src->len, line = 1, col = 1;
+	for (int i = 0; i < len;) {
+		int n = utf8_seq_len(s, len, i);
+		if (n == 0 || s[i] == 0) {
+			if (s[i] == 0)
+				error_at(line, col, 1, "E008", "NUL byte in the source: frc reads UTF-8 text (is this a binary file?)");
+			else
+				error_at(line, col, 1, "E008", "invalid UTF-8 (byte 0x%02X): frc and rustc read UTF-8 text only",
+				         (unsigned char)s[i]);
+			return false;
+		}
+		if (s[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += n;
+	}
+	return true;
+}
+
 typedef struct Lexer {
 	const char *s;
 	int len, i, line, col;

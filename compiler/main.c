@@ -27,6 +27,9 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
+/* Larger sources are refused as unreadable (66): token offsets are ints. */
+#define MAX_SOURCE (256u << 20)
+
 static char *read_file(const char *path, int *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -45,6 +48,11 @@ static char *read_file(const char *path, int *len)
 		if (r == 0)
 			break;
 		n += r;
+		if (n > MAX_SOURCE) {
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
 	}
 	bool bad = ferror(f);
 	fclose(f);
@@ -69,40 +77,24 @@ static char *output_path(const char *dir, const char *file)
 
 static int compile(const char *dir, const char *file)
 {
-	Source src = {file, NULL, 0};
-	src.text = read_file(file, &src.len);
-	if (!src.text) {
+	int len;
+	char *text = read_file(file, &len);
+	if (!text) {
 		fprintf(stderr, "frc: cannot read %s: %s\n", file, strerror(errno));
 		return EXIT_NOINPUT;
 	}
-	if ((int)strlen(src.text) != src.len) {
-		fprintf(stderr, "frc: %s: contains a NUL byte; not a source file\n", file);
-		return EXIT_NOINPUT;
-	}
-	if (src.len >= 3 && memcmp(src.text, "\xEF\xBB\xBF", 3) == 0) {
-		src.text += 3;  /* a UTF-8 BOM would land mid-file after our banner */
-		src.len -= 3;
-	}
-	cur_src = &src;
-	Program prog = {0};
-	bool ok = lex_file(&prog.toks);
-	ok = ok && parse_program(&prog);
-	ok = ok && check_program(&prog);
-	flush_diagnostics();
-	if (!ok) {
-		fprintf(stderr, "frc: %s: %d error%s; no output written\n", file, error_count(),
-		        error_count() == 1 ? "" : "s");
-		return EXIT_REJECTED;
-	}
-	Out o = {0};
-	emit_program(&prog, &o);
+	char *out;
+	size_t out_len;
+	int status = frc_compile_buffer(file, text, (size_t)len, stderr, &out, &out_len);
+	if (status != EXIT_OK)
+		return status;
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
 		fprintf(stderr, "frc: cannot create %s: %s\n", dir, strerror(errno));
 		return EXIT_USAGE;
 	}
 	char *path = output_path(dir, file);
 	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(o.buf, 1, o.len, f) != o.len || fclose(f) != 0) {
+	if (!f || fwrite(out, 1, out_len, f) != out_len || fclose(f) != 0) {
 		fprintf(stderr, "frc: cannot write %s: %s\n", path, strerror(errno));
 		return EXIT_USAGE;
 	}

@@ -17,7 +17,14 @@ typedef struct P {
 	int i;
 	int *match;   /* match[k]: index of the bracket matching token k, or -1 */
 	Program *prog;
+	int depth;    /* Frame forms nested inside Frame forms' arguments */
+	bool too_deep;
 } P;
+
+/* Frame forms may nest (`-> $S(@@:self.m(-> ...))`); the parser, checker
+ * and emitters recurse once per level, so the depth is bounded (E009)
+ * rather than left to the stack. */
+enum { FORM_DEPTH_MAX = 100 };
 
 static Token *tk(P *p, int k) { return &p->t[k < p->n ? k : p->n - 1]; }
 static Token *cur(P *p) { return tk(p, p->i); }
@@ -386,6 +393,14 @@ static int parse_context(P *p, Body *b, int k)
  *   transition | "push$" | "=>" "$^" | "$." IDENT | context */
 static void parse_forms(P *p, Body *b)
 {
+	if (p->depth == FORM_DEPTH_MAX) {
+		if (!p->too_deep)
+			error_tok(&p->t[b->tb], "E009", "Frame forms nested more than %d deep inside each other's arguments",
+			          FORM_DEPTH_MAX);
+		p->too_deep = true;
+		return;
+	}
+	p->depth++;
 	int k = b->tb;
 	while (k < b->te) {
 		Token *t = &p->t[k];
@@ -428,6 +443,7 @@ static void parse_forms(P *p, Body *b)
 		}
 		k = next;
 	}
+	p->depth--;
 }
 
 /* body = "{" native-with-frame-forms "}"   — at the "{" */
@@ -829,7 +845,7 @@ static void parse_system(P *p, Attrs *at_)
 /* program = { native | attribute | system } */
 bool parse_program(Program *prog)
 {
-	P p = {prog->toks.v, prog->toks.n, 0, NULL, prog};
+	P p = {prog->toks.v, prog->toks.n, 0, NULL, prog, 0, false};
 	if (!match_brackets(&p))
 		return false;
 	Attrs at_ = {-1, false, 0, -1, false, false};

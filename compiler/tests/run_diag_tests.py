@@ -29,7 +29,7 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as out:
         for frs in cases:
-            first = frs.read_text().splitlines()[0]
+            first = frs.read_bytes().decode("utf-8", "replace").splitlines()[0]
             m = re.match(r"//\s*expect:\s*(E\d{3})", first)
             if not m:
                 print(f"FAIL {frs.name}: first line must be `// expect: Ennn`")
