@@ -8,8 +8,20 @@ AUDIT ?= scripts/audit --build-dir $(BUILD)
 AUDIT_ARGS ?=
 BENCH_ARGS ?=
 MESON_TEST_ARGS ?=
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD ?= build-fuzz
+ASAN_BUILD ?= build-asan
+UBSAN_BUILD ?= build-ubsan
+PYTHON ?= /usr/bin/python3
+# Valgrind's own allocator aborts on pvalloc and answers an overflowing
+# calloc differently: those three tests only run natively.
+MEMCHECK_SKIP = !(*pvalloc*|fast/each_kind*|edges/calloc_overflow*)
+# Sanitizer reports are fatal. UBSan's object-size check is suppressed for
+# interposer/core.c only (fuzz/ubsan.supp says why).
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/fuzz/ubsan.supp
 
-.PHONY: all deps build audit test regen regen-check baseline publish mutate bench help clean
+.PHONY: all deps build audit test regen regen-check baseline publish mutate bench fuzz test-sanitize help clean
 
 all: build
 
@@ -22,6 +34,8 @@ help:
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
 	@echo "make publish   copy the last audit's reports to reports/<compiler>-<version>/"
 	@echo "make mutate    mutation self-test: injected allocations must all fail the gate"
+	@echo "make fuzz      fuzz frc's whole pipeline with libFuzzer for FUZZ_SECONDS (default 300) in $(FUZZ_BUILD)/"
+	@echo "make test-sanitize  frc under ASan+UBSan, interposer and harness under UBSan, interposer under memcheck"
 	@echo "make bench     benchmarks with their ratios (BENCH_ARGS=\"--only dispatch\"); build/reports/bench.json"
 
 deps:
@@ -56,6 +70,32 @@ mutate: build
 
 bench: build
 	scripts/bench --build-dir $(BUILD) $(BENCH_ARGS)
+
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
+
+# ASan replaces malloc, so it cannot run under the LD_PRELOAD interposer:
+# frc (every compiler test, the fuzz replay, the bad-input tests) runs under
+# ASan+UBSan; the interposer suite and an audit of two fixtures run in
+# a UBSan-only build; the interposer test binary also runs under Valgrind
+# memcheck with the preload kept (see README, Robustness).
+test-sanitize: build
+	test -f $(ASAN_BUILD)/build.ninja || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(ASAN_BUILD)
+	$(SAN_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --suite compiler
+	$(SAN_ENV) FAA_BUILD_DIR=$(ASAN_BUILD) $(PYTHON) -m pytest -q scripts/tests/test_frc_bad_input.py
+	test -f $(UBSAN_BUILD)/build.ninja || meson setup $(UBSAN_BUILD) -Db_sanitize=undefined
+	ninja -C $(UBSAN_BUILD)
+	$(SAN_ENV) meson test -C $(UBSAN_BUILD) --print-errorlogs --num-processes 2 --suite interposer
+	$(SAN_ENV) scripts/audit --build-dir $(UBSAN_BUILD) run --work-dir $(UBSAN_BUILD)/audit \
+		--report-dir $(UBSAN_BUILD)/reports --valgrind off port_reset elevator
+	@if command -v valgrind >/dev/null 2>&1; then \
+	    echo "memcheck: interposer-tests under Valgrind, preload kept (--soname-synonyms)"; \
+	    STRESS_SECONDS=1 valgrind -q --error-exitcode=99 --trace-children=yes \
+	        --soname-synonyms=somalloc=nouserintercepts --suppressions=interposer/libunwind.supp \
+	        env LD_PRELOAD=$(CURDIR)/$(BUILD)/interposer/libaudit.so \
+	        $(BUILD)/interposer/tests/interposer-tests --filter '$(MEMCHECK_SKIP)'; \
+	else echo "SKIP memcheck of the interposer: apt-get install -y valgrind"; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -2,11 +2,15 @@
 # deps.sh — make sure the Debian packages frame-alloc-audit needs are here.
 # As root it installs what is missing (apt-get); otherwise it prints the
 # exact command and exits 3 (the audit's "required tool missing" status).
-# FAA_DEPS_OPTIONAL=0 skips the optional packages (report charts, Valgrind).
+# FAA_DEPS_OPTIONAL=0 skips the optional packages (report charts, Valgrind,
+# clang + libFuzzer for `make fuzz`); an optional package apt-get cannot
+# install is reported and skipped, never fatal.
+# FAA_DEPS_DRY_RUN=1 never installs: it answers as for a non-root user (the
+# apt-get line, exit 3), even as root — for tests and for a look first.
 set -eu
 
 required="gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest libunwind-dev libdw-dev binutils"
-optional="valgrind python3-jinja2 python3-matplotlib"
+optional="valgrind python3-jinja2 python3-matplotlib clang libclang-rt-14-dev"
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -21,23 +25,31 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0
 fi
 
-want=""
-for p in $required; do installed "$p" || want="$want $p"; done
+need=""
+for p in $required; do installed "$p" || need="$need $p"; done
+have_rustc || need="$need rustc"
+extra=""
 if [ "${FAA_DEPS_OPTIONAL:-1}" != 0 ]; then
-    for p in $optional; do installed "$p" || want="$want $p"; done
+    for p in $optional; do installed "$p" || extra="$extra $p"; done
 fi
-have_rustc || want="$want rustc"
+want="$need$extra"
 
 if [ -z "$want" ]; then
     echo "deps: all packages present"
     exit 0
 fi
-if [ "$(id -u)" = 0 ]; then
+if [ "$(id -u)" = 0 ] && [ "${FAA_DEPS_DRY_RUN:-0}" = 0 ]; then
     echo "deps: installing:$want"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
-    # shellcheck disable=SC2086
-    apt-get install -y -q $want
+    if [ -n "$need" ]; then
+        # shellcheck disable=SC2086
+        apt-get install -y -q $need
+    fi
+    for p in $extra; do
+        apt-get install -y -q "$p" ||
+            echo "deps: could not install optional package $p (the checks that need it will say SKIP)" >&2
+    done
 else
     echo "deps: missing Debian packages; run as root:" >&2
     echo "    apt-get update && apt-get install -y$want" >&2

@@ -196,3 +196,21 @@ def test_interrupted_audit_leaves_no_report(build_dir, tmp_path):
     assert "interrupted" in err
     assert not (out / "report.json").exists()
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_fixture_that_panics_is_reported_as_a_panic_with_its_location(build_dir, tmp_path):
+    """A --generated module whose interface method panics: the audit goes
+    on, fails the gate and names the panic, its file:line and message."""
+    src = (ROOT / "generated/port_reset/noalloc.rs").read_text()
+    sig = "pub fn connect(&mut self) {\n"
+    assert sig in src
+    mod = tmp_path / "port_reset.rs"
+    mod.write_text(src.replace(sig, sig + '        panic!("connect refused on purpose");\n', 1))
+    line = mod.read_text().splitlines().index('        panic!("connect refused on purpose");') + 1
+    status, text = audit(build_dir, "run", "--generated", str(mod), "--scenario",
+                         str(ROOT / "fixtures/port_reset.toml"), "--mode", "noalloc", "--valgrind", "off",
+                         "--report-dir", str(tmp_path / "r"), "--work-dir", str(tmp_path / "w"))
+    assert status == 1, text[-2000:]
+    fails = [ln for ln in text.splitlines() if ln.startswith("FAIL [panic]")]
+    assert fails, text[-2000:]
+    assert f"panicked at {mod}:{line}:" in fails[0] and "connect refused on purpose" in fails[0], fails[0]
