@@ -11,36 +11,107 @@
 
 static bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
+/* Name -> index tables (open addressing), so that lookups and duplicate
+ * checks stay linear however many names a file declares. */
+typedef struct Names {
+	const char **key;
+	int *val;
+	int cap;  /* a power of two, more than twice the entries */
+} Names;
+
+static Names names_new(int n)
+{
+	Names t = {0};
+	t.cap = 16;
+	while (t.cap < 2 * n + 2)
+		t.cap *= 2;
+	t.key = xalloc(sizeof(char *) * (size_t)t.cap);
+	t.val = xalloc(sizeof(int) * (size_t)t.cap);
+	return t;
+}
+
+static unsigned name_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static int *names_slot(Names *t, const char *name, bool *found)
+{
+	unsigned i = name_hash(name) & (unsigned)(t->cap - 1);
+	while (t->key[i] && !streq(t->key[i], name))
+		i = (i + 1) & (unsigned)(t->cap - 1);
+	*found = t->key[i] != NULL;
+	t->key[i] = name;  /* harmless when found: the same text */
+	return &t->val[i];
+}
+
+/* Index of `name`, or -1. */
+static int names_find(Names *t, const char *name)
+{
+	if (!t->cap)
+		return -1;
+	unsigned i = name_hash(name) & (unsigned)(t->cap - 1);
+	while (t->key[i] && !streq(t->key[i], name))
+		i = (i + 1) & (unsigned)(t->cap - 1);
+	return t->key[i] ? t->val[i] : -1;
+}
+
+/* Records name -> v unless present; returns the index already recorded
+ * (the first declaration), or -1 when the name is new. */
+static int names_add(Names *t, const char *name, int v)
+{
+	bool found;
+	int *slot = names_slot(t, name, &found);
+	if (found)
+		return *slot;
+	*slot = v;
+	return -1;
+}
+
+/* The current system's names (check_system builds them first). */
+static Names method_ix, state_ix, action_ix, field_ix;
+
+static void index_system(System *sys)
+{
+	method_ix = names_new(sys->nmethods);
+	state_ix = names_new(sys->nstates);
+	action_ix = names_new(sys->nactions);
+	field_ix = names_new(sys->nfields);
+	for (int i = 0; i < sys->nmethods; i++)
+		names_add(&method_ix, sys->methods[i]->name, i);
+	for (int i = 0; i < sys->nstates; i++)
+		names_add(&state_ix, sys->states[i]->name, i);
+	for (int i = 0; i < sys->nactions; i++)
+		names_add(&action_ix, sys->actions[i]->name, i);
+	for (int i = 0; i < sys->nfields; i++)
+		names_add(&field_ix, sys->fields[i].name, i);
+}
+
 static Method *find_method(System *sys, const char *name)
 {
-	for (int i = 0; i < sys->nmethods; i++)
-		if (streq(sys->methods[i]->name, name))
-			return sys->methods[i];
-	return NULL;
+	int i = names_find(&method_ix, name);
+	return i < 0 ? NULL : sys->methods[i];
 }
 
 static State *find_state(System *sys, const char *name)
 {
-	for (int i = 0; i < sys->nstates; i++)
-		if (streq(sys->states[i]->name, name))
-			return sys->states[i];
-	return NULL;
+	int i = names_find(&state_ix, name);
+	return i < 0 ? NULL : sys->states[i];
 }
 
 static Action *find_action(System *sys, const char *name)
 {
-	for (int i = 0; i < sys->nactions; i++)
-		if (streq(sys->actions[i]->name, name))
-			return sys->actions[i];
-	return NULL;
+	int i = names_find(&action_ix, name);
+	return i < 0 ? NULL : sys->actions[i];
 }
 
 static Field *find_field(System *sys, const char *name)
 {
-	for (int i = 0; i < sys->nfields; i++)
-		if (streq(sys->fields[i].name, name))
-			return &sys->fields[i];
-	return NULL;
+	int i = names_find(&field_ix, name);
+	return i < 0 ? NULL : &sys->fields[i];
 }
 
 static void dup(int tok, int first_tok, const char *what, const char *name)
@@ -51,28 +122,35 @@ static void dup(int tok, int first_tok, const char *what, const char *name)
 
 static void check_param_dups(Params *ps, const char *where)
 {
-	for (int i = 0; i < ps->n; i++)
-		for (int j = 0; j < i; j++)
-			if (streq(ps->v[i].name, ps->v[j].name))
-				dup(ps->v[i].tok, ps->v[j].tok, xsprintf("parameter of %s", where), ps->v[i].name);
+	Names seen = names_new(ps->n);
+	for (int i = 0; i < ps->n; i++) {
+		int j = names_add(&seen, ps->v[i].name, i);
+		if (j >= 0)
+			dup(ps->v[i].tok, ps->v[j].tok, xsprintf("parameter of %s", where), ps->v[i].name);
+	}
 }
 
 /* Token text of a span with whitespace removed, for comparing types. */
 static char *span_key(Span sp)
 {
-	char *s = xsprintf("%s", "");
+	Out o = {0};
+	out_s(&o, "");
 	for (int k = sp.b; k < sp.e; k++)
-		s = xsprintf("%s%s", s, tok_str(TOK(k)));
-	return s;
+		out_n(&o, cur_src->text + TOK(k)->start, (size_t)(TOK(k)->end - TOK(k)->start));
+	return o.buf;
 }
 
 /* The span as written, any run of whitespace or comments shown as one space. */
 static char *span_text(Span sp)
 {
-	char *s = xsprintf("%s", "");
-	for (int k = sp.b; k < sp.e; k++)
-		s = xsprintf("%s%s%s", s, k > sp.b && TOK(k)->space_before ? " " : "", tok_str(TOK(k)));
-	return s;
+	Out o = {0};
+	out_s(&o, "");
+	for (int k = sp.b; k < sp.e; k++) {
+		if (k > sp.b && TOK(k)->space_before)
+			out_s(&o, " ");
+		out_n(&o, cur_src->text + TOK(k)->start, (size_t)(TOK(k)->end - TOK(k)->start));
+	}
+	return o.buf;
 }
 
 /* Names the generated impl already uses: a user method `new` or a field
@@ -92,37 +170,42 @@ static void check_declarations(System *sys)
 		check_reserved(sys->actions[i]->tok, "action", sys->actions[i]->name);
 	for (int i = 0; i < sys->nfields; i++)
 		check_reserved(sys->fields[i].tok, "domain field", sys->fields[i].name);
+	/* a duplicate is reported against the first declaration (the index
+	 * tables keep the first) */
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
 		check_param_dups(&m->params, xsprintf("`%s`", m->name));
-		for (int j = 0; j < i; j++)
-			if (streq(m->name, sys->methods[j]->name))
-				dup(m->tok, sys->methods[j]->tok, "interface method", m->name);
+		int j = names_find(&method_ix, m->name);
+		if (j != i)
+			dup(m->tok, sys->methods[j]->tok, "interface method", m->name);
 	}
 	for (int i = 0; i < sys->nactions; i++) {
 		Action *a = sys->actions[i];
 		check_param_dups(&a->params, xsprintf("action `%s`", a->name));
-		for (int j = 0; j < i; j++)
-			if (streq(a->name, sys->actions[j]->name))
-				dup(a->tok, sys->actions[j]->tok, "action", a->name);
+		int j = names_find(&action_ix, a->name);
+		if (j != i)
+			dup(a->tok, sys->actions[j]->tok, "action", a->name);
 		Method *m = find_method(sys, a->name);
 		if (m)
 			dup(a->tok, m->tok, "name (action and interface method)", a->name);
 	}
-	for (int i = 0; i < sys->nfields; i++)
-		for (int j = 0; j < i; j++)
-			if (streq(sys->fields[i].name, sys->fields[j].name))
-				dup(sys->fields[i].tok, sys->fields[j].tok, "domain field", sys->fields[i].name);
+	for (int i = 0; i < sys->nfields; i++) {
+		int j = names_find(&field_ix, sys->fields[i].name);
+		if (j != i)
+			dup(sys->fields[i].tok, sys->fields[j].tok, "domain field", sys->fields[i].name);
+	}
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
-		for (int j = 0; j < i; j++)
-			if (streq(st->name, sys->states[j]->name))
-				dup(st->tok, sys->states[j]->tok, "state", xsprintf("$%s", st->name));
+		int j = names_find(&state_ix, st->name);
+		if (j != i)
+			dup(st->tok, sys->states[j]->tok, "state", xsprintf("$%s", st->name));
 		check_param_dups(&st->params, xsprintf("state `$%s`", st->name));
-		for (int v = 0; v < st->nvars; v++)
-			for (int w = 0; w < v; w++)
-				if (streq(st->vars[v].name, st->vars[w].name))
-					dup(st->vars[v].tok, st->vars[w].tok, "state variable", xsprintf("$.%s", st->vars[v].name));
+		Names vars = names_new(st->nvars);
+		for (int v = 0; v < st->nvars; v++) {
+			int w = names_add(&vars, st->vars[v].name, v);
+			if (w >= 0)
+				dup(st->vars[v].tok, st->vars[w].tok, "state variable", xsprintf("$.%s", st->vars[v].name));
+		}
 	}
 }
 
@@ -138,23 +221,37 @@ static void check_hierarchy(System *sys)
 			error_tok(TOK(st->parent_tok), "E010", "unknown parent state `$%s` of `$%s`", st->parent_name,
 			          st->name);
 	}
+	/* Depths by walking up from each state, memoised (mark 2), so that a
+	 * long chain costs linear time. Reaching a state already on the current
+	 * walk (mark 1) is a cycle: it is reported at that state, whose parent
+	 * link is cut, and the walk is redone. */
 	sys->hsm_depth = 1;
-	for (int i = 0; i < sys->nstates; i++) {
-		State *st = sys->states[i];
-		int d = 0;
-		State *s = st->parent;
-		while (s && d <= sys->nstates) {
-			s = s->parent;
-			d++;
+	int n = sys->nstates;
+	char *mark = xalloc((size_t)n);
+	State **path = xalloc(sizeof(State *) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		int np;
+		State *s;
+	again:
+		np = 0;
+		for (s = sys->states[i]; s && mark[s->index] == 0; s = s->parent) {
+			mark[s->index] = 1;
+			path[np++] = s;
 		}
-		if (d > sys->nstates) {
-			error_tok(TOK(st->tok), "E024", "state `$%s` is its own ancestor (cycle in `=>` parents)", st->name);
-			st->parent = NULL;
-			d = 0;
+		if (s && mark[s->index] == 1) {
+			error_tok(TOK(s->tok), "E024", "state `$%s` is its own ancestor (cycle in `=>` parents)", s->name);
+			s->parent = NULL;
+			for (int k = 0; k < np; k++)
+				mark[path[k]->index] = 0;
+			goto again;
 		}
-		st->depth = d;
-		if (d + 1 > sys->hsm_depth)
-			sys->hsm_depth = d + 1;
+		int d = s ? s->depth : -1;
+		for (int k = np - 1; k >= 0; k--) {
+			path[k]->depth = ++d;
+			mark[path[k]->index] = 2;
+			if (d + 1 > sys->hsm_depth)
+				sys->hsm_depth = d + 1;
+		}
 	}
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
@@ -245,6 +342,7 @@ void check_reset(void)
 {
 	edges = NULL;
 	nedges = capedges = 0;
+	method_ix = state_ix = action_ix = field_ix = (Names){0};
 }
 
 static void add_edge(int from, int to, Form *site)
@@ -437,12 +535,12 @@ static void check_body(Ctx *c, Body *b)
 		check_form(c, b->forms[i]);
 }
 
-static void check_handler(System *sys, State *st, Handler *h)
+/* `first`: index in st of the first handler with h's name, -1 if h is it. */
+static void check_handler(System *sys, State *st, Handler *h, int first)
 {
-	for (int j = 0; j < st->nhandlers && st->handlers[j] != h; j++)
-		if (streq(st->handlers[j]->name, h->name))
-			error_tok(TOK(h->tok), "E015", "duplicate handler `%s` in state `$%s` (first declared at line %d:%d)",
-			          h->name, st->name, TOK(st->handlers[j]->tok)->line, TOK(st->handlers[j]->tok)->col);
+	if (first >= 0)
+		error_tok(TOK(h->tok), "E015", "duplicate handler `%s` in state `$%s` (first declared at line %d:%d)",
+		          h->name, st->name, TOK(st->handlers[first]->tok)->line, TOK(st->handlers[first]->tok)->col);
 	check_param_dups(&h->params, xsprintf("handler `%s`", h->name));
 	if (h->kind == H_ENTER)
 		st->enter = h;
@@ -655,44 +753,94 @@ static const char *node_name(System *sys, int n)
 	return xsprintf("action %s", sys->actions[n - sys->nmethods - 1]->name);
 }
 
-/* DFS; on a back edge prints the cycle once. Returns the max number of
- * interface-call contexts live on any path from n. */
-static int visit(System *sys, int n, int *color, int *depth, int *stack, int sp, bool *cycle_seen)
+/* The self-call graph in adjacency form: the edges from node n are
+ * out[start[n] .. start[n+1]), in the order they were added. */
+typedef struct Graph {
+	System *sys;
+	int nn;
+	int *start;
+	Edge *out;
+} Graph;
+
+static Graph build_graph(System *sys, int nn)
 {
-	if (color[n] == 2)
-		return depth[n];
-	color[n] = 1;
-	stack[sp] = n;
-	int best = 0;
-	for (int i = 0; i < nedges; i++) {
-		Edge *e = &edges[i];
-		if (e->from != n)
-			continue;
-		if (color[e->to] == 1) {
-			if (sys->no_alloc && !*cycle_seen) {
-				int k = sp;
-				while (stack[k] != e->to)
-					k--;
-				char *path = xsprintf("%s", node_name(sys, stack[k]));
-				for (int j = k + 1; j <= sp; j++)
-					path = xsprintf("%s -> %s", path, node_name(sys, stack[j]));
-				path = xsprintf("%s -> %s", path, node_name(sys, e->to));
-				error_at(e->site ? e->site->line : TOK(sys->tok)->line, e->site ? e->site->col : TOK(sys->tok)->col,
-				         !e->site ? 1 : e->site->kind == F_SELF_FIELD ? 4 : 3, "E107",
-				         "self-call cycle under @@[no_alloc]: %s; the context stack would need unbounded depth "
-				         "(break the cycle, e.g. record the work in a domain field and handle it in the caller)",
-				         path);
-				*cycle_seen = true;
+	Graph g = {sys, nn, xalloc(sizeof(int) * (size_t)(nn + 1)), xalloc(sizeof(Edge) * (size_t)(nedges + 1))};
+	int *fill = xalloc(sizeof(int) * (size_t)(nn + 1));
+	for (int i = 0; i < nedges; i++)
+		g.start[edges[i].from + 1]++;
+	for (int n = 0; n < nn; n++)
+		g.start[n + 1] += g.start[n];
+	memcpy(fill, g.start, sizeof(int) * (size_t)(nn + 1));
+	for (int i = 0; i < nedges; i++)
+		g.out[fill[edges[i].from]++] = edges[i];
+	return g;
+}
+
+/* Reports the cycle stack[k..sp] -> to (E107). Long cycles are shortened
+ * in the middle; the message has room for about 2000 characters. */
+static void report_cycle(Graph *g, int *stack, int sp, Edge *e)
+{
+	System *sys = g->sys;
+	int k = sp;
+	while (stack[k] != e->to)
+		k--;
+	Out path = {0};
+	out_s(&path, node_name(sys, stack[k]));
+	for (int j = k + 1; j <= sp; j++) {
+		if (path.len > 1200 && j < sp) {
+			out_s(&path, " -> ...");
+			j = sp;
+		}
+		out_f(&path, " -> %s", node_name(sys, stack[j]));
+	}
+	out_f(&path, " -> %s", node_name(sys, e->to));
+	error_at(e->site ? e->site->line : TOK(sys->tok)->line, e->site ? e->site->col : TOK(sys->tok)->col,
+	         !e->site ? 1 : e->site->kind == F_SELF_FIELD ? 4 : 3, "E107",
+	         "self-call cycle under @@[no_alloc]: %s; the context stack would need unbounded depth "
+	         "(break the cycle, e.g. record the work in a domain field and handle it in the caller)",
+	         path.buf);
+}
+
+/* Depth-first from root, with an explicit stack (a chain of self-calls may
+ * be as long as the file allows). depth[n] is the max number of
+ * interface-call contexts live on any path from n; a back edge is a cycle,
+ * reported once under @@[no_alloc]. */
+static void visit(Graph *g, int root, int *color, int *depth, int *stack, int *next, int *best, bool *cycle_seen)
+{
+	System *sys = g->sys;
+	if (color[root] == 2)
+		return;
+	int sp = 0;
+	stack[0] = root;
+	next[0] = g->start[root];
+	best[0] = 0;
+	color[root] = 1;
+	while (sp >= 0) {
+		int n = stack[sp];
+		if (next[sp] < g->start[n + 1]) {
+			Edge *e = &g->out[next[sp]++];
+			if (color[e->to] == 1) {
+				if (sys->no_alloc && !*cycle_seen) {
+					report_cycle(g, stack, sp, e);
+					*cycle_seen = true;
+				}
+			} else if (color[e->to] == 2) {
+				if (depth[e->to] > best[sp])
+					best[sp] = depth[e->to];
+			} else {
+				sp++;
+				stack[sp] = e->to;
+				next[sp] = g->start[e->to];
+				best[sp] = 0;
+				color[e->to] = 1;
 			}
 			continue;
 		}
-		int d = visit(sys, e->to, color, depth, stack, sp + 1, cycle_seen);
-		if (d > best)
-			best = d;
+		color[n] = 2;
+		depth[n] = best[sp] + (n < sys->nmethods ? 1 : 0);
+		if (--sp >= 0 && depth[n] > best[sp])
+			best[sp] = depth[n];
 	}
-	color[n] = 2;
-	depth[n] = best + (n < sys->nmethods ? 1 : 0);
-	return depth[n];
 }
 
 static void call_graph(System *sys)
@@ -702,21 +850,25 @@ static void call_graph(System *sys)
 	for (int i = 0; i < sys->nmethods; i++)
 		if (sys->methods[i]->transitions)
 			add_edge(i, sys->nmethods, NULL);
+	Graph g = build_graph(sys, nn);
 	int *color = xalloc(sizeof(int) * (size_t)nn);
 	int *depth = xalloc(sizeof(int) * (size_t)nn);
-	int *stack = xalloc(sizeof(int) * (size_t)nn + sizeof(int));
+	int *stack = xalloc(sizeof(int) * (size_t)nn);
+	int *next = xalloc(sizeof(int) * (size_t)nn);
+	int *best = xalloc(sizeof(int) * (size_t)nn);
 	bool cycle = false;
 	sys->ctx_depth = 1;
 	for (int n = 0; n < nn; n++) {
-		int d = visit(sys, n, color, depth, stack, 0, &cycle);
-		if (d > sys->ctx_depth)
-			sys->ctx_depth = d;
+		visit(&g, n, color, depth, stack, next, best, &cycle);
+		if (depth[n] > sys->ctx_depth)
+			sys->ctx_depth = depth[n];
 	}
 }
 
 static void check_system(System *sys)
 {
 	nedges = 0;
+	index_system(sys);
 	if (sys->nstates == 0) {
 		error_tok(TOK(sys->tok), "E002", "system `%s` has no states (add a `machine:` section)", sys->name);
 		return;
@@ -726,8 +878,9 @@ static void check_system(System *sys)
 	check_hierarchy(sys);
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
+		Names seen = names_new(st->nhandlers);
 		for (int h = 0; h < st->nhandlers; h++)
-			check_handler(sys, st, st->handlers[h]);
+			check_handler(sys, st, st->handlers[h], names_add(&seen, st->handlers[h]->name, h));
 	}
 	for (int i = 0; i < sys->nactions; i++) {
 		Ctx c = {sys, NULL, sys->actions[i], sys->nmethods + 1 + i};
@@ -746,13 +899,14 @@ static void check_system(System *sys)
 
 bool check_program(Program *prog)
 {
+	Names systems = names_new(prog->ncuts);
 	for (int i = 0; i < prog->ncuts; i++) {
 		System *sys = prog->cuts[i].sys;
 		if (!sys)
 			continue;
-		for (int j = 0; j < i; j++)
-			if (prog->cuts[j].sys && strcmp(prog->cuts[j].sys->name, sys->name) == 0)
-				dup(sys->tok, prog->cuts[j].sys->tok, "system", sys->name);
+		int j = names_add(&systems, sys->name, i);
+		if (j >= 0)
+			dup(sys->tok, prog->cuts[j].sys->tok, "system", sys->name);
 		check_system(sys);
 	}
 	return error_count() == 0;

@@ -8,7 +8,8 @@
 # Prints the executions, the execution rate and the crashes/hangs found.
 # Exit: 0 no crash, 1 a crash, hang (timeout), leak or broken promise (the
 # input is in BUILD_DIR/artifacts/; copy it to fuzz/regressions/ once fixed),
-# 3 clang or libFuzzer missing (a SKIP line names the Debian packages).
+# 3 clang or libFuzzer missing (a SKIP line names the Debian packages),
+# 130 interrupted (SIGINT/SIGTERM; the figures so far are printed).
 # The corpus grows in BUILD_DIR/corpus and is reused by the next run.
 set -eu
 cd "$(dirname "$0")/.."
@@ -40,16 +41,24 @@ done
 log="$dir/fuzz.log"
 echo "fuzz: running $dir/fuzz_frc for ${seconds}s (log: $log)"
 rc=0
+t0=$(date +%s)
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 "$dir/fuzz_frc" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -dict=fuzz/frc.dict -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     "$dir/corpus" "$dir/seeds" >"$log" 2>&1 || rc=$?
 
+elapsed=$(( $(date +%s) - t0 ))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 secs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-crashes=$(grep -c -E '^==[0-9]+==.*(ERROR|WARNING): (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|broken promise|ALARM: working on the last Unit' "$log" || true)
-hangs=$(grep -c 'ALARM: working on the last Unit' "$log" || true)
-echo "fuzz: ${execs:-?} executions in ${seconds}s (${secs:-?} exec/s), corpus $(ls "$dir/corpus" | wc -l) inputs"
+crashes=$(grep -E '^==[0-9]+==.*ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|broken promise' "$log" |
+    grep -c -v 'libFuzzer: timeout' || true)
+hangs=$(grep -c 'libFuzzer: timeout' "$log" || true)
+slowest=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
+echo "fuzz: ${execs:-?} executions in ${elapsed}s (${secs:-?} exec/s, slowest input ${slowest:-?}s), corpus $(ls "$dir/corpus" | wc -l) inputs"
+if [ "$rc" -eq 72 ] && [ "$crashes" -eq 0 ]; then
+    echo "fuzz: interrupted — crashes: 0, hangs: 0 so far"
+    exit 130
+fi
 if [ "$rc" -ne 0 ]; then
     grep -E 'ERROR|runtime error|broken promise|ALARM|Test unit written' "$log" | head -20
     echo "fuzz: FAIL — crashes: $crashes, hangs: $hangs (exit $rc); inputs in $dir/artifacts/"

@@ -87,6 +87,43 @@ def test_very_large_valid_file_compiles(build_dir, tmp_path):
     assert [p.name for p in outputs] == ["big.rs"]
 
 
+def _chain(n):
+    iface = "".join("  m%d()\n" % i for i in range(n))
+    handlers = "".join("   m%d() { @@:self.m%d() }\n" % (i, i + 1) for i in range(n - 1))
+    return "@@system A {\n interface:\n%s machine:\n  $S {\n%s  }\n}\n" % (iface, handlers)
+
+
+def _hsm(n):
+    states = "".join("  $S%d => $S%d { }\n" % (i, i + 1) for i in range(n - 1)) + "  $S%d { }\n" % (n - 1)
+    return "@@system A {\n machine:\n%s}\n" % states
+
+
+def _wide_type(n):
+    t = "(" + "u8, " * n + ")"
+    return "@@system A {\n interface:\n  go(x: %s)\n machine:\n  $S { go(x: %s) { } }\n}\n" % (t, t)
+
+
+BIG = {
+    "self_call_chain_30000": lambda: _chain(30_000),    # was 10 s: quadratic DFS and name lookups
+    "hsm_depth_30000": lambda: _hsm(30_000),            # was 3 s: depth walk per state
+    "wide_type_20000": lambda: _wide_type(20_000),      # was 15 s: types compared by repeated concatenation
+    "duplicates_20000": lambda: "@@system A {\n interface:\n" + "  go()\n" * 20_000 + " machine:\n  $S { }\n}\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BIG))
+def test_big_declarations_stay_linear(build_dir, tmp_path, name):
+    """Large but legal shapes: answered within seconds (a 5 s budget, 15 s
+    under ASan; about 0.2 s on the development machine), no deep recursion."""
+    import time
+    t = time.monotonic()
+    src = BIG[name]()
+    r, outputs = frc(build_dir, tmp_path, src.encode(), name=name + ".frs")
+    assert r.returncode in (0, 65), r.stderr[-500:]
+    assert time.monotonic() - t < 5.0 * (3 if "asan" in str(build_dir) else 1)
+    assert len(r.stderr) < 200_000
+
+
 def test_unreadable_input_exits_66(build_dir, tmp_path):
     r = subprocess.run([str(build_dir / "compiler/frc"), "compile", "-l", "rust", "-o", str(tmp_path),
                         str(tmp_path / "missing.frs")], capture_output=True, timeout=30)
