@@ -202,7 +202,7 @@ impl BlePeripheral {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> BlePeripheral {
         let mut __s = BlePeripheral::new();
-        __s.__route(&BlePeripheralFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -345,15 +345,31 @@ impl BlePeripheral {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            BlePeripheralState::AdvFast => self.__state_AdvFast(&BlePeripheralFrameEvent::__Enter),
+            BlePeripheralState::AdvSlow => self.__state_AdvSlow(&BlePeripheralFrameEvent::__Enter),
+            BlePeripheralState::Secured => self.__state_Secured(&BlePeripheralFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            BlePeripheralState::Pairing => self.__state_Pairing(&BlePeripheralFrameEvent::__Exit),
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&BlePeripheralFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(BlePeripheralFrameEvent::__Enter) => self.__route(&BlePeripheralFrameEvent::__Enter),
+                None | Some(BlePeripheralFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&BlePeripheralFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

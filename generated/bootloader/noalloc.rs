@@ -202,7 +202,7 @@ impl Bootloader {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Bootloader {
         let mut __s = Bootloader::new();
-        __s.__route(&BootloaderFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -349,15 +349,33 @@ impl Bootloader {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            BootloaderState::Boot => self.__state_Boot(&BootloaderFrameEvent::__Enter),
+            BootloaderState::Running => self.__state_Running(&BootloaderFrameEvent::__Enter),
+            BootloaderState::Erasing => self.__state_Erasing(&BootloaderFrameEvent::__Enter),
+            BootloaderState::TrialRun => self.__state_TrialRun(&BootloaderFrameEvent::__Enter),
+            BootloaderState::Rollback => self.__state_Rollback(&BootloaderFrameEvent::__Enter),
+            BootloaderState::Recovery => self.__state_Recovery(&BootloaderFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&BootloaderFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(BootloaderFrameEvent::__Enter) => self.__route(&BootloaderFrameEvent::__Enter),
+                None | Some(BootloaderFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&BootloaderFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -152,7 +152,7 @@ impl CanErrorState {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> CanErrorState {
         let mut __s = CanErrorState::new();
-        __s.__route(&CanErrorStateFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -284,15 +284,29 @@ impl CanErrorState {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            CanErrorStateState::ErrorPassive => self.__state_ErrorPassive(&CanErrorStateFrameEvent::__Enter),
+            CanErrorStateState::BusOff => self.__state_BusOff(&CanErrorStateFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&CanErrorStateFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(CanErrorStateFrameEvent::__Enter) => self.__route(&CanErrorStateFrameEvent::__Enter),
+                None | Some(CanErrorStateFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&CanErrorStateFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -181,7 +181,7 @@ impl Charger {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Charger {
         let mut __s = Charger::new();
-        __s.__route(&ChargerFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -269,15 +269,31 @@ impl Charger {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            ChargerState::Full => self.__state_Full(&ChargerFrameEvent::__Enter),
+            ChargerState::TempFault => self.__state_TempFault(&ChargerFrameEvent::__Enter),
+            ChargerState::Fault => self.__state_Fault(&ChargerFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            ChargerState::ConstantVoltage => self.__state_ConstantVoltage(&ChargerFrameEvent::__Exit),
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&ChargerFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(ChargerFrameEvent::__Enter) => self.__route(&ChargerFrameEvent::__Enter),
+                None | Some(ChargerFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&ChargerFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

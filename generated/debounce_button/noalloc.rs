@@ -140,7 +140,7 @@ impl DebouncedButton {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> DebouncedButton {
         let mut __s = DebouncedButton::new();
-        __s.__route(&DebouncedButtonFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -192,15 +192,28 @@ impl DebouncedButton {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            DebouncedButtonState::LongHeld => self.__state_LongHeld(&DebouncedButtonFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&DebouncedButtonFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(DebouncedButtonFrameEvent::__Enter) => self.__route(&DebouncedButtonFrameEvent::__Enter),
+                None | Some(DebouncedButtonFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&DebouncedButtonFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

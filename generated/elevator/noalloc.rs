@@ -219,7 +219,7 @@ impl Elevator {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Elevator {
         let mut __s = Elevator::new();
-        __s.__route(&ElevatorFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -399,15 +399,33 @@ impl Elevator {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            ElevatorState::DoorsOpening => self.__state_DoorsOpening(&ElevatorFrameEvent::__Enter),
+            ElevatorState::DoorsOpen => self.__state_DoorsOpen(&ElevatorFrameEvent::__Enter),
+            ElevatorState::MovingUp => self.__state_MovingUp(&ElevatorFrameEvent::__Enter),
+            ElevatorState::MovingDown => self.__state_MovingDown(&ElevatorFrameEvent::__Enter),
+            ElevatorState::FireRecall => self.__state_FireRecall(&ElevatorFrameEvent::__Enter),
+            ElevatorState::Inspection => self.__state_Inspection(&ElevatorFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&ElevatorFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(ElevatorFrameEvent::__Enter) => self.__route(&ElevatorFrameEvent::__Enter),
+                None | Some(ElevatorFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&ElevatorFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -161,7 +161,7 @@ impl I2cMaster {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> I2cMaster {
         let mut __s = I2cMaster::new();
-        __s.__route(&I2cMasterFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -247,15 +247,31 @@ impl I2cMaster {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            I2cMasterState::Addressing => self.__state_Addressing(&I2cMasterFrameEvent::__Enter),
+            I2cMasterState::RetryWait => self.__state_RetryWait(&I2cMasterFrameEvent::__Enter),
+            I2cMasterState::Failed => self.__state_Failed(&I2cMasterFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            I2cMasterState::Addressing => self.__state_Addressing(&I2cMasterFrameEvent::__Exit),
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&I2cMasterFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(I2cMasterFrameEvent::__Enter) => self.__route(&I2cMasterFrameEvent::__Enter),
+                None | Some(I2cMasterFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&I2cMasterFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

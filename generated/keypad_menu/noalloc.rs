@@ -163,7 +163,7 @@ impl KeypadMenu {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> KeypadMenu {
         let mut __s = KeypadMenu::new();
-        __s.__route(&KeypadMenuFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -215,15 +215,27 @@ impl KeypadMenu {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&KeypadMenuFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(KeypadMenuFrameEvent::__Enter) => self.__route(&KeypadMenuFrameEvent::__Enter),
+                None | Some(KeypadMenuFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&KeypadMenuFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -167,7 +167,7 @@ impl Lexer {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Lexer {
         let mut __s = Lexer::new();
-        __s.__route(&LexerFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -197,15 +197,27 @@ impl Lexer {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&LexerFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(LexerFrameEvent::__Enter) => self.__route(&LexerFrameEvent::__Enter),
+                None | Some(LexerFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&LexerFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

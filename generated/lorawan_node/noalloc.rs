@@ -198,7 +198,7 @@ impl LoRaWanNode {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> LoRaWanNode {
         let mut __s = LoRaWanNode::new();
-        __s.__route(&LoRaWanNodeFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -309,15 +309,30 @@ impl LoRaWanNode {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            LoRaWanNodeState::JoinTx => self.__state_JoinTx(&LoRaWanNodeFrameEvent::__Enter),
+            LoRaWanNodeState::Ready => self.__state_Ready(&LoRaWanNodeFrameEvent::__Enter),
+            LoRaWanNodeState::TxData => self.__state_TxData(&LoRaWanNodeFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&LoRaWanNodeFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(LoRaWanNodeFrameEvent::__Enter) => self.__route(&LoRaWanNodeFrameEvent::__Enter),
+                None | Some(LoRaWanNodeFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&LoRaWanNodeFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -167,7 +167,7 @@ impl ModalEditor {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> ModalEditor {
         let mut __s = ModalEditor::new();
-        __s.__route(&ModalEditorFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -220,15 +220,27 @@ impl ModalEditor {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&ModalEditorFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(ModalEditorFrameEvent::__Enter) => self.__route(&ModalEditorFrameEvent::__Enter),
+                None | Some(ModalEditorFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&ModalEditorFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -161,7 +161,7 @@ impl ModbusRtuSlave {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> ModbusRtuSlave {
         let mut __s = ModbusRtuSlave::new();
-        __s.__route(&ModbusRtuSlaveFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -234,15 +234,30 @@ impl ModbusRtuSlave {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            ModbusRtuSlaveState::Receiving => self.__state_Receiving(&ModbusRtuSlaveFrameEvent::__Enter),
+            ModbusRtuSlaveState::Checking => self.__state_Checking(&ModbusRtuSlaveFrameEvent::__Enter),
+            ModbusRtuSlaveState::Replying => self.__state_Replying(&ModbusRtuSlaveFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&ModbusRtuSlaveFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(ModbusRtuSlaveFrameEvent::__Enter) => self.__route(&ModbusRtuSlaveFrameEvent::__Enter),
+                None | Some(ModbusRtuSlaveFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&ModbusRtuSlaveFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -197,7 +197,7 @@ impl MotorController {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> MotorController {
         let mut __s = MotorController::new();
-        __s.__route(&MotorControllerFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -309,15 +309,29 @@ impl MotorController {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            MotorControllerState::Tripped => self.__state_Tripped(&MotorControllerFrameEvent::__Enter),
+            MotorControllerState::OverTemp => self.__state_OverTemp(&MotorControllerFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&MotorControllerFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(MotorControllerFrameEvent::__Enter) => self.__route(&MotorControllerFrameEvent::__Enter),
+                None | Some(MotorControllerFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&MotorControllerFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -96,7 +96,7 @@ impl PortReset {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> PortReset {
         let mut __s = PortReset::new();
-        __s.__route(&PortResetFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -142,15 +142,27 @@ impl PortReset {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&PortResetFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(PortResetFrameEvent::__Enter) => self.__route(&PortResetFrameEvent::__Enter),
+                None | Some(PortResetFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&PortResetFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -140,7 +140,7 @@ impl PowerManager {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> PowerManager {
         let mut __s = PowerManager::new();
-        __s.__route(&PowerManagerFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -267,15 +267,29 @@ impl PowerManager {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            PowerManagerState::Run => self.__state_Run(&PowerManagerFrameEvent::__Enter),
+            PowerManagerState::Sleep => self.__state_Sleep(&PowerManagerFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&PowerManagerFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(PowerManagerFrameEvent::__Enter) => self.__route(&PowerManagerFrameEvent::__Enter),
+                None | Some(PowerManagerFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&PowerManagerFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

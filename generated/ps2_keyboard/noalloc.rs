@@ -130,7 +130,7 @@ impl Ps2Keyboard {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Ps2Keyboard {
         let mut __s = Ps2Keyboard::new();
-        __s.__route(&Ps2KeyboardFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -170,15 +170,27 @@ impl Ps2Keyboard {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&Ps2KeyboardFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(Ps2KeyboardFrameEvent::__Enter) => self.__route(&Ps2KeyboardFrameEvent::__Enter),
+                None | Some(Ps2KeyboardFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&Ps2KeyboardFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -146,7 +146,7 @@ impl RetryBackoff {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> RetryBackoff {
         let mut __s = RetryBackoff::new();
-        __s.__route(&RetryBackoffFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -242,15 +242,30 @@ impl RetryBackoff {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            RetryBackoffState::Connecting => self.__state_Connecting(&RetryBackoffFrameEvent::__Enter),
+            RetryBackoffState::Backoff => self.__state_Backoff(&RetryBackoffFrameEvent::__Enter),
+            RetryBackoffState::Connected => self.__state_Connected(&RetryBackoffFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&RetryBackoffFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(RetryBackoffFrameEvent::__Enter) => self.__route(&RetryBackoffFrameEvent::__Enter),
+                None | Some(RetryBackoffFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&RetryBackoffFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -192,7 +192,7 @@ impl SdCardInit {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> SdCardInit {
         let mut __s = SdCardInit::new();
-        __s.__route(&SdCardInitFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -315,15 +315,30 @@ impl SdCardInit {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            SdCardInitState::Ready => self.__state_Ready(&SdCardInitFrameEvent::__Enter),
+            SdCardInitState::NoCard => self.__state_NoCard(&SdCardInitFrameEvent::__Enter),
+            SdCardInitState::Unusable => self.__state_Unusable(&SdCardInitFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&SdCardInitFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(SdCardInitFrameEvent::__Enter) => self.__route(&SdCardInitFrameEvent::__Enter),
+                None | Some(SdCardInitFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&SdCardInitFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -166,7 +166,7 @@ impl SpiFlash {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> SpiFlash {
         let mut __s = SpiFlash::new();
-        __s.__route(&SpiFlashFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -266,15 +266,30 @@ impl SpiFlash {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            SpiFlashState::DeepSleep => self.__state_DeepSleep(&SpiFlashFrameEvent::__Enter),
+            SpiFlashState::Verifying => self.__state_Verifying(&SpiFlashFrameEvent::__Enter),
+            SpiFlashState::Error => self.__state_Error(&SpiFlashFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&SpiFlashFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(SpiFlashFrameEvent::__Enter) => self.__route(&SpiFlashFrameEvent::__Enter),
+                None | Some(SpiFlashFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&SpiFlashFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

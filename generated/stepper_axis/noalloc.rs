@@ -180,7 +180,7 @@ impl StepperAxis {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> StepperAxis {
         let mut __s = StepperAxis::new();
-        __s.__route(&StepperAxisFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -289,15 +289,29 @@ impl StepperAxis {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            StepperAxisState::Ready => self.__state_Ready(&StepperAxisFrameEvent::__Enter),
+            StepperAxisState::Fault => self.__state_Fault(&StepperAxisFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&StepperAxisFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(StepperAxisFrameEvent::__Enter) => self.__route(&StepperAxisFrameEvent::__Enter),
+                None | Some(StepperAxisFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&StepperAxisFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -210,7 +210,7 @@ impl TcpConnection {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> TcpConnection {
         let mut __s = TcpConnection::new();
-        __s.__route(&TcpConnectionFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -358,15 +358,27 @@ impl TcpConnection {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&TcpConnectionFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(TcpConnectionFrameEvent::__Enter) => self.__route(&TcpConnectionFrameEvent::__Enter),
+                None | Some(TcpConnectionFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&TcpConnectionFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -117,7 +117,7 @@ impl TokenBucket {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> TokenBucket {
         let mut __s = TokenBucket::new();
-        __s.__route(&TokenBucketFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -179,15 +179,28 @@ impl TokenBucket {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            TokenBucketState::Empty => self.__state_Empty(&TokenBucketFrameEvent::__Exit),
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&TokenBucketFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(TokenBucketFrameEvent::__Enter) => self.__route(&TokenBucketFrameEvent::__Enter),
+                None | Some(TokenBucketFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&TokenBucketFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -165,7 +165,7 @@ impl TrafficLight {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> TrafficLight {
         let mut __s = TrafficLight::new();
-        __s.__route(&TrafficLightFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -262,15 +262,29 @@ impl TrafficLight {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            TrafficLightState::Walk => self.__state_Walk(&TrafficLightFrameEvent::__Enter),
+            TrafficLightState::Manual => self.__state_Manual(&TrafficLightFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&TrafficLightFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(TrafficLightFrameEvent::__Enter) => self.__route(&TrafficLightFrameEvent::__Enter),
+                None | Some(TrafficLightFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&TrafficLightFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

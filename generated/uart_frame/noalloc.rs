@@ -148,7 +148,7 @@ impl UartFrameParser {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> UartFrameParser {
         let mut __s = UartFrameParser::new();
-        __s.__route(&UartFrameParserFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -200,15 +200,27 @@ impl UartFrameParser {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&UartFrameParserFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(UartFrameParserFrameEvent::__Enter) => self.__route(&UartFrameParserFrameEvent::__Enter),
+                None | Some(UartFrameParserFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&UartFrameParserFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -161,7 +161,7 @@ impl UsbDevice {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> UsbDevice {
         let mut __s = UsbDevice::new();
-        __s.__route(&UsbDeviceFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -284,15 +284,30 @@ impl UsbDevice {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            UsbDeviceState::Address => self.__state_Address(&UsbDeviceFrameEvent::__Enter),
+            UsbDeviceState::Suspended => self.__state_Suspended(&UsbDeviceFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            UsbDeviceState::Suspended => self.__state_Suspended(&UsbDeviceFrameEvent::__Exit),
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&UsbDeviceFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(UsbDeviceFrameEvent::__Enter) => self.__route(&UsbDeviceFrameEvent::__Enter),
+                None | Some(UsbDeviceFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&UsbDeviceFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }

@@ -145,7 +145,7 @@ impl Watchdog {
     /// Builds the system and enters the start state (runs its `$>`).
     pub fn __create() -> Watchdog {
         let mut __s = Watchdog::new();
-        __s.__route(&WatchdogFrameEvent::__Enter);
+        __s.__enter();
         __s.__drain();
         __s
     }
@@ -238,15 +238,29 @@ impl Watchdog {
         }
     }
 
+    fn __enter(&mut self) {
+        match self.__compartment.state {
+            WatchdogState::Starving => self.__state_Starving(&WatchdogFrameEvent::__Enter),
+            WatchdogState::Expiring => self.__state_Expiring(&WatchdogFrameEvent::__Enter),
+            _ => {}
+        }
+    }
+
+    fn __exit(&mut self) {
+        match self.__compartment.state {
+            _ => {}
+        }
+    }
+
     fn __drain(&mut self) {
         while let Some(__next) = self.__next_compartment.take() {
-            self.__route(&WatchdogFrameEvent::__Exit);
+            self.__exit();
             self.__compartment = __next;
             self.__gen = self.__gen.wrapping_add(1);
             match self.__forward.take() {
-                None | Some(WatchdogFrameEvent::__Enter) => self.__route(&WatchdogFrameEvent::__Enter),
+                None | Some(WatchdogFrameEvent::__Enter) => self.__enter(),
                 Some(__f) => {
-                    self.__route(&WatchdogFrameEvent::__Enter);
+                    self.__enter();
                     self.__route(&__f);
                 }
             }
