@@ -41,6 +41,12 @@
  * Nothing in the hook path allocates or takes a lock the hook path could
  * re-enter.
  *
+ * Signal handlers: a handler that allocates while its thread is inside a
+ * hook (the re-entrancy guard is set) has its calls forwarded to glibc
+ * uncounted; anywhere else its calls count like any other call of that
+ * thread (interposer/tests/test_stress.c pins both down).  The interposer
+ * takes no lock, but glibc's allocator itself is not async-signal-safe.
+ *
  * Fast windows (audit_thread_state, audit_fast_open/close below) answer
  * only "how many allocator calls and frees did this thread make in
  * between", at the cost of two loads per edge: the whole window is inline
