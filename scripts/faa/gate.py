@@ -27,14 +27,20 @@ def _fmt_counts(rec):
     return f"{rec['allocs']} allocation(s), {rec['frees']} free(s)" + (f" [{calls}]" if calls else "")
 
 
-def _where(rec, module):
+def _where(rec, module, cache):
+    """Attribution text for a window; symbolised once per distinct stack."""
     stack = rec.get("stack") or []
     if not stack:
         return ""
-    site = attribute.culprit(stack, module)
+    key = (tuple(stack), str(module))
+    if key not in cache:
+        site = attribute.culprit(stack, module)
+        if site:
+            # frc compiled the variant; its lines are the fixture's (variant.py).
+            site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
+        cache[key] = site
+    site = cache[key]
     if site:
-        # frc compiled the variant; its lines are the fixture's (variant.py).
-        site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
         rec["site"] = str(site)
         return f"; allocated at {site}"
     return f"; first call from {stack[0]} (no generated-source line found)"
@@ -42,21 +48,30 @@ def _where(rec, module):
 
 def check_zero(measurements, findings, modules=None):
     """Rule 1: no_alloc construction and dispatch windows read zero.
-    `modules` maps (fixture, mode) to the generated module, for attribution."""
+    `modules` maps (fixture, mode) to the generated module, for attribution.
+    One finding per library and allocation site: the first window that
+    allocated there, and how many more did."""
     modules = modules or {}
+    cache = {}
     for m in measurements:
         if m.mode != "noalloc":
             continue
         windows = ([m.construct] if m.construct else []) + m.steps + m.violations
+        by_site = {}
         for rec in windows:
-            if rec["allocs"] or rec["frees"]:
-                what = "construction" if rec["step"] < 0 else f"step {rec['step'] + 1} {rec['label']}"
-                if rec["phase"] == "steady":
-                    n = next((r.get("violations", 1) for r in m.steady if r["step"] == rec["step"]), 1)
-                    total = next((r["n"] for r in m.steady if r["step"] == rec["step"]), "?")
-                    what = f"steady-state replay of {what} ({n} of {total} windows; the first)"
-                findings.append(Finding("zero", m.fixture,
-                    f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{_where(rec, modules.get((m.fixture, m.mode)))}"))
+            if not (rec["allocs"] or rec["frees"]):
+                continue
+            what = "construction" if rec["step"] < 0 else f"step {rec['step'] + 1} {rec['label']}"
+            if rec["phase"] == "steady":
+                n = next((r.get("violations", 1) for r in m.steady if r["step"] == rec["step"]), 1)
+                total = next((r["n"] for r in m.steady if r["step"] == rec["step"]), "?")
+                what = f"steady-state replay of {what} ({n} of {total} windows; the first)"
+            where = _where(rec, modules.get((m.fixture, m.mode)), cache)
+            msg = f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{where}"
+            by_site.setdefault(rec.get("site") or where, []).append(msg)
+        for msgs in by_site.values():
+            more = f" (and {len(msgs) - 1} more window(s) allocating at the same site)" if len(msgs) > 1 else ""
+            findings.append(Finding("zero", m.fixture, msgs[0] + more))
 
 
 def check_records(measurements, findings, harness_output=""):
