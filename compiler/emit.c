@@ -176,6 +176,58 @@ static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *
 	}
 }
 
+/* The last token starting at or before byte `off`, or -1. */
+static int tok_at_or_before(int off)
+{
+	int lo = 0, hi = src_toks.n - 1, k = -1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (TOK(mid)->start <= off) {
+			k = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return k;
+}
+
+/* Native text [from, to) of a body, with the line markers emit_body()
+ * promises. The marker goes before a '\r' of a CRLF ending: a bare CR is
+ * an error in some Rust comments. Text inside a multi-line token is copied
+ * one line for one, so its lines need no marker of their own. */
+static void out_native(Out *o, int from, int to)
+{
+	const char *t = cur_src->text;
+	int pos = from;
+	for (int p = from; p < to && o->frs_line; p++) {
+		if (t[p] != '\n')
+			continue;
+		int k = tok_at_or_before(p);
+		int line = k < 0 ? 1 : TOK(k)->line;
+		for (int q = k < 0 ? 0 : TOK(k)->start; q < p; q++)
+			line += t[q] == '\n';
+		int eol = p > pos && t[p - 1] == '\r' ? p - 1 : p;
+		out_n(o, t + pos, (size_t)(eol - pos));
+		if (k < 0 || p >= TOK(k)->end)
+			out_f(o, " // frs:%d", o->frs_line);
+		pos = eol;
+		o->frs_line = line + 1;
+	}
+	out_n(o, t + pos, (size_t)(to - pos));
+}
+
+/* Writes body b of a handler or action with its `// frs:N` line markers. */
+static void emit_marked_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
+{
+	if (b->te <= b->tb)
+		return;
+	o->frs_line = TOK(b->tb)->line;
+	emit_body(o, em, sys, h, b);
+	out_f(o, " // frs:%d", o->frs_line);
+	o->frs_line = 0;
+}
+
 void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 {
 	if (b->te <= b->tb)
@@ -184,7 +236,7 @@ void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 	int end = TOK(b->te - 1)->end;
 	for (int i = 0; i < b->nforms; i++) {
 		Form *f = b->forms[i];
-		out_n(o, cur_src->text + pos, (size_t)(TOK(f->tb)->start - pos));
+		out_native(o, pos, TOK(f->tb)->start);
 		bool stmt = f->kind == F_TRANSITION || f->kind == F_PUSH || f->kind == F_PARENT ||
 		            f->kind == F_RETURN_SET || f->kind == F_RETURN_LEAVE;
 		if (stmt ? needs_separator(b, f) : line_start_needs_separator(b, f))
@@ -192,7 +244,7 @@ void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 		emit_form(o, em, sys, h, f);
 		pos = TOK(f->te - 1)->end;
 	}
-	out_n(o, cur_src->text + pos, (size_t)(end - pos));
+	out_native(o, pos, end);
 }
 
 /* ---- pieces shared by both shapes ------------------------------------------ */
@@ -385,7 +437,7 @@ void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_
 						out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
 				}
 			out_s(o, "        ");
-			emit_body(o, em, sys, h, h->body);
+			emit_marked_body(o, em, sys, h, h->body);
 			out_s(o, "\n    }\n\n");
 		}
 	}
@@ -404,7 +456,7 @@ void emit_actions(Out *o, System *sys, const Emitter *em)
 			out_span(o, a->ret);
 		}
 		out_s(o, " {\n        ");
-		emit_body(o, em, sys, NULL, a->body);
+		emit_marked_body(o, em, sys, NULL, a->body);
 		out_s(o, "\n    }\n\n");
 	}
 }

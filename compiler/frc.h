@@ -287,6 +287,10 @@ CopyKind type_copy_kind(Span type);
 typedef struct Out {
 	char *buf;
 	size_t len, cap;
+	/* Inside a handler or action body: the .frs line the current output
+	 * line starts on, written as its `// frs:N` line marker (emit_body);
+	 * 0 elsewhere. */
+	int frs_line;
 } Out;
 
 void out_s(Out *o, const char *s);
@@ -314,6 +318,11 @@ const Emitter *emitter_by_name(const char *name);
 char *emit_program(Program *prog, Out *o);
 
 /* Helpers shared by both emitters (emit.c). */
+/* Native text with Frame forms expanded. Inside a handler or action body
+ * (o->frs_line set), every output line that ends outside a token carries a
+ * trailing `// frs:N` marker: N is the .frs line on which that output line
+ * starts. Lines that end inside a multi-line token (a string) carry none;
+ * they are the lines just above the next marker, one for one. */
 void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b);
 void emit_line_comment(Out *o, int tok, const char *what);
 void emit_params_decl(Out *o, Params *ps, Method *iface);

@@ -594,124 +594,124 @@ impl BlePeripheral {
 
     // variants/noalloc/ble_peripheral.frs:47 $Standby.start_adv
     fn _s_Standby_start_adv(&mut self, __e: &BlePeripheralFrameEvent) {
-        { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/noalloc/ble_peripheral.frs:51 $Advertising.adv_event
     fn _s_Advertising_adv_event(&mut self, __e: &BlePeripheralFrameEvent) {
-        self.adv_events = self.adv_events + 1;
+        self.adv_events = self.adv_events + 1; // frs:51
     }
 
     // variants/noalloc/ble_peripheral.frs:52 $Advertising.stop_adv
     fn _s_Advertising_stop_adv(&mut self, __e: &BlePeripheralFrameEvent) {
-        { let mut __c = BlePeripheral::__comp_Standby(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = BlePeripheral::__comp_Standby(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:52
     }
 
     // variants/noalloc/ble_peripheral.frs:53 $Advertising.connect
     fn _s_Advertising_connect(&mut self, __e: &BlePeripheralFrameEvent, peer: u32) {
-        self.connections = self.connections + 1;
-                { let __sa0 = (peer); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.connections = self.connections + 1; // frs:54
+                { let __sa0 = (peer); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:55
     }
 
     // variants/noalloc/ble_peripheral.frs:59 $AdvFast.$>
     fn _s_AdvFast_enter(&mut self, __e: &BlePeripheralFrameEvent) {
         let mut interval_ms = self.__sv_AdvFast().e_interval_ms.clone().expect("enter args of $AdvFast were not passed");
         let mut window_s = self.__sv_AdvFast().e_window_s.clone().expect("enter args of $AdvFast were not passed");
-        self.adv_interval_ms = interval_ms;
-                self.__sv_Advertising().v_left_s = window_s;
+        self.adv_interval_ms = interval_ms; // frs:60
+                self.__sv_Advertising().v_left_s = window_s; // frs:61
     }
 
     // variants/noalloc/ble_peripheral.frs:63 $AdvFast.tick_s
     fn _s_AdvFast_tick_s(&mut self, __e: &BlePeripheralFrameEvent) {
-        self.__sv_Advertising().v_left_s = self.__sv_Advertising().v_left_s - 1;
-                if self.__sv_Advertising().v_left_s == 0 { { let __ea0 = (ADV_SLOW_MS); let __ea1 = (SLOW_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvSlow(); if let BlePeripheralStateCtx::AdvSlow(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_Advertising().v_left_s = self.__sv_Advertising().v_left_s - 1; // frs:64
+                if self.__sv_Advertising().v_left_s == 0 { { let __ea0 = (ADV_SLOW_MS); let __ea1 = (SLOW_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvSlow(); if let BlePeripheralStateCtx::AdvSlow(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:65
     }
 
     // variants/noalloc/ble_peripheral.frs:70 $AdvSlow.$>
     fn _s_AdvSlow_enter(&mut self, __e: &BlePeripheralFrameEvent) {
         let mut interval_ms = self.__sv_AdvSlow().e_interval_ms.clone().expect("enter args of $AdvSlow were not passed");
         let mut window_s = self.__sv_AdvSlow().e_window_s.clone().expect("enter args of $AdvSlow were not passed");
-        self.adv_interval_ms = interval_ms;
-                self.__sv_Advertising().v_left_s = window_s;
+        self.adv_interval_ms = interval_ms; // frs:71
+                self.__sv_Advertising().v_left_s = window_s; // frs:72
     }
 
     // variants/noalloc/ble_peripheral.frs:74 $AdvSlow.tick_s
     fn _s_AdvSlow_tick_s(&mut self, __e: &BlePeripheralFrameEvent) {
-        self.__sv_Advertising().v_left_s = self.__sv_Advertising().v_left_s - 1;
-                if self.__sv_Advertising().v_left_s == 0 {
-                    self.adv_timeouts = self.adv_timeouts + 1;
-                    { let mut __c = BlePeripheral::__comp_Standby(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        self.__sv_Advertising().v_left_s = self.__sv_Advertising().v_left_s - 1; // frs:75
+                if self.__sv_Advertising().v_left_s == 0 { // frs:76
+                    self.adv_timeouts = self.adv_timeouts + 1; // frs:77
+                    { let mut __c = BlePeripheral::__comp_Standby(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:78
+                } // frs:79
     }
 
     // variants/noalloc/ble_peripheral.frs:84 $Connected.disconnect
     fn _s_Connected_disconnect(&mut self, __e: &BlePeripheralFrameEvent, reason: u8) {
-        self.last_reason = reason;
-                { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.last_reason = reason; // frs:85
+                { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:86
     }
 
     // variants/noalloc/ble_peripheral.frs:88 $Connected.conn_param_req
     fn _s_Connected_conn_param_req(&mut self, __e: &BlePeripheralFrameEvent, interval: u16, latency: u16) {
-        if interval < 6 || interval > 3200 || latency > 499 { { *self.__ret_conn_param_req() = (false); return; } }
-                ;self.conn_interval = interval;
-                { *self.__ret_conn_param_req() = (true); }
+        if interval < 6 || interval > 3200 || latency > 499 { { *self.__ret_conn_param_req() = (false); return; } } // frs:89
+                ;self.conn_interval = interval; // frs:90
+                { *self.__ret_conn_param_req() = (true); } // frs:91
     }
 
     // variants/noalloc/ble_peripheral.frs:93 $Connected.rssi
     fn _s_Connected_rssi(&mut self, __e: &BlePeripheralFrameEvent, dbm: i8) {
-        self.last_rssi = dbm;
+        self.last_rssi = dbm; // frs:93
     }
 
     // variants/noalloc/ble_peripheral.frs:96 $Unsecured.pair_request
     fn _s_Unsecured_pair_request(&mut self, __e: &BlePeripheralFrameEvent) {
         let mut peer = self.__sv_Unsecured().p_peer.clone();
-        { let __sa0 = (peer); let mut __c = BlePeripheral::__comp_Pairing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (peer); let mut __c = BlePeripheral::__comp_Pairing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:96
     }
 
     // variants/noalloc/ble_peripheral.frs:97 $Unsecured.write
     fn _s_Unsecured_write(&mut self, __e: &BlePeripheralFrameEvent, handle: u16) {
-        if handle >= PROTECTED_FROM { { *self.__ret_write() = (ATT_INSUFFICIENT_AUTH); return; } }
-                { *self.__ret_write() = (ATT_OK); }
+        if handle >= PROTECTED_FROM { { *self.__ret_write() = (ATT_INSUFFICIENT_AUTH); return; } } // frs:98
+                { *self.__ret_write() = (ATT_OK); } // frs:99
     }
 
     // variants/noalloc/ble_peripheral.frs:105 $Pairing.<$
     fn _s_Pairing_exit(&mut self, __e: &BlePeripheralFrameEvent) {
         let mut result = self.__sv_Pairing().x_result.clone().expect("exit args of $Pairing were not passed");
         let mut rounds = self.__sv_Pairing().x_rounds.clone().expect("exit args of $Pairing were not passed");
-        self.last_pair_result = result;
-                self.last_pair_rounds = rounds;
+        self.last_pair_result = result; // frs:106
+                self.last_pair_rounds = rounds; // frs:107
     }
 
     // variants/noalloc/ble_peripheral.frs:109 $Pairing.pairing_step
     fn _s_Pairing_pairing_step(&mut self, __e: &BlePeripheralFrameEvent, ok: bool) {
         let mut peer = self.__sv_Pairing().p_peer.clone();
-        if !ok { { let __sa0 = (peer); let __xa0 = (PAIR_FAILED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                ;self.__sv_Pairing().v_round = self.__sv_Pairing().v_round + 1;
-                if self.__sv_Pairing().v_round == PAIR_ROUNDS { { let __ea0 = (peer); let __xa0 = (PAIR_OK); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Secured(); if let BlePeripheralStateCtx::Secured(ref mut __v) = __c.chain[1] { __v.e_peer = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if !ok { { let __sa0 = (peer); let __xa0 = (PAIR_FAILED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:110
+                ;self.__sv_Pairing().v_round = self.__sv_Pairing().v_round + 1; // frs:111
+                if self.__sv_Pairing().v_round == PAIR_ROUNDS { { let __ea0 = (peer); let __xa0 = (PAIR_OK); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Secured(); if let BlePeripheralStateCtx::Secured(ref mut __v) = __c.chain[1] { __v.e_peer = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:112
     }
 
     // variants/noalloc/ble_peripheral.frs:114 $Pairing.disconnect
     fn _s_Pairing_disconnect(&mut self, __e: &BlePeripheralFrameEvent, reason: u8) {
-        self.last_reason = reason;
-                { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let __xa0 = (PAIR_ABORTED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.last_reason = reason; // frs:115
+                { let __ea0 = (ADV_FAST_MS); let __ea1 = (FAST_WINDOW_S); let __xa0 = (PAIR_ABORTED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_AdvFast(); if let BlePeripheralStateCtx::AdvFast(ref mut __v) = __c.chain[1] { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:116
     }
 
     // variants/noalloc/ble_peripheral.frs:121 $Secured.$>
     fn _s_Secured_enter(&mut self, __e: &BlePeripheralFrameEvent) {
         let mut peer = self.__sv_Secured().e_peer.clone().expect("enter args of $Secured were not passed");
-        self.bonded_peer = peer;
-                self.bonds = self.bonds + 1;
+        self.bonded_peer = peer; // frs:122
+                self.bonds = self.bonds + 1; // frs:123
     }
 
     // variants/noalloc/ble_peripheral.frs:125 $Secured.write
     fn _s_Secured_write(&mut self, __e: &BlePeripheralFrameEvent, handle: u16) {
-        { *self.__ret_write() = (ATT_OK); }
+        { *self.__ret_write() = (ATT_OK); } // frs:125
     }
 
     // variants/noalloc/ble_peripheral.frs:126 $Secured.disconnect
     fn _s_Secured_disconnect(&mut self, __e: &BlePeripheralFrameEvent, reason: u8) {
-        self.secure_sessions = self.secure_sessions + 1;
-                self.__state_Connected(__e);;
+        self.secure_sessions = self.secure_sessions + 1; // frs:127
+                self.__state_Connected(__e);; // frs:128
     }
 
 }

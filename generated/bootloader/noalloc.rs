@@ -640,145 +640,145 @@ impl Bootloader {
 
     // variants/noalloc/bootloader.frs:37 $Reset.power_on
     fn _s_Reset_power_on(&mut self, __e: &BootloaderFrameEvent) {
-        { let mut __c = Bootloader::__comp_Boot(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Bootloader::__comp_Boot(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:37
     }
 
     // variants/noalloc/bootloader.frs:40 $Boot.$>
     fn _s_Boot_enter(&mut self, __e: &BootloaderFrameEvent) {
-        self.boots = self.boots + 1;
-                if self.trial_pending { { let __sa0 = (self.trial_slot); let mut __c = Bootloader::__comp_TrialRun(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                { let __sa0 = (self.active_slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.boots = self.boots + 1; // frs:41
+                if self.trial_pending { { let __sa0 = (self.trial_slot); let mut __c = Bootloader::__comp_TrialRun(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:42
+                { let __sa0 = (self.active_slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:43
     }
 
     // variants/noalloc/bootloader.frs:47 $CheckImage.crc_result
     fn _s_CheckImage_crc_result(&mut self, __e: &BootloaderFrameEvent, ok: bool) {
         let mut slot = self.__sv_CheckImage().p_slot.clone();
-        if ok { { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                if slot == self.active_slot { { let __sa0 = (1 - slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                { let mut __c = Bootloader::__comp_Recovery(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if ok { { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
+                if slot == self.active_slot { { let __sa0 = (1 - slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:49
+                { let mut __c = Bootloader::__comp_Recovery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:50
     }
 
     // variants/noalloc/bootloader.frs:54 $Running.$>
     fn _s_Running_enter(&mut self, __e: &BootloaderFrameEvent) {
         let mut slot = self.__sv_Running().p_slot.clone();
-        self.booted_slot = slot;
+        self.booted_slot = slot; // frs:54
     }
 
     // variants/noalloc/bootloader.frs:55 $Running.update_begin
     fn _s_Running_update_begin(&mut self, __e: &BootloaderFrameEvent, size: u32) {
         let mut slot = self.__sv_Running().p_slot.clone();
-        if size > SLOT_SIZE { { *self.__ret_update_begin() = (false); return; } }
-                { *self.__ret_update_begin() = (true); }
-                ;{ let __sa0 = (1 - slot); let __ea0 = (size); let mut __c = Bootloader::__comp_Erasing(__sa0); if let BootloaderStateCtx::Erasing(ref mut __v) = __c.chain[0] { __v.e_size = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if size > SLOT_SIZE { { *self.__ret_update_begin() = (false); return; } } // frs:56
+                { *self.__ret_update_begin() = (true); } // frs:57
+                ;{ let __sa0 = (1 - slot); let __ea0 = (size); let mut __c = Bootloader::__comp_Erasing(__sa0); if let BootloaderStateCtx::Erasing(ref mut __v) = __c.chain[0] { __v.e_size = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:58
     }
 
     // variants/noalloc/bootloader.frs:60 $Running.reboot
     fn _s_Running_reboot(&mut self, __e: &BootloaderFrameEvent) {
-        { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:60
     }
 
     // variants/noalloc/bootloader.frs:61 $Running.crash
     fn _s_Running_crash(&mut self, __e: &BootloaderFrameEvent) {
-        { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:61
     }
 
     // variants/noalloc/bootloader.frs:62 $Running.image
     fn _s_Running_image(&mut self, __e: &BootloaderFrameEvent) {
         let mut slot = self.__sv_Running().p_slot.clone();
-        { *self.__ret_image() = (slot); }
+        { *self.__ret_image() = (slot); } // frs:62
     }
 
     // variants/noalloc/bootloader.frs:65 $Erasing.$>
     fn _s_Erasing_enter(&mut self, __e: &BootloaderFrameEvent) {
         let mut size = self.__sv_Erasing().e_size.clone().expect("enter args of $Erasing were not passed");
-        self.expected_size = size;
-                self.erases = self.erases + 1;
+        self.expected_size = size; // frs:66
+                self.erases = self.erases + 1; // frs:67
     }
 
     // variants/noalloc/bootloader.frs:69 $Erasing.erase_done
     fn _s_Erasing_erase_done(&mut self, __e: &BootloaderFrameEvent) {
         let mut target = self.__sv_Erasing().p_target.clone();
-        { let __sa0 = (target); let mut __c = Bootloader::__comp_Receiving(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (target); let mut __c = Bootloader::__comp_Receiving(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:69
     }
 
     // variants/noalloc/bootloader.frs:70 $Erasing.abort
     fn _s_Erasing_abort(&mut self, __e: &BootloaderFrameEvent) {
         let mut target = self.__sv_Erasing().p_target.clone();
-        { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:70
     }
 
     // variants/noalloc/bootloader.frs:74 $Receiving.chunk
     fn _s_Receiving_chunk(&mut self, __e: &BootloaderFrameEvent, len: u16) {
         let mut target = self.__sv_Receiving().p_target.clone();
-        self.__sv_Receiving().v_received = self.__sv_Receiving().v_received + len as u32;
-                { *self.__ret_chunk() = (self.__sv_Receiving().v_received); }
-                if self.__sv_Receiving().v_received >= self.expected_size { { let __sa0 = (target); let mut __c = Bootloader::__comp_Verify(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_Receiving().v_received = self.__sv_Receiving().v_received + len as u32; // frs:75
+                { *self.__ret_chunk() = (self.__sv_Receiving().v_received); } // frs:76
+                if self.__sv_Receiving().v_received >= self.expected_size { { let __sa0 = (target); let mut __c = Bootloader::__comp_Verify(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:77
     }
 
     // variants/noalloc/bootloader.frs:79 $Receiving.abort
     fn _s_Receiving_abort(&mut self, __e: &BootloaderFrameEvent) {
         let mut target = self.__sv_Receiving().p_target.clone();
-        { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:79
     }
 
     // variants/noalloc/bootloader.frs:82 $Verify.crc_result
     fn _s_Verify_crc_result(&mut self, __e: &BootloaderFrameEvent, ok: bool) {
         let mut target = self.__sv_Verify().p_target.clone();
-        if ok {
-                    self.trial_pending = true;
-                    self.trial_slot = target;
-                    { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
-                ;self.bad_images = self.bad_images + 1;
-                { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if ok { // frs:83
+                    self.trial_pending = true; // frs:84
+                    self.trial_slot = target; // frs:85
+                    { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:86
+                } // frs:87
+                ;self.bad_images = self.bad_images + 1; // frs:88
+                { let __sa0 = (1 - target); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:89
     }
 
     // variants/noalloc/bootloader.frs:93 $TrialRun.$>
     fn _s_TrialRun_enter(&mut self, __e: &BootloaderFrameEvent) {
         let mut slot = self.__sv_TrialRun().p_slot.clone();
-        self.trial_pending = false;
-                self.booted_slot = slot;
+        self.trial_pending = false; // frs:94
+                self.booted_slot = slot; // frs:95
     }
 
     // variants/noalloc/bootloader.frs:97 $TrialRun.confirm
     fn _s_TrialRun_confirm(&mut self, __e: &BootloaderFrameEvent) {
         let mut slot = self.__sv_TrialRun().p_slot.clone();
-        self.active_slot = slot;
-                self.confirmed = self.confirmed + 1;
-                { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.active_slot = slot; // frs:98
+                self.confirmed = self.confirmed + 1; // frs:99
+                { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:100
     }
 
     // variants/noalloc/bootloader.frs:102 $TrialRun.crash
     fn _s_TrialRun_crash(&mut self, __e: &BootloaderFrameEvent) {
-        { let mut __c = Bootloader::__comp_Rollback(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Bootloader::__comp_Rollback(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:102
     }
 
     // variants/noalloc/bootloader.frs:103 $TrialRun.reboot
     fn _s_TrialRun_reboot(&mut self, __e: &BootloaderFrameEvent) {
-        { let mut __c = Bootloader::__comp_Rollback(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Bootloader::__comp_Rollback(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:103
     }
 
     // variants/noalloc/bootloader.frs:104 $TrialRun.image
     fn _s_TrialRun_image(&mut self, __e: &BootloaderFrameEvent) {
         let mut slot = self.__sv_TrialRun().p_slot.clone();
-        { *self.__ret_image() = (slot); }
+        { *self.__ret_image() = (slot); } // frs:104
     }
 
     // variants/noalloc/bootloader.frs:107 $Rollback.$>
     fn _s_Rollback_enter(&mut self, __e: &BootloaderFrameEvent) {
-        self.rollbacks = self.rollbacks + 1;
-                { let __sa0 = (self.active_slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.rollbacks = self.rollbacks + 1; // frs:108
+                { let __sa0 = (self.active_slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:109
     }
 
     // variants/noalloc/bootloader.frs:113 $Recovery.$>
     fn _s_Recovery_enter(&mut self, __e: &BootloaderFrameEvent) {
-        self.dfu_entries = self.dfu_entries + 1;
+        self.dfu_entries = self.dfu_entries + 1; // frs:113
     }
 
     // variants/noalloc/bootloader.frs:114 $Recovery.dfu_done
     fn _s_Recovery_dfu_done(&mut self, __e: &BootloaderFrameEvent, slot: u8) {
-        self.active_slot = slot;
-                { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.active_slot = slot; // frs:115
+                { let mut __c = Bootloader::__comp_Reset(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:116
     }
 
 }

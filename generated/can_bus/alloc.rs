@@ -510,96 +510,96 @@ impl CanErrorState {
 
     // variants/alloc/can_bus.frs:34 $Integrating.recessive_11
     fn _s_Integrating_recessive_11(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } // frs:34
     }
 
     // variants/alloc/can_bus.frs:37 $Online.tx_error
     fn _s_Online_tx_error(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        self.tec = self.tec + 8;
-                { let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r };
+        self.tec = self.tec + 8; // frs:38
+                { let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r }; // frs:39
     }
 
     // variants/alloc/can_bus.frs:41 $Online.rx_error
     fn _s_Online_rx_error(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        self.rec = self.rec + 1;
-                { let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r };
+        self.rec = self.rec + 1; // frs:42
+                { let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r }; // frs:43
     }
 
     // variants/alloc/can_bus.frs:45 $Online.tx_ok
     fn _s_Online_tx_ok(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.tec > 0 { self.tec = self.tec - 1; }
-                ;{ let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r };
+        if self.tec > 0 { self.tec = self.tec - 1; } // frs:46
+                ;{ let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r }; // frs:47
     }
 
     // variants/alloc/can_bus.frs:49 $Online.rx_ok
     fn _s_Online_rx_ok(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.rec > 127 {
-                    self.rec = 120;
-                } else if self.rec > 0 {
-                    self.rec = self.rec - 1;
-                }
-                ;{ let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r };
+        if self.rec > 127 { // frs:50
+                    self.rec = 120; // frs:51
+                } else if self.rec > 0 { // frs:52
+                    self.rec = self.rec - 1; // frs:53
+                } // frs:54
+                ;{ let __g = self.__gen; let __r = self.evaluate(); if self.__gen != __g { return; } __r }; // frs:55
     }
 
     // variants/alloc/can_bus.frs:57 $Online.can_transmit
     fn _s_Online_can_transmit(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { *self.__ret_can_transmit() = (true); }
+        { *self.__ret_can_transmit() = (true); } // frs:57
     }
 
     // variants/alloc/can_bus.frs:58 $Online.tec
     fn _s_Online_tec(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { *self.__ret_tec() = (self.tec); }
+        { *self.__ret_tec() = (self.tec); } // frs:58
     }
 
     // variants/alloc/can_bus.frs:61 $ErrorActive.evaluate
     fn _s_ErrorActive_evaluate(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.tec > 127 || self.rec > 127 { { let mut __c = CanErrorState::__comp_ErrorPassive(); self.__next_compartment = Some(__c); return; } }
+        if self.tec > 127 || self.rec > 127 { { let mut __c = CanErrorState::__comp_ErrorPassive(); self.__next_compartment = Some(__c); return; } } // frs:62
     }
 
     // variants/alloc/can_bus.frs:64 $ErrorActive.error_flag
     fn _s_ErrorActive_error_flag(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { *self.__ret_error_flag() = (FLAG_ACTIVE); }
+        { *self.__ret_error_flag() = (FLAG_ACTIVE); } // frs:64
     }
 
     // variants/alloc/can_bus.frs:68 $ErrorPassive.$>
     fn _s_ErrorPassive_enter(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        self.passive_entries = self.passive_entries + 1;
+        self.passive_entries = self.passive_entries + 1; // frs:68
     }
 
     // variants/alloc/can_bus.frs:69 $ErrorPassive.evaluate
     fn _s_ErrorPassive_evaluate(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.tec > 255 { { let mut __c = CanErrorState::__comp_BusOff(); self.__next_compartment = Some(__c); return; } }
-                if self.tec <= 127 && self.rec <= 127 { { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } }
+        if self.tec > 255 { { let mut __c = CanErrorState::__comp_BusOff(); self.__next_compartment = Some(__c); return; } } // frs:70
+                if self.tec <= 127 && self.rec <= 127 { { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } } // frs:71
     }
 
     // variants/alloc/can_bus.frs:73 $ErrorPassive.error_flag
     fn _s_ErrorPassive_error_flag(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { *self.__ret_error_flag() = (FLAG_PASSIVE); }
+        { *self.__ret_error_flag() = (FLAG_PASSIVE); } // frs:73
     }
 
     // variants/alloc/can_bus.frs:77 $BusOff.$>
     fn _s_BusOff_enter(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        self.bus_offs = self.bus_offs + 1;
+        self.bus_offs = self.bus_offs + 1; // frs:77
     }
 
     // variants/alloc/can_bus.frs:78 $BusOff.recover
     fn _s_BusOff_recover(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { let mut __c = CanErrorState::__comp_Recovering(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = CanErrorState::__comp_Recovering(); self.__next_compartment = Some(__c); return; } // frs:78
     }
 
     // variants/alloc/can_bus.frs:79 $BusOff.tec
     fn _s_BusOff_tec(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        { *self.__ret_tec() = (self.tec); }
+        { *self.__ret_tec() = (self.tec); } // frs:79
     }
 
     // variants/alloc/can_bus.frs:83 $Recovering.recessive_11
     fn _s_Recovering_recessive_11(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        self.__sv_Recovering().v_seen = self.__sv_Recovering().v_seen + 1;
-                if self.__sv_Recovering().v_seen >= self.recovery_sequences {
-                    self.tec = 0;
-                    self.rec = 0;
-                    { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; }
-                }
+        self.__sv_Recovering().v_seen = self.__sv_Recovering().v_seen + 1; // frs:84
+                if self.__sv_Recovering().v_seen >= self.recovery_sequences { // frs:85
+                    self.tec = 0; // frs:86
+                    self.rec = 0; // frs:87
+                    { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } // frs:88
+                } // frs:89
     }
 
 }

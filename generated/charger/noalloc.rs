@@ -513,104 +513,104 @@ impl Charger {
 
     // variants/noalloc/charger.frs:39 $NoBattery.insert
     fn _s_NoBattery_insert(&mut self, __e: &ChargerFrameEvent, mv: u16) {
-        self.charge_minutes = 0;
-                if mv < V_PRE_MV { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.charge_minutes = 0; // frs:40
+                if mv < V_PRE_MV { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:41
     }
 
     // variants/noalloc/charger.frs:45 $Charging.unplug
     fn _s_Charging_unplug(&mut self, __e: &ChargerFrameEvent) {
-        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
     }
 
     // variants/noalloc/charger.frs:46 $Charging.thermal
     fn _s_Charging_thermal(&mut self, __e: &ChargerFrameEvent, temp: i8) {
-        if temp < 0 || temp > 45 { { let __sa0 = (temp); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if temp < 0 || temp > 45 { { let __sa0 = (temp); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:47
     }
 
     // variants/noalloc/charger.frs:49 $Charging.tick_minute
     fn _s_Charging_tick_minute(&mut self, __e: &ChargerFrameEvent) {
-        self.charge_minutes = self.charge_minutes + 1;
-                if self.charge_minutes > self.max_minutes { { let __ea0 = (ERR_SAFETY_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.charge_minutes = self.charge_minutes + 1; // frs:50
+                if self.charge_minutes > self.max_minutes { { let __ea0 = (ERR_SAFETY_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:51
     }
 
     // variants/noalloc/charger.frs:56 $Precharge.measure
     fn _s_Precharge_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
-        { *self.__ret_measure() = (PRE_MA); }
-                if mv >= V_PRE_MV { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        { *self.__ret_measure() = (PRE_MA); } // frs:57
+                if mv >= V_PRE_MV { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:58
     }
 
     // variants/noalloc/charger.frs:60 $Precharge.tick_minute
     fn _s_Precharge_tick_minute(&mut self, __e: &ChargerFrameEvent) {
-        self.__sv_Precharge().v_mins = self.__sv_Precharge().v_mins + 1;
-                if self.__sv_Precharge().v_mins > self.precharge_max { { let __ea0 = (ERR_PRECHARGE_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                self.__state_Charging(__e);;
+        self.__sv_Precharge().v_mins = self.__sv_Precharge().v_mins + 1; // frs:61
+                if self.__sv_Precharge().v_mins > self.precharge_max { { let __ea0 = (ERR_PRECHARGE_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:62
+                self.__state_Charging(__e);; // frs:63
     }
 
     // variants/noalloc/charger.frs:68 $ConstantCurrent.measure
     fn _s_ConstantCurrent_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
-        { *self.__ret_measure() = (CC_MA); }
-                if mv >= V_CV_MV { { let mut __c = Charger::__comp_ConstantVoltage(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        { *self.__ret_measure() = (CC_MA); } // frs:69
+                if mv >= V_CV_MV { { let mut __c = Charger::__comp_ConstantVoltage(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:70
     }
 
     // variants/noalloc/charger.frs:75 $ConstantVoltage.<$
     fn _s_ConstantVoltage_exit(&mut self, __e: &ChargerFrameEvent) {
         let mut final_ma = self.__sv_ConstantVoltage().x_final_ma.clone().expect("exit args of $ConstantVoltage were not passed");
-        self.last_taper_ma = final_ma;
+        self.last_taper_ma = final_ma; // frs:76
     }
 
     // variants/noalloc/charger.frs:78 $ConstantVoltage.measure
     fn _s_ConstantVoltage_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
-        { *self.__ret_measure() = (ma); }
-                match ma {
-                    m if m <= TERM_MA => { { let __xa0 = (ma); self.__sv_ConstantVoltage().x_final_ma = Some(__xa0); let mut __c = Charger::__comp_Full(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    _ => {}
-                }
+        { *self.__ret_measure() = (ma); } // frs:79
+                match ma { // frs:80
+                    m if m <= TERM_MA => { { let __xa0 = (ma); self.__sv_ConstantVoltage().x_final_ma = Some(__xa0); let mut __c = Charger::__comp_Full(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:81
+                    _ => {} // frs:82
+                } // frs:83
     }
 
     // variants/noalloc/charger.frs:88 $Full.$>
     fn _s_Full_enter(&mut self, __e: &ChargerFrameEvent) {
-        self.full_cycles = self.full_cycles + 1;
+        self.full_cycles = self.full_cycles + 1; // frs:88
     }
 
     // variants/noalloc/charger.frs:89 $Full.measure
     fn _s_Full_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
-        if mv < V_RECHARGE_MV {
-                    self.recharges = self.recharges + 1;
-                    { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        if mv < V_RECHARGE_MV { // frs:90
+                    self.recharges = self.recharges + 1; // frs:91
+                    { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:92
+                } // frs:93
     }
 
     // variants/noalloc/charger.frs:98 $TempFault.$>
     fn _s_TempFault_enter(&mut self, __e: &ChargerFrameEvent) {
         let mut temp = self.__sv_TempFault().p_temp.clone();
-        self.thermal_pauses = self.thermal_pauses + 1;
-                self.last_bad_temp = temp;
+        self.thermal_pauses = self.thermal_pauses + 1; // frs:99
+                self.last_bad_temp = temp; // frs:100
     }
 
     // variants/noalloc/charger.frs:102 $TempFault.thermal
     fn _s_TempFault_thermal(&mut self, __e: &ChargerFrameEvent, temp: i8) {
-        if temp >= 0 && temp <= 40 { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if temp >= 0 && temp <= 40 { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:103
     }
 
     // variants/noalloc/charger.frs:105 $TempFault.unplug
     fn _s_TempFault_unplug(&mut self, __e: &ChargerFrameEvent) {
-        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:105
     }
 
     // variants/noalloc/charger.frs:108 $Fault.$>
     fn _s_Fault_enter(&mut self, __e: &ChargerFrameEvent) {
         let mut code = self.__sv_Fault().e_code.clone().expect("enter args of $Fault were not passed");
-        self.error = code;
+        self.error = code; // frs:108
     }
 
     // variants/noalloc/charger.frs:109 $Fault.status
     fn _s_Fault_status(&mut self, __e: &ChargerFrameEvent) {
-        { *self.__ret_status() = (self.error); }
+        { *self.__ret_status() = (self.error); } // frs:109
     }
 
     // variants/noalloc/charger.frs:110 $Fault.unplug
     fn _s_Fault_unplug(&mut self, __e: &ChargerFrameEvent) {
-        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:110
     }
 
 }

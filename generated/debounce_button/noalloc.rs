@@ -354,75 +354,75 @@ impl DebouncedButton {
 
     // variants/noalloc/debounce_button.frs:26 $Up.sample
     fn _s_Up_sample(&mut self, __e: &DebouncedButtonFrameEvent, level: bool) {
-        if level { { let mut __c = DebouncedButton::__comp_Settling(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if level { { let mut __c = DebouncedButton::__comp_Settling(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:27
     }
 
     // variants/noalloc/debounce_button.frs:29 $Up.take_event
     fn _s_Up_take_event(&mut self, __e: &DebouncedButtonFrameEvent) {
-        { *self.__ret_take_event() = (self.pending); }
-                ;self.pending = EV_NONE;
+        { *self.__ret_take_event() = (self.pending); } // frs:30
+                ;self.pending = EV_NONE; // frs:31
     }
 
     // variants/noalloc/debounce_button.frs:36 $Settling.sample
     fn _s_Settling_sample(&mut self, __e: &DebouncedButtonFrameEvent, level: bool) {
-        if !level { { let mut __c = DebouncedButton::__comp_Up(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                ;self.__sv_Settling().v_stable_ms = self.__sv_Settling().v_stable_ms + 1;
-                if self.__sv_Settling().v_stable_ms >= self.debounce_ms {
-                    self.presses = self.presses + 1;
-                    { let mut __c = DebouncedButton::__comp_Down(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        if !level { { let mut __c = DebouncedButton::__comp_Up(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:37
+                ;self.__sv_Settling().v_stable_ms = self.__sv_Settling().v_stable_ms + 1; // frs:38
+                if self.__sv_Settling().v_stable_ms >= self.debounce_ms { // frs:39
+                    self.presses = self.presses + 1; // frs:40
+                    { let mut __c = DebouncedButton::__comp_Down(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:41
+                } // frs:42
     }
 
     // variants/noalloc/debounce_button.frs:47 $Down.sample
     fn _s_Down_sample(&mut self, __e: &DebouncedButtonFrameEvent, level: bool) {
-        if !level { { let __sa0 = (true); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                ;self.__sv_Down().v_held_ms = self.__sv_Down().v_held_ms + 1;
-                if self.__sv_Down().v_held_ms >= self.long_ms { { let __ea0 = (true); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.chain[0] { __v.e_fresh = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if !level { { let __sa0 = (true); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
+                ;self.__sv_Down().v_held_ms = self.__sv_Down().v_held_ms + 1; // frs:49
+                if self.__sv_Down().v_held_ms >= self.long_ms { { let __ea0 = (true); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.chain[0] { __v.e_fresh = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:50
     }
 
     // variants/noalloc/debounce_button.frs:52 $Down.is_down
     fn _s_Down_is_down(&mut self, __e: &DebouncedButtonFrameEvent) {
-        { *self.__ret_is_down() = (true); }
+        { *self.__ret_is_down() = (true); } // frs:52
     }
 
     // variants/noalloc/debounce_button.frs:55 $LongHeld.$>
     fn _s_LongHeld_enter(&mut self, __e: &DebouncedButtonFrameEvent) {
         let mut fresh = self.__sv_LongHeld().e_fresh.clone().expect("enter args of $LongHeld were not passed");
-        if fresh { self.post(EV_LONG); }
+        if fresh { self.post(EV_LONG); } // frs:56
     }
 
     // variants/noalloc/debounce_button.frs:58 $LongHeld.sample
     fn _s_LongHeld_sample(&mut self, __e: &DebouncedButtonFrameEvent, level: bool) {
-        if !level { { let __sa0 = (false); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if !level { { let __sa0 = (false); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:59
     }
 
     // variants/noalloc/debounce_button.frs:61 $LongHeld.is_down
     fn _s_LongHeld_is_down(&mut self, __e: &DebouncedButtonFrameEvent) {
-        { *self.__ret_is_down() = (true); }
+        { *self.__ret_is_down() = (true); } // frs:61
     }
 
     // variants/noalloc/debounce_button.frs:65 $Releasing.sample
     fn _s_Releasing_sample(&mut self, __e: &DebouncedButtonFrameEvent, level: bool) {
         let mut short_click = self.__sv_Releasing().p_short_click.clone();
-        if level {
-                    if short_click { { let mut __c = DebouncedButton::__comp_Down(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let __ea0 = (false); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.chain[0] { __v.e_fresh = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                }
-                ;self.__sv_Releasing().v_quiet_ms = self.__sv_Releasing().v_quiet_ms + 1;
-                if self.__sv_Releasing().v_quiet_ms >= self.debounce_ms {
-                    if short_click { self.post(EV_CLICK); }
-                    { let mut __c = DebouncedButton::__comp_Up(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        if level { // frs:66
+                    if short_click { { let mut __c = DebouncedButton::__comp_Down(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let __ea0 = (false); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.chain[0] { __v.e_fresh = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:67
+                } // frs:68
+                ;self.__sv_Releasing().v_quiet_ms = self.__sv_Releasing().v_quiet_ms + 1; // frs:69
+                if self.__sv_Releasing().v_quiet_ms >= self.debounce_ms { // frs:70
+                    if short_click { self.post(EV_CLICK); } // frs:71
+                    { let mut __c = DebouncedButton::__comp_Up(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:72
+                } // frs:73
     }
 
     // variants/noalloc/debounce_button.frs:75 $Releasing.is_down
     fn _s_Releasing_is_down(&mut self, __e: &DebouncedButtonFrameEvent) {
-        { *self.__ret_is_down() = (true); }
+        { *self.__ret_is_down() = (true); } // frs:75
     }
 
     // variants/noalloc/debounce_button.frs:78 action post
     fn post(&mut self, ev: u8) {
-        self.pending = ev;
-            self.events = self.events + 1;
+        self.pending = ev; // frs:79
+            self.events = self.events + 1; // frs:80
     }
 
 }

@@ -854,158 +854,158 @@ impl Elevator {
 
     // variants/alloc/elevator.frs:39 $Parked.start
     fn _s_Parked_start(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:39
     }
 
     // variants/alloc/elevator.frs:42 $InService.call
     fn _s_InService_call(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        if floor <= self.top_floor {
-                    self.requests = self.requests | (1u16 << floor);
-                }
+        if floor <= self.top_floor { // frs:43
+                    self.requests = self.requests | (1u16 << floor); // frs:44
+                } // frs:45
     }
 
     // variants/alloc/elevator.frs:47 $InService.fire_alarm
     fn _s_InService_fire_alarm(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let mut __c = Elevator::__comp_FireRecall(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_FireRecall(); self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/alloc/elevator.frs:48 $InService.inspection_on
     fn _s_InService_inspection_on(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                ;{ let mut __c = Elevator::__comp_Inspection(); self.__next_compartment = Some(__c); return; }
+        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:49
+                ;{ let mut __c = Elevator::__comp_Inspection(); self.__next_compartment = Some(__c); return; } // frs:50
     }
 
     // variants/alloc/elevator.frs:52 $InService.position
     fn _s_InService_position(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { *self.__ret_position() = (self.floor); }
+        { *self.__ret_position() = (self.floor); } // frs:52
     }
 
     // variants/alloc/elevator.frs:58 $Travelling.floor_sensor
     fn _s_Travelling_floor_sensor(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        self.floor = floor;
+        self.floor = floor; // frs:58
     }
 
     // variants/alloc/elevator.frs:62 $Idle.call
     fn _s_Idle_call(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        self.__state_Stationary(__e);;
-                if floor == self.floor { { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; } }
-                if floor > self.floor { { let mut __c = Elevator::__comp_MovingUp(); self.__next_compartment = Some(__c); return; } }
-                { let mut __c = Elevator::__comp_MovingDown(); self.__next_compartment = Some(__c); return; }
+        self.__state_Stationary(__e);; // frs:63
+                if floor == self.floor { { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; } } // frs:64
+                if floor > self.floor { { let mut __c = Elevator::__comp_MovingUp(); self.__next_compartment = Some(__c); return; } } // frs:65
+                { let mut __c = Elevator::__comp_MovingDown(); self.__next_compartment = Some(__c); return; } // frs:66
     }
 
     // variants/alloc/elevator.frs:71 $DoorsOpening.$>
     fn _s_DoorsOpening_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.requests = self.requests & !(1u16 << self.floor);
+        self.requests = self.requests & !(1u16 << self.floor); // frs:71
     }
 
     // variants/alloc/elevator.frs:72 $DoorsOpening.door_open_done
     fn _s_DoorsOpening_door_open_done(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let mut __c = Elevator::__comp_DoorsOpen(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_DoorsOpen(); self.__next_compartment = Some(__c); return; } // frs:72
     }
 
     // variants/alloc/elevator.frs:77 $DoorsOpen.$>
     fn _s_DoorsOpen_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.door_cycles = self.door_cycles + 1;
+        self.door_cycles = self.door_cycles + 1; // frs:77
     }
 
     // variants/alloc/elevator.frs:78 $DoorsOpen.call
     fn _s_DoorsOpen_call(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { self.__state_Stationary(__e);; }
+        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { self.__state_Stationary(__e);; } // frs:79
     }
 
     // variants/alloc/elevator.frs:81 $DoorsOpen.timer
     fn _s_DoorsOpen_timer(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.__sv_DoorsOpen().v_ticks = self.__sv_DoorsOpen().v_ticks + 1;
-                if self.__sv_DoorsOpen().v_ticks >= self.dwell { { let mut __c = Elevator::__comp_DoorsClosing(); self.__next_compartment = Some(__c); return; } }
+        self.__sv_DoorsOpen().v_ticks = self.__sv_DoorsOpen().v_ticks + 1; // frs:82
+                if self.__sv_DoorsOpen().v_ticks >= self.dwell { { let mut __c = Elevator::__comp_DoorsClosing(); self.__next_compartment = Some(__c); return; } } // frs:83
     }
 
     // variants/alloc/elevator.frs:88 $DoorsClosing.door_obstructed
     fn _s_DoorsClosing_door_obstructed(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.reopenings = self.reopenings + 1;
-                { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; }
+        self.reopenings = self.reopenings + 1; // frs:89
+                { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; } // frs:90
     }
 
     // variants/alloc/elevator.frs:92 $DoorsClosing.door_closed_done
     fn _s_DoorsClosing_door_closed_done(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        let above = self.requests >> (self.floor + 1);
-                let below = self.requests & ((1u16 << self.floor) - 1);
-                if above != 0 { { let mut __c = Elevator::__comp_MovingUp(); self.__next_compartment = Some(__c); return; } }
-                if below != 0 { { let mut __c = Elevator::__comp_MovingDown(); self.__next_compartment = Some(__c); return; } }
-                { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        let above = self.requests >> (self.floor + 1); // frs:93
+                let below = self.requests & ((1u16 << self.floor) - 1); // frs:94
+                if above != 0 { { let mut __c = Elevator::__comp_MovingUp(); self.__next_compartment = Some(__c); return; } } // frs:95
+                if below != 0 { { let mut __c = Elevator::__comp_MovingDown(); self.__next_compartment = Some(__c); return; } } // frs:96
+                { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:97
     }
 
     // variants/alloc/elevator.frs:102 $MovingUp.$>
     fn _s_MovingUp_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.trips = self.trips + 1;
+        self.trips = self.trips + 1; // frs:102
     }
 
     // variants/alloc/elevator.frs:103 $MovingUp.floor_sensor
     fn _s_MovingUp_floor_sensor(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        self.__state_Travelling(__e);;
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__next_compartment = Some(__c); return; } }
+        self.__state_Travelling(__e);; // frs:104
+                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__next_compartment = Some(__c); return; } } // frs:105
     }
 
     // variants/alloc/elevator.frs:110 $MovingDown.$>
     fn _s_MovingDown_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.trips = self.trips + 1;
+        self.trips = self.trips + 1; // frs:110
     }
 
     // variants/alloc/elevator.frs:111 $MovingDown.floor_sensor
     fn _s_MovingDown_floor_sensor(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        self.__state_Travelling(__e);;
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__next_compartment = Some(__c); return; } }
+        self.__state_Travelling(__e);; // frs:112
+                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__next_compartment = Some(__c); return; } } // frs:113
     }
 
     // variants/alloc/elevator.frs:118 $Levelling.level_done
     fn _s_Levelling_level_done(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_DoorsOpening(); self.__next_compartment = Some(__c); return; } // frs:118
     }
 
     // variants/alloc/elevator.frs:122 $FireRecall.$>
     fn _s_FireRecall_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.requests = 0;
-                self.fire_recalls = self.fire_recalls + 1;
-                if self.floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__next_compartment = Some(__c); return; } }
+        self.requests = 0; // frs:123
+                self.fire_recalls = self.fire_recalls + 1; // frs:124
+                if self.floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__next_compartment = Some(__c); return; } } // frs:125
     }
 
     // variants/alloc/elevator.frs:127 $FireRecall.floor_sensor
     fn _s_FireRecall_floor_sensor(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, floor: u8) {
         self.__keep(&floor);
-        self.floor = floor;
-                if floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__next_compartment = Some(__c); return; } }
+        self.floor = floor; // frs:128
+                if floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__next_compartment = Some(__c); return; } } // frs:129
     }
 
     // variants/alloc/elevator.frs:133 $FireParked.fire_reset
     fn _s_FireParked_fire_reset(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:133
     }
 
     // variants/alloc/elevator.frs:134 $FireParked.position
     fn _s_FireParked_position(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { *self.__ret_position() = (self.floor); }
+        { *self.__ret_position() = (self.floor); } // frs:134
     }
 
     // variants/alloc/elevator.frs:137 $Inspection.$>
     fn _s_Inspection_enter(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        self.inspections = self.inspections + 1;
+        self.inspections = self.inspections + 1; // frs:137
     }
 
     // variants/alloc/elevator.frs:138 $Inspection.jog
     fn _s_Inspection_jog(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>, up: bool) {
         self.__keep(&up);
-        if up && self.floor < self.top_floor { self.floor = self.floor + 1; }
-                if !up && self.floor > 0 { self.floor = self.floor - 1; }
+        if up && self.floor < self.top_floor { self.floor = self.floor + 1; } // frs:139
+                if !up && self.floor > 0 { self.floor = self.floor - 1; } // frs:140
     }
 
     // variants/alloc/elevator.frs:142 $Inspection.inspection_off
     fn _s_Inspection_inspection_off(&mut self, __e: &std::rc::Rc<ElevatorFrameEvent>) {
-        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:142
     }
 
 }

@@ -799,150 +799,150 @@ impl Elevator {
 
     // variants/noalloc/elevator.frs:39 $Parked.start
     fn _s_Parked_start(&mut self, __e: &ElevatorFrameEvent) {
-        { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:39
     }
 
     // variants/noalloc/elevator.frs:42 $InService.call
     fn _s_InService_call(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        if floor <= self.top_floor {
-                    self.requests = self.requests | (1u16 << floor);
-                }
+        if floor <= self.top_floor { // frs:43
+                    self.requests = self.requests | (1u16 << floor); // frs:44
+                } // frs:45
     }
 
     // variants/noalloc/elevator.frs:47 $InService.fire_alarm
     fn _s_InService_fire_alarm(&mut self, __e: &ElevatorFrameEvent) {
-        { let mut __c = Elevator::__comp_FireRecall(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_FireRecall(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/noalloc/elevator.frs:48 $InService.inspection_on
     fn _s_InService_inspection_on(&mut self, __e: &ElevatorFrameEvent) {
-        { if self.__state_stack_len < 1 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                ;{ let mut __c = Elevator::__comp_Inspection(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { if self.__state_stack_len < 1 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:49
+                ;{ let mut __c = Elevator::__comp_Inspection(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:50
     }
 
     // variants/noalloc/elevator.frs:52 $InService.position
     fn _s_InService_position(&mut self, __e: &ElevatorFrameEvent) {
-        { *self.__ret_position() = (self.floor); }
+        { *self.__ret_position() = (self.floor); } // frs:52
     }
 
     // variants/noalloc/elevator.frs:58 $Travelling.floor_sensor
     fn _s_Travelling_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.floor = floor;
+        self.floor = floor; // frs:58
     }
 
     // variants/noalloc/elevator.frs:62 $Idle.call
     fn _s_Idle_call(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Stationary(__e);;
-                if floor == self.floor { { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                if floor > self.floor { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.__state_Stationary(__e);; // frs:63
+                if floor == self.floor { { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:64
+                if floor > self.floor { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:65
+                { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:66
     }
 
     // variants/noalloc/elevator.frs:71 $DoorsOpening.$>
     fn _s_DoorsOpening_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.requests = self.requests & !(1u16 << self.floor);
+        self.requests = self.requests & !(1u16 << self.floor); // frs:71
     }
 
     // variants/noalloc/elevator.frs:72 $DoorsOpening.door_open_done
     fn _s_DoorsOpening_door_open_done(&mut self, __e: &ElevatorFrameEvent) {
-        { let mut __c = Elevator::__comp_DoorsOpen(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_DoorsOpen(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:72
     }
 
     // variants/noalloc/elevator.frs:77 $DoorsOpen.$>
     fn _s_DoorsOpen_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.door_cycles = self.door_cycles + 1;
+        self.door_cycles = self.door_cycles + 1; // frs:77
     }
 
     // variants/noalloc/elevator.frs:78 $DoorsOpen.call
     fn _s_DoorsOpen_call(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { self.__state_Stationary(__e);; }
+        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { self.__state_Stationary(__e);; } // frs:79
     }
 
     // variants/noalloc/elevator.frs:81 $DoorsOpen.timer
     fn _s_DoorsOpen_timer(&mut self, __e: &ElevatorFrameEvent) {
-        self.__sv_DoorsOpen().v_ticks = self.__sv_DoorsOpen().v_ticks + 1;
-                if self.__sv_DoorsOpen().v_ticks >= self.dwell { { let mut __c = Elevator::__comp_DoorsClosing(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_DoorsOpen().v_ticks = self.__sv_DoorsOpen().v_ticks + 1; // frs:82
+                if self.__sv_DoorsOpen().v_ticks >= self.dwell { { let mut __c = Elevator::__comp_DoorsClosing(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:83
     }
 
     // variants/noalloc/elevator.frs:88 $DoorsClosing.door_obstructed
     fn _s_DoorsClosing_door_obstructed(&mut self, __e: &ElevatorFrameEvent) {
-        self.reopenings = self.reopenings + 1;
-                { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.reopenings = self.reopenings + 1; // frs:89
+                { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:90
     }
 
     // variants/noalloc/elevator.frs:92 $DoorsClosing.door_closed_done
     fn _s_DoorsClosing_door_closed_done(&mut self, __e: &ElevatorFrameEvent) {
-        let above = self.requests >> (self.floor + 1);
-                let below = self.requests & ((1u16 << self.floor) - 1);
-                if above != 0 { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                if below != 0 { { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        let above = self.requests >> (self.floor + 1); // frs:93
+                let below = self.requests & ((1u16 << self.floor) - 1); // frs:94
+                if above != 0 { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:95
+                if below != 0 { { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:96
+                { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:97
     }
 
     // variants/noalloc/elevator.frs:102 $MovingUp.$>
     fn _s_MovingUp_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.trips = self.trips + 1;
+        self.trips = self.trips + 1; // frs:102
     }
 
     // variants/noalloc/elevator.frs:103 $MovingUp.floor_sensor
     fn _s_MovingUp_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Travelling(__e);;
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__state_Travelling(__e);; // frs:104
+                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:105
     }
 
     // variants/noalloc/elevator.frs:110 $MovingDown.$>
     fn _s_MovingDown_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.trips = self.trips + 1;
+        self.trips = self.trips + 1; // frs:110
     }
 
     // variants/noalloc/elevator.frs:111 $MovingDown.floor_sensor
     fn _s_MovingDown_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Travelling(__e);;
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__state_Travelling(__e);; // frs:112
+                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:113
     }
 
     // variants/noalloc/elevator.frs:118 $Levelling.level_done
     fn _s_Levelling_level_done(&mut self, __e: &ElevatorFrameEvent) {
-        { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:118
     }
 
     // variants/noalloc/elevator.frs:122 $FireRecall.$>
     fn _s_FireRecall_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.requests = 0;
-                self.fire_recalls = self.fire_recalls + 1;
-                if self.floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.requests = 0; // frs:123
+                self.fire_recalls = self.fire_recalls + 1; // frs:124
+                if self.floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:125
     }
 
     // variants/noalloc/elevator.frs:127 $FireRecall.floor_sensor
     fn _s_FireRecall_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.floor = floor;
-                if floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.floor = floor; // frs:128
+                if floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:129
     }
 
     // variants/noalloc/elevator.frs:133 $FireParked.fire_reset
     fn _s_FireParked_fire_reset(&mut self, __e: &ElevatorFrameEvent) {
-        { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:133
     }
 
     // variants/noalloc/elevator.frs:134 $FireParked.position
     fn _s_FireParked_position(&mut self, __e: &ElevatorFrameEvent) {
-        { *self.__ret_position() = (self.floor); }
+        { *self.__ret_position() = (self.floor); } // frs:134
     }
 
     // variants/noalloc/elevator.frs:137 $Inspection.$>
     fn _s_Inspection_enter(&mut self, __e: &ElevatorFrameEvent) {
-        self.inspections = self.inspections + 1;
+        self.inspections = self.inspections + 1; // frs:137
     }
 
     // variants/noalloc/elevator.frs:138 $Inspection.jog
     fn _s_Inspection_jog(&mut self, __e: &ElevatorFrameEvent, up: bool) {
-        if up && self.floor < self.top_floor { self.floor = self.floor + 1; }
-                if !up && self.floor > 0 { self.floor = self.floor - 1; }
+        if up && self.floor < self.top_floor { self.floor = self.floor + 1; } // frs:139
+                if !up && self.floor > 0 { self.floor = self.floor - 1; } // frs:140
     }
 
     // variants/noalloc/elevator.frs:142 $Inspection.inspection_off
     fn _s_Inspection_inspection_off(&mut self, __e: &ElevatorFrameEvent) {
-        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
+        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:142
     }
 
 }

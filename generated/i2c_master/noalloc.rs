@@ -439,102 +439,102 @@ impl I2cMaster {
 
     // variants/noalloc/i2c_master.frs:31 $Idle.write
     fn _s_Idle_write(&mut self, __e: &I2cMasterFrameEvent, addr: u8, len: u8) {
-        self.addr = addr;
-                self.len = len;
-                { *self.__ret_write() = (true); }
-                ;{ let __sa0 = (1); let mut __c = I2cMaster::__comp_Addressing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.addr = addr; // frs:32
+                self.len = len; // frs:33
+                { *self.__ret_write() = (true); } // frs:34
+                ;{ let __sa0 = (1); let mut __c = I2cMaster::__comp_Addressing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:35
     }
 
     // variants/noalloc/i2c_master.frs:37 $Idle.status
     fn _s_Idle_status(&mut self, __e: &I2cMasterFrameEvent) {
-        { *self.__ret_status() = (ST_IDLE); }
+        { *self.__ret_status() = (ST_IDLE); } // frs:37
     }
 
     // variants/noalloc/i2c_master.frs:40 $Addressing.$>
     fn _s_Addressing_enter(&mut self, __e: &I2cMasterFrameEvent) {
-        self.starts = self.starts + 1;
+        self.starts = self.starts + 1; // frs:41
     }
 
     // variants/noalloc/i2c_master.frs:43 $Addressing.<$
     fn _s_Addressing_exit(&mut self, __e: &I2cMasterFrameEvent) {
         let mut acked = self.__sv_Addressing().x_acked.clone().expect("exit args of $Addressing were not passed");
-        if !acked { self.nacks = self.nacks + 1; }
+        if !acked { self.nacks = self.nacks + 1; } // frs:44
     }
 
     // variants/noalloc/i2c_master.frs:46 $Addressing.ack
     fn _s_Addressing_ack(&mut self, __e: &I2cMasterFrameEvent) {
-        { let __xa0 = (true); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Writing(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __xa0 = (true); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Writing(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/noalloc/i2c_master.frs:49 $Addressing.nack
     fn _s_Addressing_nack(&mut self, __e: &I2cMasterFrameEvent) {
         let mut attempt = self.__sv_Addressing().p_attempt.clone();
-        if attempt < self.max_attempts {
-                    { let __sa0 = (attempt + 1); let __ea0 = (attempt); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_RetryWait(__sa0); if let I2cMasterStateCtx::RetryWait(ref mut __v) = __c.chain[0] { __v.e_failed_attempt = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
-                } else {
-                    { let __ea0 = (ERR_ADDR_NACK); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        if attempt < self.max_attempts { // frs:50
+                    { let __sa0 = (attempt + 1); let __ea0 = (attempt); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_RetryWait(__sa0); if let I2cMasterStateCtx::RetryWait(ref mut __v) = __c.chain[0] { __v.e_failed_attempt = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:51
+                } else { // frs:52
+                    { let __ea0 = (ERR_ADDR_NACK); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:53
+                } // frs:54
     }
 
     // variants/noalloc/i2c_master.frs:56 $Addressing.arb_lost
     fn _s_Addressing_arb_lost(&mut self, __e: &I2cMasterFrameEvent) {
-        { let __ea0 = (ERR_ARB_LOST); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __ea0 = (ERR_ARB_LOST); let __xa0 = (false); self.__sv_Addressing().x_acked = Some(__xa0); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:57
     }
 
     // variants/noalloc/i2c_master.frs:61 $RetryWait.$>
     fn _s_RetryWait_enter(&mut self, __e: &I2cMasterFrameEvent) {
         let mut failed_attempt = self.__sv_RetryWait().e_failed_attempt.clone().expect("enter args of $RetryWait were not passed");
-        self.last_failed_attempt = failed_attempt;
+        self.last_failed_attempt = failed_attempt; // frs:62
     }
 
     // variants/noalloc/i2c_master.frs:64 $RetryWait.bus_free
     fn _s_RetryWait_bus_free(&mut self, __e: &I2cMasterFrameEvent) {
         let mut next = self.__sv_RetryWait().p_next.clone();
-        { let __sa0 = (next); let mut __c = I2cMaster::__comp_Addressing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (next); let mut __c = I2cMaster::__comp_Addressing(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:64
     }
 
     // variants/noalloc/i2c_master.frs:68 $Writing.ack
     fn _s_Writing_ack(&mut self, __e: &I2cMasterFrameEvent) {
-        self.__sv_Writing().v_sent = self.__sv_Writing().v_sent + 1;
-                self.bytes_out = self.bytes_out + 1;
-                if self.__sv_Writing().v_sent == self.len { { let mut __c = I2cMaster::__comp_Stopping(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_Writing().v_sent = self.__sv_Writing().v_sent + 1; // frs:69
+                self.bytes_out = self.bytes_out + 1; // frs:70
+                if self.__sv_Writing().v_sent == self.len { { let mut __c = I2cMaster::__comp_Stopping(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:71
     }
 
     // variants/noalloc/i2c_master.frs:73 $Writing.nack
     fn _s_Writing_nack(&mut self, __e: &I2cMasterFrameEvent) {
-        { let __ea0 = (ERR_DATA_NACK); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __ea0 = (ERR_DATA_NACK); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:73
     }
 
     // variants/noalloc/i2c_master.frs:74 $Writing.arb_lost
     fn _s_Writing_arb_lost(&mut self, __e: &I2cMasterFrameEvent) {
-        { let __ea0 = (ERR_ARB_LOST); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let __ea0 = (ERR_ARB_LOST); let mut __c = I2cMaster::__comp_Failed(); if let I2cMasterStateCtx::Failed(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:74
     }
 
     // variants/noalloc/i2c_master.frs:77 $Stopping.bus_free
     fn _s_Stopping_bus_free(&mut self, __e: &I2cMasterFrameEvent) {
-        self.done = self.done + 1;
-                { let mut __c = I2cMaster::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.done = self.done + 1; // frs:78
+                { let mut __c = I2cMaster::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:79
     }
 
     // variants/noalloc/i2c_master.frs:83 $Failed.$>
     fn _s_Failed_enter(&mut self, __e: &I2cMasterFrameEvent) {
         let mut code = self.__sv_Failed().e_code.clone().expect("enter args of $Failed were not passed");
-        self.last_error = code;
+        self.last_error = code; // frs:84
     }
 
     // variants/noalloc/i2c_master.frs:86 $Failed.write
     fn _s_Failed_write(&mut self, __e: &I2cMasterFrameEvent, addr: u8, len: u8) {
-        { *self.__ret_write() = (false); }
+        { *self.__ret_write() = (false); } // frs:86
     }
 
     // variants/noalloc/i2c_master.frs:87 $Failed.status
     fn _s_Failed_status(&mut self, __e: &I2cMasterFrameEvent) {
-        { *self.__ret_status() = (self.last_error); }
+        { *self.__ret_status() = (self.last_error); } // frs:87
     }
 
     // variants/noalloc/i2c_master.frs:88 $Failed.bus_free
     fn _s_Failed_bus_free(&mut self, __e: &I2cMasterFrameEvent) {
-        { let mut __c = I2cMaster::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = I2cMaster::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:88
     }
 
 }

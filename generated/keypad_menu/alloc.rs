@@ -470,82 +470,82 @@ impl KeypadMenu {
     // variants/alloc/keypad_menu.frs:38 $Home.key
     fn _s_Home_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
-        if k == KEY_OK {
-                    { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                    ;{ let mut __c = KeypadMenu::__comp_MainMenu(); self.__next_compartment = Some(__c); return; }
-                }
+        if k == KEY_OK { // frs:39
+                    { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:40
+                    ;{ let mut __c = KeypadMenu::__comp_MainMenu(); self.__next_compartment = Some(__c); return; } // frs:41
+                } // frs:42
     }
 
     // variants/alloc/keypad_menu.frs:44 $Home.idle_timeout
     fn _s_Home_idle_timeout(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        self.timeouts = self.timeouts + 1;
-                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        self.timeouts = self.timeouts + 1; // frs:45
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:46
     }
 
     // variants/alloc/keypad_menu.frs:48 $Home.screen
     fn _s_Home_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        { *self.__ret_screen() = (SCR_HOME); }
+        { *self.__ret_screen() = (SCR_HOME); } // frs:48
     }
 
     // variants/alloc/keypad_menu.frs:51 $Menu.idle_timeout
     fn _s_Menu_idle_timeout(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        self.timeouts = self.timeouts + 1;
-                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        self.timeouts = self.timeouts + 1; // frs:52
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:53
     }
 
     // variants/alloc/keypad_menu.frs:58 $MainMenu.key
     fn _s_MainMenu_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
-        match k {
-                    KEY_UP => { self.__sv_MainMenu().v_cursor = (self.__sv_MainMenu().v_cursor + 2) % 3; }
-                    KEY_DOWN => { self.__sv_MainMenu().v_cursor = (self.__sv_MainMenu().v_cursor + 1) % 3; }
-                    KEY_OK => {
-                        match self.__sv_MainMenu().v_cursor {
-                            0 => {
-                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                                ;{ let mut __c = KeypadMenu::__comp_Settings(); self.__next_compartment = Some(__c); return; }
-                            }
-                            1 => {
-                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                                ;{ let __sa0 = (self.brightness); let mut __c = KeypadMenu::__comp_Brightness(__sa0); self.__next_compartment = Some(__c); return; }
-                            }
-                            _ => {
-                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                                ;{ let mut __c = KeypadMenu::__comp_About(); self.__next_compartment = Some(__c); return; }
-                            }
-                        }
-                    }
-                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } }
-                    _ => {}
-                }
+        match k { // frs:59
+                    KEY_UP => { self.__sv_MainMenu().v_cursor = (self.__sv_MainMenu().v_cursor + 2) % 3; } // frs:60
+                    KEY_DOWN => { self.__sv_MainMenu().v_cursor = (self.__sv_MainMenu().v_cursor + 1) % 3; } // frs:61
+                    KEY_OK => { // frs:62
+                        match self.__sv_MainMenu().v_cursor { // frs:63
+                            0 => { // frs:64
+                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:65
+                                ;{ let mut __c = KeypadMenu::__comp_Settings(); self.__next_compartment = Some(__c); return; } // frs:66
+                            } // frs:67
+                            1 => { // frs:68
+                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:69
+                                ;{ let __sa0 = (self.brightness); let mut __c = KeypadMenu::__comp_Brightness(__sa0); self.__next_compartment = Some(__c); return; } // frs:70
+                            } // frs:71
+                            _ => { // frs:72
+                                { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:73
+                                ;{ let mut __c = KeypadMenu::__comp_About(); self.__next_compartment = Some(__c); return; } // frs:74
+                            } // frs:75
+                        } // frs:76
+                    } // frs:77
+                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:78
+                    _ => {} // frs:79
+                } // frs:80
     }
 
     // variants/alloc/keypad_menu.frs:82 $MainMenu.screen
     fn _s_MainMenu_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        { *self.__ret_screen() = (SCR_MENU + self.__sv_MainMenu().v_cursor); }
+        { *self.__ret_screen() = (SCR_MENU + self.__sv_MainMenu().v_cursor); } // frs:82
     }
 
     // variants/alloc/keypad_menu.frs:87 $Settings.key
     fn _s_Settings_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
-        match k {
-                    KEY_UP | KEY_DOWN => { self.__sv_Settings().v_cursor = 1 - self.__sv_Settings().v_cursor; }
-                    KEY_OK => {
-                        if self.__sv_Settings().v_cursor == 0 {
-                            self.beep = !self.beep;
-                        } else {
-                            { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                            ;{ let mut __c = KeypadMenu::__comp_Confirm(); self.__next_compartment = Some(__c); return; }
-                        }
-                    }
-                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } }
-                    _ => {}
-                }
+        match k { // frs:88
+                    KEY_UP | KEY_DOWN => { self.__sv_Settings().v_cursor = 1 - self.__sv_Settings().v_cursor; } // frs:89
+                    KEY_OK => { // frs:90
+                        if self.__sv_Settings().v_cursor == 0 { // frs:91
+                            self.beep = !self.beep; // frs:92
+                        } else { // frs:93
+                            { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:94
+                            ;{ let mut __c = KeypadMenu::__comp_Confirm(); self.__next_compartment = Some(__c); return; } // frs:95
+                        } // frs:96
+                    } // frs:97
+                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:98
+                    _ => {} // frs:99
+                } // frs:100
     }
 
     // variants/alloc/keypad_menu.frs:102 $Settings.screen
     fn _s_Settings_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        { *self.__ret_screen() = (SCR_SETTINGS + self.__sv_Settings().v_cursor); }
+        { *self.__ret_screen() = (SCR_SETTINGS + self.__sv_Settings().v_cursor); } // frs:102
     }
 
     // variants/alloc/keypad_menu.frs:106 $Brightness.key
@@ -553,47 +553,47 @@ impl KeypadMenu {
         self.__keep(&k);
         let mut initial = self.__sv_Brightness().p_initial.clone();
         self.__keep(&initial);
-        match k {
-                    KEY_UP => { if self.brightness < 9 { self.brightness = self.brightness + 1; } }
-                    KEY_DOWN => { if self.brightness > 0 { self.brightness = self.brightness - 1; } }
-                    KEY_OK => {
-                        self.saves = self.saves + 1;
-                        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
-                    }
-                    KEY_BACK => {
-                        self.brightness = initial;
-                        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
-                    }
-                    _ => {}
-                }
+        match k { // frs:107
+                    KEY_UP => { if self.brightness < 9 { self.brightness = self.brightness + 1; } } // frs:108
+                    KEY_DOWN => { if self.brightness > 0 { self.brightness = self.brightness - 1; } } // frs:109
+                    KEY_OK => { // frs:110
+                        self.saves = self.saves + 1; // frs:111
+                        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:112
+                    } // frs:113
+                    KEY_BACK => { // frs:114
+                        self.brightness = initial; // frs:115
+                        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:116
+                    } // frs:117
+                    _ => {} // frs:118
+                } // frs:119
     }
 
     // variants/alloc/keypad_menu.frs:121 $Brightness.screen
     fn _s_Brightness_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        { *self.__ret_screen() = (SCR_BRIGHTNESS + self.brightness); }
+        { *self.__ret_screen() = (SCR_BRIGHTNESS + self.brightness); } // frs:121
     }
 
     // variants/alloc/keypad_menu.frs:125 $Confirm.key
     fn _s_Confirm_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
-        if k == KEY_OK {
-                    self.brightness = 5;
-                    self.beep = true;
-                    self.factory_resets = self.factory_resets + 1;
-                    { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
-                }
-                if k == KEY_BACK { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } }
+        if k == KEY_OK { // frs:126
+                    self.brightness = 5; // frs:127
+                    self.beep = true; // frs:128
+                    self.factory_resets = self.factory_resets + 1; // frs:129
+                    { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:130
+                } // frs:131
+                if k == KEY_BACK { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:132
     }
 
     // variants/alloc/keypad_menu.frs:134 $Confirm.screen
     fn _s_Confirm_screen(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>) {
-        { *self.__ret_screen() = (SCR_CONFIRM); }
+        { *self.__ret_screen() = (SCR_CONFIRM); } // frs:134
     }
 
     // variants/alloc/keypad_menu.frs:138 $About.key
     fn _s_About_key(&mut self, __e: &std::rc::Rc<KeypadMenuFrameEvent>, k: u8) {
         self.__keep(&k);
-        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:138
     }
 
 }

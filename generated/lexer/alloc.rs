@@ -445,113 +445,113 @@ impl Lexer {
     // variants/alloc/lexer.frs:31 $Start.feed
     fn _s_Start_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        match c {
-                    b' ' | b'\t' | b'\n' | b'\r' => {}
-                    b'a'..=b'z' | b'A'..=b'Z' | b'_' => { { let mut __c = Lexer::__comp_Ident(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } }
-                    b'0'..=b'9' => { { let mut __c = Lexer::__comp_Number(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } }
-                    b'/' => { { let mut __c = Lexer::__comp_Slash(); self.__next_compartment = Some(__c); return; } }
-                    b'"' => { { let mut __c = Lexer::__comp_Str(); self.__next_compartment = Some(__c); return; } }
-                    0 => {
-                        self.emit(TK_EOF);
-                        { *self.__ret_feed() = (TK_EOF); }
-                    }
-                    _ => {
-                        self.last_punct = c;
-                        self.emit(TK_PUNCT);
-                        { *self.__ret_feed() = (TK_PUNCT); }
-                    }
-                }
+        match c { // frs:32
+                    b' ' | b'\t' | b'\n' | b'\r' => {} // frs:33
+                    b'a'..=b'z' | b'A'..=b'Z' | b'_' => { { let mut __c = Lexer::__comp_Ident(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } } // frs:34
+                    b'0'..=b'9' => { { let mut __c = Lexer::__comp_Number(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } } // frs:35
+                    b'/' => { { let mut __c = Lexer::__comp_Slash(); self.__next_compartment = Some(__c); return; } } // frs:36
+                    b'"' => { { let mut __c = Lexer::__comp_Str(); self.__next_compartment = Some(__c); return; } } // frs:37
+                    0 => { // frs:38
+                        self.emit(TK_EOF); // frs:39
+                        { *self.__ret_feed() = (TK_EOF); } // frs:40
+                    } // frs:41
+                    _ => { // frs:42
+                        self.last_punct = c; // frs:43
+                        self.emit(TK_PUNCT); // frs:44
+                        { *self.__ret_feed() = (TK_PUNCT); } // frs:45
+                    } // frs:46
+                } // frs:47
     }
 
     // variants/alloc/lexer.frs:53 $Ident.feed
     fn _s_Ident_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        if c.is_ascii_alphanumeric() || c == b'_' {
-                    self.__sv_Ident().v_len = self.__sv_Ident().v_len + 1;
-                    self.__sv_Ident().v_hash = (self.__sv_Ident().v_hash ^ c as u32).wrapping_mul(16777619);
-                    { *self.__ret_feed() = (TK_NONE); return; }
-                }
-                ;self.last_ident_len = self.__sv_Ident().v_len;
-                self.last_ident_hash = self.__sv_Ident().v_hash;
-                self.emit(TK_IDENT);
-                { *self.__ret_feed() = (TK_IDENT); }
-                ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; }
+        if c.is_ascii_alphanumeric() || c == b'_' { // frs:54
+                    self.__sv_Ident().v_len = self.__sv_Ident().v_len + 1; // frs:55
+                    self.__sv_Ident().v_hash = (self.__sv_Ident().v_hash ^ c as u32).wrapping_mul(16777619); // frs:56
+                    { *self.__ret_feed() = (TK_NONE); return; } // frs:57
+                } // frs:58
+                ;self.last_ident_len = self.__sv_Ident().v_len; // frs:59
+                self.last_ident_hash = self.__sv_Ident().v_hash; // frs:60
+                self.emit(TK_IDENT); // frs:61
+                { *self.__ret_feed() = (TK_IDENT); } // frs:62
+                ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:63
     }
 
     // variants/alloc/lexer.frs:68 $Number.feed
     fn _s_Number_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        if c.is_ascii_digit() {
-                    self.__sv_Number().v_value = self.__sv_Number().v_value.wrapping_mul(10).wrapping_add((c - b'0') as u32);
-                } else {
-                    self.last_number = self.__sv_Number().v_value;
-                    self.emit(TK_NUMBER);
-                    { *self.__ret_feed() = (TK_NUMBER); }
-                    ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; }
-                }
+        if c.is_ascii_digit() { // frs:69
+                    self.__sv_Number().v_value = self.__sv_Number().v_value.wrapping_mul(10).wrapping_add((c - b'0') as u32); // frs:70
+                } else { // frs:71
+                    self.last_number = self.__sv_Number().v_value; // frs:72
+                    self.emit(TK_NUMBER); // frs:73
+                    { *self.__ret_feed() = (TK_NUMBER); } // frs:74
+                    ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:75
+                } // frs:76
     }
 
     // variants/alloc/lexer.frs:80 $Slash.feed
     fn _s_Slash_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        if c == b'/' { { let mut __c = Lexer::__comp_LineComment(); self.__next_compartment = Some(__c); return; } }
-                ;self.last_punct = b'/';
-                self.emit(TK_PUNCT);
-                { *self.__ret_feed() = (TK_PUNCT); }
-                ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; }
+        if c == b'/' { { let mut __c = Lexer::__comp_LineComment(); self.__next_compartment = Some(__c); return; } } // frs:81
+                ;self.last_punct = b'/'; // frs:82
+                self.emit(TK_PUNCT); // frs:83
+                { *self.__ret_feed() = (TK_PUNCT); } // frs:84
+                ;{ let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:85
     }
 
     // variants/alloc/lexer.frs:89 $LineComment.feed
     fn _s_LineComment_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        match c {
-                    b'\n' => {
-                        self.comments = self.comments + 1;
-                        { let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; }
-                    }
-                    0 => {
-                        self.comments = self.comments + 1;
-                        { let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => {}
-                }
+        match c { // frs:90
+                    b'\n' => { // frs:91
+                        self.comments = self.comments + 1; // frs:92
+                        { let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; } // frs:93
+                    } // frs:94
+                    0 => { // frs:95
+                        self.comments = self.comments + 1; // frs:96
+                        { let mut __c = Lexer::__comp_Start(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:97
+                    } // frs:98
+                    _ => {} // frs:99
+                } // frs:100
     }
 
     // variants/alloc/lexer.frs:105 $Str.feed
     fn _s_Str_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        match c {
-                    b'"' => {
-                        self.last_string_len = self.__sv_Str().v_len;
-                        self.emit(TK_STRING);
-                        { *self.__ret_feed() = (TK_STRING); }
-                        ;{ let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; }
-                    }
-                    b'\\' => {
-                        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                        ;{ let mut __c = Lexer::__comp_StrEscape(); self.__next_compartment = Some(__c); return; }
-                    }
-                    0 | b'\n' => {
-                        self.emit(TK_ERROR);
-                        { *self.__ret_feed() = (TK_ERROR); }
-                        ;{ let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { self.__sv_Str().v_len = self.__sv_Str().v_len + 1; }
-                }
+        match c { // frs:106
+                    b'"' => { // frs:107
+                        self.last_string_len = self.__sv_Str().v_len; // frs:108
+                        self.emit(TK_STRING); // frs:109
+                        { *self.__ret_feed() = (TK_STRING); } // frs:110
+                        ;{ let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; } // frs:111
+                    } // frs:112
+                    b'\\' => { // frs:113
+                        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:114
+                        ;{ let mut __c = Lexer::__comp_StrEscape(); self.__next_compartment = Some(__c); return; } // frs:115
+                    } // frs:116
+                    0 | b'\n' => { // frs:117
+                        self.emit(TK_ERROR); // frs:118
+                        { *self.__ret_feed() = (TK_ERROR); } // frs:119
+                        ;{ let mut __c = Lexer::__comp_Start(); self.__next_compartment = Some(__c); return; } // frs:120
+                    } // frs:121
+                    _ => { self.__sv_Str().v_len = self.__sv_Str().v_len + 1; } // frs:122
+                } // frs:123
     }
 
     // variants/alloc/lexer.frs:127 $StrEscape.feed
     fn _s_StrEscape_feed(&mut self, __e: &std::rc::Rc<LexerFrameEvent>, c: u8) {
         self.__keep(&c);
-        self.escapes = self.escapes + 1;
-                self.last_escape = c;
-                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        self.escapes = self.escapes + 1; // frs:128
+                self.last_escape = c; // frs:129
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:130
     }
 
     // variants/alloc/lexer.frs:134 action emit
     fn emit(&mut self, kind: u8) {
-        self.last_kind = kind;
-            self.tokens = self.tokens + 1;
+        self.last_kind = kind; // frs:135
+            self.tokens = self.tokens + 1; // frs:136
     }
 
 }

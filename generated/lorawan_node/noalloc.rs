@@ -625,131 +625,131 @@ impl LoRaWanNode {
 
     // variants/noalloc/lorawan_node.frs:34 $Idle.join
     fn _s_Idle_join(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        self.join_attempts = 0;
-                { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.join_attempts = 0; // frs:35
+                { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:36
     }
 
     // variants/noalloc/lorawan_node.frs:38 $Idle.send
     fn _s_Idle_send(&mut self, __e: &LoRaWanNodeFrameEvent, port: u8, len: u8) {
-        self.join_attempts = 0;
-                { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; }
+        self.join_attempts = 0; // frs:39
+                { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:40
     }
 
     // variants/noalloc/lorawan_node.frs:44 $Joining.send
     fn _s_Joining_send(&mut self, __e: &LoRaWanNodeFrameEvent, port: u8, len: u8) {
-        if self.pending_len != 0 { { *self.__ret_send() = (false); return; } }
-                ;self.pending_port = port;
-                self.pending_len = len;
-                { *self.__ret_send() = (true); }
+        if self.pending_len != 0 { { *self.__ret_send() = (false); return; } } // frs:45
+                ;self.pending_port = port; // frs:46
+                self.pending_len = len; // frs:47
+                { *self.__ret_send() = (true); } // frs:48
     }
 
     // variants/noalloc/lorawan_node.frs:50 $Joining.abort
     fn _s_Joining_abort(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:50
     }
 
     // variants/noalloc/lorawan_node.frs:53 $JoinTx.$>
     fn _s_JoinTx_enter(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        self.dev_nonce = self.dev_nonce + 1;
-                self.join_attempts = self.join_attempts + 1;
+        self.dev_nonce = self.dev_nonce + 1; // frs:54
+                self.join_attempts = self.join_attempts + 1; // frs:55
     }
 
     // variants/noalloc/lorawan_node.frs:57 $JoinTx.tx_done
     fn _s_JoinTx_tx_done(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_JoinRx1(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_JoinRx1(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:57
     }
 
     // variants/noalloc/lorawan_node.frs:61 $JoinRx1.rx
     fn _s_JoinRx1_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:62
     }
 
     // variants/noalloc/lorawan_node.frs:64 $JoinRx1.rx_timeout
     fn _s_JoinRx1_rx_timeout(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_JoinRx2(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_JoinRx2(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:64
     }
 
     // variants/noalloc/lorawan_node.frs:68 $JoinRx2.rx
     fn _s_JoinRx2_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:69
     }
 
     // variants/noalloc/lorawan_node.frs:71 $JoinRx2.rx_timeout
     fn _s_JoinRx2_rx_timeout(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        if self.join_attempts >= self.max_join_attempts {
-                    self.join_failures = self.join_failures + 1;
-                    { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                } else {
-                    { let mut __c = LoRaWanNode::__comp_JoinBackoff(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        if self.join_attempts >= self.max_join_attempts { // frs:72
+                    self.join_failures = self.join_failures + 1; // frs:73
+                    { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:74
+                } else { // frs:75
+                    { let mut __c = LoRaWanNode::__comp_JoinBackoff(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:76
+                } // frs:77
     }
 
     // variants/noalloc/lorawan_node.frs:82 $JoinBackoff.timer
     fn _s_JoinBackoff_timer(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_JoinTx(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:82
     }
 
     // variants/noalloc/lorawan_node.frs:86 $Joined.leave
     fn _s_Joined_leave(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        self.pending_len = 0;
-                { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.pending_len = 0; // frs:87
+                { let mut __c = LoRaWanNode::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:88
     }
 
     // variants/noalloc/lorawan_node.frs:92 $Ready.$>
     fn _s_Ready_enter(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        if self.pending_len != 0 { { let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        if self.pending_len != 0 { { let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:93
     }
 
     // variants/noalloc/lorawan_node.frs:95 $Ready.send
     fn _s_Ready_send(&mut self, __e: &LoRaWanNodeFrameEvent, port: u8, len: u8) {
-        self.pending_port = port;
-                self.pending_len = len;
-                { *self.__ret_send() = (true); }
-                ;{ let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.pending_port = port; // frs:96
+                self.pending_len = len; // frs:97
+                { *self.__ret_send() = (true); } // frs:98
+                ;{ let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:99
     }
 
     // variants/noalloc/lorawan_node.frs:104 $TxData.$>
     fn _s_TxData_enter(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        self.fcnt_up = self.fcnt_up + 1;
-                self.sent_port = self.pending_port;
-                self.sent_len = self.pending_len;
-                self.pending_len = 0;
+        self.fcnt_up = self.fcnt_up + 1; // frs:105
+                self.sent_port = self.pending_port; // frs:106
+                self.sent_len = self.pending_len; // frs:107
+                self.pending_len = 0; // frs:108
     }
 
     // variants/noalloc/lorawan_node.frs:110 $TxData.send
     fn _s_TxData_send(&mut self, __e: &LoRaWanNodeFrameEvent, port: u8, len: u8) {
-        { *self.__ret_send() = (false); }
+        { *self.__ret_send() = (false); } // frs:110
     }
 
     // variants/noalloc/lorawan_node.frs:111 $TxData.tx_done
     fn _s_TxData_tx_done(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_Rx1(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_Rx1(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:111
     }
 
     // variants/noalloc/lorawan_node.frs:115 $Rx1.rx
     fn _s_Rx1_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        match kind {
-                    DOWNLINK => { self.downlinks = self.downlinks + 1; }
-                    _ => { self.acks = self.acks + 1; }
-                }
-                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        match kind { // frs:116
+                    DOWNLINK => { self.downlinks = self.downlinks + 1; } // frs:117
+                    _ => { self.acks = self.acks + 1; } // frs:118
+                } // frs:119
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:120
     }
 
     // variants/noalloc/lorawan_node.frs:122 $Rx1.rx_timeout
     fn _s_Rx1_rx_timeout(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        { let mut __c = LoRaWanNode::__comp_Rx2(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = LoRaWanNode::__comp_Rx2(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:122
     }
 
     // variants/noalloc/lorawan_node.frs:126 $Rx2.rx
     fn _s_Rx2_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        if kind == DOWNLINK { self.downlinks = self.downlinks + 1; }
-                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if kind == DOWNLINK { self.downlinks = self.downlinks + 1; } // frs:127
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:128
     }
 
     // variants/noalloc/lorawan_node.frs:130 $Rx2.rx_timeout
     fn _s_Rx2_rx_timeout(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        self.silent_uplinks = self.silent_uplinks + 1;
-                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.silent_uplinks = self.silent_uplinks + 1; // frs:131
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:132
     }
 
 }

@@ -406,179 +406,179 @@ impl ModalEditor {
 
     // variants/noalloc/modal_editor.frs:38 $Normal.key
     fn _s_Normal_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
-        let n = core::cmp::max(self.__sv_Normal().v_count, 1);
-                match c {
-                    b'1'..=b'9' => { self.__sv_Normal().v_count = self.__sv_Normal().v_count * 10 + (c - b'0') as u16; }
-                    b'i' => { { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    b'a' => {
-                        if self.cursor < self.len { self.cursor = self.cursor + 1; }
-                        { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    b'v' => { { let __sa0 = (self.cursor); let mut __c = ModalEditor::__comp_Visual(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    b'd' => { { let __sa0 = (OP_DELETE); let __sa1 = (n); let mut __c = ModalEditor::__comp_OperatorPending(__sa0, __sa1); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    b'x' => {
-                        { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r };
-                        self.__sv_Normal().v_count = 0;
-                    }
-                    b'h' => {
-                        self.cursor = self.cursor.saturating_sub(n);
-                        self.__sv_Normal().v_count = 0;
-                    }
-                    b'l' => {
-                        self.cursor = core::cmp::min(self.cursor + n, self.len.saturating_sub(1));
-                        self.__sv_Normal().v_count = 0;
-                    }
-                    b':' => {
-                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                        ;{ let mut __c = ModalEditor::__comp_CmdLine(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { self.__sv_Normal().v_count = 0; }
-                }
+        let n = core::cmp::max(self.__sv_Normal().v_count, 1); // frs:39
+                match c { // frs:40
+                    b'1'..=b'9' => { self.__sv_Normal().v_count = self.__sv_Normal().v_count * 10 + (c - b'0') as u16; } // frs:41
+                    b'i' => { { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:42
+                    b'a' => { // frs:43
+                        if self.cursor < self.len { self.cursor = self.cursor + 1; } // frs:44
+                        { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
+                    } // frs:46
+                    b'v' => { { let __sa0 = (self.cursor); let mut __c = ModalEditor::__comp_Visual(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:47
+                    b'd' => { { let __sa0 = (OP_DELETE); let __sa1 = (n); let mut __c = ModalEditor::__comp_OperatorPending(__sa0, __sa1); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
+                    b'x' => { // frs:49
+                        { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r }; // frs:50
+                        self.__sv_Normal().v_count = 0; // frs:51
+                    } // frs:52
+                    b'h' => { // frs:53
+                        self.cursor = self.cursor.saturating_sub(n); // frs:54
+                        self.__sv_Normal().v_count = 0; // frs:55
+                    } // frs:56
+                    b'l' => { // frs:57
+                        self.cursor = core::cmp::min(self.cursor + n, self.len.saturating_sub(1)); // frs:58
+                        self.__sv_Normal().v_count = 0; // frs:59
+                    } // frs:60
+                    b':' => { // frs:61
+                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:62
+                        ;{ let mut __c = ModalEditor::__comp_CmdLine(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:63
+                    } // frs:64
+                    _ => { self.__sv_Normal().v_count = 0; } // frs:65
+                } // frs:66
     }
 
     // variants/noalloc/modal_editor.frs:68 $Normal.command
     fn _s_Normal_command(&mut self, __e: &ModalEditorFrameEvent, op: u8, count: u16) {
-        if op == OP_DELETE { *self.__ret_command() = self.delete(count); }
+        if op == OP_DELETE { *self.__ret_command() = self.delete(count); } // frs:69
     }
 
     // variants/noalloc/modal_editor.frs:73 $OperatorPending.key
     fn _s_OperatorPending_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
         let mut times = self.__sv_OperatorPending().p_times.clone();
-        match c {
-                    b'l' => { self.delete(times); }
-                    b'd' => {
-                        self.cursor = 0;
-                        self.delete(self.len);
-                    }
-                    _ => {}
-                }
-                { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        match c { // frs:74
+                    b'l' => { self.delete(times); } // frs:75
+                    b'd' => { // frs:76
+                        self.cursor = 0; // frs:77
+                        self.delete(self.len); // frs:78
+                    } // frs:79
+                    _ => {} // frs:80
+                } // frs:81
+                { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:82
     }
 
     // variants/noalloc/modal_editor.frs:84 $OperatorPending.mode
     fn _s_OperatorPending_mode(&mut self, __e: &ModalEditorFrameEvent) {
-        { *self.__ret_mode() = (M_PENDING); }
+        { *self.__ret_mode() = (M_PENDING); } // frs:84
     }
 
     // variants/noalloc/modal_editor.frs:87 $Insert.key
     fn _s_Insert_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
-        match c {
-                    ESC => {
-                        self.cursor = self.cursor.saturating_sub(1);
-                        { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    CTRL_O => {
-                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                        ;{ let mut __c = ModalEditor::__comp_InsertNormal(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    BS => {
-                        if self.cursor > 0 {
-                            self.cursor = self.cursor - 1;
-                            self.delete(1);
-                        }
-                    }
-                    _ => {
-                        self.len = self.len + 1;
-                        self.cursor = self.cursor + 1;
-                        self.inserted = self.inserted + 1;
-                    }
-                }
+        match c { // frs:88
+                    ESC => { // frs:89
+                        self.cursor = self.cursor.saturating_sub(1); // frs:90
+                        { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:91
+                    } // frs:92
+                    CTRL_O => { // frs:93
+                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:94
+                        ;{ let mut __c = ModalEditor::__comp_InsertNormal(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:95
+                    } // frs:96
+                    BS => { // frs:97
+                        if self.cursor > 0 { // frs:98
+                            self.cursor = self.cursor - 1; // frs:99
+                            self.delete(1); // frs:100
+                        } // frs:101
+                    } // frs:102
+                    _ => { // frs:103
+                        self.len = self.len + 1; // frs:104
+                        self.cursor = self.cursor + 1; // frs:105
+                        self.inserted = self.inserted + 1; // frs:106
+                    } // frs:107
+                } // frs:108
     }
 
     // variants/noalloc/modal_editor.frs:110 $Insert.mode
     fn _s_Insert_mode(&mut self, __e: &ModalEditorFrameEvent) {
-        { *self.__ret_mode() = (M_INSERT); }
+        { *self.__ret_mode() = (M_INSERT); } // frs:110
     }
 
     // variants/noalloc/modal_editor.frs:113 $InsertNormal.key
     fn _s_InsertNormal_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
-        match c {
-                    b'h' => { self.cursor = self.cursor.saturating_sub(1); }
-                    b'l' => { if self.cursor < self.len { self.cursor = self.cursor + 1; } }
-                    b'x' => { self.delete(1); }
-                    _ => {}
-                }
-                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
+        match c { // frs:114
+                    b'h' => { self.cursor = self.cursor.saturating_sub(1); } // frs:115
+                    b'l' => { if self.cursor < self.len { self.cursor = self.cursor + 1; } } // frs:116
+                    b'x' => { self.delete(1); } // frs:117
+                    _ => {} // frs:118
+                } // frs:119
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:120
     }
 
     // variants/noalloc/modal_editor.frs:122 $InsertNormal.mode
     fn _s_InsertNormal_mode(&mut self, __e: &ModalEditorFrameEvent) {
-        { *self.__ret_mode() = (M_INSERT_NORMAL); }
+        { *self.__ret_mode() = (M_INSERT_NORMAL); } // frs:122
     }
 
     // variants/noalloc/modal_editor.frs:125 $Visual.key
     fn _s_Visual_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
         let mut anchor = self.__sv_Visual().p_anchor.clone();
-        match c {
-                    b'h' => { self.cursor = self.cursor.saturating_sub(1); }
-                    b'l' => { if self.cursor + 1 < self.len { self.cursor = self.cursor + 1; } }
-                    b'd' | b'x' => {
-                        let start = core::cmp::min(anchor, self.cursor);
-                        let n = core::cmp::max(anchor, self.cursor) - start + 1;
-                        self.cursor = start;
-                        { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r };
-                        self.unreachable = self.unreachable + 1;
-                    }
-                    ESC => { { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    b':' => {
-                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                        ;{ let mut __c = ModalEditor::__comp_CmdLine(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => {}
-                }
+        match c { // frs:126
+                    b'h' => { self.cursor = self.cursor.saturating_sub(1); } // frs:127
+                    b'l' => { if self.cursor + 1 < self.len { self.cursor = self.cursor + 1; } } // frs:128
+                    b'd' | b'x' => { // frs:129
+                        let start = core::cmp::min(anchor, self.cursor); // frs:130
+                        let n = core::cmp::max(anchor, self.cursor) - start + 1; // frs:131
+                        self.cursor = start; // frs:132
+                        { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r }; // frs:133
+                        self.unreachable = self.unreachable + 1; // frs:134
+                    } // frs:135
+                    ESC => { { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:136
+                    b':' => { // frs:137
+                        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:138
+                        ;{ let mut __c = ModalEditor::__comp_CmdLine(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:139
+                    } // frs:140
+                    _ => {} // frs:141
+                } // frs:142
     }
 
     // variants/noalloc/modal_editor.frs:144 $Visual.command
     fn _s_Visual_command(&mut self, __e: &ModalEditorFrameEvent, op: u8, count: u16) {
-        *self.__ret_command() = self.delete(count);
-                { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        *self.__ret_command() = self.delete(count); // frs:145
+                { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:146
     }
 
     // variants/noalloc/modal_editor.frs:148 $Visual.mode
     fn _s_Visual_mode(&mut self, __e: &ModalEditorFrameEvent) {
-        { *self.__ret_mode() = (M_VISUAL); }
+        { *self.__ret_mode() = (M_VISUAL); } // frs:148
     }
 
     // variants/noalloc/modal_editor.frs:153 $CmdLine.key
     fn _s_CmdLine_key(&mut self, __e: &ModalEditorFrameEvent, c: u8) {
-        match c {
-                    ENTER => {
-                        self.cmds = self.cmds + 1;
-                        match self.__sv_CmdLine().v_first {
-                            b'w' => { self.writes = self.writes + 1; }
-                            b'q' => { self.quit = true; }
-                            _ => { self.unknown = self.unknown + 1; }
-                        }
-                        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
-                    }
-                    ESC => { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } }
-                    BS => {
-                        if self.__sv_CmdLine().v_len > 0 { self.__sv_CmdLine().v_len = self.__sv_CmdLine().v_len - 1; }
-                        if self.__sv_CmdLine().v_len == 0 { self.__sv_CmdLine().v_first = 0; }
-                    }
-                    _ => {
-                        if self.__sv_CmdLine().v_len == 0 { self.__sv_CmdLine().v_first = c; }
-                        ;self.__sv_CmdLine().v_len = self.__sv_CmdLine().v_len + 1;
-                    }
-                }
+        match c { // frs:154
+                    ENTER => { // frs:155
+                        self.cmds = self.cmds + 1; // frs:156
+                        match self.__sv_CmdLine().v_first { // frs:157
+                            b'w' => { self.writes = self.writes + 1; } // frs:158
+                            b'q' => { self.quit = true; } // frs:159
+                            _ => { self.unknown = self.unknown + 1; } // frs:160
+                        } // frs:161
+                        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:162
+                    } // frs:163
+                    ESC => { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } } // frs:164
+                    BS => { // frs:165
+                        if self.__sv_CmdLine().v_len > 0 { self.__sv_CmdLine().v_len = self.__sv_CmdLine().v_len - 1; } // frs:166
+                        if self.__sv_CmdLine().v_len == 0 { self.__sv_CmdLine().v_first = 0; } // frs:167
+                    } // frs:168
+                    _ => { // frs:169
+                        if self.__sv_CmdLine().v_len == 0 { self.__sv_CmdLine().v_first = c; } // frs:170
+                        ;self.__sv_CmdLine().v_len = self.__sv_CmdLine().v_len + 1; // frs:171
+                    } // frs:172
+                } // frs:173
     }
 
     // variants/noalloc/modal_editor.frs:175 $CmdLine.mode
     fn _s_CmdLine_mode(&mut self, __e: &ModalEditorFrameEvent) {
-        { *self.__ret_mode() = (M_CMDLINE); }
+        { *self.__ret_mode() = (M_CMDLINE); } // frs:175
     }
 
     // variants/noalloc/modal_editor.frs:178 action delete
     fn delete(&mut self, count: u16) -> u16 {
-        let n = core::cmp::min(count, self.len.saturating_sub(self.cursor));
-            self.len = self.len - n;
-            self.deleted = self.deleted + n as u32;
-            if self.len == 0 {
-                self.cursor = 0;
-            } else if self.cursor >= self.len {
-                self.cursor = self.len - 1;
-            }
-            n
+        let n = core::cmp::min(count, self.len.saturating_sub(self.cursor)); // frs:179
+            self.len = self.len - n; // frs:180
+            self.deleted = self.deleted + n as u32; // frs:181
+            if self.len == 0 { // frs:182
+                self.cursor = 0; // frs:183
+            } else if self.cursor >= self.len { // frs:184
+                self.cursor = self.len - 1; // frs:185
+            } // frs:186
+            n // frs:187
     }
 
 }

@@ -452,98 +452,98 @@ impl ModbusRtuSlave {
     // variants/alloc/modbus_rtu.frs:30 $Idle.byte
     fn _s_Idle_byte(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>, b: u8) {
         self.__keep(&b);
-        { let mut __c = ModbusRtuSlave::__comp_Receiving(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; }
+        { let mut __c = ModbusRtuSlave::__comp_Receiving(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:30
     }
 
     // variants/alloc/modbus_rtu.frs:34 $Receiving.$>
     fn _s_Receiving_enter(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        self.crc = 0xFFFF;
+        self.crc = 0xFFFF; // frs:34
     }
 
     // variants/alloc/modbus_rtu.frs:35 $Receiving.byte
     fn _s_Receiving_byte(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>, b: u8) {
         self.__keep(&b);
-        if self.__sv_Receiving().v_count >= self.max_frame {
-                    self.overruns = self.overruns + 1;
-                    { let mut __c = ModbusRtuSlave::__comp_Discard(); self.__next_compartment = Some(__c); return; }
-                }
-                if self.__sv_Receiving().v_count == 0 { self.addr = b; }
-                if self.__sv_Receiving().v_count == 1 { self.func = b; }
-                ;self.crc_update(b);
-                self.__sv_Receiving().v_count = self.__sv_Receiving().v_count + 1;
+        if self.__sv_Receiving().v_count >= self.max_frame { // frs:36
+                    self.overruns = self.overruns + 1; // frs:37
+                    { let mut __c = ModbusRtuSlave::__comp_Discard(); self.__next_compartment = Some(__c); return; } // frs:38
+                } // frs:39
+                if self.__sv_Receiving().v_count == 0 { self.addr = b; } // frs:40
+                if self.__sv_Receiving().v_count == 1 { self.func = b; } // frs:41
+                ;self.crc_update(b); // frs:42
+                self.__sv_Receiving().v_count = self.__sv_Receiving().v_count + 1; // frs:43
     }
 
     // variants/alloc/modbus_rtu.frs:45 $Receiving.t15
     fn _s_Receiving_t15(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { let mut __c = ModbusRtuSlave::__comp_Checking(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = ModbusRtuSlave::__comp_Checking(); self.__next_compartment = Some(__c); return; } // frs:45
     }
 
     // variants/alloc/modbus_rtu.frs:46 $Receiving.status
     fn _s_Receiving_status(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { *self.__ret_status() = (ST_RECEIVING); }
+        { *self.__ret_status() = (ST_RECEIVING); } // frs:46
     }
 
     // variants/alloc/modbus_rtu.frs:49 $Checking.$>
     fn _s_Checking_enter(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        if self.crc != 0 {
-                    self.crc_errors = self.crc_errors + 1;
-                    { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; }
-                }
-                match self.addr {
-                    0 => {
-                        self.broadcasts = self.broadcasts + 1;
-                        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; }
-                    }
-                    a if a == self.my_addr => { { let __sa0 = (self.func); let mut __c = ModbusRtuSlave::__comp_Replying(__sa0); self.__next_compartment = Some(__c); return; } }
-                    _ => {
-                        self.not_mine = self.not_mine + 1;
-                        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; }
-                    }
-                }
+        if self.crc != 0 { // frs:50
+                    self.crc_errors = self.crc_errors + 1; // frs:51
+                    { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; } // frs:52
+                } // frs:53
+                match self.addr { // frs:54
+                    0 => { // frs:55
+                        self.broadcasts = self.broadcasts + 1; // frs:56
+                        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; } // frs:57
+                    } // frs:58
+                    a if a == self.my_addr => { { let __sa0 = (self.func); let mut __c = ModbusRtuSlave::__comp_Replying(__sa0); self.__next_compartment = Some(__c); return; } } // frs:59
+                    _ => { // frs:60
+                        self.not_mine = self.not_mine + 1; // frs:61
+                        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; } // frs:62
+                    } // frs:63
+                } // frs:64
     }
 
     // variants/alloc/modbus_rtu.frs:68 $Replying.$>
     fn _s_Replying_enter(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
         let mut func = self.__sv_Replying().p_func.clone();
         self.__keep(&func);
-        self.replies = self.replies + 1;
-                self.last_func = func;
+        self.replies = self.replies + 1; // frs:69
+                self.last_func = func; // frs:70
     }
 
     // variants/alloc/modbus_rtu.frs:72 $Replying.tx_done
     fn _s_Replying_tx_done(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__next_compartment = Some(__c); return; } // frs:72
     }
 
     // variants/alloc/modbus_rtu.frs:73 $Replying.status
     fn _s_Replying_status(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { *self.__ret_status() = (ST_REPLYING); }
+        { *self.__ret_status() = (ST_REPLYING); } // frs:73
     }
 
     // variants/alloc/modbus_rtu.frs:76 $WaitIdle.byte
     fn _s_WaitIdle_byte(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>, b: u8) {
         self.__keep(&b);
-        self.early_bytes = self.early_bytes + 1;
-                { let mut __c = ModbusRtuSlave::__comp_Discard(); self.__next_compartment = Some(__c); return; }
+        self.early_bytes = self.early_bytes + 1; // frs:77
+                { let mut __c = ModbusRtuSlave::__comp_Discard(); self.__next_compartment = Some(__c); return; } // frs:78
     }
 
     // variants/alloc/modbus_rtu.frs:80 $WaitIdle.t35
     fn _s_WaitIdle_t35(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { let mut __c = ModbusRtuSlave::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = ModbusRtuSlave::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:80
     }
 
     // variants/alloc/modbus_rtu.frs:83 $Discard.t35
     fn _s_Discard_t35(&mut self, __e: &std::rc::Rc<ModbusRtuSlaveFrameEvent>) {
-        { let mut __c = ModbusRtuSlave::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = ModbusRtuSlave::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:83
     }
 
     // variants/alloc/modbus_rtu.frs:86 action crc_update
     fn crc_update(&mut self, b: u8) {
-        let mut crc = self.crc ^ b as u16;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
-            }
-            self.crc = crc;
+        let mut crc = self.crc ^ b as u16; // frs:87
+            for _ in 0..8 { // frs:88
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 }; // frs:89
+            } // frs:90
+            self.crc = crc; // frs:91
     }
 
 }

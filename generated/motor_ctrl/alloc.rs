@@ -653,129 +653,129 @@ impl MotorController {
 
     // variants/alloc/motor_ctrl.frs:32 $Off.enable
     fn _s_Off_enable(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:32
     }
 
     // variants/alloc/motor_ctrl.frs:35 $Powered.disable
     fn _s_Powered_disable(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        self.duty_pct = 0;
-                { let mut __c = MotorController::__comp_Off(); self.__next_compartment = Some(__c); return; }
+        self.duty_pct = 0; // frs:36
+                { let mut __c = MotorController::__comp_Off(); self.__next_compartment = Some(__c); return; } // frs:37
     }
 
     // variants/alloc/motor_ctrl.frs:39 $Powered.overcurrent
     fn _s_Powered_overcurrent(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, ma: u16) {
         self.__keep(&ma);
-        self.fault_ma = ma;
-                { let __ea0 = (FAULT_OVERCURRENT); let mut __c = MotorController::__comp_Tripped(); if let MotorControllerStateCtx::Tripped(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; }
+        self.fault_ma = ma; // frs:40
+                { let __ea0 = (FAULT_OVERCURRENT); let mut __c = MotorController::__comp_Tripped(); if let MotorControllerStateCtx::Tripped(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:41
     }
 
     // variants/alloc/motor_ctrl.frs:43 $Powered.temperature
     fn _s_Powered_temperature(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, deg: i8) {
         self.__keep(&deg);
-        self.temp = deg;
-                if deg >= self.temp_limit { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__next_compartment = Some(__c); return; } }
+        self.temp = deg; // frs:44
+                if deg >= self.temp_limit { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__next_compartment = Some(__c); return; } } // frs:45
     }
 
     // variants/alloc/motor_ctrl.frs:47 $Powered.duty
     fn _s_Powered_duty(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        { *self.__ret_duty() = (self.duty_pct); }
+        { *self.__ret_duty() = (self.duty_pct); } // frs:47
     }
 
     // variants/alloc/motor_ctrl.frs:50 $Idle.set_speed
     fn _s_Idle_set_speed(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, rpm: u16) {
         self.__keep(&rpm);
-        if rpm > 0 {
-                    self.target = rpm;
-                    { let mut __c = MotorController::__comp_Accelerating(); self.__next_compartment = Some(__c); return; }
-                }
+        if rpm > 0 { // frs:51
+                    self.target = rpm; // frs:52
+                    { let mut __c = MotorController::__comp_Accelerating(); self.__next_compartment = Some(__c); return; } // frs:53
+                } // frs:54
     }
 
     // variants/alloc/motor_ctrl.frs:60 $Running.tick
     fn _s_Running_tick(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, measured: u16) {
         self.__keep(&measured);
-        self.__sv_Running().v_ticks = self.__sv_Running().v_ticks + 1;
+        self.__sv_Running().v_ticks = self.__sv_Running().v_ticks + 1; // frs:61
     }
 
     // variants/alloc/motor_ctrl.frs:63 $Running.set_speed
     fn _s_Running_set_speed(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, rpm: u16) {
         self.__keep(&rpm);
-        self.target = rpm;
-                if rpm == 0 { { let mut __c = MotorController::__comp_Braking(); self.__next_compartment = Some(__c); return; } }
+        self.target = rpm; // frs:64
+                if rpm == 0 { { let mut __c = MotorController::__comp_Braking(); self.__next_compartment = Some(__c); return; } } // frs:65
     }
 
     // variants/alloc/motor_ctrl.frs:70 $Accelerating.tick
     fn _s_Accelerating_tick(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, measured: u16) {
         self.__keep(&measured);
-        self.__state_Running(__e);;
-                if self.__sv_Running().v_ticks > self.accel_limit {
-                    { let __ea0 = (FAULT_STALL); let mut __c = MotorController::__comp_Tripped(); if let MotorControllerStateCtx::Tripped(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; }
-                }
-                ;self.duty_pct = core::cmp::min(self.duty_pct + self.accel_step, 100);
-                { *self.__ret_tick() = (self.duty_pct); }
-                if measured + self.tolerance >= self.target { { let mut __c = MotorController::__comp_Cruising(); self.__next_compartment = Some(__c); return; } }
+        self.__state_Running(__e);; // frs:71
+                if self.__sv_Running().v_ticks > self.accel_limit { // frs:72
+                    { let __ea0 = (FAULT_STALL); let mut __c = MotorController::__comp_Tripped(); if let MotorControllerStateCtx::Tripped(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:73
+                } // frs:74
+                ;self.duty_pct = core::cmp::min(self.duty_pct + self.accel_step, 100); // frs:75
+                { *self.__ret_tick() = (self.duty_pct); } // frs:76
+                if measured + self.tolerance >= self.target { { let mut __c = MotorController::__comp_Cruising(); self.__next_compartment = Some(__c); return; } } // frs:77
     }
 
     // variants/alloc/motor_ctrl.frs:82 $Cruising.tick
     fn _s_Cruising_tick(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, measured: u16) {
         self.__keep(&measured);
-        self.__state_Running(__e);;
-                if measured < self.target {
-                    self.duty_pct = core::cmp::min(self.duty_pct + 1, 100);
-                } else if measured > self.target {
-                    self.duty_pct = self.duty_pct.saturating_sub(1);
-                }
-                { *self.__ret_tick() = (self.duty_pct); }
+        self.__state_Running(__e);; // frs:83
+                if measured < self.target { // frs:84
+                    self.duty_pct = core::cmp::min(self.duty_pct + 1, 100); // frs:85
+                } else if measured > self.target { // frs:86
+                    self.duty_pct = self.duty_pct.saturating_sub(1); // frs:87
+                } // frs:88
+                { *self.__ret_tick() = (self.duty_pct); } // frs:89
     }
 
     // variants/alloc/motor_ctrl.frs:91 $Cruising.set_speed
     fn _s_Cruising_set_speed(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, rpm: u16) {
         self.__keep(&rpm);
-        if rpm > self.target {
-                    self.target = rpm;
-                    { let mut __c = MotorController::__comp_Accelerating(); self.__next_compartment = Some(__c); return; }
-                }
-                self.__state_Running(__e);;
+        if rpm > self.target { // frs:92
+                    self.target = rpm; // frs:93
+                    { let mut __c = MotorController::__comp_Accelerating(); self.__next_compartment = Some(__c); return; } // frs:94
+                } // frs:95
+                self.__state_Running(__e);; // frs:96
     }
 
     // variants/alloc/motor_ctrl.frs:101 $Braking.tick
     fn _s_Braking_tick(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>, measured: u16) {
         self.__keep(&measured);
-        self.__state_Running(__e);;
-                self.duty_pct = self.duty_pct.saturating_sub(self.brake_step);
-                { *self.__ret_tick() = (self.duty_pct); }
-                if measured == 0 { { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } }
+        self.__state_Running(__e);; // frs:102
+                self.duty_pct = self.duty_pct.saturating_sub(self.brake_step); // frs:103
+                { *self.__ret_tick() = (self.duty_pct); } // frs:104
+                if measured == 0 { { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } } // frs:105
     }
 
     // variants/alloc/motor_ctrl.frs:110 $Fault.disable
     fn _s_Fault_disable(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        { let mut __c = MotorController::__comp_Off(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = MotorController::__comp_Off(); self.__next_compartment = Some(__c); return; } // frs:110
     }
 
     // variants/alloc/motor_ctrl.frs:111 $Fault.duty
     fn _s_Fault_duty(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        { *self.__ret_duty() = (0); }
+        { *self.__ret_duty() = (0); } // frs:111
     }
 
     // variants/alloc/motor_ctrl.frs:114 $Tripped.$>
     fn _s_Tripped_enter(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
         let mut code = self.__sv_Tripped().e_code.clone().expect("enter args of $Tripped were not passed");
         self.__keep(&code);
-        self.duty_pct = 0;
-                self.faults = self.faults + 1;
-                self.last_fault = code;
+        self.duty_pct = 0; // frs:115
+                self.faults = self.faults + 1; // frs:116
+                self.last_fault = code; // frs:117
     }
 
     // variants/alloc/motor_ctrl.frs:119 $Tripped.clear
     fn _s_Tripped_clear(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:119
     }
 
     // variants/alloc/motor_ctrl.frs:123 $OverTemp.$>
     fn _s_OverTemp_enter(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
         let mut peak = self.__sv_OverTemp().p_peak.clone();
         self.__keep(&peak);
-        self.duty_pct = 0;
-                self.peak_temp = peak;
+        self.duty_pct = 0; // frs:124
+                self.peak_temp = peak; // frs:125
     }
 
     // variants/alloc/motor_ctrl.frs:127 $OverTemp.temperature
@@ -783,14 +783,14 @@ impl MotorController {
         self.__keep(&deg);
         let mut peak = self.__sv_OverTemp().p_peak.clone();
         self.__keep(&peak);
-        self.temp = deg;
-                if deg > peak { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__next_compartment = Some(__c); return; } }
+        self.temp = deg; // frs:128
+                if deg > peak { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__next_compartment = Some(__c); return; } } // frs:129
     }
 
     // variants/alloc/motor_ctrl.frs:131 $OverTemp.clear
     fn _s_OverTemp_clear(&mut self, __e: &std::rc::Rc<MotorControllerFrameEvent>) {
-        if self.temp < self.temp_resume { { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } }
-                ;self.refused = self.refused + 1;
+        if self.temp < self.temp_resume { { let mut __c = MotorController::__comp_Idle(); self.__next_compartment = Some(__c); return; } } // frs:132
+                ;self.refused = self.refused + 1; // frs:133
     }
 
 }

@@ -263,17 +263,17 @@ impl PortReset {
 
     // variants/alloc/port_reset.frs:12 $Idle.connect
     fn _s_Idle_connect(&mut self, __e: &std::rc::Rc<PortResetFrameEvent>) {
-        { let mut __c = PortReset::__comp_Resetting(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Resetting(); self.__next_compartment = Some(__c); return; } // frs:12
     }
 
     // variants/alloc/port_reset.frs:14 $Resetting.reset_done
     fn _s_Resetting_reset_done(&mut self, __e: &std::rc::Rc<PortResetFrameEvent>) {
-        { let mut __c = PortReset::__comp_Enabled(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Enabled(); self.__next_compartment = Some(__c); return; } // frs:14
     }
 
     // variants/alloc/port_reset.frs:15 $Resetting.timeout
     fn _s_Resetting_timeout(&mut self, __e: &std::rc::Rc<PortResetFrameEvent>) {
-        { let mut __c = PortReset::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:15
     }
 
 }

@@ -241,17 +241,17 @@ impl PortReset {
 
     // variants/noalloc/port_reset.frs:12 $Idle.connect
     fn _s_Idle_connect(&mut self, __e: &PortResetFrameEvent) {
-        { let mut __c = PortReset::__comp_Resetting(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Resetting(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:12
     }
 
     // variants/noalloc/port_reset.frs:14 $Resetting.reset_done
     fn _s_Resetting_reset_done(&mut self, __e: &PortResetFrameEvent) {
-        { let mut __c = PortReset::__comp_Enabled(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Enabled(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:14
     }
 
     // variants/noalloc/port_reset.frs:15 $Resetting.timeout
     fn _s_Resetting_timeout(&mut self, __e: &PortResetFrameEvent) {
-        { let mut __c = PortReset::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = PortReset::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:15
     }
 
 }

@@ -386,86 +386,86 @@ impl PowerManager {
 
     // variants/noalloc/power_manager.frs:35 $Boot.init
     fn _s_Boot_init(&mut self, __e: &PowerManagerFrameEvent) {
-        { let mut __c = PowerManager::__comp_Run(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = PowerManager::__comp_Run(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:35
     }
 
     // variants/noalloc/power_manager.frs:39 $Run.$>
     fn _s_Run_enter(&mut self, __e: &PowerManagerFrameEvent) {
-        { let __g = self.__gen; let __r = self.restore(); if self.__gen != __g { return; } __r };
+        { let __g = self.__gen; let __r = self.restore(); if self.__gen != __g { return; } __r }; // frs:39
     }
 
     // variants/noalloc/power_manager.frs:40 $Run.idle_tick
     fn _s_Run_idle_tick(&mut self, __e: &PowerManagerFrameEvent) {
-        self.__sv_Run().v_idle = self.__sv_Run().v_idle + 1;
-                if self.__sv_Run().v_idle >= self.idle_threshold {
-                    for depth in (MODE_SLEEP..=MODE_STANDBY).rev() {
-                        if self.allowed(depth) { { let __sa0 = (depth); let mut __c = PowerManager::__comp_Sleep(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    }
-                    ;self.denied = self.denied + 1;
-                    self.__sv_Run().v_idle = 0;
-                }
+        self.__sv_Run().v_idle = self.__sv_Run().v_idle + 1; // frs:41
+                if self.__sv_Run().v_idle >= self.idle_threshold { // frs:42
+                    for depth in (MODE_SLEEP..=MODE_STANDBY).rev() { // frs:43
+                        if self.allowed(depth) { { let __sa0 = (depth); let mut __c = PowerManager::__comp_Sleep(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:44
+                    } // frs:45
+                    ;self.denied = self.denied + 1; // frs:46
+                    self.__sv_Run().v_idle = 0; // frs:47
+                } // frs:48
     }
 
     // variants/noalloc/power_manager.frs:50 $Run.busy
     fn _s_Run_busy(&mut self, __e: &PowerManagerFrameEvent) {
-        self.__sv_Run().v_idle = 0;
+        self.__sv_Run().v_idle = 0; // frs:50
     }
 
     // variants/noalloc/power_manager.frs:51 $Run.lock
     fn _s_Run_lock(&mut self, __e: &PowerManagerFrameEvent, mode: u8) {
-        self.locks = self.locks | (1u8 << mode);
+        self.locks = self.locks | (1u8 << mode); // frs:51
     }
 
     // variants/noalloc/power_manager.frs:52 $Run.unlock
     fn _s_Run_unlock(&mut self, __e: &PowerManagerFrameEvent, mode: u8) {
-        self.locks = self.locks & !(1u8 << mode);
+        self.locks = self.locks & !(1u8 << mode); // frs:52
     }
 
     // variants/noalloc/power_manager.frs:53 $Run.restore
     fn _s_Run_restore(&mut self, __e: &PowerManagerFrameEvent) {
-        self.clock_mask = self.all_clocks;
-                self.restores = self.restores + 1;
+        self.clock_mask = self.all_clocks; // frs:54
+                self.restores = self.restores + 1; // frs:55
     }
 
     // variants/noalloc/power_manager.frs:59 $Sleep.$>
     fn _s_Sleep_enter(&mut self, __e: &PowerManagerFrameEvent) {
         let mut depth = self.__sv_Sleep().p_depth.clone();
-        { let __g = self.__gen; let __r = self.prepare(depth); if self.__gen != __g { return; } __r };
+        { let __g = self.__gen; let __r = self.prepare(depth); if self.__gen != __g { return; } __r }; // frs:59
     }
 
     // variants/noalloc/power_manager.frs:60 $Sleep.prepare
     fn _s_Sleep_prepare(&mut self, __e: &PowerManagerFrameEvent, depth: u8) {
-        let keep = match depth {
-                    MODE_SLEEP => 0x00FF,
-                    MODE_STOP => 0x000F,
-                    _ => 0x0001,
-                };
-                self.gated = { let __g = self.__gen; let __r = self.gate_clocks(keep); if self.__gen != __g { return; } __r };
-                self.entries[depth as usize] = self.entries[depth as usize] + 1;
+        let keep = match depth { // frs:61
+                    MODE_SLEEP => 0x00FF, // frs:62
+                    MODE_STOP => 0x000F, // frs:63
+                    _ => 0x0001, // frs:64
+                }; // frs:65
+                self.gated = { let __g = self.__gen; let __r = self.gate_clocks(keep); if self.__gen != __g { return; } __r }; // frs:66
+                self.entries[depth as usize] = self.entries[depth as usize] + 1; // frs:67
     }
 
     // variants/noalloc/power_manager.frs:69 $Sleep.gate_clocks
     fn _s_Sleep_gate_clocks(&mut self, __e: &PowerManagerFrameEvent, mask: u32) {
-        let off = self.clock_mask & !mask;
-                self.clock_mask = self.clock_mask & mask;
-                { *self.__ret_gate_clocks() = (off.count_ones()); }
+        let off = self.clock_mask & !mask; // frs:70
+                self.clock_mask = self.clock_mask & mask; // frs:71
+                { *self.__ret_gate_clocks() = (off.count_ones()); } // frs:72
     }
 
     // variants/noalloc/power_manager.frs:74 $Sleep.wake
     fn _s_Sleep_wake(&mut self, __e: &PowerManagerFrameEvent, source: u8) {
-        self.last_wake = source;
-                { let mut __c = PowerManager::__comp_Run(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.last_wake = source; // frs:75
+                { let mut __c = PowerManager::__comp_Run(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:76
     }
 
     // variants/noalloc/power_manager.frs:78 $Sleep.mode
     fn _s_Sleep_mode(&mut self, __e: &PowerManagerFrameEvent) {
         let mut depth = self.__sv_Sleep().p_depth.clone();
-        { *self.__ret_mode() = (depth); }
+        { *self.__ret_mode() = (depth); } // frs:78
     }
 
     // variants/noalloc/power_manager.frs:81 action allowed
     fn allowed(&mut self, depth: u8) -> bool {
-        (self.locks & (1u8 << depth)) == 0 && (self.locks & 1) == 0
+        (self.locks & (1u8 << depth)) == 0 && (self.locks & 1) == 0 // frs:82
     }
 
 }

@@ -301,62 +301,62 @@ impl Ps2Keyboard {
 
     // variants/noalloc/ps2_keyboard.frs:28 $Base.feed
     fn _s_Base_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
-        match byte {
-                    0xE0 => { { let mut __c = Ps2Keyboard::__comp_Extended(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    0xF0 => { { let __sa0 = (false); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    0xE1 => { { let __sa0 = (1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                    0xAA => {
-                        self.self_tests = self.self_tests + 1;
-                        { *self.__ret_feed() = (0); return; }
-                    }
-                    code => { { *self.__ret_feed() = (self.event(code, false, true)); } }
-                }
+        match byte { // frs:29
+                    0xE0 => { { let mut __c = Ps2Keyboard::__comp_Extended(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:30
+                    0xF0 => { { let __sa0 = (false); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:31
+                    0xE1 => { { let __sa0 = (1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:32
+                    0xAA => { // frs:33
+                        self.self_tests = self.self_tests + 1; // frs:34
+                        { *self.__ret_feed() = (0); return; } // frs:35
+                    } // frs:36
+                    code => { { *self.__ret_feed() = (self.event(code, false, true)); } } // frs:37
+                } // frs:38
     }
 
     // variants/noalloc/ps2_keyboard.frs:40 $Base.modifiers
     fn _s_Base_modifiers(&mut self, __e: &Ps2KeyboardFrameEvent) {
-        { *self.__ret_modifiers() = (self.mods); }
+        { *self.__ret_modifiers() = (self.mods); } // frs:40
     }
 
     // variants/noalloc/ps2_keyboard.frs:43 $Extended.feed
     fn _s_Extended_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
-        if byte == 0xF0 { { let __sa0 = (true); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                { *self.__ret_feed() = (self.event(byte, true, true)); }
-                ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if byte == 0xF0 { { let __sa0 = (true); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:44
+                { *self.__ret_feed() = (self.event(byte, true, true)); } // frs:45
+                ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:46
     }
 
     // variants/noalloc/ps2_keyboard.frs:50 $Break.feed
     fn _s_Break_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
         let mut extended = self.__sv_Break().p_extended.clone();
-        { *self.__ret_feed() = (self.event(byte, extended, false)); }
-                ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { *self.__ret_feed() = (self.event(byte, extended, false)); } // frs:51
+                ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:52
     }
 
     // variants/noalloc/ps2_keyboard.frs:56 $Pause.feed
     fn _s_Pause_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
         let mut index = self.__sv_Pause().p_index.clone();
-        match index as usize {
-                    i if byte != PAUSE_SEQ[i] => {
-                        self.errors = self.errors + 1;
-                        { let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    7 => {
-                        self.keys = self.keys + 1;
-                        { *self.__ret_feed() = (KEY_PAUSE); }
-                        ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { { let __sa0 = (index + 1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                }
+        match index as usize { // frs:57
+                    i if byte != PAUSE_SEQ[i] => { // frs:58
+                        self.errors = self.errors + 1; // frs:59
+                        { let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:60
+                    } // frs:61
+                    7 => { // frs:62
+                        self.keys = self.keys + 1; // frs:63
+                        { *self.__ret_feed() = (KEY_PAUSE); } // frs:64
+                        ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:65
+                    } // frs:66
+                    _ => { { let __sa0 = (index + 1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:67
+                } // frs:68
     }
 
     // variants/noalloc/ps2_keyboard.frs:72 action event
     fn event(&mut self, code: u8, extended: bool, pressed: bool) -> u16 {
-        let bit = match code { SC_LSHIFT => 1u8, SC_RSHIFT => 2u8, _ => 0u8 };
-            if !extended && bit != 0 {
-                if pressed { self.mods = self.mods | bit; } else { self.mods = self.mods & !bit; }
-            }
-            self.keys = self.keys + 1;
-            (if pressed { 0x8000u16 } else { 0 }) | (if extended { 0x0100u16 } else { 0 }) | code as u16
+        let bit = match code { SC_LSHIFT => 1u8, SC_RSHIFT => 2u8, _ => 0u8 }; // frs:73
+            if !extended && bit != 0 { // frs:74
+                if pressed { self.mods = self.mods | bit; } else { self.mods = self.mods & !bit; } // frs:75
+            } // frs:76
+            self.keys = self.keys + 1; // frs:77
+            (if pressed { 0x8000u16 } else { 0 }) | (if extended { 0x0100u16 } else { 0 }) | code as u16 // frs:78
     }
 
 }

@@ -438,17 +438,17 @@ impl RetryBackoff {
 
     // variants/alloc/retry_backoff.frs:27 $Idle.start
     fn _s_Idle_start(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } // frs:27
     }
 
     // variants/alloc/retry_backoff.frs:30 $Connecting.$>
     fn _s_Connecting_enter(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        self.attempts = self.attempts + 1;
+        self.attempts = self.attempts + 1; // frs:30
     }
 
     // variants/alloc/retry_backoff.frs:31 $Connecting.success
     fn _s_Connecting_success(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let mut __c = RetryBackoff::__comp_Connected(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = RetryBackoff::__comp_Connected(); self.__next_compartment = Some(__c); return; } // frs:31
     }
 
     // variants/alloc/retry_backoff.frs:32 $Connecting.failure
@@ -456,32 +456,32 @@ impl RetryBackoff {
         self.__keep(&code);
         let mut attempt = self.__sv_Connecting().p_attempt.clone();
         self.__keep(&attempt);
-        self.last_error = code;
-                if attempt >= self.max_attempts {
-                    { let mut __c = RetryBackoff::__comp_GaveUp(); self.__next_compartment = Some(__c); return; }
-                } else {
-                    { let __sa0 = (attempt); let __ea0 = (self.delay_for(attempt)); let mut __c = RetryBackoff::__comp_Backoff(__sa0); if let RetryBackoffStateCtx::Backoff(ref mut __v) = __c.ctx { __v.e_delay_ms = Some(__ea0); } self.__next_compartment = Some(__c); return; }
-                }
+        self.last_error = code; // frs:33
+                if attempt >= self.max_attempts { // frs:34
+                    { let mut __c = RetryBackoff::__comp_GaveUp(); self.__next_compartment = Some(__c); return; } // frs:35
+                } else { // frs:36
+                    { let __sa0 = (attempt); let __ea0 = (self.delay_for(attempt)); let mut __c = RetryBackoff::__comp_Backoff(__sa0); if let RetryBackoffStateCtx::Backoff(ref mut __v) = __c.ctx { __v.e_delay_ms = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:37
+                } // frs:38
     }
 
     // variants/alloc/retry_backoff.frs:40 $Connecting.stop
     fn _s_Connecting_stop(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:40
     }
 
     // variants/alloc/retry_backoff.frs:41 $Connecting.attempt
     fn _s_Connecting_attempt(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
         let mut attempt = self.__sv_Connecting().p_attempt.clone();
         self.__keep(&attempt);
-        { *self.__ret_attempt() = (attempt); }
+        { *self.__ret_attempt() = (attempt); } // frs:41
     }
 
     // variants/alloc/retry_backoff.frs:45 $Backoff.$>
     fn _s_Backoff_enter(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
         let mut delay_ms = self.__sv_Backoff().e_delay_ms.clone().expect("enter args of $Backoff were not passed");
         self.__keep(&delay_ms);
-        self.__sv_Backoff().v_left_ms = delay_ms;
-                self.waited_ms = self.waited_ms + delay_ms;
+        self.__sv_Backoff().v_left_ms = delay_ms; // frs:46
+                self.waited_ms = self.waited_ms + delay_ms; // frs:47
     }
 
     // variants/alloc/retry_backoff.frs:49 $Backoff.tick
@@ -489,64 +489,64 @@ impl RetryBackoff {
         self.__keep(&ms);
         let mut attempt = self.__sv_Backoff().p_attempt.clone();
         self.__keep(&attempt);
-        if ms >= self.__sv_Backoff().v_left_ms { { let __sa0 = (attempt + 1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } }
-                ;self.__sv_Backoff().v_left_ms = self.__sv_Backoff().v_left_ms - ms;
+        if ms >= self.__sv_Backoff().v_left_ms { { let __sa0 = (attempt + 1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } } // frs:50
+                ;self.__sv_Backoff().v_left_ms = self.__sv_Backoff().v_left_ms - ms; // frs:51
     }
 
     // variants/alloc/retry_backoff.frs:53 $Backoff.remaining_ms
     fn _s_Backoff_remaining_ms(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { *self.__ret_remaining_ms() = (self.__sv_Backoff().v_left_ms); }
+        { *self.__ret_remaining_ms() = (self.__sv_Backoff().v_left_ms); } // frs:53
     }
 
     // variants/alloc/retry_backoff.frs:54 $Backoff.stop
     fn _s_Backoff_stop(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:54
     }
 
     // variants/alloc/retry_backoff.frs:55 $Backoff.attempt
     fn _s_Backoff_attempt(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
         let mut attempt = self.__sv_Backoff().p_attempt.clone();
         self.__keep(&attempt);
-        { *self.__ret_attempt() = (attempt); }
+        { *self.__ret_attempt() = (attempt); } // frs:55
     }
 
     // variants/alloc/retry_backoff.frs:58 $Connected.$>
     fn _s_Connected_enter(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        self.connections = self.connections + 1;
+        self.connections = self.connections + 1; // frs:58
     }
 
     // variants/alloc/retry_backoff.frs:59 $Connected.failure
     fn _s_Connected_failure(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>, code: u8) {
         self.__keep(&code);
-        self.last_error = code;
-                self.drops = self.drops + 1;
-                { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; }
+        self.last_error = code; // frs:60
+                self.drops = self.drops + 1; // frs:61
+                { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } // frs:62
     }
 
     // variants/alloc/retry_backoff.frs:64 $Connected.stop
     fn _s_Connected_stop(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:64
     }
 
     // variants/alloc/retry_backoff.frs:65 $Connected.remaining_ms
     fn _s_Connected_remaining_ms(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { *self.__ret_remaining_ms() = (0); return; }
+        { *self.__ret_remaining_ms() = (0); return; } // frs:65
     }
 
     // variants/alloc/retry_backoff.frs:68 $GaveUp.start
     fn _s_GaveUp_start(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } // frs:68
     }
 
     // variants/alloc/retry_backoff.frs:69 $GaveUp.stop
     fn _s_GaveUp_stop(&mut self, __e: &std::rc::Rc<RetryBackoffFrameEvent>) {
-        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = RetryBackoff::__comp_Idle(); self.__next_compartment = Some(__c); return; } // frs:69
     }
 
     // variants/alloc/retry_backoff.frs:72 action delay_for
     fn delay_for(&mut self, attempt: u8) -> u32 {
-        let d = self.base_ms << (attempt as u32 - 1);
-            if d > self.cap_ms { self.cap_ms } else { d }
+        let d = self.base_ms << (attempt as u32 - 1); // frs:73
+            if d > self.cap_ms { self.cap_ms } else { d } // frs:74
     }
 
 }

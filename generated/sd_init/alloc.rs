@@ -653,18 +653,18 @@ impl SdCardInit {
 
     // variants/alloc/sd_init.frs:36 $PowerUp.clocks_sent
     fn _s_PowerUp_clocks_sent(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let __sa0 = (0); let mut __c = SdCardInit::__comp_GoIdle(__sa0); self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (0); let mut __c = SdCardInit::__comp_GoIdle(__sa0); self.__next_compartment = Some(__c); return; } // frs:36
     }
 
     // variants/alloc/sd_init.frs:39 $Probing.removed
     fn _s_Probing_removed(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } // frs:39
     }
 
     // variants/alloc/sd_init.frs:40 $Probing.spi_error
     fn _s_Probing_spi_error(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        self.spi_errors = self.spi_errors + 1;
-                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; }
+        self.spi_errors = self.spi_errors + 1; // frs:41
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:42
     }
 
     // variants/alloc/sd_init.frs:46 $GoIdle.r1
@@ -672,22 +672,22 @@ impl SdCardInit {
         self.__keep(&resp);
         let mut tries = self.__sv_GoIdle().p_tries.clone();
         self.__keep(&tries);
-        if resp == R1_IDLE { { let mut __c = SdCardInit::__comp_IfCond(); self.__next_compartment = Some(__c); return; } }
-                if tries + 1 >= self.max_cmd0 { { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } }
-                { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_GoIdle(__sa0); self.__next_compartment = Some(__c); return; }
+        if resp == R1_IDLE { { let mut __c = SdCardInit::__comp_IfCond(); self.__next_compartment = Some(__c); return; } } // frs:47
+                if tries + 1 >= self.max_cmd0 { { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } } // frs:48
+                { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_GoIdle(__sa0); self.__next_compartment = Some(__c); return; } // frs:49
     }
 
     // variants/alloc/sd_init.frs:54 $IfCond.r7
     fn _s_IfCond_r7(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>, resp: u8, echo: u8) {
         self.__keep(&resp);
         self.__keep(&echo);
-        match resp {
-                    r if (r & R1_ILLEGAL) != 0 => { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } }
-                    R1_IDLE => {
-                        if echo == CHECK_PATTERN { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } } else { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                    }
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                }
+        match resp { // frs:55
+                    r if (r & R1_ILLEGAL) != 0 => { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } } // frs:56
+                    R1_IDLE => { // frs:57
+                        if echo == CHECK_PATTERN { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } } else { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:58
+                    } // frs:59
+                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:60
+                } // frs:61
     }
 
     // variants/alloc/sd_init.frs:66 $InitV2.r1
@@ -695,14 +695,14 @@ impl SdCardInit {
         self.__keep(&resp);
         let mut tries = self.__sv_InitV2().p_tries.clone();
         self.__keep(&tries);
-        match resp {
-                    0 => { { let mut __c = SdCardInit::__comp_ReadOcr(); self.__next_compartment = Some(__c); return; } }
-                    R1_IDLE => {
-                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                        { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                }
+        match resp { // frs:67
+                    0 => { { let mut __c = SdCardInit::__comp_ReadOcr(); self.__next_compartment = Some(__c); return; } } // frs:68
+                    R1_IDLE => { // frs:69
+                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:70
+                        { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } // frs:71
+                    } // frs:72
+                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:73
+                } // frs:74
     }
 
     // variants/alloc/sd_init.frs:79 $InitV1.r1
@@ -710,32 +710,32 @@ impl SdCardInit {
         self.__keep(&resp);
         let mut tries = self.__sv_InitV1().p_tries.clone();
         self.__keep(&tries);
-        match resp {
-                    0 => {
-                        self.card_version = 1;
-                        { let __sa0 = (false); let mut __c = SdCardInit::__comp_Ready(__sa0); self.__next_compartment = Some(__c); return; }
-                    }
-                    R1_IDLE => {
-                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                        { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } }
-                }
+        match resp { // frs:80
+                    0 => { // frs:81
+                        self.card_version = 1; // frs:82
+                        { let __sa0 = (false); let mut __c = SdCardInit::__comp_Ready(__sa0); self.__next_compartment = Some(__c); return; } // frs:83
+                    } // frs:84
+                    R1_IDLE => { // frs:85
+                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:86
+                        { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } // frs:87
+                    } // frs:88
+                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:89
+                } // frs:90
     }
 
     // variants/alloc/sd_init.frs:95 $ReadOcr.ocr
     fn _s_ReadOcr_ocr(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>, bits: u32) {
         self.__keep(&bits);
-        self.card_version = 2;
-                { let __sa0 = ((bits & OCR_CCS) != 0); let mut __c = SdCardInit::__comp_Ready(__sa0); self.__next_compartment = Some(__c); return; }
+        self.card_version = 2; // frs:96
+                { let __sa0 = ((bits & OCR_CCS) != 0); let mut __c = SdCardInit::__comp_Ready(__sa0); self.__next_compartment = Some(__c); return; } // frs:97
     }
 
     // variants/alloc/sd_init.frs:102 $Ready.$>
     fn _s_Ready_enter(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
         let mut high_capacity = self.__sv_Ready().p_high_capacity.clone();
         self.__keep(&high_capacity);
-        self.inits = self.inits + 1;
-                self.sdhc = high_capacity;
+        self.inits = self.inits + 1; // frs:103
+                self.sdhc = high_capacity; // frs:104
     }
 
     // variants/alloc/sd_init.frs:106 $Ready.block_addr
@@ -743,43 +743,43 @@ impl SdCardInit {
         self.__keep(&lba);
         let mut high_capacity = self.__sv_Ready().p_high_capacity.clone();
         self.__keep(&high_capacity);
-        if lba >= self.capacity_blocks { { *self.__ret_block_addr() = (u32::MAX); return; } }
-                if high_capacity { { *self.__ret_block_addr() = (lba); } } else { { *self.__ret_block_addr() = (lba * 512); } }
+        if lba >= self.capacity_blocks { { *self.__ret_block_addr() = (u32::MAX); return; } } // frs:107
+                if high_capacity { { *self.__ret_block_addr() = (lba); } } else { { *self.__ret_block_addr() = (lba * 512); } } // frs:108
     }
 
     // variants/alloc/sd_init.frs:110 $Ready.is_ready
     fn _s_Ready_is_ready(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { *self.__ret_is_ready() = (true); }
+        { *self.__ret_is_ready() = (true); } // frs:110
     }
 
     // variants/alloc/sd_init.frs:111 $Ready.removed
     fn _s_Ready_removed(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } // frs:111
     }
 
     // variants/alloc/sd_init.frs:112 $Ready.reset
     fn _s_Ready_reset(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; } // frs:112
     }
 
     // variants/alloc/sd_init.frs:115 $NoCard.$>
     fn _s_NoCard_enter(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        self.no_card = self.no_card + 1;
+        self.no_card = self.no_card + 1; // frs:115
     }
 
     // variants/alloc/sd_init.frs:116 $NoCard.reset
     fn _s_NoCard_reset(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; } // frs:116
     }
 
     // variants/alloc/sd_init.frs:119 $Unusable.$>
     fn _s_Unusable_enter(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        self.unusable = self.unusable + 1;
+        self.unusable = self.unusable + 1; // frs:119
     }
 
     // variants/alloc/sd_init.frs:120 $Unusable.reset
     fn _s_Unusable_reset(&mut self, __e: &std::rc::Rc<SdCardInitFrameEvent>) {
-        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = SdCardInit::__comp_PowerUp(); self.__next_compartment = Some(__c); return; } // frs:120
     }
 
 }

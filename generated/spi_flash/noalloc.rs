@@ -441,115 +441,115 @@ impl SpiFlash {
 
     // variants/noalloc/spi_flash.frs:43 $DeepSleep.$>
     fn _s_DeepSleep_enter(&mut self, __e: &SpiFlashFrameEvent) {
-        self.send(CMD_POWER_DOWN);
+        self.send(CMD_POWER_DOWN); // frs:43
     }
 
     // variants/noalloc/spi_flash.frs:44 $DeepSleep.read_id
     fn _s_DeepSleep_read_id(&mut self, __e: &SpiFlashFrameEvent) {
-        self.send(CMD_RELEASE_PD);
-                self.wakeups = self.wakeups + 1;
-                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; }
+        self.send(CMD_RELEASE_PD); // frs:45
+                self.wakeups = self.wakeups + 1; // frs:46
+                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/noalloc/spi_flash.frs:49 $DeepSleep.erase
     fn _s_DeepSleep_erase(&mut self, __e: &SpiFlashFrameEvent, sector: u16) {
-        self.send(CMD_RELEASE_PD);
-                self.wakeups = self.wakeups + 1;
-                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; }
+        self.send(CMD_RELEASE_PD); // frs:50
+                self.wakeups = self.wakeups + 1; // frs:51
+                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:52
     }
 
     // variants/noalloc/spi_flash.frs:54 $DeepSleep.program
     fn _s_DeepSleep_program(&mut self, __e: &SpiFlashFrameEvent, addr: u32, byte: u8) {
-        self.send(CMD_RELEASE_PD);
-                self.wakeups = self.wakeups + 1;
-                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; }
+        self.send(CMD_RELEASE_PD); // frs:55
+                self.wakeups = self.wakeups + 1; // frs:56
+                { let mut __c = SpiFlash::__comp_Ready(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:57
     }
 
     // variants/noalloc/spi_flash.frs:61 $Ready.read_id
     fn _s_Ready_read_id(&mut self, __e: &SpiFlashFrameEvent) {
-        { *self.__ret_read_id() = (JEDEC_ID); }
+        { *self.__ret_read_id() = (JEDEC_ID); } // frs:61
     }
 
     // variants/noalloc/spi_flash.frs:62 $Ready.erase
     fn _s_Ready_erase(&mut self, __e: &SpiFlashFrameEvent, sector: u16) {
-        self.send(CMD_WREN);
-                self.send(CMD_SECTOR_ERASE);
-                self.addr = sector as u32 * SECTOR_SIZE;
-                self.expect = 0xFF;
-                { let __sa0 = (OP_ERASE); let mut __c = SpiFlash::__comp_Busy(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(CMD_WREN); // frs:63
+                self.send(CMD_SECTOR_ERASE); // frs:64
+                self.addr = sector as u32 * SECTOR_SIZE; // frs:65
+                self.expect = 0xFF; // frs:66
+                { let __sa0 = (OP_ERASE); let mut __c = SpiFlash::__comp_Busy(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:67
     }
 
     // variants/noalloc/spi_flash.frs:69 $Ready.program
     fn _s_Ready_program(&mut self, __e: &SpiFlashFrameEvent, addr: u32, byte: u8) {
-        self.send(CMD_WREN);
-                self.send(CMD_PAGE_PROGRAM);
-                self.addr = addr;
-                self.expect = byte;
-                { let __sa0 = (OP_PROGRAM); let mut __c = SpiFlash::__comp_Busy(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(CMD_WREN); // frs:70
+                self.send(CMD_PAGE_PROGRAM); // frs:71
+                self.addr = addr; // frs:72
+                self.expect = byte; // frs:73
+                { let __sa0 = (OP_PROGRAM); let mut __c = SpiFlash::__comp_Busy(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:74
     }
 
     // variants/noalloc/spi_flash.frs:76 $Ready.sleep
     fn _s_Ready_sleep(&mut self, __e: &SpiFlashFrameEvent) {
-        { let mut __c = SpiFlash::__comp_DeepSleep(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = SpiFlash::__comp_DeepSleep(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:76
     }
 
     // variants/noalloc/spi_flash.frs:77 $Ready.result
     fn _s_Ready_result(&mut self, __e: &SpiFlashFrameEvent) {
-        { *self.__ret_result() = (self.last_result); }
+        { *self.__ret_result() = (self.last_result); } // frs:77
     }
 
     // variants/noalloc/spi_flash.frs:81 $Busy.poll
     fn _s_Busy_poll(&mut self, __e: &SpiFlashFrameEvent, status: u8) {
         let mut op = self.__sv_Busy().p_op.clone();
-        self.__sv_Busy().v_polls = self.__sv_Busy().v_polls + 1;
-                if (status & SR_WIP) != 0 {
-                    if self.__sv_Busy().v_polls >= self.poll_limit {
-                        *self.__ret_poll() = true;
-                        { let __ea0 = (R_TIMEOUT); let mut __c = SpiFlash::__comp_Error(); if let SpiFlashStateCtx::Error(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    { *self.__ret_poll() = (true); return; }
-                }
-                ;self.send(CMD_READ);
-                { let __ea0 = (op); let mut __c = SpiFlash::__comp_Verifying(); if let SpiFlashStateCtx::Verifying(ref mut __v) = __c.chain[0] { __v.e_op = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.__sv_Busy().v_polls = self.__sv_Busy().v_polls + 1; // frs:82
+                if (status & SR_WIP) != 0 { // frs:83
+                    if self.__sv_Busy().v_polls >= self.poll_limit { // frs:84
+                        *self.__ret_poll() = true; // frs:85
+                        { let __ea0 = (R_TIMEOUT); let mut __c = SpiFlash::__comp_Error(); if let SpiFlashStateCtx::Error(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:86
+                    } // frs:87
+                    { *self.__ret_poll() = (true); return; } // frs:88
+                } // frs:89
+                ;self.send(CMD_READ); // frs:90
+                { let __ea0 = (op); let mut __c = SpiFlash::__comp_Verifying(); if let SpiFlashStateCtx::Verifying(ref mut __v) = __c.chain[0] { __v.e_op = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:91
     }
 
     // variants/noalloc/spi_flash.frs:95 $Verifying.$>
     fn _s_Verifying_enter(&mut self, __e: &SpiFlashFrameEvent) {
         let mut op = self.__sv_Verifying().e_op.clone().expect("enter args of $Verifying were not passed");
-        self.last_op = op;
+        self.last_op = op; // frs:95
     }
 
     // variants/noalloc/spi_flash.frs:96 $Verifying.verify
     fn _s_Verifying_verify(&mut self, __e: &SpiFlashFrameEvent, byte: u8) {
-        if byte == self.expect {
-                    self.last_result = R_OK;
-                    { *self.__ret_verify() = (true); }
-                    ;{ let mut __c = SpiFlash::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
-                { let __ea0 = (R_VERIFY); let mut __c = SpiFlash::__comp_Error(); if let SpiFlashStateCtx::Error(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if byte == self.expect { // frs:97
+                    self.last_result = R_OK; // frs:98
+                    { *self.__ret_verify() = (true); } // frs:99
+                    ;{ let mut __c = SpiFlash::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:100
+                } // frs:101
+                { let __ea0 = (R_VERIFY); let mut __c = SpiFlash::__comp_Error(); if let SpiFlashStateCtx::Error(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:102
     }
 
     // variants/noalloc/spi_flash.frs:106 $Error.$>
     fn _s_Error_enter(&mut self, __e: &SpiFlashFrameEvent) {
         let mut code = self.__sv_Error().e_code.clone().expect("enter args of $Error were not passed");
-        self.last_result = code;
-                self.errors = self.errors + 1;
+        self.last_result = code; // frs:107
+                self.errors = self.errors + 1; // frs:108
     }
 
     // variants/noalloc/spi_flash.frs:110 $Error.result
     fn _s_Error_result(&mut self, __e: &SpiFlashFrameEvent) {
-        { *self.__ret_result() = (self.last_result); }
+        { *self.__ret_result() = (self.last_result); } // frs:110
     }
 
     // variants/noalloc/spi_flash.frs:111 $Error.sleep
     fn _s_Error_sleep(&mut self, __e: &SpiFlashFrameEvent) {
-        { let mut __c = SpiFlash::__comp_DeepSleep(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = SpiFlash::__comp_DeepSleep(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:111
     }
 
     // variants/noalloc/spi_flash.frs:114 action send
     fn send(&mut self, cmd: u8) {
-        self.last_cmd = cmd;
-            self.commands = self.commands.wrapping_add(1);
+        self.last_cmd = cmd; // frs:115
+            self.commands = self.commands.wrapping_add(1); // frs:116
     }
 
 }

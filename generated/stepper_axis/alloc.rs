@@ -544,25 +544,25 @@ impl StepperAxis {
 
     // variants/alloc/stepper_axis.frs:50 $Unhomed.home
     fn _s_Unhomed_home(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        self.position = self.max_travel as i32;
-                { let __sa0 = (FAST); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; }
+        self.position = self.max_travel as i32; // frs:51
+                { let __sa0 = (FAST); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } // frs:52
     }
 
     // variants/alloc/stepper_axis.frs:56 $Homing.stop
     fn _s_Homing_stop(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { let mut __c = StepperAxis::__comp_Unhomed(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = StepperAxis::__comp_Unhomed(); self.__next_compartment = Some(__c); return; } // frs:56
     }
 
     // variants/alloc/stepper_axis.frs:57 $Homing.status
     fn _s_Homing_status(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { *self.__ret_status() = (AxisState::Homing); }
+        { *self.__ret_status() = (AxisState::Homing); } // frs:57
     }
 
     // variants/alloc/stepper_axis.frs:61 $Seek.step
     fn _s_Seek_step(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        self.position = self.position - 1;
-                self.__sv_Seek().v_travelled = self.__sv_Seek().v_travelled + 1;
-                if self.__sv_Seek().v_travelled > self.max_travel as i32 { { let __ea0 = (ERR_NO_SWITCH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } }
+        self.position = self.position - 1; // frs:62
+                self.__sv_Seek().v_travelled = self.__sv_Seek().v_travelled + 1; // frs:63
+                if self.__sv_Seek().v_travelled > self.max_travel as i32 { { let __ea0 = (ERR_NO_SWITCH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:64
     }
 
     // variants/alloc/stepper_axis.frs:66 $Seek.endstop
@@ -570,98 +570,98 @@ impl StepperAxis {
         self.__keep(&hit);
         let mut speed = self.__sv_Seek().p_speed.clone();
         self.__keep(&speed);
-        if hit {
-                    if speed == FAST { { let mut __c = StepperAxis::__comp_BackOff(); self.__next_compartment = Some(__c); return; } }
-                    ;self.position = 0;
-                    { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; }
-                }
+        if hit { // frs:67
+                    if speed == FAST { { let mut __c = StepperAxis::__comp_BackOff(); self.__next_compartment = Some(__c); return; } } // frs:68
+                    ;self.position = 0; // frs:69
+                    { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:70
+                } // frs:71
     }
 
     // variants/alloc/stepper_axis.frs:77 $BackOff.step
     fn _s_BackOff_step(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        self.position = self.position + 1;
-                self.__sv_BackOff().v_left = self.__sv_BackOff().v_left - 1;
-                if self.__sv_BackOff().v_left == 0 { { let __sa0 = (SLOW); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } }
+        self.position = self.position + 1; // frs:78
+                self.__sv_BackOff().v_left = self.__sv_BackOff().v_left - 1; // frs:79
+                if self.__sv_BackOff().v_left == 0 { { let __sa0 = (SLOW); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } } // frs:80
     }
 
     // variants/alloc/stepper_axis.frs:85 $Ready.$>
     fn _s_Ready_enter(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        self.homed = true;
+        self.homed = true; // frs:85
     }
 
     // variants/alloc/stepper_axis.frs:86 $Ready.move_to
     fn _s_Ready_move_to(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>, target: i32) {
         self.__keep(&target);
-        if target < 0 || target > self.max_travel as i32 { { *self.__ret_move_to() = (false); return; } }
-                { *self.__ret_move_to() = (true); }
-                ;self.last_target = Some(target);
-                if target != self.position { { let __sa0 = (target); let mut __c = StepperAxis::__comp_Moving(__sa0); self.__next_compartment = Some(__c); return; } }
+        if target < 0 || target > self.max_travel as i32 { { *self.__ret_move_to() = (false); return; } } // frs:87
+                { *self.__ret_move_to() = (true); } // frs:88
+                ;self.last_target = Some(target); // frs:89
+                if target != self.position { { let __sa0 = (target); let mut __c = StepperAxis::__comp_Moving(__sa0); self.__next_compartment = Some(__c); return; } } // frs:90
     }
 
     // variants/alloc/stepper_axis.frs:92 $Ready.jog
     fn _s_Ready_jog(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>, dir: Dir) {
         self.__keep(&dir);
-        match dir {
-                    Dir::Pos => { if self.position < self.max_travel as i32 { self.position = self.position + 1; } }
-                    Dir::Neg => { if self.position > 0 { self.position = self.position - 1; } }
-                }
+        match dir { // frs:93
+                    Dir::Pos => { if self.position < self.max_travel as i32 { self.position = self.position + 1; } } // frs:94
+                    Dir::Neg => { if self.position > 0 { self.position = self.position - 1; } } // frs:95
+                } // frs:96
     }
 
     // variants/alloc/stepper_axis.frs:98 $Ready.home
     fn _s_Ready_home(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { let __sa0 = (FAST); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; }
+        { let __sa0 = (FAST); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } // frs:98
     }
 
     // variants/alloc/stepper_axis.frs:99 $Ready.status
     fn _s_Ready_status(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { *self.__ret_status() = (AxisState::Ready); }
+        { *self.__ret_status() = (AxisState::Ready); } // frs:99
     }
 
     // variants/alloc/stepper_axis.frs:102 $Moving.step
     fn _s_Moving_step(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
         let mut target = self.__sv_Moving().p_target.clone();
         self.__keep(&target);
-        if target > self.position {
-                    self.position = self.position + 1;
-                } else {
-                    self.position = self.position - 1;
-                }
-                ;self.steps = self.steps + 1;
-                if self.position == target { { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } }
+        if target > self.position { // frs:103
+                    self.position = self.position + 1; // frs:104
+                } else { // frs:105
+                    self.position = self.position - 1; // frs:106
+                } // frs:107
+                ;self.steps = self.steps + 1; // frs:108
+                if self.position == target { { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } } // frs:109
     }
 
     // variants/alloc/stepper_axis.frs:111 $Moving.stop
     fn _s_Moving_stop(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:111
     }
 
     // variants/alloc/stepper_axis.frs:112 $Moving.endstop
     fn _s_Moving_endstop(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>, hit: bool) {
         self.__keep(&hit);
-        if hit { { let __ea0 = (ERR_CRASH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } }
+        if hit { { let __ea0 = (ERR_CRASH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:113
     }
 
     // variants/alloc/stepper_axis.frs:115 $Moving.status
     fn _s_Moving_status(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { *self.__ret_status() = (AxisState::Moving); }
+        { *self.__ret_status() = (AxisState::Moving); } // frs:115
     }
 
     // variants/alloc/stepper_axis.frs:118 $Fault.$>
     fn _s_Fault_enter(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
         let mut code = self.__sv_Fault().e_code.clone().expect("enter args of $Fault were not passed");
         self.__keep(&code);
-        self.error = code;
-                self.homed = false;
+        self.error = code; // frs:119
+                self.homed = false; // frs:120
     }
 
     // variants/alloc/stepper_axis.frs:122 $Fault.reset
     fn _s_Fault_reset(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { let mut __c = StepperAxis::__comp_Unhomed(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = StepperAxis::__comp_Unhomed(); self.__next_compartment = Some(__c); return; } // frs:122
     }
 
     // variants/alloc/stepper_axis.frs:123 $Fault.status
     fn _s_Fault_status(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
-        { *self.__ret_status() = (AxisState::Fault); }
+        { *self.__ret_status() = (AxisState::Fault); } // frs:123
     }
 
 }

@@ -728,160 +728,160 @@ impl TcpConnection {
 
     // variants/noalloc/tcp_conn.frs:37 $Closed.passive_open
     fn _s_Closed_passive_open(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Listen(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Listen(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:37
     }
 
     // variants/noalloc/tcp_conn.frs:38 $Closed.active_open
     fn _s_Closed_active_open(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_SYN);
-                { let mut __c = TcpConnection::__comp_SynSent(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_SYN); // frs:39
+                { let mut __c = TcpConnection::__comp_SynSent(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:40
     }
 
     // variants/noalloc/tcp_conn.frs:44 $Listen.syn
     fn _s_Listen_syn(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_SYN | F_ACK);
-                { let mut __c = TcpConnection::__comp_SynReceived(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_SYN | F_ACK); // frs:45
+                { let mut __c = TcpConnection::__comp_SynReceived(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:46
     }
 
     // variants/noalloc/tcp_conn.frs:48 $Listen.active_open
     fn _s_Listen_active_open(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_SYN);
-                { let mut __c = TcpConnection::__comp_SynSent(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_SYN); // frs:49
+                { let mut __c = TcpConnection::__comp_SynSent(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:50
     }
 
     // variants/noalloc/tcp_conn.frs:52 $Listen.close
     fn _s_Listen_close(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:52
     }
 
     // variants/noalloc/tcp_conn.frs:56 $Handshake.timeout
     fn _s_Handshake_timeout(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.__sv_Handshake().v_retransmits = self.__sv_Handshake().v_retransmits + 1;
-                if self.__sv_Handshake().v_retransmits > self.max_retransmits {
-                    self.aborts = self.aborts + 1;
-                    { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
-                ;self.retransmissions = self.retransmissions + 1;
+        self.__sv_Handshake().v_retransmits = self.__sv_Handshake().v_retransmits + 1; // frs:57
+                if self.__sv_Handshake().v_retransmits > self.max_retransmits { // frs:58
+                    self.aborts = self.aborts + 1; // frs:59
+                    { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:60
+                } // frs:61
+                ;self.retransmissions = self.retransmissions + 1; // frs:62
     }
 
     // variants/noalloc/tcp_conn.frs:64 $Handshake.rst
     fn _s_Handshake_rst(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.resets = self.resets + 1;
-                { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:65
+                { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:66
     }
 
     // variants/noalloc/tcp_conn.frs:68 $Handshake.close
     fn _s_Handshake_close(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:68
     }
 
     // variants/noalloc/tcp_conn.frs:71 $SynSent.syn_ack
     fn _s_SynSent_syn_ack(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_ACK);
-                { let mut __c = TcpConnection::__comp_Established(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_ACK); // frs:72
+                { let mut __c = TcpConnection::__comp_Established(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:73
     }
 
     // variants/noalloc/tcp_conn.frs:75 $SynSent.syn
     fn _s_SynSent_syn(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_SYN | F_ACK);
-                { let mut __c = TcpConnection::__comp_SynReceived(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_SYN | F_ACK); // frs:76
+                { let mut __c = TcpConnection::__comp_SynReceived(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:77
     }
 
     // variants/noalloc/tcp_conn.frs:82 $SynReceived.ack
     fn _s_SynReceived_ack(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Established(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Established(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:82
     }
 
     // variants/noalloc/tcp_conn.frs:83 $SynReceived.close
     fn _s_SynReceived_close(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_FIN);
-                { let mut __c = TcpConnection::__comp_FinWait1(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_FIN); // frs:84
+                { let mut __c = TcpConnection::__comp_FinWait1(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:85
     }
 
     // variants/noalloc/tcp_conn.frs:91 $Connected.segment
     fn _s_Connected_segment(&mut self, __e: &TcpConnectionFrameEvent, len: u16) {
-        self.__sv_Connected().v_rx_bytes = self.__sv_Connected().v_rx_bytes + len as u32;
-                self.delivered = self.delivered + len as u32;
-                { *self.__ret_segment() = (self.__sv_Connected().v_rx_bytes); }
+        self.__sv_Connected().v_rx_bytes = self.__sv_Connected().v_rx_bytes + len as u32; // frs:92
+                self.delivered = self.delivered + len as u32; // frs:93
+                { *self.__ret_segment() = (self.__sv_Connected().v_rx_bytes); } // frs:94
     }
 
     // variants/noalloc/tcp_conn.frs:96 $Connected.rst
     fn _s_Connected_rst(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.resets = self.resets + 1;
-                { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:97
+                { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:98
     }
 
     // variants/noalloc/tcp_conn.frs:100 $Connected.is_open
     fn _s_Connected_is_open(&mut self, __e: &TcpConnectionFrameEvent) {
-        { *self.__ret_is_open() = (true); }
+        { *self.__ret_is_open() = (true); } // frs:100
     }
 
     // variants/noalloc/tcp_conn.frs:103 $Established.segment
     fn _s_Established_segment(&mut self, __e: &TcpConnectionFrameEvent, len: u16) {
-        self.__state_Connected(__e);;
-                self.last_ack = self.__sv_Connected().v_rx_bytes;
-                self.send(F_ACK);
+        self.__state_Connected(__e);; // frs:104
+                self.last_ack = self.__sv_Connected().v_rx_bytes; // frs:105
+                self.send(F_ACK); // frs:106
     }
 
     // variants/noalloc/tcp_conn.frs:108 $Established.close
     fn _s_Established_close(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_FIN);
-                { let mut __c = TcpConnection::__comp_FinWait1(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_FIN); // frs:109
+                { let mut __c = TcpConnection::__comp_FinWait1(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:110
     }
 
     // variants/noalloc/tcp_conn.frs:112 $Established.fin
     fn _s_Established_fin(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_ACK);
-                { let mut __c = TcpConnection::__comp_CloseWait(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_ACK); // frs:113
+                { let mut __c = TcpConnection::__comp_CloseWait(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:114
     }
 
     // variants/noalloc/tcp_conn.frs:119 $CloseWait.close
     fn _s_CloseWait_close(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_FIN);
-                { let mut __c = TcpConnection::__comp_LastAck(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_FIN); // frs:120
+                { let mut __c = TcpConnection::__comp_LastAck(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:121
     }
 
     // variants/noalloc/tcp_conn.frs:126 $FinWait1.ack
     fn _s_FinWait1_ack(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_FinWait2(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_FinWait2(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:126
     }
 
     // variants/noalloc/tcp_conn.frs:127 $FinWait1.fin
     fn _s_FinWait1_fin(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_ACK);
-                { let mut __c = TcpConnection::__comp_Closing(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_ACK); // frs:128
+                { let mut __c = TcpConnection::__comp_Closing(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:129
     }
 
     // variants/noalloc/tcp_conn.frs:134 $FinWait2.fin
     fn _s_FinWait2_fin(&mut self, __e: &TcpConnectionFrameEvent) {
-        self.send(F_ACK);
-                { let mut __c = TcpConnection::__comp_TimeWait(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.send(F_ACK); // frs:135
+                { let mut __c = TcpConnection::__comp_TimeWait(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:136
     }
 
     // variants/noalloc/tcp_conn.frs:141 $Closing.ack
     fn _s_Closing_ack(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_TimeWait(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_TimeWait(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:141
     }
 
     // variants/noalloc/tcp_conn.frs:145 $LastAck.ack
     fn _s_LastAck_ack(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:145
     }
 
     // variants/noalloc/tcp_conn.frs:149 $TimeWait.timeout
     fn _s_TimeWait_timeout(&mut self, __e: &TcpConnectionFrameEvent) {
-        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { let mut __c = TcpConnection::__comp_Closed(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:149
     }
 
     // variants/noalloc/tcp_conn.frs:150 $TimeWait.is_open
     fn _s_TimeWait_is_open(&mut self, __e: &TcpConnectionFrameEvent) {
-        { *self.__ret_is_open() = (false); }
+        { *self.__ret_is_open() = (false); } // frs:150
     }
 
     // variants/noalloc/tcp_conn.frs:154 action send
     fn send(&mut self, flags: u8) {
-        self.last_flags = flags;
-            self.sent = self.sent + 1;
+        self.last_flags = flags; // frs:155
+            self.sent = self.sent + 1; // frs:156
     }
 
 }

@@ -289,53 +289,53 @@ impl TokenBucket {
     // variants/alloc/token_bucket.frs:25 $Open.request
     fn _s_Open_request(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>, cost: u8) {
         self.__keep(&cost);
-        if cost > self.tokens {
-                    self.denied = self.denied + 1;
-                    { *self.__ret_request() = (false); return; }
-                }
-                ;self.tokens = self.tokens - cost;
-                self.granted = self.granted + 1;
-                { *self.__ret_request() = (true); }
-                if self.tokens == 0 { { let mut __c = TokenBucket::__comp_Empty(); self.__next_compartment = Some(__c); return; } }
+        if cost > self.tokens { // frs:26
+                    self.denied = self.denied + 1; // frs:27
+                    { *self.__ret_request() = (false); return; } // frs:28
+                } // frs:29
+                ;self.tokens = self.tokens - cost; // frs:30
+                self.granted = self.granted + 1; // frs:31
+                { *self.__ret_request() = (true); } // frs:32
+                if self.tokens == 0 { { let mut __c = TokenBucket::__comp_Empty(); self.__next_compartment = Some(__c); return; } } // frs:33
     }
 
     // variants/alloc/token_bucket.frs:35 $Open.burst
     fn _s_Open_burst(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>, n: u8) {
         self.__keep(&n);
-        let mut i: u8 = 0;
-                while i < n {
-                    i = i + 1;
-                    { *self.__ret_burst() = (i); }
-                    ;{ let __g = self.__gen; let __r = self.request(1); if self.__gen != __g { return; } __r };
-                }
+        let mut i: u8 = 0; // frs:36
+                while i < n { // frs:37
+                    i = i + 1; // frs:38
+                    { *self.__ret_burst() = (i); } // frs:39
+                    ;{ let __g = self.__gen; let __r = self.request(1); if self.__gen != __g { return; } __r }; // frs:40
+                } // frs:41
     }
 
     // variants/alloc/token_bucket.frs:43 $Open.refill_tick
     fn _s_Open_refill_tick(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>) {
-        self.tokens = core::cmp::min(self.tokens + self.rate, self.capacity);
+        self.tokens = core::cmp::min(self.tokens + self.rate, self.capacity); // frs:44
     }
 
     // variants/alloc/token_bucket.frs:46 $Open.tokens
     fn _s_Open_tokens(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>) {
-        { *self.__ret_tokens() = (self.tokens); }
+        { *self.__ret_tokens() = (self.tokens); } // frs:46
     }
 
     // variants/alloc/token_bucket.frs:50 $Empty.<$
     fn _s_Empty_exit(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>) {
-        self.throttled_total = self.throttled_total + self.__sv_Empty().v_throttled;
+        self.throttled_total = self.throttled_total + self.__sv_Empty().v_throttled; // frs:51
     }
 
     // variants/alloc/token_bucket.frs:53 $Empty.request
     fn _s_Empty_request(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>, cost: u8) {
         self.__keep(&cost);
-        self.__sv_Empty().v_throttled = self.__sv_Empty().v_throttled + 1;
-                self.denied = self.denied + 1;
+        self.__sv_Empty().v_throttled = self.__sv_Empty().v_throttled + 1; // frs:54
+                self.denied = self.denied + 1; // frs:55
     }
 
     // variants/alloc/token_bucket.frs:57 $Empty.refill_tick
     fn _s_Empty_refill_tick(&mut self, __e: &std::rc::Rc<TokenBucketFrameEvent>) {
-        self.tokens = core::cmp::min(self.rate, self.capacity);
-                { let mut __c = TokenBucket::__comp_Open(); self.__next_compartment = Some(__c); return; }
+        self.tokens = core::cmp::min(self.rate, self.capacity); // frs:58
+                { let mut __c = TokenBucket::__comp_Open(); self.__next_compartment = Some(__c); return; } // frs:59
     }
 
 }

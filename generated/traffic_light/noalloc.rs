@@ -459,117 +459,117 @@ impl TrafficLight {
 
     // variants/noalloc/traffic_light.frs:33 $Green.tick
     fn _s_Green_tick(&mut self, __e: &TrafficLightFrameEvent) {
-        self.__sv_Green().v_secs = self.__sv_Green().v_secs + 1;
-                if self.__sv_Green().v_secs >= self.max_green || (self.request && self.__sv_Green().v_secs >= self.min_green) {
-                    { let mut __c = TrafficLight::__comp_Yellow(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                }
+        self.__sv_Green().v_secs = self.__sv_Green().v_secs + 1; // frs:34
+                if self.__sv_Green().v_secs >= self.max_green || (self.request && self.__sv_Green().v_secs >= self.min_green) { // frs:35
+                    { let mut __c = TrafficLight::__comp_Yellow(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:36
+                } // frs:37
     }
 
     // variants/noalloc/traffic_light.frs:39 $Green.ped_button
     fn _s_Green_ped_button(&mut self, __e: &TrafficLightFrameEvent) {
-        if self.__sv_Green().v_secs >= self.min_green { { let mut __c = TrafficLight::__comp_Yellow(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } }
-                ;self.request = true;
+        if self.__sv_Green().v_secs >= self.min_green { { let mut __c = TrafficLight::__comp_Yellow(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } } // frs:40
+                ;self.request = true; // frs:41
     }
 
     // variants/noalloc/traffic_light.frs:43 $Green.override_on
     fn _s_Green_override_on(&mut self, __e: &TrafficLightFrameEvent) {
-        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:44
+                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
     }
 
     // variants/noalloc/traffic_light.frs:47 $Green.lights
     fn _s_Green_lights(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_lights() = (CAR_GREEN); }
+        { *self.__ret_lights() = (CAR_GREEN); } // frs:47
     }
 
     // variants/noalloc/traffic_light.frs:51 $Yellow.tick
     fn _s_Yellow_tick(&mut self, __e: &TrafficLightFrameEvent) {
-        self.__sv_Yellow().v_secs = self.__sv_Yellow().v_secs + 1;
-                if self.__sv_Yellow().v_secs >= self.yellow_s {
-                    if self.request { { let mut __c = TrafficLight::__comp_Walk(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let mut __c = TrafficLight::__comp_AllRed(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
-                }
+        self.__sv_Yellow().v_secs = self.__sv_Yellow().v_secs + 1; // frs:52
+                if self.__sv_Yellow().v_secs >= self.yellow_s { // frs:53
+                    if self.request { { let mut __c = TrafficLight::__comp_Walk(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let mut __c = TrafficLight::__comp_AllRed(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:54
+                } // frs:55
     }
 
     // variants/noalloc/traffic_light.frs:57 $Yellow.ped_button
     fn _s_Yellow_ped_button(&mut self, __e: &TrafficLightFrameEvent) {
-        self.request = true;
-                self.late_requests = self.late_requests + 1;
+        self.request = true; // frs:58
+                self.late_requests = self.late_requests + 1; // frs:59
     }
 
     // variants/noalloc/traffic_light.frs:61 $Yellow.override_on
     fn _s_Yellow_override_on(&mut self, __e: &TrafficLightFrameEvent) {
-        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:62
+                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:63
     }
 
     // variants/noalloc/traffic_light.frs:65 $Yellow.lights
     fn _s_Yellow_lights(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_lights() = (CAR_YELLOW); }
+        { *self.__ret_lights() = (CAR_YELLOW); } // frs:65
     }
 
     // variants/noalloc/traffic_light.frs:69 $AllRed.tick
     fn _s_AllRed_tick(&mut self, __e: &TrafficLightFrameEvent) {
-        self.__sv_AllRed().v_secs = self.__sv_AllRed().v_secs + 1;
-                if self.__sv_AllRed().v_secs >= self.all_red_s { { let mut __c = TrafficLight::__comp_Green(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_AllRed().v_secs = self.__sv_AllRed().v_secs + 1; // frs:70
+                if self.__sv_AllRed().v_secs >= self.all_red_s { { let mut __c = TrafficLight::__comp_Green(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:71
     }
 
     // variants/noalloc/traffic_light.frs:73 $AllRed.lights
     fn _s_AllRed_lights(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_lights() = (CAR_RED); }
+        { *self.__ret_lights() = (CAR_RED); } // frs:73
     }
 
     // variants/noalloc/traffic_light.frs:77 $Walk.$>
     fn _s_Walk_enter(&mut self, __e: &TrafficLightFrameEvent) {
-        self.request = false;
-                self.crossings = self.crossings + 1;
+        self.request = false; // frs:78
+                self.crossings = self.crossings + 1; // frs:79
     }
 
     // variants/noalloc/traffic_light.frs:81 $Walk.tick
     fn _s_Walk_tick(&mut self, __e: &TrafficLightFrameEvent) {
-        self.__sv_Walk().v_secs = self.__sv_Walk().v_secs + 1;
-                if self.__sv_Walk().v_secs >= self.walk_s { { let mut __c = TrafficLight::__comp_FlashDontWalk(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_Walk().v_secs = self.__sv_Walk().v_secs + 1; // frs:82
+                if self.__sv_Walk().v_secs >= self.walk_s { { let mut __c = TrafficLight::__comp_FlashDontWalk(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:83
     }
 
     // variants/noalloc/traffic_light.frs:85 $Walk.override_on
     fn _s_Walk_override_on(&mut self, __e: &TrafficLightFrameEvent) {
-        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } }
-                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:86
+                ;{ let mut __c = TrafficLight::__comp_Manual(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:87
     }
 
     // variants/noalloc/traffic_light.frs:89 $Walk.lights
     fn _s_Walk_lights(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_lights() = (CAR_RED); }
+        { *self.__ret_lights() = (CAR_RED); } // frs:89
     }
 
     // variants/noalloc/traffic_light.frs:90 $Walk.walk
     fn _s_Walk_walk(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_walk() = (true); }
+        { *self.__ret_walk() = (true); } // frs:90
     }
 
     // variants/noalloc/traffic_light.frs:94 $FlashDontWalk.tick
     fn _s_FlashDontWalk_tick(&mut self, __e: &TrafficLightFrameEvent) {
-        self.__sv_FlashDontWalk().v_secs = self.__sv_FlashDontWalk().v_secs + 1;
-                if self.__sv_FlashDontWalk().v_secs >= self.flash_s { { let mut __c = TrafficLight::__comp_AllRed(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__sv_FlashDontWalk().v_secs = self.__sv_FlashDontWalk().v_secs + 1; // frs:95
+                if self.__sv_FlashDontWalk().v_secs >= self.flash_s { { let mut __c = TrafficLight::__comp_AllRed(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:96
     }
 
     // variants/noalloc/traffic_light.frs:98 $FlashDontWalk.lights
     fn _s_FlashDontWalk_lights(&mut self, __e: &TrafficLightFrameEvent) {
-        { *self.__ret_lights() = (CAR_RED); }
+        { *self.__ret_lights() = (CAR_RED); } // frs:98
     }
 
     // variants/noalloc/traffic_light.frs:101 $Manual.$>
     fn _s_Manual_enter(&mut self, __e: &TrafficLightFrameEvent) {
-        self.overrides = self.overrides + 1;
+        self.overrides = self.overrides + 1; // frs:101
     }
 
     // variants/noalloc/traffic_light.frs:102 $Manual.manual_step
     fn _s_Manual_manual_step(&mut self, __e: &TrafficLightFrameEvent) {
-        self.manual_steps = self.manual_steps + 1;
+        self.manual_steps = self.manual_steps + 1; // frs:102
     }
 
     // variants/noalloc/traffic_light.frs:103 $Manual.override_off
     fn _s_Manual_override_off(&mut self, __e: &TrafficLightFrameEvent) {
-        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; }
+        { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:103
     }
 
 }

@@ -363,72 +363,72 @@ impl UartFrameParser {
 
     // variants/noalloc/uart_frame.frs:31 $Hunt.feed
     fn _s_Hunt_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        if byte != SOF {
-                    self.noise = self.noise + 1;
-                    { *self.__ret_feed() = (ST_NOISE); return; }
-                }
-                ;self.frame_bytes = 0;
-                { let mut __c = UartFrameParser::__comp_Length(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        if byte != SOF { // frs:32
+                    self.noise = self.noise + 1; // frs:33
+                    { *self.__ret_feed() = (ST_NOISE); return; } // frs:34
+                } // frs:35
+                ;self.frame_bytes = 0; // frs:36
+                { let mut __c = UartFrameParser::__comp_Length(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:37
     }
 
     // variants/noalloc/uart_frame.frs:39 $Hunt.frames
     fn _s_Hunt_frames(&mut self, __e: &UartFrameParserFrameEvent) {
-        { *self.__ret_frames() = (self.good); }
+        { *self.__ret_frames() = (self.good); } // frs:39
     }
 
     // variants/noalloc/uart_frame.frs:42 $InFrame.feed
     fn _s_InFrame_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        self.frame_bytes = self.frame_bytes + 1;
+        self.frame_bytes = self.frame_bytes + 1; // frs:43
     }
 
     // variants/noalloc/uart_frame.frs:45 $InFrame.idle_line
     fn _s_InFrame_idle_line(&mut self, __e: &UartFrameParserFrameEvent) {
-        self.aborted = self.aborted + 1;
-                { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.aborted = self.aborted + 1; // frs:46
+                { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47
     }
 
     // variants/noalloc/uart_frame.frs:49 $InFrame.frames
     fn _s_InFrame_frames(&mut self, __e: &UartFrameParserFrameEvent) {
-        { *self.__ret_frames() = (self.good); }
+        { *self.__ret_frames() = (self.good); } // frs:49
     }
 
     // variants/noalloc/uart_frame.frs:52 $Length.feed
     fn _s_Length_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        self.__state_InFrame(__e);;
-                match byte {
-                    1..=MAX_PAYLOAD => {
-                        self.sum = byte;
-                        { let __sa0 = (byte); let mut __c = UartFrameParser::__comp_Payload(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => {
-                        self.bad_len = self.bad_len + 1;
-                        *self.__ret_feed() = ST_BAD_LEN;
-                        { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; }
-                    }
-                }
+        self.__state_InFrame(__e);; // frs:53
+                match byte { // frs:54
+                    1..=MAX_PAYLOAD => { // frs:55
+                        self.sum = byte; // frs:56
+                        { let __sa0 = (byte); let mut __c = UartFrameParser::__comp_Payload(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:57
+                    } // frs:58
+                    _ => { // frs:59
+                        self.bad_len = self.bad_len + 1; // frs:60
+                        *self.__ret_feed() = ST_BAD_LEN; // frs:61
+                        { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:62
+                    } // frs:63
+                } // frs:64
     }
 
     // variants/noalloc/uart_frame.frs:70 $Payload.feed
     fn _s_Payload_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
         let mut len = self.__sv_Payload().p_len.clone();
-        self.__state_InFrame(__e);;
-                self.buf[self.__sv_Payload().v_got as usize] = byte;
-                self.sum ^= byte;
-                self.__sv_Payload().v_got = self.__sv_Payload().v_got + 1;
-                if self.__sv_Payload().v_got == len { { let mut __c = UartFrameParser::__comp_Check(); self.__forward = None; self.__next_compartment = Some(__c); return; } }
+        self.__state_InFrame(__e);; // frs:71
+                self.buf[self.__sv_Payload().v_got as usize] = byte; // frs:72
+                self.sum ^= byte; // frs:73
+                self.__sv_Payload().v_got = self.__sv_Payload().v_got + 1; // frs:74
+                if self.__sv_Payload().v_got == len { { let mut __c = UartFrameParser::__comp_Check(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:75
     }
 
     // variants/noalloc/uart_frame.frs:80 $Check.feed
     fn _s_Check_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        self.__state_InFrame(__e);;
-                if byte == self.sum {
-                    self.good = self.good + 1;
-                    *self.__ret_feed() = ST_FRAME;
-                } else {
-                    self.bad_sum = self.bad_sum + 1;
-                    *self.__ret_feed() = ST_BAD_SUM;
-                }
-                { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; }
+        self.__state_InFrame(__e);; // frs:81
+                if byte == self.sum { // frs:82
+                    self.good = self.good + 1; // frs:83
+                    *self.__ret_feed() = ST_FRAME; // frs:84
+                } else { // frs:85
+                    self.bad_sum = self.bad_sum + 1; // frs:86
+                    *self.__ret_feed() = ST_BAD_SUM; // frs:87
+                } // frs:88
+                { let mut __c = UartFrameParser::__comp_Hunt(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:89
     }
 
 }

@@ -525,183 +525,183 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:39 $Attached.vbus
     fn _s_Attached_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if on { { let mut __c = UsbDevice::__comp_Powered(); self.__next_compartment = Some(__c); return; } }
+        if on { { let mut __c = UsbDevice::__comp_Powered(); self.__next_compartment = Some(__c); return; } } // frs:40
     }
 
     // variants/alloc/usb_device.frs:44 $Powered.vbus
     fn _s_Powered_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } }
+        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:45
     }
 
     // variants/alloc/usb_device.frs:47 $Powered.bus_reset
     fn _s_Powered_bus_reset(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.resets = self.resets + 1;
-                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:48
+                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } // frs:49
     }
 
     // variants/alloc/usb_device.frs:51 $Powered.suspend
     fn _s_Powered_suspend(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; }
+        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:52
+                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; } // frs:53
     }
 
     // variants/alloc/usb_device.frs:55 $Powered.device_state
     fn _s_Powered_device_state(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { *self.__ret_device_state() = (DS_POWERED); }
+        { *self.__ret_device_state() = (DS_POWERED); } // frs:55
     }
 
     // variants/alloc/usb_device.frs:58 $Default.vbus
     fn _s_Default_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } }
+        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:59
     }
 
     // variants/alloc/usb_device.frs:61 $Default.bus_reset
     fn _s_Default_bus_reset(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.resets = self.resets + 1;
-                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:62
+                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } // frs:63
     }
 
     // variants/alloc/usb_device.frs:65 $Default.set_address
     fn _s_Default_set_address(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, addr: u8) {
         self.__keep(&addr);
-        if addr == 0 || addr > 127 { { *self.__ret_set_address() = (false); return; } }
-                { *self.__ret_set_address() = (true); }
-                ;{ let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; }
+        if addr == 0 || addr > 127 { { *self.__ret_set_address() = (false); return; } } // frs:66
+                { *self.__ret_set_address() = (true); } // frs:67
+                ;{ let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:68
     }
 
     // variants/alloc/usb_device.frs:70 $Default.suspend
     fn _s_Default_suspend(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; }
+        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:71
+                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; } // frs:72
     }
 
     // variants/alloc/usb_device.frs:74 $Default.device_state
     fn _s_Default_device_state(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { *self.__ret_device_state() = (DS_DEFAULT); }
+        { *self.__ret_device_state() = (DS_DEFAULT); } // frs:74
     }
 
     // variants/alloc/usb_device.frs:77 $Address.$>
     fn _s_Address_enter(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
         let mut assigned = self.__sv_Address().p_assigned.clone();
         self.__keep(&assigned);
-        self.address = assigned;
+        self.address = assigned; // frs:77
     }
 
     // variants/alloc/usb_device.frs:78 $Address.vbus
     fn _s_Address_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } }
+        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:79
     }
 
     // variants/alloc/usb_device.frs:81 $Address.bus_reset
     fn _s_Address_bus_reset(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.resets = self.resets + 1;
-                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:82
+                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } // frs:83
     }
 
     // variants/alloc/usb_device.frs:85 $Address.set_address
     fn _s_Address_set_address(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, addr: u8) {
         self.__keep(&addr);
-        if addr > 127 { { *self.__ret_set_address() = (false); return; } }
-                { *self.__ret_set_address() = (true); }
-                if addr == 0 { { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } }
-                { let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; }
+        if addr > 127 { { *self.__ret_set_address() = (false); return; } } // frs:86
+                { *self.__ret_set_address() = (true); } // frs:87
+                if addr == 0 { { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } } // frs:88
+                { let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:89
     }
 
     // variants/alloc/usb_device.frs:91 $Address.set_configuration
     fn _s_Address_set_configuration(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, cfg: u8) {
         self.__keep(&cfg);
-        match cfg {
-                    0 => { { *self.__ret_set_configuration() = (true); } }
-                    1 => {
-                        { *self.__ret_set_configuration() = (true); }
-                        ;{ let __sa0 = (cfg); let mut __c = UsbDevice::__comp_Configured(__sa0); self.__next_compartment = Some(__c); return; }
-                    }
-                    _ => { { *self.__ret_set_configuration() = (false); } }
-                }
+        match cfg { // frs:92
+                    0 => { { *self.__ret_set_configuration() = (true); } } // frs:93
+                    1 => { // frs:94
+                        { *self.__ret_set_configuration() = (true); } // frs:95
+                        ;{ let __sa0 = (cfg); let mut __c = UsbDevice::__comp_Configured(__sa0); self.__next_compartment = Some(__c); return; } // frs:96
+                    } // frs:97
+                    _ => { { *self.__ret_set_configuration() = (false); } } // frs:98
+                } // frs:99
     }
 
     // variants/alloc/usb_device.frs:101 $Address.suspend
     fn _s_Address_suspend(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; }
+        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:102
+                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; } // frs:103
     }
 
     // variants/alloc/usb_device.frs:105 $Address.device_state
     fn _s_Address_device_state(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { *self.__ret_device_state() = (DS_ADDRESS); }
+        { *self.__ret_device_state() = (DS_ADDRESS); } // frs:105
     }
 
     // variants/alloc/usb_device.frs:108 $Configured.vbus
     fn _s_Configured_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } }
+        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:109
     }
 
     // variants/alloc/usb_device.frs:111 $Configured.bus_reset
     fn _s_Configured_bus_reset(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.resets = self.resets + 1;
-                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:112
+                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } // frs:113
     }
 
     // variants/alloc/usb_device.frs:115 $Configured.set_configuration
     fn _s_Configured_set_configuration(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, cfg: u8) {
         self.__keep(&cfg);
-        match cfg {
-                    0 => {
-                        { *self.__ret_set_configuration() = (true); }
-                        ;{ let __sa0 = (self.address); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; }
-                    }
-                    1 => { { *self.__ret_set_configuration() = (true); } }
-                    _ => { { *self.__ret_set_configuration() = (false); } }
-                }
+        match cfg { // frs:116
+                    0 => { // frs:117
+                        { *self.__ret_set_configuration() = (true); } // frs:118
+                        ;{ let __sa0 = (self.address); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:119
+                    } // frs:120
+                    1 => { { *self.__ret_set_configuration() = (true); } } // frs:121
+                    _ => { { *self.__ret_set_configuration() = (false); } } // frs:122
+                } // frs:123
     }
 
     // variants/alloc/usb_device.frs:125 $Configured.sof
     fn _s_Configured_sof(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, frame: u16) {
         self.__keep(&frame);
-        self.frames = self.frames + 1;
-                self.last_frame = frame;
+        self.frames = self.frames + 1; // frs:126
+                self.last_frame = frame; // frs:127
     }
 
     // variants/alloc/usb_device.frs:129 $Configured.suspend
     fn _s_Configured_suspend(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); }
-                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; }
+        { let __c = self.__compartment.clone(); self.__state_stack.push(__c); } // frs:130
+                ;{ let mut __c = UsbDevice::__comp_Suspended(); self.__next_compartment = Some(__c); return; } // frs:131
     }
 
     // variants/alloc/usb_device.frs:133 $Configured.configuration
     fn _s_Configured_configuration(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
         let mut config = self.__sv_Configured().p_config.clone();
         self.__keep(&config);
-        { *self.__ret_configuration() = (config); }
+        { *self.__ret_configuration() = (config); } // frs:133
     }
 
     // variants/alloc/usb_device.frs:134 $Configured.device_state
     fn _s_Configured_device_state(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { *self.__ret_device_state() = (DS_CONFIGURED); }
+        { *self.__ret_device_state() = (DS_CONFIGURED); } // frs:134
     }
 
     // variants/alloc/usb_device.frs:137 $Suspended.$>
     fn _s_Suspended_enter(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.suspends = self.suspends + 1;
+        self.suspends = self.suspends + 1; // frs:137
     }
 
     // variants/alloc/usb_device.frs:138 $Suspended.<$
     fn _s_Suspended_exit(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        self.wakeups = self.wakeups + 1;
+        self.wakeups = self.wakeups + 1; // frs:138
     }
 
     // variants/alloc/usb_device.frs:139 $Suspended.resume
     fn _s_Suspended_resume(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; }
+        { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:139
     }
 
     // variants/alloc/usb_device.frs:140 $Suspended.device_state
     fn _s_Suspended_device_state(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>) {
-        { *self.__ret_device_state() = (DS_SUSPENDED); }
+        { *self.__ret_device_state() = (DS_SUSPENDED); } // frs:140
     }
 
 }

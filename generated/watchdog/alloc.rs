@@ -401,95 +401,95 @@ impl Watchdog {
     // variants/alloc/watchdog.frs:30 $Disabled.start
     fn _s_Disabled_start(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>, timeout_ms: u16) {
         self.__keep(&timeout_ms);
-        self.timeout_ms = timeout_ms;
-                self.alive = 0;
-                { let mut __c = Watchdog::__comp_Armed(); self.__next_compartment = Some(__c); return; }
+        self.timeout_ms = timeout_ms; // frs:31
+                self.alive = 0; // frs:32
+                { let mut __c = Watchdog::__comp_Armed(); self.__next_compartment = Some(__c); return; } // frs:33
     }
 
     // variants/alloc/watchdog.frs:38 $Armed.checkin
     fn _s_Armed_checkin(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>, task: u8) {
         self.__keep(&task);
-        self.alive = self.alive | (1u8 << task);
+        self.alive = self.alive | (1u8 << task); // frs:39
     }
 
     // variants/alloc/watchdog.frs:41 $Armed.tick
     fn _s_Armed_tick(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.__sv_Armed().v_elapsed = self.__sv_Armed().v_elapsed + 1;
-                { let __g = self.__gen; let __r = self.checkin(TASK_SUPERVISOR); if self.__gen != __g { return; } __r };
-                if self.alive == self.all_tasks {
-                    { let __g = self.__gen; let __r = self.kick(); if self.__gen != __g { return; } __r };
-                    { *self.__ret_tick() = (true); return; }
-                }
-                if self.__sv_Armed().v_elapsed >= self.timeout_ms { { let mut __c = Watchdog::__comp_Starving(); self.__next_compartment = Some(__c); return; } }
+        self.__sv_Armed().v_elapsed = self.__sv_Armed().v_elapsed + 1; // frs:42
+                { let __g = self.__gen; let __r = self.checkin(TASK_SUPERVISOR); if self.__gen != __g { return; } __r }; // frs:43
+                if self.alive == self.all_tasks { // frs:44
+                    { let __g = self.__gen; let __r = self.kick(); if self.__gen != __g { return; } __r }; // frs:45
+                    { *self.__ret_tick() = (true); return; } // frs:46
+                } // frs:47
+                if self.__sv_Armed().v_elapsed >= self.timeout_ms { { let mut __c = Watchdog::__comp_Starving(); self.__next_compartment = Some(__c); return; } } // frs:48
     }
 
     // variants/alloc/watchdog.frs:50 $Armed.kick
     fn _s_Armed_kick(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.kicks = self.kicks + 1;
-                self.alive = 0;
-                self.__sv_Armed().v_elapsed = 0;
+        self.kicks = self.kicks + 1; // frs:51
+                self.alive = 0; // frs:52
+                self.__sv_Armed().v_elapsed = 0; // frs:53
     }
 
     // variants/alloc/watchdog.frs:55 $Armed.stop
     fn _s_Armed_stop(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        { let mut __c = Watchdog::__comp_Disabled(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Watchdog::__comp_Disabled(); self.__next_compartment = Some(__c); return; } // frs:55
     }
 
     // variants/alloc/watchdog.frs:56 $Armed.early_warning
     fn _s_Armed_early_warning(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; } // frs:56
     }
 
     // variants/alloc/watchdog.frs:60 $Starving.$>
     fn _s_Starving_enter(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.starvations = self.starvations + 1;
+        self.starvations = self.starvations + 1; // frs:61
     }
 
     // variants/alloc/watchdog.frs:63 $Starving.checkin
     fn _s_Starving_checkin(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>, task: u8) {
         self.__keep(&task);
-        self.alive = self.alive | (1u8 << task);
+        self.alive = self.alive | (1u8 << task); // frs:64
     }
 
     // variants/alloc/watchdog.frs:66 $Starving.tick
     fn _s_Starving_tick(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        { let __g = self.__gen; let __r = self.checkin(TASK_SUPERVISOR); if self.__gen != __g { return; } __r };
-                if self.alive == self.all_tasks {
-                    { *self.__ret_tick() = (true); }
-                    ;{ let __g = self.__gen; let __r = self.kick(); if self.__gen != __g { return; } __r };
-                    self.unreachable = self.unreachable + 1;
-                }
-                ;self.__sv_Starving().v_grace = self.__sv_Starving().v_grace + 1;
-                if self.__sv_Starving().v_grace >= self.grace_ms { { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; } }
+        { let __g = self.__gen; let __r = self.checkin(TASK_SUPERVISOR); if self.__gen != __g { return; } __r }; // frs:67
+                if self.alive == self.all_tasks { // frs:68
+                    { *self.__ret_tick() = (true); } // frs:69
+                    ;{ let __g = self.__gen; let __r = self.kick(); if self.__gen != __g { return; } __r }; // frs:70
+                    self.unreachable = self.unreachable + 1; // frs:71
+                } // frs:72
+                ;self.__sv_Starving().v_grace = self.__sv_Starving().v_grace + 1; // frs:73
+                if self.__sv_Starving().v_grace >= self.grace_ms { { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; } } // frs:74
     }
 
     // variants/alloc/watchdog.frs:76 $Starving.kick
     fn _s_Starving_kick(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.kicks = self.kicks + 1;
-                self.recoveries = self.recoveries + 1;
-                self.alive = 0;
-                { let mut __c = Watchdog::__comp_Armed(); self.__next_compartment = Some(__c); return; }
+        self.kicks = self.kicks + 1; // frs:77
+                self.recoveries = self.recoveries + 1; // frs:78
+                self.alive = 0; // frs:79
+                { let mut __c = Watchdog::__comp_Armed(); self.__next_compartment = Some(__c); return; } // frs:80
     }
 
     // variants/alloc/watchdog.frs:82 $Starving.early_warning
     fn _s_Starving_early_warning(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; }
+        { let mut __c = Watchdog::__comp_Expiring(); self.__next_compartment = Some(__c); return; } // frs:82
     }
 
     // variants/alloc/watchdog.frs:85 $Expiring.$>
     fn _s_Expiring_enter(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.culprits = self.all_tasks & !self.alive;
+        self.culprits = self.all_tasks & !self.alive; // frs:86
     }
 
     // variants/alloc/watchdog.frs:88 $Expiring.kick
     fn _s_Expiring_kick(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.late_kicks = self.late_kicks + 1;
+        self.late_kicks = self.late_kicks + 1; // frs:89
     }
 
     // variants/alloc/watchdog.frs:91 $Expiring.reset
     fn _s_Expiring_reset(&mut self, __e: &std::rc::Rc<WatchdogFrameEvent>) {
-        self.resets = self.resets + 1;
-                { let mut __c = Watchdog::__comp_Disabled(); self.__next_compartment = Some(__c); return; }
+        self.resets = self.resets + 1; // frs:92
+                { let mut __c = Watchdog::__comp_Disabled(); self.__next_compartment = Some(__c); return; } // frs:93
     }
 
 }
