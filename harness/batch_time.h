@@ -5,11 +5,20 @@
  * One clock read per dispatch cannot resolve a 10 ns dispatch (the clock
  * read costs about as much, and its granularity is coarser), so whole
  * steady-state cycles are timed together and divided: a batch is C cycles
- * of steps from..to with no window (C doubled until a batch lasts at least
- * FAA_BATCH_MIN_NS), run `batches` times after one untimed warm-up batch;
- * the result is the median (and min, p90) over batches of ns per dispatch.
+ * of steps from..to with no per-dispatch window (C doubled until a batch
+ * lasts at least FAA_BATCH_MIN_NS), run `batches` times after the untimed
+ * warm-up; the result is the median (and min, p90) over batches of ns per
+ * dispatch.
  * Batches are whole cycles because only a whole cycle returns the system to
  * its starting state (fixture_abi.h).
+ *
+ * Windows.  Every run of the cycle — each doubling step of the warm-up
+ * (batch 0) and each timed batch (1..batches) — can be bracketed by the
+ * caller's hooks: open() right before the first clock read, close() right
+ * after the second, so a counting window holds every timed dispatch while
+ * its own cost stays outside the time.  The harness counts every dispatch
+ * this way; faa-run --time (no interposer) passes no hooks.  close() runs
+ * even when a dispatch failed, so a window is never left open.
  *
  * Header-only (static functions); not thread-safe, like the fixture ABI.
  */
@@ -34,6 +43,14 @@ struct faa_batch {
 	uint64_t dispatches;              /* timed dispatches in all */
 };
 
+/* Called around each run of the cycle: batch 0 is the warm-up (one call
+ * per doubling step, `cycles` growing), 1..batches the timed batches. */
+struct faa_batch_hooks {
+	void (*open)(void *ctx, uint32_t batch, uint32_t cycles);
+	void (*close)(void *ctx, uint32_t batch, uint32_t cycles);
+	void *ctx;
+};
+
 static void faa_batch_nop(void *ctx)
 {
 	(void)ctx;
@@ -46,16 +63,25 @@ static double faa_batch_now(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* Runs `cycles` cycles; returns elapsed ns, or -1 when a dispatch failed. */
+/* Runs `cycles` cycles inside the hooks (if any); returns elapsed ns, or
+ * -1 when a dispatch failed. */
 static double faa_batch_run(faa_dispatch_fn dispatch, uint32_t from, uint32_t to,
-			    uint32_t cycles)
+			    uint32_t cycles, uint32_t batch, const struct faa_batch_hooks *h)
 {
+	int failed = 0;
+	if (h)
+		h->open(h->ctx, batch, cycles);
 	double t0 = faa_batch_now();
-	for (uint32_t c = 0; c < cycles; c++)
+	for (uint32_t c = 0; c < cycles && !failed; c++)
 		for (uint32_t j = from; j <= to; j++)
-			if (dispatch(j, faa_batch_nop, faa_batch_nop, NULL) != 0)
-				return -1;
-	return faa_batch_now() - t0;
+			if (dispatch(j, faa_batch_nop, faa_batch_nop, NULL) != 0) {
+				failed = 1;
+				break;
+			}
+	double t = faa_batch_now() - t0;
+	if (h)
+		h->close(h->ctx, batch, cycles);
+	return failed ? -1 : t;
 }
 
 static int faa_batch_cmp(const void *a, const void *b)
@@ -65,10 +91,11 @@ static int faa_batch_cmp(const void *a, const void *b)
 }
 
 /* Times the steady cycle from..to in `batches` batches (at most
- * FAA_BATCH_MAX).  Returns 0, or -1 when a dispatch failed or panicked
- * (*out is then zero). */
+ * FAA_BATCH_MAX), each run inside `hooks` when it is not NULL.  Returns 0,
+ * or -1 when a dispatch failed or panicked (*out is then zero). */
 static int faa_batch_time(faa_dispatch_fn dispatch, uint32_t from, uint32_t to,
-			  uint32_t batches, struct faa_batch *out)
+			  uint32_t batches, const struct faa_batch_hooks *hooks,
+			  struct faa_batch *out)
 {
 	double ns[FAA_BATCH_MAX];
 	uint32_t k = to - from + 1, cycles = 1;
@@ -77,7 +104,7 @@ static int faa_batch_time(faa_dispatch_fn dispatch, uint32_t from, uint32_t to,
 		return -1;
 	/* Calibration doubles as the warm-up batch. */
 	for (;;) {
-		double t = faa_batch_run(dispatch, from, to, cycles);
+		double t = faa_batch_run(dispatch, from, to, cycles, 0, hooks);
 		if (t < 0)
 			return -1;
 		if (t >= FAA_BATCH_MIN_NS || cycles >= (1u << 20))
@@ -85,7 +112,7 @@ static int faa_batch_time(faa_dispatch_fn dispatch, uint32_t from, uint32_t to,
 		cycles *= 2;
 	}
 	for (uint32_t b = 0; b < batches; b++) {
-		double t = faa_batch_run(dispatch, from, to, cycles);
+		double t = faa_batch_run(dispatch, from, to, cycles, b + 1, hooks);
 		if (t < 0)
 			return -1;
 		ns[b] = t / ((double)cycles * k);

@@ -26,7 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FX_ABI_VERSION 1
+/* v2: fx_observe takes window hooks, so the observation pass is counted
+ * like every other dispatch.  The harness still reads v1 libraries (their
+ * observed steps go uncounted and the records say so). */
+#define FX_ABI_VERSION 2
 
 /* The Rust code panicked; the shim caught it (a panic never unwinds into C). */
 #define FX_PANICKED (-2)
@@ -56,11 +59,16 @@ struct fx_api {
 	/* Runs step i inside a window.  Returns 0, -1 for a bad index or
 	 * when no system is constructed, or FX_PANICKED. */
 	int32_t (*dispatch)(uint32_t i, fx_hook open, fx_hook close, void *ctx);
-	/* Runs step i with no window and writes "ret=<Debug>; field=<Debug>..."
-	 * into buf (NUL-terminated, truncated to len).  Returns the full
-	 * length, -1 on a bad index / no system, or FX_PANICKED. */
-	int64_t (*observe)(uint32_t i, char *buf, size_t len);
-	/* Drops the system (outside any window). */
+	/* Runs step i inside a window — open(ctx) right before the interface
+	 * call, close(ctx) right after it, before anything is formatted — and
+	 * writes "ret=<Debug>; field=<Debug>..." into buf (NUL-terminated,
+	 * truncated to len).  Returns the full length, -1 on a bad index / no
+	 * system, or FX_PANICKED (the window was left open).  In ABI v1 it
+	 * took only (i, buf, len) and opened no window. */
+	int64_t (*observe)(uint32_t i, char *buf, size_t len, fx_hook open,
+			   fx_hook close, void *ctx);
+	/* Drops the system.  It opens no window itself: the harness puts one
+	 * around the whole call (Drop code is counted too). */
 	void (*destroy)(void);
 	/* core::mem::size_of of the system type. */
 	size_t (*size_of)(void);

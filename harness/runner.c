@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 		m.phase = "steady";
 		if (timing) {
 			struct faa_batch b;
-			if (faa_batch_time(fx.dispatch, from, to, (uint32_t)batches, &b) != 0) {
+			if (faa_batch_time(fx.dispatch, from, to, (uint32_t)batches, NULL, &b) != 0) {
 				fprintf(stderr, "faa-run: a steady-state dispatch failed while timing\n");
 				return 1;
 			}

@@ -1,0 +1,50 @@
+/*
+ * measure.h — the measuring process: everything the harness counts.
+ *
+ * faa_measure() runs in a process of its own that harness.c forks from the
+ * Criterion worker, so that it starts with exactly one thread (the worker
+ * has a second one, nanomsg's, which allocates when it pleases; harness.c
+ * says more).  It never calls Criterion: cr_* long-jumps, allocates and
+ * talks to that other thread, which does not exist in the fork.
+ *
+ * It proves the interposer counts (calibrate.h, the first record), loads
+ * the fixture library, and counts every dispatch it makes, each in an
+ * AUDIT_ALL_THREADS window (plus AUDIT_CAPTURE_STACK for no_alloc
+ * libraries): construction and every step one window each, the steady
+ * replay one window per dispatch, the timing batches one window per batch,
+ * fx_destroy(), and the observation pass.  Records (JSON lines, "Harness
+ * records v2" in the issue-10 contract) go to the entry's records file; the
+ * verdict goes to *v and, last, to the records file.
+ */
+#ifndef FAA_MEASURE_H
+#define FAA_MEASURE_H
+
+#define FAA_FIELD_MAX 1024
+
+/* One manifest line. */
+struct faa_entry {
+	char name[FAA_FIELD_MAX];
+	char mode[16];
+	int opt;
+	char lib[FAA_FIELD_MAX];
+	char records[FAA_FIELD_MAX];
+};
+
+/* How many checks failed, and the first one's message (NUL-terminated;
+ * plain bytes, so it can cross a pipe). */
+struct faa_verdict {
+	int failures;
+	char first[1024];
+};
+
+void faa_fail(struct faa_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Threads of the calling process (entries of /proc/self/task), or -1 when
+ * they cannot be counted. */
+int faa_count_threads(void);
+
+/* Measures the library of *e; see the top of this file. */
+void faa_measure(const struct faa_entry *e, struct faa_verdict *v);
+
+#endif
