@@ -1,25 +1,229 @@
 """Mutation self-test of the gate: inject allocations into generated
-no_alloc code and prove that every one fails the gate, and that
-attribution names the injected line.
+no_alloc code and prove that every one fails the gate through the dynamic
+count (the zero rule), attributed to the injected generated line and to the
+right `.frs` line.
+
+What runs (`scripts/audit mutate [FIXTURE]`):
+  1. the control: the unmutated module, audited exactly like the mutants,
+     must pass (exit 0, no failure);
+  2. the catalogue (CATALOGUE_SIZE mutants, fixed here: a site that stops
+     matching fails the run instead of shrinking it), each audited with
+     `audit run --generated MOD --scenario TOML --mode noalloc`; each must
+     exit 1 with a zero-rule finding at every opt-level it was built at,
+     naming the injected line and the expected `.frs` line;
+  3. with --broken-interposers: for each counted kind, the mutants that
+     reach the interposer only through that kind, audited under
+     BUILD/interposer/broken/libaudit-broken-KIND.so (counting disabled for
+     that kind): the self-test must go red for every kind.
 
 Sites (found in frc's no_alloc output by the functions it emits):
-  handler     the first statement of an event handler (`fn _s_State_event`)
-  router      the first statement of `fn __route` (runs on every dispatch)
+  handler     the first statement of an exercised event handler
+  router      the first statement of `fn __route` (every dispatch)
   enter       the first statement of an enter handler (`fn _s_State_enter`)
   construct   the first statement of `pub fn new()` (under __create())
-Each injected statement sits on a line of its own and its value is read
-through ptr::read_volatile, so the optimiser cannot delete the allocation
-at O3.
+  create      the first statement of `pub fn __create()`
+  end         the end of the module (helper items a site calls)
+Expected `.frs` line: the mapping comment right above the site's `fn`; a
+function without one (router, new, __create) belongs to the system, whose
+line is in frc's `// ---- system NAME (path.frs:N)` banner.
+
+Every injected part is one line.  The line that makes the allocator call
+ends with `// frame-alloc-audit mutant NAME`; that is the generated line
+the gate must name.  Values are read back through ptr::read_volatile so
+that O3 keeps every call (and, unlike std::hint::black_box, this builds
+with Debian's rustc 1.63).  The extern "C" mutants use only `core`, so
+they are no_std-clean Rust; whether the static proof flags their allocator
+declarations is up to the gate and is recorded, not required.
 """
 
+import fnmatch
+import json
 import re
 import subprocess
-import json
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = {
+from .errors import EXIT_GATE, EXIT_OK, AuditError
+
+# The 15 kinds the interposer counts (interposer/audit.h, audit_kind_name).
+COUNTED_KINDS = ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+                 "aligned_alloc", "memalign", "valloc", "pvalloc",
+                 "mmap", "mremap", "munmap", "brk", "sbrk")
+
+SITES = ("handler", "router", "enter", "construct", "create")
+STD_SITES = ("handler", "router", "enter", "construct")
+
+_SITE_RE = {
+    "handler": r"\n[ \t]*fn (_s_\w+?_(?!enter\b|exit\b)\w+)\(&mut self[^{]*\{",
+    "router": r"\n[ \t]*fn (__route)\(&mut self[^{]*\{",
+    "enter": r"\n[ \t]*fn (_s_\w+_enter)\(&mut self[^{]*\{",
+    "construct": r"\n[ \t]*pub fn (new)\(\)[^{]*\{",
+    "create": r"\n[ \t]*pub fn (__create)\(\)[^{]*\{",
+}
+_MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\b")
+_SYSTEM = re.compile(r"//\s*-+\s*system\s+\w+\s*\((\S+\.frs):(\d+)\)")
+MARK = "// frame-alloc-audit mutant"
+
+# ---- Rust building blocks -------------------------------------------------
+
+# A null pointer the optimiser cannot see: free(NULL) and realloc(NULL, n)
+# would otherwise be folded away or turned into malloc.
+_VNULL = "::core::ptr::read_volatile(&::core::ptr::null_mut::<u8>())"
+_SEQ = "::core::sync::atomic::Ordering::SeqCst"
+
+
+def _one_line(rust):
+    """Joins a snippet written over several lines into one line."""
+    if "//" in rust:
+        raise ValueError("a snippet must not hold a // comment: it is joined into one line")
+    return " ".join(s.strip() for s in rust.strip().splitlines() if s.strip())
+
+
+def _call(decls, call, pre=""):
+    """An unsafe block that declares `decls`, makes `call`, keeps its result."""
+    return _one_line(f"""
+        unsafe {{ extern "C" {{ {decls} }} {pre}
+        let __r = {call}; ::core::ptr::read_volatile(&__r); }}""")
+
+
+def _at_load(body):
+    """Items that run `body` once when the library is loaded (before any
+    window: the harness dlopens the library outside its windows)."""
+    return _one_line(f"""
+        extern "C" fn __mutant_load() {{ unsafe {{ {body} }} }}
+        #[used] #[link_section = ".init_array"]
+        static __MUTANT_LOAD: extern "C" fn() = __mutant_load;""")
+
+
+_MALLOC = 'extern "C" { fn malloc(n: usize) -> *mut u8; }'
+_MALLOC_KEEP = f"unsafe {{ {_MALLOC} let __r = malloc(16); ::core::ptr::read_volatile(&__r); }}"
+
+_HEAP = {
+    # name: (counted kind, declaration, call)
+    "malloc": ("malloc", "fn malloc(n: usize) -> *mut u8;", "malloc(16)"),
+    "calloc": ("calloc", "fn calloc(n: usize, size: usize) -> *mut u8;", "calloc(2, 8)"),
+    "realloc": ("realloc", "fn realloc(p: *mut u8, n: usize) -> *mut u8;",
+                f"realloc({_VNULL}, 16)"),
+    "reallocarray": ("reallocarray", "fn reallocarray(p: *mut u8, n: usize, size: usize) -> *mut u8;",
+                     f"reallocarray({_VNULL}, 2, 8)"),
+    "free": ("free", "fn free(p: *mut u8);", f"free({_VNULL})"),
+    "posix_memalign": ("posix_memalign",
+                       "fn posix_memalign(p: *mut *mut u8, align: usize, n: usize) -> i32;",
+                       "{ let mut __q = ::core::ptr::null_mut::<u8>(); "
+                       "posix_memalign(&mut __q, 64, 64); __q }"),
+    "aligned_alloc": ("aligned_alloc", "fn aligned_alloc(align: usize, n: usize) -> *mut u8;",
+                      "aligned_alloc(64, 64)"),
+    "memalign": ("memalign", "fn memalign(align: usize, n: usize) -> *mut u8;", "memalign(64, 64)"),
+    "valloc": ("valloc", "fn valloc(n: usize) -> *mut u8;", "valloc(64)"),
+    "pvalloc": ("pvalloc", "fn pvalloc(n: usize) -> *mut u8;", "pvalloc(64)"),
+    # glibc's exported aliases, counted under the public function's kind
+    "__libc_malloc": ("malloc", "fn __libc_malloc(n: usize) -> *mut u8;", "__libc_malloc(16)"),
+    "__libc_calloc": ("calloc", "fn __libc_calloc(n: usize, size: usize) -> *mut u8;",
+                      "__libc_calloc(2, 8)"),
+    "__libc_realloc": ("realloc", "fn __libc_realloc(p: *mut u8, n: usize) -> *mut u8;",
+                       f"__libc_realloc({_VNULL}, 16)"),
+    "__libc_free": ("free", "fn __libc_free(p: *mut u8);", f"__libc_free({_VNULL})"),
+    "__libc_memalign": ("memalign", "fn __libc_memalign(align: usize, n: usize) -> *mut u8;",
+                        "__libc_memalign(64, 64)"),
+    "__libc_valloc": ("valloc", "fn __libc_valloc(n: usize) -> *mut u8;", "__libc_valloc(64)"),
+    "__libc_pvalloc": ("pvalloc", "fn __libc_pvalloc(n: usize) -> *mut u8;", "__libc_pvalloc(64)"),
+}
+
+# Memory from the OS.  The page the OS mutants work on is mapped at load,
+# outside every window, so the window holds only the one call under test
+# and nothing leaks per dispatch: mmap re-maps that page in place
+# (MAP_FIXED), mremap "resizes" it to its own size.  munmap takes pages of
+# a reservation made at load, one per call, never the same page twice (a
+# freed page may be reused by anyone); once they run out it asks for an
+# invalid length, still one munmap call.  brk(NULL) and sbrk(0) query the
+# break without moving it: a call the interposer must count all the same.
+_OS_DECLS = ('extern "C" { fn mmap(a: *mut u8, n: usize, prot: i32, flags: i32, fd: i32, '
+             'off: i64) -> *mut u8; }')
+_MAP_ANON = "0x22"              # MAP_PRIVATE | MAP_ANONYMOUS
+_MAP_FIXED_ANON = "0x32"        # ... | MAP_FIXED
+_POOL = 4096                    # pages the munmap mutant may take
+
+
+def _os(decl, call, load_len="4096", load_prot="3", load_flags=_MAP_ANON, pre=""):
+    return _one_line(f"""
+        {{ {_OS_DECLS}
+        static __PAGE: ::core::sync::atomic::AtomicPtr<u8> =
+            ::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());
+        {_at_load(f"let __p = mmap(::core::ptr::null_mut(), {load_len}, {load_prot}, {load_flags}, -1, 0); "
+                  f"if __p as isize != -1 {{ __PAGE.store(__p, {_SEQ}); }}")}
+        let __page = __PAGE.load({_SEQ}); {pre}
+        if !__page.is_null() {{ {_call(decl, call)} }} }}""")
+
+
+_OS = {
+    "mmap": ("mmap", _os("", f"mmap(__page, 4096, 3, {_MAP_FIXED_ANON}, -1, 0)")),
+    "mmap64": ("mmap", _os("fn mmap64(a: *mut u8, n: usize, prot: i32, flags: i32, fd: i32, "
+                           "off: i64) -> *mut u8;",
+                           f"mmap64(__page, 4096, 3, {_MAP_FIXED_ANON}, -1, 0)")),
+    "syscall_mmap": ("mmap", _os("fn syscall(n: i64, ...) -> i64;",
+                                 f"syscall(9, __page, 4096usize, 3i32, {_MAP_FIXED_ANON}i32, "
+                                 "-1i32, 0i64)")),
+    "mremap": ("mremap", _os("fn mremap(a: *mut u8, old: usize, new: usize, flags: i32, ...) "
+                             "-> *mut u8;", "mremap(__page, 4096, 4096, 0)")),
+    "munmap": ("munmap", _os("fn munmap(a: *mut u8, n: usize) -> i32;",
+                             f"if __i < {_POOL} {{ munmap(__page.add(__i * 4096), 4096) }} "
+                             "else { munmap(__page, 0) }",
+                             load_len=f"{_POOL} * 4096", load_prot="0",
+                             load_flags="0x4022",       # ... | MAP_NORESERVE
+                             pre="static __NEXT: ::core::sync::atomic::AtomicUsize = "
+                                 "::core::sync::atomic::AtomicUsize::new(0); "
+                                 f"let __i = __NEXT.fetch_add(1, {_SEQ});")),
+    "brk": ("brk", _call("fn brk(a: *mut u8) -> i32;", f"brk({_VNULL})")),
+    "sbrk": ("sbrk", _call("fn sbrk(inc: isize) -> *mut u8;", "sbrk(0)")),
+}
+
+# A block allocated at load and freed on the first call: a window that
+# only frees.
+_FREE_OUTSIDE = _one_line(f"""
+    {{ static __BLOCK: ::core::sync::atomic::AtomicPtr<u8> =
+        ::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());
+    {_at_load(f"{_MALLOC} __BLOCK.store(malloc(32), {_SEQ});")}
+    let __b = __BLOCK.swap(::core::ptr::null_mut(), {_SEQ});
+    if !__b.is_null() {{ unsafe {{ extern "C" {{ fn free(p: *mut u8); }} free(__b); }} }} }}""")
+
+# A thread started at load, parked on a futex; each handler call wakes it
+# and waits until it has allocated, so the allocation falls inside the
+# handler's window but happens only on the other thread.  If the thread
+# could not be started the handler does nothing (and the mutant is missed,
+# visibly).  futex(2) through libc's syscall(): FUTEX_WAIT_PRIVATE 128,
+# FUTEX_WAKE_PRIVATE 129, SYS_futex 202 (x86-64).
+_THREAD = _one_line(f"""
+    {{ extern "C" {{
+        fn pthread_create(t: *mut u64, attr: *const u8,
+                          f: extern "C" fn(*mut u8) -> *mut u8, arg: *mut u8) -> i32;
+        fn syscall(n: i64, ...) -> i64; }}
+    static __REQ: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
+    static __DONE: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
+    static __UP: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
+    extern "C" fn __mutant_worker(_a: *mut u8) -> *mut u8 {{
+        let mut __seen = 0u32;
+        loop {{
+            let __r = __REQ.load({_SEQ});
+            if __r == __seen {{
+                unsafe {{ syscall(202, &__REQ as *const _, 128i32, __seen, 0usize); }}
+                continue; }}
+            __seen = __r;
+            {_MALLOC_KEEP}
+            __DONE.store(__seen, {_SEQ});
+            unsafe {{ syscall(202, &__DONE as *const _, 129i32, 1i32); }} }} }}
+    {_at_load("let mut __t = 0u64; if pthread_create(&mut __t, ::core::ptr::null(), __mutant_worker, "
+              f"::core::ptr::null_mut()) == 0 {{ __UP.store(1, {_SEQ}); }}")}
+    if __UP.load({_SEQ}) == 1 {{
+        let __want = __REQ.fetch_add(1, {_SEQ}).wrapping_add(1);
+        unsafe {{ syscall(202, &__REQ as *const _, 129i32, 1i32); }}
+        loop {{
+            let __d = __DONE.load({_SEQ});
+            if __d == __want {{ break; }}
+            unsafe {{ syscall(202, &__DONE as *const _, 128i32, __d, 0usize); }} }} }} }}""")
+
+_STD = {
     "box": "::std::boxed::Box::new(0x5eed_u64)",
     "vec_push": "{ let mut __v: ::std::vec::Vec<u32> = ::std::vec::Vec::new(); __v.push(1); __v }",
     "string_from": '::std::string::String::from("mutant")',
@@ -27,85 +231,457 @@ KINDS = {
     "rc_new": "::std::rc::Rc::new(7_u32)",
     "to_string": "::std::string::ToString::to_string(&7_u32)",
 }
+KINDS = tuple(_STD)          # the std kinds (kept for the CLI's help text)
 
-_SITES = {
-    "handler": r"\n\s*fn _s_\w+?_(?!enter\b|exit\b)\w+\(&mut self[^{]*\{",
-    "router": r"\n\s*fn __route\(&mut self[^{]*\{",
-    "enter": r"\n\s*fn _s_\w+_enter\(&mut self[^{]*\{",
-    "construct": r"\n\s*pub fn new\(\)[^{]*\{",
-}
 
+def _std(kind):
+    # The bitwise copy read_volatile returns is forgotten, so only
+    # __mutant is dropped.
+    return (f"let __mutant = {_STD[kind]}; "
+            f"::std::mem::forget(unsafe {{ ::std::ptr::read_volatile(&__mutant) }});")
+
+
+# ---- the catalogue -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spec:
+    """One mutant.  `parts` are (anchor, rust, allocates): anchor a site or
+    "end"; exactly one part allocates and carries the marker."""
+    name: str
+    cls: str                 # the class of issue 10 it covers
+    site: str                # whose .frs line the gate must name
+    parts: tuple
+    counts: tuple = ()       # the only kinds its windows should count (broken-interposer proof)
+    opts: tuple = (0,)
+    nostd_clean: bool = False    # must pass the static proof: only the dynamic count can catch it
+    phase: str = ""          # a word the zero finding must contain ("batch")
+
+
+# The number of mutants the self-test runs: a change to the catalogue
+# must change this number too (and the run fails when they differ).
+CATALOGUE_SIZE = 56
+
+
+def late_call(scenario):
+    """The first router call after the windowed passes: the construction
+    makes none, each step one (frc's router runs once per dispatch when no
+    event is forwarded), then the steady replay reps x cycle-length; the
+    harness times batches next.  Returns the 1-based call number."""
+    if not scenario.steady_repeat:
+        raise AuditError(f"{scenario.path}: the late-call mutant needs a [steady] cycle "
+                         "(the timing batches follow it)", status=EXIT_GATE)
+    k = scenario.steady_to - scenario.steady_from + 1
+    return scenario.steady_to + 1 + scenario.steady_repeat * k + 1
+
+
+def catalogue(late_at):
+    """Every mutant, in run order."""
+    out = []
+    for kind in _STD:
+        for site in STD_SITES:
+            out.append(Spec(f"{kind}@{site}", "std " + kind, site,
+                            ((site, _std(kind), True),), opts=(0, 3)))
+    for name, (kind, decl, call) in _HEAP.items():
+        cls = ("alias " if name.startswith("__libc_") else "kind ") + kind
+        if kind == "free":
+            cls += " (free-only window)"
+        out.append(Spec(name, cls, "handler", (("handler", _call(decl, call), True),),
+                        counts=(kind,)))
+    out.append(Spec("free_outside", "kind free (free-only window, block from load)", "handler",
+                    (("handler", _FREE_OUTSIDE, True),), counts=("free",)))
+    for name, (kind, rust) in _OS.items():
+        out.append(Spec(name, "os " + kind, "handler", (("handler", rust, True),),
+                        counts=(kind,)))
+    out += [
+        Spec("thread", "another thread (started at load)", "handler",
+             (("handler", _THREAD, True),), counts=("malloc",), opts=(0, 3)),
+        Spec("late", f"late call (router call {late_at}, in the timing batches)", "router",
+             (("router", _one_line("""
+                { static __N: ::core::sync::atomic::AtomicU64 = ::core::sync::atomic::AtomicU64::new(0);
+                if __N.fetch_add(1, SEQ).wrapping_add(1) == LATE { MALLOC } }"""
+                .replace("SEQ", _SEQ).replace("LATE", str(late_at)).replace("MALLOC", _MALLOC_KEEP)),
+               True),),
+             counts=("malloc",), opts=(0, 3), phase="batch"),
+        Spec("lazy", "lazy first use (first call only)", "handler",
+             (("handler", _one_line(f"""
+                {{ static __ONCE: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
+                if __ONCE.swap(1, {_SEQ}) == 0 {{ {_MALLOC_KEEP} }} }}"""), True),),
+             counts=("malloc",), opts=(0, 3)),
+        Spec("drop", "Drop of a local (impl at the module end)", "handler",
+             (("handler", "let __mutant_guard = __MutantDrop;", False),
+              ("end", f"struct __MutantDrop; impl Drop for __MutantDrop {{ fn drop(&mut self) "
+                      f"{{ {_MALLOC_KEEP} }} }}", True)),
+             counts=("malloc",), opts=(0, 3)),
+        Spec("helper", "helper fn at the module end", "handler",
+             (("handler", "__mutant_helper();", False),
+              ("end", f"fn __mutant_helper() {{ {_MALLOC_KEEP} }}", True)),
+             counts=("malloc",), opts=(0, 3)),
+        Spec("create", "allocation in __create", "create",
+             (("create", _MALLOC_KEEP, True),), counts=("malloc",), opts=(0, 3)),
+        Spec("strdup", "no_std-clean, not an allocator by name (strdup)", "handler",
+             (("handler", _call("fn strdup(s: *const u8) -> *mut u8;", "strdup(__s)",
+                                pre='let __s = ::core::ptr::read_volatile(&b"mutant\\0".as_ptr());'),
+               True),),
+             counts=("malloc",), opts=(0, 3), nostd_clean=True),
+    ]
+    return out
+
+
+def check_catalogue(specs):
+    """The catalogue is what CATALOGUE_SIZE says and covers every counted kind."""
+    problems = []
+    if len(specs) != CATALOGUE_SIZE:
+        problems.append(f"the catalogue has {len(specs)} mutants, CATALOGUE_SIZE says {CATALOGUE_SIZE}")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        problems.append("mutant names are not unique")
+    uncovered = [k for k in COUNTED_KINDS if not any(s.counts == (k,) for s in specs)]
+    if uncovered:
+        problems.append(f"no mutant for counted kind(s) {', '.join(uncovered)}")
+    for s in specs:
+        if sum(a for _, _, a in s.parts) != 1:
+            problems.append(f"{s.name}: exactly one part must allocate")
+    return problems
+
+
+# ---- sites and mutated modules -----------------------------------------------
 
 @dataclass
-class Mutant:
-    kind: str
-    site: str
-    line: int            # 1-based line of the injected statement
-    source: str
+class Site:
+    name: str
+    fn: str
+    offset: int           # just after the opening brace
+    frs: str              # "path.frs:N" the gate must name for code run here
 
 
-def sites(module_text, exercised=None):
-    """{site: offset just after the opening brace}; `exercised(fn)` filters handlers."""
+def _frs_for(text, fn_start):
+    """The mapping comment right above the fn at `fn_start` (after any
+    attributes or doc comments), else the enclosing system's banner line."""
+    lines = text[:fn_start].split("\n")
+    for line in reversed(lines):
+        s = line.strip()
+        if s.startswith("#[") or s.startswith("///"):
+            continue
+        m = _MAPPING.match(line)
+        if m:
+            return f"{m.group(1)}:{m.group(2)}"
+        break
+    banners = _SYSTEM.findall(text[:fn_start])
+    return f"{banners[-1][0]}:{banners[-1][1]}" if banners else ""
+
+
+def find_sites(module_text, exercised=None):
+    """{site: Site}; `exercised(fn)` filters event handlers."""
     out = {}
-    for site, pat in _SITES.items():
+    for site, pat in _SITE_RE.items():
         for m in re.finditer(pat, module_text):
-            fn = re.search(r"fn (\w+)", m.group(0)).group(1)
+            fn = m.group(1)
             if site == "handler" and exercised and not exercised(fn):
                 continue
-            out[site] = m.end()
+            out[site] = Site(site, fn, m.end(), _frs_for(module_text, m.start()))
             break
     return out
 
 
-def make(module_text, kind, site, offset):
-    # A volatile read of the value keeps the allocation alive at O3 (and,
-    # unlike std::hint::black_box, builds with Debian's rustc 1.63); the
-    # bitwise copy it returns is forgotten, so only __mutant is dropped.
-    stmt = (f"let __mutant = {KINDS[kind]}; "
-            f"::std::mem::forget(unsafe {{ ::std::ptr::read_volatile(&__mutant) }}); "
-            f"// frame-alloc-audit mutant {kind}@{site}")
-    src = module_text[:offset] + "\n" + stmt + "\n" + module_text[offset:]
-    line = module_text[:offset].count("\n") + 2
-    return Mutant(kind=kind, site=site, line=line, source=src)
+@dataclass
+class Mutant:
+    spec: Spec
+    source: str
+    line: int             # 1-based generated line of the allocating call
+    frs: str              # "path.frs:N" expected
+
+    @property
+    def name(self):
+        return self.spec.name
 
 
-def run_one(audit_cmd, mutant, module_name, scenario, workdir):
-    """Audits one mutant; returns (caught, attributed, detail)."""
-    d = Path(workdir) / f"{mutant.kind}-{mutant.site}"
-    d.mkdir(parents=True, exist_ok=True)
-    mod = d / module_name
-    mod.write_text(mutant.source)
-    cmd = audit_cmd + ["run", "--generated", str(mod), "--scenario", str(scenario),
-                       "--mode", "noalloc", "--valgrind", "off", "--report-dir", str(d / "report"),
-                       "--work-dir", str(d / "work")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    rep_path = d / "report" / "report.json"
-    if not rep_path.exists():
-        return False, False, f"no report (exit {r.returncode}): {r.stderr[-300:]}"
-    rep = json.loads(rep_path.read_text())
-    zero = [f for f in rep["findings"] if f["rule"] == "zero"]
-    caught = r.returncode == 1 and bool(zero)
-    want = f"{module_name}:{mutant.line} "
-    attributed = caught and all(want in f["message"] for f in zero)
-    opts = sorted({m for f in zero for m in re.findall(r"no_alloc (O\d)", f["message"])})
-    detail = (f"{len(zero)} zero-rule failure(s) at {', '.join(opts) or 'no opt-level'}; "
-              + (f"attributed to line {mutant.line}" if attributed else
-                 f"attribution: {zero[0]['message'].split('; ')[-1] if zero else 'none'}"))
-    return caught, attributed, detail
+def make(module_text, spec, sites):
+    """The mutated module; KeyError names a missing site."""
+    inserts = []
+    for anchor, rust, allocates in spec.parts:
+        tag = f"{MARK} {spec.name}" + ("" if allocates else " (part)")
+        at = len(module_text) if anchor == "end" else sites[anchor].offset
+        inserts.append((at, f"\n{rust} {tag}\n"))
+    src = module_text
+    for at, text in sorted(inserts, key=lambda x: -x[0]):
+        src = src[:at] + text + src[at:]
+    want = f"{MARK} {spec.name}"
+    line = next(i for i, ln in enumerate(src.split("\n"), 1) if ln.endswith(want))
+    return Mutant(spec=spec, source=src, line=line, frs=sites[spec.site].frs)
 
 
-def run_all(audit_cmd, module_text, module_name, scenario, workdir, exercised=None,
-            jobs=2, progress=print, kinds=None):
-    found = sites(module_text, exercised)
-    mutants = [make(module_text, k, s, off) for s, off in found.items() for k in (kinds or KINDS)]
-    results = []
+# ---- one audit run and its verdict -------------------------------------------
+
+@dataclass
+class Outcome:
+    name: str
+    exit: int
+    rules: list = field(default_factory=list)     # failure rules that fired
+    dynamic: bool = False     # zero-rule finding at every opt-level built
+    gen_lines: list = field(default_factory=list)
+    frs_lines: list = field(default_factory=list)
+    gen_ok: bool = False
+    frs_ok: bool = False
+    extra_ok: bool = True     # no_std-clean passed the static proof; phase word present
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def caught(self):
+        return self.exit == 1 and self.dynamic and self.gen_ok and self.frs_ok and self.extra_ok
+
+
+def audit(audit_cmd, module_path, scenario, d, opts, interposer=None, timeout=600):
+    """Runs `audit run --generated` on one module; returns (exit, report or None, stderr)."""
+    cmd = audit_cmd + ["run", "--generated", str(module_path), "--scenario", str(scenario),
+                       "--mode", "noalloc", "--valgrind", "off", "--jobs", "1",
+                       "--opt", ",".join(map(str, opts)),
+                       "--report-dir", str(d / "report"), "--work-dir", str(d / "work")]
+    if interposer:
+        cmd += ["--interposer", str(interposer)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+        code, err = r.returncode, r.stdout[-1500:] + r.stderr[-1500:]
+    except subprocess.TimeoutExpired:
+        return 124, None, f"timed out after {timeout} s: {' '.join(cmd)}"
+    rep = d / "report" / "report.json"
+    report = json.loads(rep.read_text()) if rep.exists() else None
+    return code, report, err
+
+
+def _gen_lines(msg, module_name):
+    return {int(x) for x in re.findall(rf"(?<![\w.]){re.escape(module_name)}:(\d+)", msg)}
+
+
+def _frs_lines(msg, frs_name):
+    return {int(ln) for p, ln in re.findall(r"([\w./-]+\.frs):(\d+)", msg)
+            if Path(p).name == frs_name}
+
+
+def judge(mutant, code, report, err, module_name):
+    """Did the gate catch `mutant` through the zero rule, at the right lines?"""
+    spec = mutant.spec
+    o = Outcome(name=spec.name, exit=code)
+    if report is None:
+        o.detail = f"no report (exit {code}): {err.strip()[-300:]}"
+        return o
+    fails = [f for f in report.get("findings", []) if f.get("failure", True)]
+    o.rules = sorted({f["rule"] for f in fails})
+    zero = [f for f in fails if f["rule"] == "zero"]
+    opts = {int(x) for f in zero for x in re.findall(r"no_alloc O(\d)", f["message"])}
+    o.dynamic = bool(zero) and opts >= set(spec.opts)
+    want_frs = mutant.frs.rpartition(":")
+    gens = set().union(*[_gen_lines(f["message"], module_name) for f in zero]) if zero else set()
+    frss = set().union(*[_frs_lines(f["message"], Path(want_frs[0]).name) for f in zero]) if zero else set()
+    o.gen_lines, o.frs_lines = sorted(gens), sorted(frss)
+    # Every zero finding must name the lines (one missing its attribution fails).
+    o.gen_ok = bool(zero) and all(_gen_lines(f["message"], module_name) == {mutant.line}
+                                  for f in zero)
+    o.frs_ok = bool(zero) and all(_frs_lines(f["message"], Path(want_frs[0]).name) == {int(want_frs[2])}
+                                  for f in zero)
+    notes = []
+    if spec.nostd_clean and "nostd" in o.rules:
+        o.extra_ok = False
+        notes.append("the static proof flagged a mutant that should pass it")
+    if spec.phase and not all(spec.phase in f["message"].lower() for f in zero):
+        o.extra_ok = False
+        notes.append(f"no zero finding says '{spec.phase}'")
+    if not zero:
+        notes.append("no zero-rule finding" + (f" (rules: {', '.join(o.rules)})" if o.rules else ""))
+    elif not o.dynamic:
+        notes.append(f"zero rule at O{','.join(map(str, sorted(opts))) or '?'} only, "
+                     f"built at O{','.join(map(str, spec.opts))}")
+    if zero and not (o.gen_ok and o.frs_ok):
+        notes.append(f"named {zero[0]['message'].split('; ')[-1][:200]}")
+    if code != 1:
+        notes.append(f"exit {code}")
+    o.detail = "; ".join(notes)
+    return o
+
+
+def _yn(b):
+    return "y" if b else "n"
+
+
+def table(mutants, outcomes):
+    """The mutant table: class, rules fired, dynamic count, lines, verdict."""
+    rows = [("mutant", "class", "site", "opt", "rule(s) fired", "dyn", "gen line", "frs line", "result")]
+    for m, o in zip(mutants, outcomes):
+        gen = f"{m.line} {'ok' if o.gen_ok else 'got ' + (','.join(map(str, o.gen_lines)) or '-')}"
+        frs = f"{m.frs.rpartition(':')[2]} {'ok' if o.frs_ok else 'got ' + (','.join(map(str, o.frs_lines)) or '-')}"
+        rows.append((m.name, m.spec.cls, m.spec.site, "O" + ",".join(map(str, m.spec.opts)),
+                     ",".join(o.rules) or "-", _yn(o.dynamic), gen, frs,
+                     "caught" if o.caught else "MISSED"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def broken_table(rows):
+    head = ("kind", "mutants", "calibration failed", "zero rule caught", "self-test")
+    out = [head] + [(r["kind"], ",".join(r["mutants"]), r["calibration"], r["zero"],
+                     "red" if r["red"] else "GREEN") for r in rows]
+    widths = [max(len(x[i]) for x in out) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(x, widths)).rstrip() for x in out]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+# ---- the self-test -----------------------------------------------------------
+
+def select(specs, patterns):
+    """Mutants whose name or class matches one of the fnmatch `patterns`."""
+    if not patterns:
+        return specs
+    return [s for s in specs
+            if any(fnmatch.fnmatchcase(s.name, p) or fnmatch.fnmatchcase(s.cls, p) for p in patterns)]
+
+
+def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=None,
+              jobs=2, progress=print, only=None, broken_dir=None, control=True, out=print):
+    """Runs the control, the mutants and (broken_dir given) the
+    broken-interposer proof; prints the tables; returns the exit status."""
+    workdir = Path(workdir)
+    t_start = time.monotonic()
+    sites = find_sites(module_text, exercised)
+    specs = catalogue(late_call(scenario))
+    ok = True
+    for p in check_catalogue(specs):
+        out(f"mutate: FAIL catalogue: {p}")
+        ok = False
+    missing = [s for s in SITES if s not in sites]
+    if missing:
+        out(f"mutate: FAIL no site found for: {', '.join(missing)} (the mutants placed there "
+            f"are not run; the self-test fails rather than shrink)")
+        ok = False
+    chosen = select(specs, only)
+    if only and not chosen:
+        raise AuditError(f"no mutant matches {' '.join(only)}")
+    mutants = [make(module_text, s, sites) for s in chosen
+               if all(a == "end" or a in sites for a, _, _ in s.parts)]
+    skipped = len(chosen) - len(mutants)
+
+    def run(name, source, opts, interposer=None):
+        d = workdir / re.sub(r"[^\w.-]", "_", name)
+        d.mkdir(parents=True, exist_ok=True)
+        mod = d / module_name
+        if not mod.exists() or mod.read_text() != source:
+            mod.write_text(source)
+        t0 = time.monotonic()
+        code, rep, err = audit(audit_cmd, mod, scenario.path, d, opts, interposer)
+        return code, rep, err, time.monotonic() - t0
+
+    if control:
+        code, rep, err, secs = run("control", module_text, (0, 3))
+        fails = [f for f in (rep or {}).get("findings", []) if f.get("failure", True)]
+        ctl_ok = code == 0 and rep is not None and not fails
+        out(f"mutate: control (unmutated module, O0,O3): exit {code}, "
+            f"{len(fails)} failure(s) in {secs:.1f} s — {'pass' if ctl_ok else 'FAIL'}")
+        for f in fails[:5]:
+            out(f"  control FAIL [{f['rule']}] {f['message'][:300]}")
+        if rep is None:
+            out(f"  {err.strip()[-500:]}")
+        ok &= ctl_ok
+
+    t_mut = time.monotonic()
+    outcomes = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = [(m, pool.submit(run_one, audit_cmd, m, module_name, scenario, workdir))
-                for m in mutants]
+        futs = [(m, pool.submit(run, m.name, m.source, m.spec.opts)) for m in mutants]
         for n, (m, f) in enumerate(futs, 1):
-            caught, attributed, detail = f.result()
-            results.append((m, caught, attributed, detail))
-            progress(f"[{n}/{len(mutants)}] {m.kind:<12} at {m.site:<10} line {m.line:<5} "
-                     f"{'caught' if caught else 'MISSED'}, "
-                     f"{'named' if attributed else 'NOT NAMED'} — {detail}")
-    return found, results
+            code, rep, err, secs = f.result()
+            o = judge(m, code, rep, err, module_name)
+            o.seconds = secs
+            outcomes.append(o)
+            progress(f"[{n}/{len(mutants)}] {m.name:<16} {'caught' if o.caught else 'MISSED'} "
+                     f"({secs:.1f} s){' — ' + o.detail if o.detail else ''}")
+    out(table(mutants, outcomes))
+    caught = sum(o.caught for o in outcomes)
+    full = not only
+    want = CATALOGUE_SIZE if full else len(chosen)
+    out(f"mutate: caught {caught}/{want}" + ("" if full else f" (a subset: {want} of {CATALOGUE_SIZE})")
+        + f"; dynamic count caught {sum(o.dynamic for o in outcomes)}/{len(outcomes)}, "
+        f"generated line right {sum(o.gen_ok for o in outcomes)}/{len(outcomes)}, "
+        f".frs line right {sum(o.frs_ok for o in outcomes)}/{len(outcomes)}"
+        + (f"; {skipped} mutant(s) could not be placed" if skipped else "")
+        + f"; {time.monotonic() - t_mut:.0f} s with {jobs} job(s)")
+    ok &= caught == want == len(outcomes) + skipped and not skipped
+
+    if broken_dir is not None:
+        ok &= broken_proof(run, module_text, sites, chosen, Path(broken_dir), module_name,
+                           jobs, progress, out, full)
+    out(f"mutate: {'PASS' if ok else 'FAIL'} — {time.monotonic() - t_start:.0f} s in all")
+    return EXIT_OK if ok else EXIT_GATE
+
+
+def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, progress, out,
+                 full=True):
+    """For each counted kind: the mutants that reach the interposer only
+    through it, under libaudit-broken-KIND.so.  The self-test must go red
+    (a mutant not caught: calibration failed or the zero rule missed it)."""
+    t0 = time.monotonic()
+    kinds = [k for k in COUNTED_KINDS if any(s.counts == (k,) for s in specs)]
+    jobs_list = []
+    for k in kinds:
+        lib = broken_dir / f"libaudit-broken-{k}.so"
+        for s in specs:
+            if s.counts == (k,) and s.opts:
+                jobs_list.append((k, lib, make(module_text, s, sites)))
+    rows = {k: {"kind": k, "mutants": [], "calibration": "-", "zero": "-", "red": False,
+                "caught": 0, "calib": 0, "n": 0} for k in kinds}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = []
+        for k, lib, m in jobs_list:
+            if not lib.exists():
+                rows[k]["calibration"] = f"not built: {lib}"
+                continue
+            futs.append((k, m, pool.submit(run, f"broken-{k}-{m.name}", m.source, (0,), lib)))
+        for k, m, f in futs:
+            code, rep, err, secs = f.result()
+            o = judge(m, code, rep, err, module_name)
+            r = rows[k]
+            r["mutants"].append(m.name)
+            r["n"] += 1
+            r["caught"] += o.caught
+            r["calib"] += "calibration" in o.rules
+            progress(f"broken {k:<14} {m.name:<16} {'caught' if o.caught else 'missed'} "
+                     f"(rules: {','.join(o.rules) or '-'}; {secs:.1f} s)")
+    for r in rows.values():
+        if r["n"]:
+            r["calibration"] = f"{r['calib']}/{r['n']}"
+            r["zero"] = f"{r['caught']}/{r['n']}"
+            r["red"] = r["caught"] < r["n"]
+    out(broken_table(list(rows.values())))
+    red = sum(r["red"] for r in rows.values())
+    want = len(COUNTED_KINDS) if full else len(kinds)
+    out(f"mutate: self-test red for every broken kind: {red}/{want} "
+        f"({time.monotonic() - t0:.0f} s)")
+    return red == want
+
+
+def command(args, progress=print):
+    """`audit mutate`: compile the fixture's no_alloc variant with the
+    bundled compiler and run the self-test on it."""
+    from . import build, run, tools
+
+    tree = tools.BuildTree(args.build_dir)
+    frc = build.identify(tree.frc, bundled=True)
+    (fx,) = run.discover(Path(args.fixtures_dir), [args.fixture])
+    work = tree.work / "mutants" / fx.name
+    module, err = build.compile_variant(frc, fx.frs, "noalloc", work)
+    if err:
+        raise AuditError(err, status=EXIT_GATE)
+    methods = {s.method for s in fx.scenario.steps}
+    exercised = lambda fn: any(fn.endswith("_" + m) for m in methods)  # noqa: E731
+    audit_cmd = [str(tools.ROOT / "scripts" / "audit"), "--build-dir", str(tree.dir)]
+    if args.list:
+        for s in catalogue(late_call(fx.scenario)):
+            print(f"{s.name:<22} {s.site:<10} O{','.join(map(str, s.opts)):<4} {s.cls}")
+        return EXIT_OK
+    broken = None
+    if args.broken_interposers:
+        broken = Path(args.broken_dir) if args.broken_dir else tree.dir / "interposer" / "broken"
+    progress(f"mutate: injecting allocations into {module} ({fx.name}, no_alloc shape)")
+    return self_test(audit_cmd, module.read_text(), module.name, fx.scenario, work / "runs",
+                     exercised=exercised, jobs=args.jobs or 2, progress=progress,
+                     only=args.only, broken_dir=broken, control=not args.no_control)
