@@ -1,13 +1,25 @@
-"""Attribution: which generated line and Rust symbol made a forbidden call.
+"""Attribution: which generated line and Rust symbol made a forbidden call,
+and which part of the Frame source it belongs to.
 
-The interposer captures raw return addresses only when a must-be-zero
-window sees an allocator call; the harness writes them as
-`library+0xOFFSET`.  Here, long after the window, binutils' addr2line
-(-i: the whole inline chain, -C: Rust demangling) turns them into
-function and file:line using the DWARF line tables rustc emitted
-(-C debuginfo=1), and the first location inside the generated module is
-the culprit.  frc's `// path.frs:N` comments then lead back to the
-fixture's handler.
+Two witnesses give stacks.  The interposer captures raw return addresses
+only when a must-be-zero window sees an allocator call; the harness writes
+them as `library+0xOFFSET`, and binutils' addr2line (-i: the whole inline
+chain, -C: Rust demangling) turns them into function and file:line using
+the DWARF line tables rustc emitted (-C debuginfo=1).  Valgrind's xtree
+(valgrind.py) gives function and file:line directly.  Either way the
+stack becomes a list of frames, innermost first, and locate() does the
+rest:
+
+* the generated line is the innermost frame inside the generated module;
+* the .frs line comes from frc's mapping comments, read from the module
+  text, walking the frames outward: the first frame whose enclosing `fn`
+  is a handler (event, enter/exit handler or action: a mapping comment
+  directly above its `fn`) names it — so an allocation in a Drop impl or
+  a helper names the handler that ran it; an allocation in the body of an
+  interface method names its declaration; a frame in `__create`/`new`
+  names the system (frc's `// ---- system NAME (FILE.frs:LINE)` comment)
+  and its start state; anything else (the router, `__enter`, `__drain`,
+  helpers no handler ran) names the system the line lies in.
 """
 
 import re
@@ -17,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
-_FRS_COMMENT = re.compile(r"//.*?(\S+\.frs):(\d+)")
+_MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
+_SYSTEM = re.compile(r"^//\s*-+\s*system\s+(\w+)\s+\((\S+\.frs):(\d+)\)")
+_END_SYSTEM = re.compile(r"^//\s*-+\s*end of system\b")
+_FN = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?"
+                 r"fn\s+(\w+)")
+_CONSTRUCTORS = ("__create", "new")
 
 
 @dataclass
@@ -26,10 +43,13 @@ class Site:
     file: str
     line: int
     frs: str = ""          # "fixtures/x.frs:12" from frc's mapping comments
+    what: str = ""         # "handler $Idle.connect", "system PortReset, start state $Idle", ...
 
     def __str__(self):
         where = f"{self.file}:{self.line} in {self.function}"
-        return where + (f" (from {self.frs})" if self.frs else "")
+        if not self.frs:
+            return where
+        return where + f" (from {self.frs}" + (f", {self.what})" if self.what else ")")
 
 
 def symbolise(stack):
@@ -66,33 +86,141 @@ def symbolise(stack):
     return out
 
 
+class ModuleMap:
+    """What the generated module's text says about each of its lines."""
+
+    def __init__(self, module):
+        self.path = Path(module)
+        try:
+            self.lines = self.path.read_text(errors="replace").splitlines()
+        except OSError:
+            self.lines = []
+
+    def enclosing_fn(self, line):
+        """(name, 1-based line of its `fn`) of the function `line` lies in, or None.
+        Generated code is formatted: the nearest `fn` header at or above the
+        line whose indentation is below the line's is the enclosing one (or
+        at the same indentation, when the line is the `}` that closes it:
+        DWARF puts the drops at the end of a body on that line)."""
+        if not 1 <= line <= len(self.lines):
+            return None
+        text = self.lines[line - 1]
+        indent = len(text) - len(text.lstrip()) if text.strip() else 1 << 30
+        closing = text.strip().startswith("}")
+        for i in range(line - 1, -1, -1):
+            m = _FN.match(self.lines[i])
+            if m:
+                own = len(self.lines[i]) - len(self.lines[i].lstrip())
+                if i == line - 1 or own < indent or (closing and own == indent):
+                    return m.group(1), i + 1
+        return None
+
+    def mapping_above(self, fn_line):
+        """The mapping comment directly above line `fn_line` (attributes and
+        doc comments may sit between): ("FILE.frs:N", description) or None."""
+        i = fn_line - 2
+        while i >= 0 and re.match(r"\s*(#\[|///)", self.lines[i]):
+            i -= 1
+        if i >= 0:
+            m = _MAPPING.match(self.lines[i])
+            if m:
+                return f"{m.group(1)}:{m.group(2)}", m.group(3).strip()
+        return None
+
+    def system_of(self, line):
+        """("FILE.frs:N", system name) of the `// ---- system` block holding line."""
+        for i in range(min(line, len(self.lines)) - 1, -1, -1):
+            if _END_SYSTEM.match(self.lines[i]) and i != line - 1:
+                break
+            m = _SYSTEM.match(self.lines[i])
+            if m:
+                return f"{m.group(2)}:{m.group(3)}", m.group(1)
+        for text in self.lines:                     # a module with one system
+            m = _SYSTEM.match(text)
+            if m:
+                return f"{m.group(2)}:{m.group(3)}", m.group(1)
+        return None
+
+    def start_state(self, new_line):
+        """The start state frc's `new()` builds (`__compartment: Sys::__comp_S()`)."""
+        for text in self.lines[new_line - 1:new_line + 40]:
+            m = re.search(r"__compartment\s*:\s*\w+::__comp_(\w+)\s*\(", text)
+            if m:
+                return m.group(1)
+        return None
+
+    def nearest_mapping(self, line):
+        for i in range(min(line, len(self.lines)) - 1, -1, -1):
+            m = _MAPPING.match(self.lines[i])
+            if m:
+                return f"{m.group(1)}:{m.group(2)}"
+        return ""
+
+
 def frs_line(module, line):
     """The nearest frc mapping comment at or above `line` of the module."""
+    return ModuleMap(module).nearest_mapping(line)
+
+
+def _in_module(file, mod):
+    if not file or Path(file).name != mod.name:
+        return False
     try:
-        lines = Path(module).read_text(errors="replace").splitlines()
+        # Valgrind gives base names only; addr2line gives the full path.
+        return "/" not in file or Path(file).resolve() == mod
     except OSError:
-        return ""
-    for i in range(min(line, len(lines)) - 1, -1, -1):
-        m = _FRS_COMMENT.search(lines[i])
-        if m:
-            return f"{m.group(1)}:{m.group(2)}"
-    return ""
+        return False
+
+
+def locate(frames, module):
+    """frames: [(function, file, line)] innermost first -> Site or None."""
+    if not frames or not module:
+        return None
+    mod = Path(module).resolve()
+    mine = [(f, ln) for f, file, ln in frames if _in_module(file, mod) and ln > 0]
+    if not mine:
+        return None
+    mm = ModuleMap(mod)
+    func, line = mine[0]
+    site = Site(function=func, file=str(mod), line=line)
+    for k, (_, ln) in enumerate(mine):
+        fn = mm.enclosing_fn(ln)
+        if not fn:
+            continue
+        name, fn_line = fn
+        mapped = mm.mapping_above(fn_line)
+        desc = mapped[1] if mapped else ""
+        if mapped and (desc.startswith("$") or desc.startswith("action ")
+                       or (k == 0 and desc.startswith("interface "))):
+            site.frs, site.what = mapped[0], _describe(desc)
+            return site
+        if name in _CONSTRUCTORS:
+            system = mm.system_of(fn_line)
+            if system:
+                site.frs = system[0]
+                new = next((i + 1 for i, t in enumerate(mm.lines)
+                            if re.match(r"\s*pub\s+fn\s+new\s*\(", t)), None)
+                start = mm.start_state(new) if new else None
+                site.what = f"system {system[1]}" + (f", start state ${start}" if start else "")
+                return site
+        if mapped:
+            break       # an interface method that ran no handler: the machinery's own code
+    system = mm.system_of(line)
+    if system:
+        site.frs, site.what = system[0], f"system {system[1]}"
+    return site
+
+
+def _describe(desc):
+    """frc's comment text -> what the finding calls it."""
+    if desc.startswith("$"):
+        return f"handler {desc}"
+    return desc
 
 
 def culprit(stack, module):
-    """The first location in the generated module, or None."""
+    """The generated-module site of an interposer stack, or None."""
     if not stack or not module:
         return None
-    mod = Path(module).resolve()
-    for _, chain in symbolise(stack):
-        for func, file, line in chain:
-            if file and Path(file).name == mod.name and _same(file, mod):
-                return Site(function=func, file=str(mod), line=line, frs=frs_line(mod, line))
-    return None
-
-
-def _same(file, mod):
-    try:
-        return Path(file).resolve() == mod
-    except OSError:
-        return False
+    frames = [fr for _, chain in symbolise(stack) for fr in chain]
+    return locate(frames, module)

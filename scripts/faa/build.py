@@ -5,7 +5,7 @@ Per fixture the work directory (BUILD/audit/NAME/) holds:
   gen/{alloc,noalloc}/NAME.rs         the compiler's output
   shim/NAME_{mode}.rs                 the fixture ABI crate (shim.py)
   lib/libfx_NAME_{mode}_o{N}.so       one cdylib per mode x opt-level
-  nostd/                              the no_std proof of the no_alloc output
+  nostd/                              the no_std proof of the no_alloc output (nostd.py)
 
 rustc runs are cached by content: a library is rebuilt only when the hash
 of its inputs (shim, module, rustc version, flags) changes.
@@ -67,6 +67,7 @@ class Outcome:
     errors: list = field(default_factory=list)    # human-readable failures
     nostd: str = "not run"                        # ok / failed / not run / n/a
     nostd_log: str = ""
+    nostd_problems: list = field(default_factory=list)   # one finding each
     cached: int = 0
     built: int = 0
     compile_s: float = 0.0                        # wall seconds in the compiler
@@ -191,18 +192,19 @@ def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
 
 
 def nostd_check(o, fx, module, text, work, rustc, rustc_ver):
-    """Gate rule 4: the no_alloc module builds as #![no_std] without alloc."""
+    """Gate rule 4 (nostd.py): the no_alloc module links neither alloc nor std."""
+    from . import nostd
     ndir = work / "nostd"
     ndir.mkdir(parents=True, exist_ok=True)
     wrapper = ndir / f"{fx.name}_nostd.rs"
-    wrapper.write_text(shim.nostd_wrapper(module.resolve()), encoding="utf-8")
-    log = []
-    args = ["--edition", "2021", "--crate-type", "rlib", "--emit", "metadata",
-            "--crate-name", f"nostd_{fx.name}", "-A", "warnings"]
-    ok, _ = _rustc_cached(rustc, rustc_ver, args, wrapper, [text],
-                          ndir / f"libnostd_{fx.name}.rmeta", log)
-    o.nostd = "ok" if ok else "failed"
-    o.nostd_log = "\n".join(log)
+    src = shim.nostd_wrapper(module.resolve())
+    if not wrapper.exists() or wrapper.read_text() != src:
+        wrapper.write_text(src, encoding="utf-8")
+    problems = nostd.prove(rustc, rustc_ver, wrapper, module, text, ndir, f"nostd_{fx.name}",
+                           sysroot_cache=work.parent / "nostd-sysroot")
+    o.nostd = "failed" if problems else "ok"
+    o.nostd_problems = problems
+    o.nostd_log = "\n".join(problems)
 
 
 def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,

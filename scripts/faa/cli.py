@@ -88,6 +88,11 @@ def golden_findings(fixtures, outcomes):
 
 def cmd_run(args):
     tree = tools.BuildTree(args.build_dir, args.work_dir)
+    interposer = None
+    if args.interposer:
+        interposer = Path(args.interposer).resolve()
+        if not interposer.is_file():
+            raise UsageError(f"--interposer {args.interposer}: no such library")
     rustc = tools.rustc()
     if args.valgrind == "on":
         tools.valgrind(required=True)      # fail before an hour of building, not after
@@ -100,6 +105,7 @@ def cmd_run(args):
     fixtures_dir = Path(args.fixtures_dir)
     modes = variant.MODES
     generated = None
+    disc = None
     if args.generated or args.scenario:
         if not (args.generated and args.scenario):
             raise UsageError("--generated and --scenario go together")
@@ -114,19 +120,22 @@ def cmd_run(args):
                                   version=generated.name, bundled=False)
     else:
         compiler = _compiler(args, tree)
-        fixtures = run.discover(fixtures_dir, args.fixtures or None)
+        disc = run.survey(fixtures_dir, args.fixtures or None)
+        fixtures = disc.fixtures
     progress(f"audit: {len(fixtures)} fixture(s) x {len(modes)} shape(s) x "
              f"O{',O'.join(map(str, args.opt))} with {compiler.label}")
 
+    args._fixtures = fixtures
     outcomes = build.build_all(fixtures, compiler, tree, rustc, modes=modes, jobs=args.jobs,
                                progress=progress, generated=generated, opts=args.opt)
     findings = []
+    if disc:
+        gate.check_scenarios(disc, findings)
     for o in outcomes.values():
         for e in o.errors:
             findings.append(gate.Finding("build", o.fixture, e))
-        if o.nostd == "failed":
-            findings.append(gate.Finding("nostd", o.fixture,
-                f"{o.fixture}: the no_alloc output does not build as #![no_std] without alloc:\n{o.nostd_log}"))
+        for problem in o.nostd_problems:
+            findings.append(gate.Finding("nostd", o.fixture, f"{o.fixture}: {problem}"))
     if compiler.bundled:
         findings += golden_findings(fixtures, outcomes)
 
@@ -136,9 +145,11 @@ def cmd_run(args):
     if entries:
         progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
                  f"under the interposer")
-        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml")
+        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml",
+                             interposer=interposer)
         measurements, harness_out = hr.measurements, hr.output
         gate.check_calibration(hr.output, findings)
+        gate.check_calibration_records(measurements, findings)
         gate.check_zero(measurements, findings,
                         {k: o.module for k, o in outcomes.items() if o.module})
         gate.check_records(measurements, findings, hr.output)
@@ -152,8 +163,12 @@ def cmd_run(args):
             findings.append(gate.Finding("harness", "*",
                 f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
 
-    vg = run_valgrind(args, tree, measurements, findings) if measurements else {}
+    vg = run_valgrind(args, tree, measurements, findings, outcomes) if measurements else {}
     cov = run_coverage(args, tree, fixtures, outcomes, measurements, findings) if vg else {}
+    unchecked = gate.unchecked(measurements, vg, cov, valgrind_mode=args.valgrind,
+                               baseline=bool(args.baseline or not compiler.bundled
+                                             or (ROOT / "reports" / "baseline.json").exists()),
+                               rejects=not (args.no_rejects and not generated))
 
     rejects = []
     if not generated and not args.no_rejects:
@@ -161,9 +176,14 @@ def cmd_run(args):
         gate.check_rejects(rejects, findings)
         progress(f"audit: {sum(r['ok'] for r in rejects)}/{len(rejects)} reject fixtures rejected as expected")
 
+    if unchecked and args.strict:
+        findings.append(gate.Finding("strict", "*",
+            "--strict: not checked in this run: " + "; ".join(
+                f"{what} ({why})" for what, why in unchecked.items())))
     status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
     print(report.table(fixtures, measurements, compiler))
-    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov)
+    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
+                         unchecked=unchecked, skips=disc.skips if disc else {}, strict=args.strict)
     perf = report.performance(tree.reports / "bench.json")
     if perf:
         rep["performance"] = perf
@@ -178,7 +198,7 @@ def cmd_run(args):
         tag = "FAIL" if f.failure else "note"
         print(f"{tag} [{f.rule}] {f.message}")
     nfail = sum(f.failure for f in findings)
-    print(f"audit: {'PASS' if status == 0 else 'FAIL'} — {len(measurements)} librar"
+    print(f"audit: {report.verdict_word(status, unchecked)} — {len(measurements)} librar"
           f"{'y' if len(measurements) == 1 else 'ies'} measured, {nfail} failure(s); "
           f"reports in {reports_dir}")
     return status
@@ -194,9 +214,12 @@ def _stamp(path):
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def run_valgrind(args, tree, measurements, findings):
+def run_valgrind(args, tree, measurements, findings, outcomes=None):
     """Gate rule 6 and the independent count: memcheck every library,
-    massif the highest opt-level of each fixture x shape."""
+    massif the highest opt-level of each fixture x shape.  Valgrind's own
+    stacks (memcheck's xtree) name the line of a call the interposer missed."""
+    modules = {k: o.module for k, o in (outcomes or {}).items() if o.module}
+    labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in (args._fixtures or [])}
     if args.valgrind == "off":
         return {}
     vgbin = tools.valgrind(required=args.valgrind == "on")
@@ -224,9 +247,14 @@ def run_valgrind(args, tree, measurements, findings):
             valgrind.massif, valgrind.Massif)
         lib = Path(libs[(m.fixture, m.mode, m.opt)])
         key = [_stamp(lib), _stamp(runner), vg_version, tool, valgrind.STEADY_REPEAT]
+        extra = ()
+        if tool == "memcheck":
+            module = modules.get((m.fixture, m.mode))
+            extra = (valgrind.STEADY_REPEAT, module.name if module else None)
+            key += ["xtree", extra[1]]
         logdir.mkdir(parents=True, exist_ok=True)
         return job, valgrind.cached(fn, cls, key, logdir / f"{lib.stem}.{tool}.json",
-                                    vgbin, str(runner), str(lib), logdir,
+                                    vgbin, str(runner), str(lib), logdir, *extra,
                                     reuse=not args.no_cache)
 
     out = {}
@@ -237,7 +265,8 @@ def run_valgrind(args, tree, measurements, findings):
             if tool == "memcheck":
                 if not res.ok:
                     findings.append(gate.Finding("memcheck", m.fixture, f"{tag}: {res.message}"))
-                for d in valgrind.compare(m, res):
+                for d in valgrind.compare(m, res, modules.get((m.fixture, m.mode)),
+                                          labels.get(m.fixture)):
                     findings.append(gate.Finding("valgrind-count", m.fixture,
                         f"{tag}: the interposer and Valgrind disagree — {d}"))
             elif not res.ok:
@@ -500,6 +529,13 @@ def parser():
     r.add_argument("--report-dir", help="where reports go (default: BUILD/reports)")
     r.add_argument("--work-dir", help="scratch for variants, libraries and records (default: BUILD/audit); "
                                       "give concurrent runs different ones")
+    r.add_argument("--strict", action="store_true",
+                   help="a check that could not run (Valgrind absent or off: memcheck, the second "
+                        "counter, coverage; coverage for a compiler without mapping comments) fails "
+                        "the gate instead of showing as `PASS (unchecked: ...)`")
+    r.add_argument("--interposer", metavar="PATH",
+                   help="preload this libaudit.so instead of the build's (for the self-test with "
+                        "deliberately broken interposers)")
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.set_defaults(func=cmd_run)
 

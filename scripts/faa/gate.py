@@ -20,11 +20,38 @@ class Finding:
     fixture: str
     message: str
     failure: bool = True
+    # Where a zero-rule or valgrind-count finding points (None otherwise):
+    opt: int | None = None      # rustc opt-level of the library
+    gen: str | None = None      # "path/to/module.rs:LINE"
+    frs: str | None = None      # "fixtures/NAME.frs:LINE"
+
+
+OS_KINDS = ("mmap", "mremap", "munmap", "brk", "sbrk")
 
 
 def _fmt_counts(rec):
     calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.get("calls", {}).items()))
-    return f"{rec['allocs']} allocation(s), {rec['frees']} free(s)" + (f" [{calls}]" if calls else "")
+    text = f"{rec['allocs']} allocation(s), {rec['frees']} free(s)"
+    if rec.get("os"):
+        text += f", {rec['os']} OS memory call(s)"
+    return text + (f" [{calls}]" if calls else "")
+
+
+def fixture_frs(site):
+    """frc compiled the variant; its lines are the fixture's (variant.py)."""
+    if site and site.frs:
+        site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
+    return site
+
+
+def _verb(rec):
+    """What the first call of a window did, for "<verb> at FILE:LINE"."""
+    kind = rec.get("first_kind")
+    if kind == "free" or (kind is None and not rec["allocs"] and not rec.get("os") and rec["frees"]):
+        return "freed at"
+    if kind in OS_KINDS:
+        return f"called {kind} at"
+    return "allocated at"
 
 
 def _where(rec, module, cache):
@@ -34,44 +61,92 @@ def _where(rec, module, cache):
         return ""
     key = (tuple(stack), str(module))
     if key not in cache:
-        site = attribute.culprit(stack, module)
-        if site:
-            # frc compiled the variant; its lines are the fixture's (variant.py).
-            site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
-        cache[key] = site
+        cache[key] = fixture_frs(attribute.culprit(stack, module))
     site = cache[key]
     if site:
         rec["site"] = str(site)
-        return f"; allocated at {site}"
+        return f"; {_verb(rec)} {site}"
     return f"; first call from {stack[0]} (no generated-source line found)"
 
 
+def _thread(rec):
+    if rec.get("thread") == "other":
+        return f" on another thread (tid {rec.get('tid', '?')})"
+    return ""
+
+
+def _summary(rows, step):
+    return next((r for r in rows if r.get("step") == step), None)
+
+
+def window_what(m, rec):
+    """Names the window precisely: which phase, step, repeat or batch."""
+    phase, step = rec.get("phase"), rec.get("step", -1)
+    label = rec.get("label", "")
+    stepname = f"step {step + 1} {label}".rstrip()
+    if phase == "construct":
+        return "construction (__create())"
+    if phase == "step":
+        return stepname
+    if phase == "steady":
+        s = _summary(m.steady, step) or {}
+        rep = f", repeat {rec['repeat']}" if "repeat" in rec else ""
+        tail = (f" ({s['violations']} of {s['n']} replay windows of this step not zero; the first)"
+                if s.get("violations") and "n" in s else "")
+        return f"steady-state replay of {stepname}{rep}{tail}"
+    if phase == "batch":
+        b = rec.get("batch", "?")
+        which = "timing warm-up batch (0)" if b == 0 else f"timing batch {b}"
+        to = rec.get("step_to", step)
+        cycles = rec.get("cycles", (m.batches or {}).get("cycles", "?"))
+        bs = m.batches or {}
+        tail = (f" ({bs['violations']} of {bs['n']} batches not zero; the first)"
+                if bs.get("violations") and "n" in bs else "")
+        return f"{which}: steps {step + 1}..{to + 1} x {cycles} cycles{tail}"
+    if phase == "observe":
+        where = "construction" if step < 0 else stepname
+        return f"observation pass {where}"
+    if phase == "destroy":
+        return "destroy (drop of the system)"
+    return f"{phase} window {stepname}"
+
+
+def nonzero(rec):
+    return bool(rec.get("allocs") or rec.get("frees") or rec.get("os"))
+
+
 def check_zero(measurements, findings, modules=None):
-    """Rule 1: no_alloc construction and dispatch windows read zero.
-    `modules` maps (fixture, mode) to the generated module, for attribution.
-    One finding per library and allocation site: the first window that
-    allocated there, and how many more did."""
+    """Rule 1: every no_alloc window reads zero: construction, each step,
+    the steady replay, the timing batches, the observation pass and the
+    destroy.  Allocations, frees and OS memory calls all count, on any
+    thread.  `modules` maps (fixture, mode) to the generated module, for
+    attribution.  One finding per library and allocation site: the first
+    window that allocated there, and how many more did."""
     modules = modules or {}
     cache = {}
     for m in measurements:
         if m.mode != "noalloc":
             continue
-        windows = ([m.construct] if m.construct else []) + m.steps + m.violations
         by_site = {}
-        for rec in windows:
-            if not (rec["allocs"] or rec["frees"]):
+        for rec in m.windows:
+            if not nonzero(rec):
                 continue
-            what = "construction" if rec["step"] < 0 else f"step {rec['step'] + 1} {rec['label']}"
-            if rec["phase"] == "steady":
-                n = next((r.get("violations", 1) for r in m.steady if r["step"] == rec["step"]), 1)
-                total = next((r["n"] for r in m.steady if r["step"] == rec["step"]), "?")
-                what = f"steady-state replay of {what} ({n} of {total} windows; the first)"
-            where = _where(rec, modules.get((m.fixture, m.mode)), cache)
-            msg = f"{m.fixture} no_alloc O{m.opt} {what}: {_fmt_counts(rec)}, expected 0{where}"
-            by_site.setdefault(rec.get("site") or where, []).append(msg)
+            module = modules.get((m.fixture, m.mode))
+            where = _where(rec, module, cache)
+            site = cache.get((tuple(rec.get("stack") or []), str(module)))
+            msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {_fmt_counts(rec)}"
+                   f"{_thread(rec)}, expected 0{where}")
+            by_site.setdefault(rec.get("site") or where, []).append((rec.get("phase"), msg, site))
         for msgs in by_site.values():
-            more = f" (and {len(msgs) - 1} more window(s) allocating at the same site)" if len(msgs) > 1 else ""
-            findings.append(Finding("zero", m.fixture, msgs[0] + more))
+            more = ""
+            if len(msgs) > 1:
+                phases = sorted({p for p, _, _ in msgs[1:]})
+                more = (f" (and {len(msgs) - 1} more window(s) at the same site: "
+                        f"{', '.join(phases)})")
+            site = msgs[0][2]
+            findings.append(Finding("zero", m.fixture, msgs[0][1] + more, opt=m.opt,
+                                    gen=f"{site.file}:{site.line}" if site else None,
+                                    frs=(site.frs or None) if site else None))
 
 
 def check_records(measurements, findings, harness_output=""):
@@ -84,12 +159,31 @@ def check_records(measurements, findings, harness_output=""):
                 m.verdict["message"].replace(" (message above, on stderr)", "") +
                 (f": panicked at {where}" if where else "")))
             continue
+        if m.calibration is not None and not m.calibration.get("ok", False):
+            continue            # the calibration finding says why nothing was measured
+        threads = m.meta.get("threads")
+        if threads is not None and threads != 1:
+            findings.append(Finding("harness", m.fixture,
+                f"{m.fixture} {m.mode} O{m.opt}: the measuring process had {threads} threads before "
+                f"the library was loaded (must be 1: an all-threads window would count the "
+                f"harness's own threads)"))
+        if m.mode == "noalloc" and m.meta and m.meta.get("windows") != "all-threads":
+            findings.append(Finding("harness", m.fixture,
+                f"{m.fixture} no_alloc O{m.opt}: its windows counted only the measuring thread "
+                f"(meta windows={m.meta.get('windows')!r}); another thread's allocations went "
+                f"unseen"))
+        unwindowed = (m.observe_windows or {}).get("unwindowed", 0)
+        if unwindowed:
+            findings.append(Finding("harness", m.fixture,
+                f"{m.fixture} {m.mode} O{m.opt}: {unwindowed} observed step(s) ran outside any "
+                f"window (a fixture ABI v1 library): rebuild it with this shim"))
         if not m.verdict:
             findings.append(Finding("harness", m.fixture,
                 f"{m.fixture} {m.mode} O{m.opt}: no verdict in its records — the "
                 f"worker crashed, panicked or timed out (see the harness output)"))
         elif not m.verdict["ok"] and not any(
-                f.rule == "zero" and f.fixture == m.fixture for f in findings):
+                f.rule in ("zero", "calibration") and f.fixture in (m.fixture, "*")
+                for f in findings):
             findings.append(Finding("expect", m.fixture,
                 f"{m.verdict['message']} ({m.verdict['failures']} failure(s))"))
 
@@ -168,6 +262,95 @@ def check_calibration(harness_output, findings):
             findings.append(Finding("calibration", "*",
                 f"the interposer self-check failed ({pat}): no count from this run can be trusted"))
             return
+
+
+# Every entry point the interposer hooks (interposer/audit.h); each must read
+# exactly one call of its kind in its own calibration window.
+CALIBRATED_KINDS = ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+                    "aligned_alloc", "memalign", "valloc", "pvalloc") + OS_KINDS
+CALIBRATED_ALIASES = ("__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free",
+                      "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__libc_reallocarray")
+
+
+def calibration_problems(cal):
+    """What is wrong with one worker's calibration record ([] when nothing)."""
+    if cal is None:
+        return ["no calibration record: the worker never proved that the interposer "
+                "counts each hooked entry point"]
+    entries = cal.get("entries") or []
+    bad = [f"{e.get('fn', '?')} read {e.get('calls', '?')} call(s) of kind {e.get('kind', '?')}, "
+           f"expected 1" for e in entries if e.get("calls") != 1 or e.get("ok") is False]
+    kinds = {e.get("kind") for e in entries}
+    fns = {e.get("fn") for e in entries}
+    missing = [k for k in CALIBRATED_KINDS if k not in kinds] + [
+        a for a in CALIBRATED_ALIASES if a not in fns]
+    if missing:
+        bad.append(f"no calibration entry for {', '.join(missing)}")
+    if not bad and not cal.get("ok", False):
+        bad.append("the calibration record says ok=false")
+    return bad
+
+
+def check_calibration_records(measurements, findings):
+    """Rule 7 per worker: the calibration record at the top of every records
+    file must exist and be ok, each hooked entry point having read exactly
+    one call of its own kind.  Workers that fail the same way are named in
+    one finding."""
+    by_msg = {}
+    for m in measurements:
+        for problem in calibration_problems(m.calibration):
+            by_msg.setdefault(problem, []).append(f"{m.fixture} {m.mode} O{m.opt}")
+    for problem, who in by_msg.items():
+        findings.append(Finding("calibration", who[0].split()[0] if len(who) == 1 else "*",
+            f"interposer calibration failed: {problem} (worker measuring {', '.join(who)}): "
+            f"no count from {'this library' if len(who) == 1 else 'these libraries'} can be trusted"))
+
+
+def check_scenarios(disc, findings):
+    """No silent skips: a fixtures/NAME.frs without NAME.toml fails rule
+    `scenario` unless fixtures/SKIP.toml lists it with the reason."""
+    for name in disc.unscenarioed:
+        findings.append(Finding("scenario", name,
+            f"fixtures/{name}.frs has no scenario: write fixtures/{name}.toml, or list it in "
+            f"fixtures/SKIP.toml under [skip] with the reason it is not audited"))
+    for name in disc.stale_skips:
+        findings.append(Finding("scenario", name,
+            f"fixtures/SKIP.toml lists {name}, but there is no fixtures/{name}.frs: remove the entry"))
+    for name in disc.skipped_with_scenario:
+        findings.append(Finding("scenario", name,
+            f"fixtures/SKIP.toml lists {name}, which has a scenario and so was audited anyway: "
+            f"remove the entry", failure=False))
+
+
+def unchecked(measurements, vg, cov, valgrind_mode="auto", baseline=True, rejects=True):
+    """{check: why} for each check of the gate that could not run: the
+    verdict says `PASS (unchecked: ...)`, and --strict makes it a failure."""
+    out = {}
+    if measurements:
+        ran = {k[:3] for k in (vg or {}) if k[3] == "memcheck"}
+        libs = {(m.fixture, m.mode, m.opt) for m in measurements if m.verdict}
+        if valgrind_mode == "off":
+            vg_why = "--valgrind off"
+        elif not ran:
+            vg_why = "Valgrind did not run: apt-get install -y valgrind, and build faa-run"
+        elif libs - ran:
+            vg_why = f"Valgrind did not run on {len(libs - ran)} librar(ies)"
+        else:
+            vg_why = None
+        fixtures = sorted({m.fixture for m in measurements})
+        no_cov = [f for f in fixtures if (cov or {}).get(f) is None]
+        if vg_why or no_cov:
+            out["coverage"] = vg_why or (
+                f"no coverage for {', '.join(no_cov)}: it needs O0 libraries and the compiler's "
+                f".frs mapping comments")
+        if vg_why:
+            out["second counter"] = vg_why
+            out["memcheck"] = vg_why
+    if not baseline:
+        out["baseline"] = "no reports/baseline.json: record one with `audit baseline`"
+    if not rejects:
+        out["rejects"] = "--no-rejects"
+    return out
 
 
 def baseline_counts(measurements):

@@ -92,8 +92,8 @@ def write(report, outdir):
     has_massif = chart_massif(report, plt, outdir / "massif.png")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    from .report import mean_text, write_atomic
     html = env.get_template("report.html.j2").render(r=report, has_massif=has_massif,
-                                                      mean_allocs=_mean_allocs)
-    from .report import write_atomic
+                                                      mean_allocs=_mean_allocs, mean_text=mean_text)
     write_atomic(outdir / "report.html", html)
     return outdir / "report.html"

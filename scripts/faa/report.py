@@ -4,12 +4,25 @@ report.json schema (version 1):
   schema            "frame-alloc-audit/report@1"
   compiler          {name, version, path, bundled}
   verdict           "pass" | "fail";  exit_status
+  unchecked         [check, ...]: checks that could not run (Valgrind absent or off:
+                    "coverage", "second counter", "memcheck"; "baseline", "rejects");
+                    unchecked_why {check: reason}; strict: true when they fail the gate
+  skipped           [{fixture, reason}]: fixtures/SKIP.toml (a .frs with no scenario, on purpose)
   findings          [{rule, fixture, message, failure}]
   fixtures[]        {name, system, source, nostd, size_of: {alloc, noalloc},
                      runs: [{mode, opt, construct, steps[], steady[], timing}]}
-    construct/steps[] {step (1-based, 0 = construction), call, allocs, frees,
-                       bytes, live_peak, calls{kind: n}, stack[]?}
-    steady[]          {step, n, allocs_mean, allocs_max, frees_mean}
+    construct/steps[] {step (1-based, 0 = construction), call, allocs, frees, os,
+                       bytes, live_peak, calls{kind: n}, stack[]?, first_kind?, thread?, tid?, site?}
+    destroy           the window around the drop of the system (same fields), or null
+    steady[]          {step, n, allocs_mean, allocs_max, frees_mean, allocs_sum, frees_sum,
+                       os_sum, violations}
+    batches           the timing batches' summary {n, cycles, dispatches, allocs_sum, frees_sum,
+                       os_sum, violations}, or null (records v1)
+    observe_windows   the observation pass's summary {n, allocs_sum, frees_sum, os_sum,
+                       violations}, or null
+    violations[]      the not-zero windows of the steady replay, timing batches and
+                       observation pass (first per step / batch), as written by the harness
+    calibration       the worker's calibration record {ok, entries[{fn, kind, calls}]}, or null
     massif            {mode: {opt, peak_bytes, series: [[time, heap bytes]]}}
     coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
                       (null when the compiler writes no handler mapping comments)
@@ -30,7 +43,27 @@ REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml", "criteri
 def _cell(rec):
     if rec is None:
         return "—"
-    return f"{rec['allocs']}/{rec['frees']}/{rec['bytes']}"
+    os_ = f"+{rec['os']}os" if rec.get("os") else ""
+    return f"{rec['allocs']}/{rec['frees']}/{rec['bytes']}{os_}"
+
+
+def mean_text(total, n):
+    """A mean to two decimals that never reads 0.00 when something happened:
+    2 calls in 4000 windows print as `2/4000`."""
+    if not n:
+        return "—"
+    mean = total / n
+    if total and round(mean, 2) == 0:
+        return f"{total}/{n}"
+    return f"{mean:.2f}"
+
+
+def _summary_cell(s, what):
+    """Cell of a summary row (timing batches, observation pass)."""
+    if not s:
+        return "—"
+    a, f, o = s.get("allocs_sum", 0), s.get("frees_sum", 0), s.get("os_sum", 0)
+    return f"{a}/{f}{f'+{o}os' if o else ''} in {s.get('n', '?')}"
 
 
 def table(fixtures, measurements, compiler):
@@ -54,16 +87,27 @@ def table(fixtures, measurements, compiler):
                     cells.append("—")
                     continue
                 n = sum(r["n"] for r in m.steady)
-                a = sum(r["allocs_sum"] for r in m.steady) / n
-                f = sum(r["frees_sum"] for r in m.steady) / n
-                cells.append(f"{a:.2f}/{f:.2f} x{n}")
+                a = sum(r["allocs_sum"] for r in m.steady)
+                f = sum(r["frees_sum"] for r in m.steady)
+                o = sum(r.get("os_sum", 0) for r in m.steady)
+                os_ = f" +{mean_text(o, n)}os" if o else ""
+                cells.append(f"{mean_text(a, n)}/{mean_text(f, n)}{os_} x{n}")
             rows.append(("", "steady mean", cells))
+        if any(m and m.batches for m in ms):
+            rows.append(("", "timing batches (sums)", [_summary_cell(m.batches if m else None, "batches")
+                                                for m in ms]))
+        if any(m and m.observe_windows for m in ms):
+            rows.append(("", "observation pass (sums)", [_summary_cell(m.observe_windows if m else None,
+                                                                "windows") for m in ms]))
+        if any(m and m.destroy for m in ms):
+            rows.append(("", "destroy", [_cell(m.destroy if m else None) for m in ms]))
         rows.append(("", "size_of (bytes)", [str(m.meta.get("size_of", "—")) if m else "—" for m in ms]))
         width = max(len(r[1]) for r in rows) + 2
         cw = max([len(c) for r in rows for c in r[2]] + [11]) + 2
         out.append(f"{fx.scenario.system} — {_rel(fx.frs or fx.toml)} (compiler: {compiler.label})")
-        out.append("cells: allocations/frees/bytes in the window; "
-                   "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036)")
+        out.append("cells: allocations/frees/bytes in the window (+N os: memory calls to the OS); "
+                   "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036); a mean "
+                   "that would round to 0.00 prints as calls/windows")
         hdr = f"{'step':>4}  {'call':<{width}}" + "".join(f"{f'{mode} O{o}':>{cw}}" for mode, o in cols)
         out.append(hdr)
         out.append("-" * len(hdr))
@@ -73,8 +117,16 @@ def table(fixtures, measurements, compiler):
     return "\n".join(out)
 
 
+def verdict_word(status, unchecked):
+    """`PASS`, `PASS (unchecked: coverage, second counter)` or `FAIL`."""
+    if status != 0:
+        return "FAIL"
+    return f"PASS (unchecked: {', '.join(unchecked)})" if unchecked else "PASS"
+
+
 def _window(rec, call):
-    keys = ("allocs", "frees", "bytes", "live_peak", "calls", "stack", "first_kind", "site")
+    keys = ("allocs", "frees", "os", "bytes", "live_peak", "calls", "stack", "first_kind", "site",
+            "thread", "tid")
     d = {k: rec[k] for k in keys if k in rec}
     d["step"] = rec["step"] + 1
     d["call"] = call
@@ -82,8 +134,8 @@ def _window(rec, call):
 
 
 def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
-            cov=None):
-    vg, cov = vg or {}, cov or {}
+            cov=None, unchecked=None, skips=None, strict=False):
+    vg, cov, unchecked = vg or {}, cov or {}, unchecked or {}
     fxs = []
     for fx in fixtures:
         runs, sizes = [], {}
@@ -95,8 +147,17 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
                 "construct": _window(m.construct, "__create()") if m.construct else None,
                 "steps": [_window(s, fx.scenario.steps[s["step"]].call) for s in m.steps],
                 "steady": [{"step": r["step"] + 1, "n": r["n"],
-                            "allocs_mean": r["allocs_sum"] / r["n"], "allocs_max": r["allocs_max"],
-                            "frees_mean": r["frees_sum"] / r["n"]} for r in m.steady],
+                            "allocs_mean": r["allocs_sum"] / r["n"] if r["n"] else 0,
+                            "allocs_max": r["allocs_max"],
+                            "frees_mean": r["frees_sum"] / r["n"] if r["n"] else 0,
+                            "allocs_sum": r["allocs_sum"], "frees_sum": r["frees_sum"],
+                            "os_sum": r.get("os_sum", 0), "violations": r.get("violations", 0)}
+                           for r in m.steady],
+                "destroy": _window(m.destroy, "destroy") if m.destroy else None,
+                "batches": m.batches,
+                "observe_windows": m.observe_windows,
+                "violations": m.violations,
+                "calibration": m.calibration,
                 "timing": m.timing,
                 "memcheck": _memcheck(vg.get((fx.name, m.mode, m.opt, "memcheck"))),
             })
@@ -115,6 +176,10 @@ def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, statu
                      "path": compiler.path, "bundled": compiler.bundled},
         "verdict": "pass" if status == 0 else "fail",
         "exit_status": status,
+        "unchecked": list(unchecked),
+        "unchecked_why": dict(unchecked),
+        "strict": bool(strict),
+        "skipped": [{"fixture": k, "reason": v} for k, v in sorted((skips or {}).items())],
         "findings": [f.__dict__ for f in findings],
         "fixtures": fxs,
         "rejects": rejects,
@@ -163,7 +228,10 @@ def _memcheck(r):
 def markdown(report):
     """A summary ready to paste into a pull-request comment."""
     c = report["compiler"]
-    lines = [f"### frame-alloc-audit: **{report['verdict'].upper()}** — {c['name']} {c['version']}", "",
+    unchecked = report.get("unchecked") or []
+    word = report["verdict"].upper() + (f" (unchecked: {', '.join(unchecked)})"
+                                        if unchecked and report["verdict"] == "pass" else "")
+    lines = [f"### frame-alloc-audit: **{word}** — {c['name']} {c['version']}", "",
              "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
              "|---|---|---|---|---|---|---|---|"]
     failed = {f["fixture"] for f in report["findings"] if f["failure"]}
@@ -171,11 +239,11 @@ def markdown(report):
         for r in fx["runs"]:
             steps = r["steps"]
             n = len(steps) or 1
-            mean = sum(s["allocs"] for s in steps) / n
+            mean = mean_text(sum(s["allocs"] for s in steps), len(steps))
             mx = max((s["allocs"] for s in steps), default=0)
             by = sum(s["bytes"] for s in steps) / n
             ok = "✅" if fx["name"] not in failed else "❌"
-            lines.append(f"| {fx['name']} | {r['mode']} | O{r['opt']} | {mean:.2f} | {mx} | "
+            lines.append(f"| {fx['name']} | {r['mode']} | O{r['opt']} | {mean} | {mx} | "
                          f"{by:.0f} | {fx['size_of'].get(r['mode'], '—')} | {ok} |")
     perf = report.get("performance")
     if perf and perf.get("dispatch", {}).get("summary"):
@@ -187,6 +255,13 @@ def markdown(report):
     fails = [f for f in report["findings"] if f["failure"]]
     if fails:
         lines += ["", "**Failures**", ""] + [f"- `{f['rule']}` {f['message']}" for f in fails]
+    why = report.get("unchecked_why") or {}
+    if unchecked:
+        lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if report.get("strict") else ""),
+                  ""] + [f"- {u}: {why.get(u, '')}" for u in unchecked]
+    if report.get("skipped"):
+        lines += ["", "**Fixtures without a scenario (fixtures/SKIP.toml)**", ""] + [
+            f"- `{x['fixture']}`: {x['reason']}" for x in report["skipped"]]
     return "\n".join(lines) + "\n"
 
 
@@ -217,13 +292,24 @@ def junit(report):
         cases.append((f"reject.{x['fixture']}", [] if x["ok"] else [x["message"]]))
     glob = [f["message"] for f in report["findings"] if f["failure"] and f["fixture"] == "*"]
     cases.append(("audit.global", glob))
+    skipped = {}
+    why = report.get("unchecked_why") or {}
+    for u in report.get("unchecked") or []:
+        if not report.get("strict"):
+            skipped[f"unchecked.{u.replace(' ', '_')}"] = f"not checked: {why.get(u, '')}"
+            cases.append((f"unchecked.{u.replace(' ', '_')}", []))
+    for x in report.get("skipped") or []:
+        skipped[f"skipped.{x['fixture']}"] = f"fixtures/SKIP.toml: {x['reason']}"
+        cases.append((f"skipped.{x['fixture']}", []))
     fails = sum(1 for _, m in cases if m)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="frame-alloc-audit" tests="{len(cases)}" failures="{fails}">',
            f'<testsuite name={quoteattr(report["compiler"]["name"] + " " + report["compiler"]["version"])} '
-           f'tests="{len(cases)}" failures="{fails}">']
+           f'tests="{len(cases)}" failures="{fails}" skipped="{len(skipped)}">']
     for name, msgs in cases:
         out.append(f'<testcase classname="frame-alloc-audit" name={quoteattr(name)}>')
+        if name in skipped:
+            out.append(f'<skipped message={quoteattr(skipped[name])}/>')
         if msgs:
             out.append(f'<failure message={quoteattr(msgs[0][:200])}>{escape(chr(10).join(msgs))}</failure>')
         out.append("</testcase>")

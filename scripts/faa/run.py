@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +25,26 @@ class Fixture:
 
 
 def discover(fixtures_dir, names=None):
-    """fixtures/NAME.frs + NAME.toml pairs, all or the named ones, sorted."""
+    """fixtures/NAME.frs + NAME.toml pairs, all (less fixtures/SKIP.toml's)
+    or the named ones, sorted."""
+    return survey(fixtures_dir, names).fixtures
+
+
+def survey(fixtures_dir, names=None):
+    """Like discover(), but returns a Discovery: the fixtures to audit, the
+    .frs files that have no scenario (a failure of rule `scenario` unless
+    fixtures/SKIP.toml lists them with a reason), and the skip list.  A
+    fixture that has a scenario is always audited, listed or not."""
     fixtures_dir = Path(fixtures_dir)
-    found = {p.stem: p for p in sorted(fixtures_dir.glob("*.toml"))}
+    found = {p.stem: p for p in sorted(fixtures_dir.glob("*.toml")) if p.name != SKIP_FILE}
+    skips = read_skips(fixtures_dir)
     if names:
         missing = [n for n in names if n not in found]
+        for n in missing:
+            if (fixtures_dir / f"{n}.frs").exists():
+                why = f"; it is skipped: {skips[n]}" if n in skips else ""
+                raise UsageError(f"{fixtures_dir / (n + '.frs')} has no scenario "
+                                 f"{n}.toml beside it{why}")
         if missing:
             raise UsageError(f"no fixture named {', '.join(missing)} in {fixtures_dir} "
                              f"(have: {', '.join(found) or 'none'})")
@@ -42,24 +58,87 @@ def discover(fixtures_dir, names=None):
                            scenario=scenario_mod.load(toml)))
     if not out:
         raise UsageError(f"no fixtures (NAME.frs + NAME.toml) in {fixtures_dir}")
-    return out
+    d = Discovery(fixtures=out, skips=skips)
+    if not names:
+        frs_names = {p.stem for p in fixtures_dir.glob("*.frs")}
+        d.unscenarioed = sorted(n for n in frs_names - set(found) if n not in skips)
+        d.stale_skips = sorted(n for n in skips if n not in frs_names)
+        d.skipped_with_scenario = sorted(n for n in skips if n in found)
+    return d
+
+
+SKIP_FILE = "SKIP.toml"
+
+
+def read_skips(fixtures_dir):
+    """fixtures/SKIP.toml: the .frs files that have no scenario on purpose,
+    each with the reason ({name: reason}; {} when the file does not exist).
+
+        [skip]
+        big_fixture = "needs a compiler feature frc does not have (E042)"
+    """
+    path = Path(fixtures_dir) / SKIP_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from e
+    extra = set(data) - {"skip"}
+    if extra:
+        raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(extra))}; only a [skip] table")
+    table = data.get("skip", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: `skip` must be a table of fixture = \"reason\"")
+    for name, why in table.items():
+        if not isinstance(why, str) or not why.strip():
+            raise UsageError(f"{path}: [skip] {name} needs a reason (a non-empty string)")
+    return {k: v.strip() for k, v in table.items()}
+
+
+@dataclass
+class Discovery:
+    fixtures: list
+    skips: dict = field(default_factory=dict)          # name -> reason
+    unscenarioed: list = field(default_factory=list)   # NAME.frs without NAME.toml, not skipped
+    stale_skips: list = field(default_factory=list)    # SKIP.toml names without a .frs
+    skipped_with_scenario: list = field(default_factory=list)   # listed, but audited anyway
 
 
 @dataclass
 class Measurement:
-    """One fixture library's records: fixture x mode x opt-level."""
+    """One fixture library's records: fixture x mode x opt-level.
+
+    Records v2 (harness/harness.c; CONTRACT): the worker's calibration of
+    every hooked entry point, then meta, one window per construction,
+    scenario step and destroy, the steady summaries, the timing-batch and
+    observation-pass summaries, and the violating windows of the steady
+    replay, the timing batches and the observation pass (`violations`)."""
     fixture: str
     mode: str
     opt: int
     meta: dict = field(default_factory=dict)
+    calibration: dict | None = None
     construct: dict | None = None
     steps: list = field(default_factory=list)
     steady: list = field(default_factory=list)
-    violations: list = field(default_factory=list)
+    violations: list = field(default_factory=list)   # steady / batch / observe windows
+    batches: dict | None = None
+    observe_windows: dict | None = None
+    destroy: dict | None = None
     observe: list = field(default_factory=list)
     timing: dict | None = None
     verdict: dict | None = None
     meta_lib: str = ""
+
+    @property
+    def windows(self):
+        """Every window record, in the order the harness ran them."""
+        return (([self.construct] if self.construct else []) + self.steps + self.violations
+                + ([self.destroy] if self.destroy else []))
+
+
+_VIOLATION_PHASES = ("steady", "batch", "observe")
 
 
 def read_records(path, fixture, mode, opt, lib=""):
@@ -73,17 +152,33 @@ def read_records(path, fixture, mode, opt, lib=""):
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue      # a worker killed mid-line leaves a torn last line
+        if not isinstance(rec, dict):
+            continue
         kind = rec.get("kind")
-        if kind == "meta":
+        if kind == "window":
+            rec.setdefault("os", 0)
+            phase = rec.get("phase")
+            if phase == "construct":
+                m.construct = rec
+            elif phase == "step":
+                m.steps.append(rec)
+            elif phase in _VIOLATION_PHASES:
+                m.violations.append(rec)
+            elif phase == "destroy":
+                m.destroy = rec
+        elif kind == "calibration":
+            # The worker and its measuring process each calibrate: keep a
+            # failing one if there is any, else the last.
+            if m.calibration is None or m.calibration.get("ok", False):
+                m.calibration = rec
+        elif kind == "meta":
             m.meta = rec
-        elif kind == "window" and rec["phase"] == "construct":
-            m.construct = rec
-        elif kind == "window" and rec["phase"] == "step":
-            m.steps.append(rec)
-        elif kind == "window" and rec["phase"] == "steady":
-            m.violations.append(rec)
         elif kind == "steady":
             m.steady.append(rec)
+        elif kind == "batches":
+            m.batches = rec
+        elif kind == "observe_windows":
+            m.observe_windows = rec
         elif kind == "observe":
             m.observe.append(rec)
         elif kind == "timing":
@@ -112,8 +207,9 @@ class HarnessRun:
     measurements: list = field(default_factory=list)
 
 
-def run_harness(tree, entries, jobs=None, junit=None, extra_env=None):
-    """entries: [(fixture, mode, opt, libpath)] -> HarnessRun with records."""
+def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer=None):
+    """entries: [(fixture, mode, opt, libpath)] -> HarnessRun with records.
+    `interposer`: the libaudit.so to preload (default: the build's)."""
     rdir = tree.work / "records"
     rdir.mkdir(parents=True, exist_ok=True)
     for old in rdir.glob("*.jsonl"):
@@ -127,7 +223,7 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None):
     manifest.write_text("# fixture\tmode\topt\tlibrary\trecords\n" + "\n".join(rows) + "\n")
     env = dict(os.environ)
     env["FAA_MANIFEST"] = str(manifest)
-    env["LD_PRELOAD"] = str(tree.interposer)
+    env["LD_PRELOAD"] = str(interposer or tree.interposer)
     env.update(extra_env or {})
     cmd = [str(tree.harness), f"--jobs={jobs or max(1, os.cpu_count() or 1)}"]
     if junit:

@@ -6,7 +6,21 @@ interposer and writes FAA-OPEN/FAA-CLOSE markers into Valgrind's log;
 with --trace-malloc=yes Valgrind logs every allocator call its own malloc
 replacement serves.  The calls between two markers are that window's count,
 measured by a second, unrelated mechanism; the gate compares them with the
-interposer's, window by window.
+interposer's, window by window.  Valgrind's count covers every thread of
+the process (its trace lines carry no thread filter, and Valgrind runs one
+thread at a time, so another thread's call between two markers lands in
+that window).
+
+Valgrind's own stacks: --trace-malloc has none, so the same memcheck run
+also writes its heap execution tree (--xtree-memory=full, Massif format,
+which keeps inlined frames): for every distinct stack, the blocks it
+allocated (totBk) and freed (totFdBk) over the whole run.  The stacks that
+pass through the generated module are kept (parse_xtree); when Valgrind
+sees more calls in a window than the interposer, the finding names the
+allocating generated line and .frs line from them (attribute.locate).  In a
+no_alloc library every call the module makes happens inside some window,
+so a whole-run tree is enough; the window a stack belongs to is told by the
+interface method (or __create) on it.
 """
 
 import dataclasses
@@ -35,6 +49,9 @@ class Memcheck:
     windows: list = field(default_factory=list)   # [{phase, step, allocs, frees}]
     message: str = ""
     log: str = ""
+    # Valgrind's stacks through the generated module (parse_xtree):
+    # [{"frames": [[function, file, line], ...innermost first], "allocs": n, "frees": n}]
+    stacks: list = field(default_factory=list)
 
 
 def parse_trace(log):
@@ -67,12 +84,16 @@ def _num(pattern, text):
     return int(m.group(1).replace(",", "")) if m else 0
 
 
-def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
-    """One memcheck run of faa-run over `lib`."""
+def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT, module_name=None):
+    """One memcheck run of faa-run over `lib`; `module_name` (the generated
+    module's file name) selects the xtree stacks kept for attribution."""
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / (Path(lib).stem + ".memcheck.log")
+    xtree = logdir / (Path(lib).stem + ".xtree.ms")
+    xtree.unlink(missing_ok=True)
     cmd = [valgrind, "--tool=memcheck", "--trace-malloc=yes", "--leak-check=full",
            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+           "--xtree-memory=full", f"--xtree-memory-file={xtree}", "--num-callers=40",
            f"--log-file={log}", runner, "--repeat", str(repeat), str(lib)]
     r = Memcheck(lib=str(lib))
     try:
@@ -86,6 +107,8 @@ def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
     r.definitely_lost = _num(r"definitely lost: ([\d,]+) bytes", text)
     r.indirectly_lost = _num(r"indirectly lost: ([\d,]+) bytes", text)
     r.windows = parse_trace(text)
+    if module_name and xtree.exists():
+        r.stacks = parse_xtree(xtree.read_text(errors="replace"), module_name)
     if p.returncode not in (0, 99):
         r.message = f"faa-run exited {p.returncode} under memcheck: {p.stderr.strip()[-500:]}"
         return r
@@ -132,8 +155,63 @@ def massif(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
     return r
 
 
-def compare(measurement, mc):
-    """Interposer vs Valgrind, window by window; returns disagreement strings."""
+_XT_NODE = re.compile(r"^( *)n(\d+): (\d+) (.*)$")
+_XT_FRAME = re.compile(r"^0x[0-9A-Fa-f]+: (.*) \(([^()]*?):(\d+)\)$")
+_XT_EVENTS = {"totBk": "allocs", "totFdBk": "frees"}
+
+
+def parse_xtree(text, module_name, limit=200):
+    """Stacks through `module_name` from an --xtree-memory=full file in
+    Massif format: one detailed tree per event; a root-to-leaf path is one
+    stack (innermost frame first) and its leaf's count is that stack's."""
+    stacks, event, path = {}, None, []
+    for line in text.splitlines():
+        if line.startswith("n") and ":" in line and not line.startswith(" "):
+            ev = line.split()[2] if len(line.split()) > 2 else ""
+            event = _XT_EVENTS.get(ev)
+            path = []
+            continue
+        if event is None:
+            continue
+        m = _XT_NODE.match(line)
+        if not m:
+            continue
+        depth, children, count, rest = len(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+        del path[depth - 1:]
+        f = _XT_FRAME.match(rest)
+        path.append((f.group(1), f.group(2), int(f.group(3))) if f else (rest, "", 0))
+        if children == 0 and count and any(Path(fr[1]).name == module_name for fr in path):
+            key = tuple(path)
+            st = stacks.setdefault(key, {"frames": [list(fr) for fr in path], "allocs": 0, "frees": 0})
+            st[event] += count
+    return list(stacks.values())[:limit]
+
+
+def _sites(mc, module, entry):
+    """Distinct attribution texts of Valgrind's module stacks, those whose
+    stack passes through `entry` (an interface method or __create) first."""
+    from . import attribute, gate
+    if not mc.stacks or not module:
+        return []
+    def through(st):
+        return entry and any(fr[0] == entry or fr[0].endswith("::" + entry) for fr in st["frames"])
+    chosen = [st for st in mc.stacks if through(st)] or mc.stacks
+    out = []
+    for st in chosen:
+        site = gate.fixture_frs(attribute.locate([tuple(fr) for fr in st["frames"]], module))
+        if site:
+            verb = "allocated at" if st["allocs"] else "freed at"
+            text = f"{verb} {site}"
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def compare(measurement, mc, module=None, labels=None):
+    """Interposer vs Valgrind, window by window; returns disagreement strings.
+    When Valgrind saw more, the text names the line from Valgrind's stacks.
+    `labels`: the scenario's step calls, to name the step."""
+    labels = labels or []
     ours = {}
     if measurement.construct:
         ours[("construct", 0)] = measurement.construct
@@ -143,19 +221,40 @@ def compare(measurement, mc):
     out = []
     if set(ours) != set(theirs):
         out.append(f"window sets differ: interposer {len(ours)}, valgrind {len(theirs)}")
+
+    def name(step):
+        return f"step {step + 1}" + (f" {labels[step]}" if 0 <= step < len(labels) else "")
+
+    def entry(step):
+        call = labels[step] if 0 <= step < len(labels) else ""
+        return call.split("(", 1)[0] if call else None
+
+    def more(vg, ip, ent):
+        if vg <= ip:
+            return ""
+        sites = _sites(mc, module, ent)
+        if not sites:
+            return "; Valgrind's stack names no line of the generated module"
+        extra = f" (and {len(sites) - 1} more site(s))" if len(sites) > 1 else ""
+        return f"; Valgrind: {sites[0]}{extra}"
+
     for key in sorted(set(ours) & set(theirs)):
         a, b = ours[key], theirs[key]
         if (a["allocs"], a["frees"]) != (b["allocs"], b["frees"]):
-            what = "construction" if key[0] == "construct" else f"step {key[1] + 1}"
-            out.append(f"{what}: interposer {a['allocs']}/{a['frees']}, "
-                       f"valgrind {b['allocs']}/{b['frees']} (allocations/frees)")
+            what = "construction (__create())" if key[0] == "construct" else name(key[1])
+            ent = "__create" if key[0] == "construct" else entry(key[1])
+            out.append(f"{what}: Valgrind counted {b['allocs']} allocation(s), {b['frees']} free(s), "
+                       f"the interposer {a['allocs']}/{a['frees']}"
+                       + more(b["allocs"] + b["frees"], a["allocs"] + a["frees"], ent))
     vg = steady_means(mc)
     for r in measurement.steady:
-        if r["step"] in vg:
+        if r["step"] in vg and r["n"]:
             ip = (r["allocs_sum"] / r["n"], r["frees_sum"] / r["n"])
             if abs(ip[0] - vg[r["step"]][0]) > 1e-9 or abs(ip[1] - vg[r["step"]][1]) > 1e-9:
-                out.append(f"steady step {r['step'] + 1}: interposer {ip[0]:.3f}/{ip[1]:.3f}, "
-                           f"valgrind {vg[r['step']][0]:.3f}/{vg[r['step']][1]:.3f} per dispatch")
+                out.append(f"steady-state replay of {name(r['step'])}: Valgrind counted "
+                           f"{vg[r['step']][0]:.3f}/{vg[r['step']][1]:.3f} per dispatch, the interposer "
+                           f"{ip[0]:.3f}/{ip[1]:.3f} (allocations/frees)"
+                           + more(sum(vg[r["step"]]), sum(ip), entry(r["step"])))
     return out
 
 
