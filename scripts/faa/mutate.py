@@ -431,12 +431,14 @@ class Outcome:
         return self.exit == 1 and self.dynamic and self.gen_ok and self.frs_ok and self.extra_ok
 
 
-def audit(audit_cmd, module_path, scenario, d, opts, interposer=None, timeout=600):
-    """Runs `audit run --generated` on one module; returns (exit, report or None, stderr)."""
+def audit(audit_cmd, module_path, scenario, report_dir, opts, interposer=None, timeout=600):
+    """Runs `audit run --generated` on one module (libraries built beside
+    it, so a second run of the same module reuses them); returns (exit,
+    report or None, the tail of its output)."""
     cmd = audit_cmd + ["run", "--generated", str(module_path), "--scenario", str(scenario),
                        "--mode", "noalloc", "--valgrind", "off", "--jobs", "1",
-                       "--opt", ",".join(map(str, opts)),
-                       "--report-dir", str(d / "report"), "--work-dir", str(d / "work")]
+                       "--opt", ",".join(map(str, opts)), "--report-dir", str(report_dir),
+                       "--work-dir", str(Path(module_path).parent / "work")]
     if interposer:
         cmd += ["--interposer", str(interposer)]
     try:
@@ -444,7 +446,7 @@ def audit(audit_cmd, module_path, scenario, d, opts, interposer=None, timeout=60
         code, err = r.returncode, r.stdout[-1500:] + r.stderr[-1500:]
     except subprocess.TimeoutExpired:
         return 124, None, f"timed out after {timeout} s: {' '.join(cmd)}"
-    rep = d / "report" / "report.json"
+    rep = Path(report_dir) / "report.json"
     report = json.loads(rep.read_text()) if rep.exists() else None
     return code, report, err
 
@@ -568,8 +570,9 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
         mod = d / module_name
         if not mod.exists() or mod.read_text() != source:
             mod.write_text(source)
+        report_dir = d / (f"report-{Path(interposer).stem}" if interposer else "report")
         t0 = time.monotonic()
-        code, rep, err = audit(audit_cmd, mod, scenario.path, d, opts, interposer)
+        code, rep, err = audit(audit_cmd, mod, scenario.path, report_dir, opts, interposer)
         return code, rep, err, time.monotonic() - t0
 
     if control:
@@ -635,7 +638,7 @@ def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, 
             if not lib.exists():
                 rows[k]["calibration"] = f"not built: {lib}"
                 continue
-            futs.append((k, m, pool.submit(run, f"broken-{k}-{m.name}", m.source, (0,), lib)))
+            futs.append((k, m, pool.submit(run, m.name, m.source, (0,), lib)))
         for k, m, f in futs:
             code, rep, err, secs = f.result()
             o = judge(m, code, rep, err, module_name)

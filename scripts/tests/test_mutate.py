@@ -182,12 +182,12 @@ class FakeGate:
         self.miss, self.control_fails, self.calibration = set(miss), control_fails, set(calibration)
         self.calls = []
 
-    def __call__(self, audit_cmd, module_path, scen, d, opts, interposer=None, timeout=600):
-        self.calls.append((d.name, tuple(opts), interposer))
-        if d.name == "control":
+    def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600):
+        name = module_path.parent.name
+        self.calls.append((name, tuple(opts), interposer))
+        if name == "control":
             return (1, {"findings": [{"rule": "zero", "failure": True, "message": "x"}]}, "") \
                 if self.control_fails else (0, {"findings": []}, "")
-        name = d.name.split("-", 2)[2] if d.name.startswith("broken-") else d.name
         m = self.by_dir[name]
         if interposer and any(k in str(interposer) for k in self.calibration):
             return 1, {"findings": [{"rule": "calibration", "failure": True, "message": "c"}]}, ""
@@ -274,10 +274,10 @@ def test_a_broken_kind_the_self_test_stays_green_for_fails(monkeypatch, tmp_path
             (broken / f"libaudit-broken-{k}.so").write_text("")
 
     class StillCounts(FakeGate):
-        def __call__(self, audit_cmd, module_path, scen, d, opts, interposer=None, timeout=600):
+        def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600):
             if interposer and "broken-sbrk" in str(interposer):
-                return super().__call__(audit_cmd, module_path, scen, d, opts)
-            return super().__call__(audit_cmd, module_path, scen, d, opts, interposer, timeout)
+                return super().__call__(audit_cmd, module_path, scen, report_dir, opts)
+            return super().__call__(audit_cmd, module_path, scen, report_dir, opts, interposer, timeout)
 
     rc, out = _run(monkeypatch, tmp_path, StillCounts(all_mutants()), broken_dir=broken)
     assert rc == EXIT_GATE
