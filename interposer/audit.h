@@ -17,7 +17,9 @@
  *     is open, whatever its arguments or result: free(NULL) is one
  *     AUDIT_FREE call, a calloc that fails with ENOMEM is one AUDIT_CALLOC
  *     call, realloc(NULL, n) and realloc(p, 0) are one AUDIT_REALLOC call.
- *   - allocs is the sum of calls[] over every kind except AUDIT_FREE.
+ *   - allocs is the sum of calls[] over the heap kinds except AUDIT_FREE;
+ *     os is the sum over the OS kinds (AUDIT_MMAP .. AUDIT_SBRK).  A
+ *     must-be-zero window wants allocs, frees and os all 0.
  *   - frees counts calls to free() (NULL included).  A realloc never counts
  *     as a free, whatever it does internally.
  *   - bytes is the sum of the sizes requested (calloc: nmemb*size, or 0 on
@@ -25,6 +27,8 @@
  *   - live_peak is the highest value, during the window, of
  *     (usable bytes allocated in the window - usable bytes freed in it);
  *     it is 0 when the window only frees.
+ *   - An OS kind (mmap ... sbrk) adds to calls[] and os only, never to
+ *     bytes or live_peak: one mmap call is one call, whatever it maps.
  *   - malloc_usable_size is passed through and never counted.
  *
  * Threads: by default a window counts only the thread that opened it
@@ -48,8 +52,8 @@
  * takes no lock, but glibc's allocator itself is not async-signal-safe.
  *
  * Fast windows (audit_thread_state, audit_fast_open/close below) answer
- * only "how many allocator calls and frees did this thread make in
- * between", at the cost of two loads per edge: the whole window is inline
+ * only "how many allocator (and OS memory) calls and frees did this
+ * thread make in between", at the cost of two loads per edge: the whole window is inline
  * in the client and the interposer does no work for it.  Use them where
  * the full window's call + zeroing + copy would distort the measurement;
  * on a non-zero result, repeat with a full window for kinds, bytes and
@@ -58,7 +62,15 @@
  * Environment (read once at load): AUDIT_VERBOSE=1 logs start-up and each
  * window close to stderr.  AUDIT_CAPTURE_STACK unwinds with a privately
  * dlopen()ed libunwind.so.8; under Valgrind memcheck use
- * interposer/libunwind.supp.
+ * interposer/libunwind.supp.  What the interposer does for itself
+ * (resolving, unwinding — libunwind maps its caches with
+ * syscall(SYS_mmap)) is never counted.
+ *
+ * Test-only variants: BUILD/interposer/broken/libaudit-broken-<kind>.so is
+ * built with -DAUDIT_SELFTEST_UNCOUNTED=<kind index> and never counts that
+ * one kind (core.h); it exists to prove that the self-tests notice a
+ * broken counter, says so at load under AUDIT_VERBOSE, and must never
+ * stand in for libaudit.so in a real audit.
  */
 #ifndef FRAME_ALLOC_AUDIT_H
 #define FRAME_ALLOC_AUDIT_H
@@ -69,8 +81,21 @@
 extern "C" {
 #endif
 
-#define AUDIT_API_VERSION 1
+#define AUDIT_API_VERSION 2
 
+/* What a window counts.  The first AUDIT_HEAP_KINDS are glibc's heap
+ * allocator family; glibc's exported aliases of them (__libc_malloc,
+ * __libc_calloc, __libc_realloc, __libc_free, __libc_memalign,
+ * __libc_valloc, __libc_pvalloc, __libc_reallocarray) are hooked too and
+ * counted under the public function's kind.  The rest are memory asked of
+ * the kernel through libc: every call of mmap/mmap64/__mmap (anonymous or
+ * file-backed), mremap, munmap/__munmap, brk, sbrk/__sbrk, and the same
+ * requests made through libc's syscall(SYS_mmap | SYS_mremap | SYS_munmap |
+ * SYS_brk, ...).  Not counted, and cannot be from a preload: a raw
+ * `syscall` instruction, stack growth (the kernel extends the stack on
+ * touch, no call is made), and libc's or the dynamic loader's own internal
+ * calls (glibc's malloc calling mmap for a large block is counted once, as
+ * the malloc the caller made). */
 enum audit_kind {
 	AUDIT_MALLOC,
 	AUDIT_CALLOC,
@@ -82,6 +107,12 @@ enum audit_kind {
 	AUDIT_MEMALIGN,
 	AUDIT_VALLOC,
 	AUDIT_PVALLOC,
+	AUDIT_HEAP_KINDS,
+	AUDIT_MMAP = AUDIT_HEAP_KINDS,
+	AUDIT_MREMAP,
+	AUDIT_MUNMAP,
+	AUDIT_BRK,
+	AUDIT_SBRK,
 	AUDIT_KIND_COUNT
 };
 
@@ -96,15 +127,23 @@ enum audit_kind {
 
 struct audit_counts {
 	uint64_t calls[AUDIT_KIND_COUNT];
-	uint64_t allocs;      /* all calls except free() */
+	uint64_t allocs;      /* heap kinds except free() */
 	uint64_t frees;       /* calls to free() */
-	uint64_t bytes;       /* bytes requested */
+	uint64_t os;          /* OS kinds: mmap, mremap, munmap, brk, sbrk */
+	uint64_t bytes;       /* bytes requested (heap kinds only) */
 	uint64_t live_peak;   /* peak live usable bytes, window-relative */
 	/* AUDIT_CAPTURE_STACK: return addresses of the first call seen
 	 * (frames[0] is the hooked function's caller); nframes is 0 when
-	 * nothing was captured. first_kind says which function it was. */
+	 * nothing was captured. first_kind says which function it was,
+	 * first_tid which thread made it (gettid(); 0 when no call was
+	 * captured), opener_tid which thread opened the window (every open
+	 * window, flag or not; 0 from closing a window that was not open):
+	 * they differ when an AUDIT_ALL_THREADS window caught another
+	 * thread's call. */
 	uint32_t nframes;
 	uint32_t first_kind;
+	int32_t first_tid;
+	int32_t opener_tid;
 	uintptr_t frames[AUDIT_MAX_FRAMES];
 };
 
@@ -126,7 +165,7 @@ const char *audit_kind_name(unsigned kind);
  * reallocarray -> realloc are not), open window or not.  Written only by
  * the owning thread; never reset, not even in a fork() child. */
 struct audit_thread_counts {
-	uint64_t allocs; /* every call except free() */
+	uint64_t allocs; /* every call except free(), OS kinds included */
 	uint64_t frees;  /* calls to free() (NULL included) */
 };
 
@@ -174,6 +213,7 @@ struct audit_api {
 
 #ifdef AUDIT_WANT_RESOLVE
 #include <dlfcn.h>
+#include <stddef.h>
 /* Fills *api from the already loaded libaudit.so.  Returns 0 on success,
  * -1 when the interposer is not loaded (any symbol missing). */
 static inline int audit_api_resolve(struct audit_api *api)

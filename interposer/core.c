@@ -3,8 +3,9 @@
  *
  * The hook path (_audit_enter/_audit_count/_audit_leave) touches only
  * initial-exec TLS and process-wide atomics: no lock, no allocation, no
- * stdio.  The single expensive operation, unwinding the stack for
- * AUDIT_CAPTURE_STACK, happens at most once per window.
+ * stdio.  The expensive operations, unwinding the stack for
+ * AUDIT_CAPTURE_STACK and the gettid() system call behind first_tid (once
+ * per thread, then cached), happen at most once per window.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,6 +36,8 @@ struct window {
 	uint64_t live_peak;
 	uint32_t nframes;
 	uint32_t first_kind;
+	int32_t first_tid;
+	int32_t opener_tid;
 	uintptr_t frames[AUDIT_MAX_FRAMES];
 };
 
@@ -44,6 +47,8 @@ struct window {
  * test it inline. */
 IE_TLS struct _audit_tls _audit_tls;
 static IE_TLS struct window tw;
+/* This thread's gettid(), 0 until first asked for (_audit_tid). */
+static IE_TLS int32_t own_tid;
 int _audit_slow = _AUDIT_SLOW_START;
 
 /* AUDIT_ALL_THREADS window.  Any thread's hook may update the counters,
@@ -59,6 +64,7 @@ static struct {
 	uint64_t live_peak;
 	uint32_t nframes;
 	uint32_t first_kind;
+	int32_t first_tid;
 	uintptr_t frames[AUDIT_MAX_FRAMES];
 } gw;
 
@@ -140,27 +146,83 @@ void _audit_die(const char *first, ...)
 	abort();
 }
 
+/* gettid() is glibc's own system-call stub, not syscall(): it never comes
+ * back through the syscall() hook, so asking for the id from inside a hook
+ * neither recurses nor counts.  Cached because the full window API and the
+ * capture path would otherwise pay one system call each time. */
+int32_t _audit_tid(void)
+{
+	if (!own_tid)
+		own_tid = (int32_t)gettid();
+	return own_tid;
+}
+
 /* ---- stack capture ------------------------------------------------------ */
 
-/* libunwind's unw_backtrace, from a private (RTLD_LOCAL) copy of
- * libunwind.so.  Not linked: the shared libunwind exports the _Unwind_*
- * ABI, and as a dependency of a preloaded library it would sit in the
- * global scope in front of libgcc_s for every Rust cdylib the harness
- * dlopens; the static libunwind.a is not position-independent. */
+/* libunwind, from a private (RTLD_LOCAL) copy of libunwind.so.  Not
+ * linked: the shared libunwind exports the _Unwind_* ABI, and as a
+ * dependency of a preloaded library it would sit in the global scope in
+ * front of libgcc_s for every Rust cdylib the harness dlopens; the static
+ * libunwind.a is not position-independent.  The header only supplies the
+ * types and the architecture's symbol names.
+ *
+ * Why a step loop and not unw_backtrace(): unw_backtrace keeps a
+ * per-thread trace cache whose pthread-key destructor releases it with
+ * syscall(SYS_munmap) when the thread exits — outside any hook, so an
+ * all-threads window open at that moment counted the interposer's own
+ * clean-up as the exiting thread's munmap.  unw_init_local/unw_step with
+ * the default (global) caching policy leave nothing per thread. */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #ifndef AUDIT_LIBUNWIND
 #define AUDIT_LIBUNWIND "libunwind.so.8"
 #endif
-static int (*unw_backtrace_fn)(void **, int);
+#define UNW_SYMBOL_(name) #name
+#define UNW_SYMBOL(name) UNW_SYMBOL_(name) /* e.g. "_ULx86_64_step" */
+
+static struct {
+	int (*getcontext)(unw_context_t *);
+	int (*init_local)(unw_cursor_t *, unw_context_t *);
+	int (*step)(unw_cursor_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+} unw;
 
 static void load_unwinder(void)
 {
 	void *h = dlopen(AUDIT_LIBUNWIND, RTLD_NOW | RTLD_LOCAL);
-	if (h)
-		unw_backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
-	if (!unw_backtrace_fn)
-		_audit_say("cannot load unw_backtrace from " AUDIT_LIBUNWIND
+	if (h) {
+		/* unw_getcontext is a function on x86-64 only; a macro
+		 * elsewhere (and then this needs porting). */
+		*(void **)&unw.getcontext = dlsym(h, UNW_SYMBOL(unw_tdep_getcontext));
+		*(void **)&unw.init_local = dlsym(h, UNW_SYMBOL(unw_init_local));
+		*(void **)&unw.step = dlsym(h, UNW_SYMBOL(unw_step));
+		*(void **)&unw.get_reg = dlsym(h, UNW_SYMBOL(unw_get_reg));
+	}
+	if (!unw.getcontext || !unw.init_local || !unw.step || !unw.get_reg) {
+		unw.getcontext = NULL;
+		_audit_say("cannot load the unwinder from " AUDIT_LIBUNWIND
 			   "; AUDIT_CAPTURE_STACK windows will report no frames",
 			   NULL);
+	}
+}
+
+/* The instruction pointers of the calling stack, innermost first (what
+ * unw_backtrace returns).  noinline: the context must be this frame's. */
+static __attribute__((noinline)) int backtrace_ips(void **ips, int max)
+{
+	unw_context_t uc;
+	unw_cursor_t cur;
+	unw_word_t ip;
+	int n = 0;
+
+	if (unw.getcontext(&uc) != 0 || unw.init_local(&cur, &uc) != 0)
+		return 0;
+	while (n < max && unw.get_reg(&cur, UNW_REG_IP, &ip) == 0) {
+		ips[n++] = (void *)(uintptr_t)ip;
+		if (unw.step(&cur) <= 0)
+			break;
+	}
+	return n;
 }
 
 /* Address range of this library's executable segments, read from our own
@@ -207,11 +269,11 @@ static uint32_t capture(uintptr_t *frames)
 	void *raw[AUDIT_MAX_FRAMES + 16];
 	int n, i = 0, start = 0;
 
-	if (!unw_backtrace_fn)
+	if (!unw.getcontext)
 		return 0;
 	if (!__atomic_load_n(&text_hi, __ATOMIC_RELAXED))
 		find_own_text();
-	n = unw_backtrace_fn(raw, (int)(sizeof raw / sizeof raw[0]));
+	n = backtrace_ips(raw, (int)(sizeof raw / sizeof raw[0]));
 	while (i < n && !in_own_text((uintptr_t)raw[i]))
 		i++;
 	while (i < n && in_own_text((uintptr_t)raw[i]))
@@ -234,6 +296,7 @@ static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
 	if ((tw.flags & AUDIT_CAPTURE_STACK) && !tw.captured) {
 		tw.captured = true;
 		tw.first_kind = kind;
+		tw.first_tid = _audit_tid();
 		tw.nframes = capture(tw.frames);
 	}
 }
@@ -252,6 +315,7 @@ static void count_global(enum audit_kind kind, uint64_t bytes, int64_t delta)
 	if (__atomic_compare_exchange_n(&gw.capture, &want, CAP_BUSY, false,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		gw.first_kind = kind;
+		gw.first_tid = _audit_tid();
 		gw.nframes = capture(gw.frames);
 		__atomic_store_n(&gw.capture, CAP_DONE, __ATOMIC_RELEASE);
 	}
@@ -259,6 +323,8 @@ static void count_global(enum audit_kind kind, uint64_t bytes, int64_t delta)
 
 void _audit_count(enum audit_kind kind, uint64_t bytes, int64_t live_delta)
 {
+	if (_AUDIT_IGNORED(kind))
+		return;
 	int saved = errno;
 
 	/* Re-checked here, not trusted from _audit_enter(): the real call in
@@ -301,6 +367,7 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	}
 	memset(&tw, 0, offsetof(struct window, frames));
 	tw.flags = flags;
+	tw.opener_tid = _audit_tid();
 	tw.open = true;
 	_audit_tls.counting = !(flags & AUDIT_ALL_THREADS);
 	if (flags & AUDIT_ALL_THREADS)
@@ -316,6 +383,7 @@ static void fill_from_thread(struct audit_counts *out)
 	out->live_peak = tw.live_peak;
 	out->nframes = tw.nframes;
 	out->first_kind = tw.first_kind;
+	out->first_tid = tw.first_tid;
 	memcpy(out->frames, tw.frames, tw.nframes * sizeof tw.frames[0]);
 }
 
@@ -332,6 +400,7 @@ static void fill_from_global(struct audit_counts *out)
 	if (__atomic_load_n(&gw.capture, __ATOMIC_ACQUIRE) == CAP_DONE) {
 		out->nframes = gw.nframes;
 		out->first_kind = gw.first_kind;
+		out->first_tid = gw.first_tid;
 		memcpy(out->frames, gw.frames, gw.nframes * sizeof gw.frames[0]);
 	}
 	__atomic_store_n(&gw.capture, CAP_OFF, __ATOMIC_RELAXED);
@@ -339,9 +408,10 @@ static void fill_from_global(struct audit_counts *out)
 
 static void log_close(const struct audit_counts *c)
 {
-	char a[21], f[21], b[21], p[21];
+	char a[21], f[21], o[21], b[21], p[21];
 	_audit_say("window closed: allocs=", _audit_u64(a, c->allocs),
 		   " frees=", _audit_u64(f, c->frees),
+		   " os=", _audit_u64(o, c->os),
 		   " bytes=", _audit_u64(b, c->bytes),
 		   " live_peak=", _audit_u64(p, c->live_peak), NULL);
 }
@@ -360,12 +430,16 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 		fill_from_global(&c);
 	else
 		fill_from_thread(&c);
+	if (rc == 0)
+		c.opener_tid = tw.opener_tid;
 	tw.open = false;
 	_audit_tls.counting = 0;
 
-	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
+	for (int k = 0; k < AUDIT_HEAP_KINDS; k++)
 		if (k != AUDIT_FREE)
 			c.allocs += c.calls[k];
+	for (int k = AUDIT_HEAP_KINDS; k < AUDIT_KIND_COUNT; k++)
+		c.os += c.calls[k];
 	c.frees = c.calls[AUDIT_FREE];
 	if (rc == 0 && options[OPT_VERBOSE].value)
 		log_close(&c);
@@ -399,6 +473,11 @@ AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
 		[AUDIT_MEMALIGN] = "memalign",
 		[AUDIT_VALLOC] = "valloc",
 		[AUDIT_PVALLOC] = "pvalloc",
+		[AUDIT_MMAP] = "mmap",
+		[AUDIT_MREMAP] = "mremap",
+		[AUDIT_MUNMAP] = "munmap",
+		[AUDIT_BRK] = "brk",
+		[AUDIT_SBRK] = "sbrk",
 	};
 	return kind < AUDIT_KIND_COUNT ? names[kind] : "?";
 }
@@ -411,6 +490,7 @@ AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
 static void atfork_child(void)
 {
 	memset(&tw, 0, sizeof tw);
+	own_tid = 0; /* the child is a new thread with a new id */
 	_audit_tls.in_hook = 0;
 	_audit_tls.counting = 0;
 	memset(&gw, 0, sizeof gw);
@@ -425,7 +505,7 @@ void _audit_core_init(void)
 		_audit_die("pthread_atfork failed: a forked child would inherit "
 			   "the parent's window", NULL);
 	/* Loaded now because dlopen() allocates and locks.  Not warmed up
-	 * with a first unw_backtrace() here: under Valgrind that call makes
+	 * with a first unwind here: under Valgrind that call makes
 	 * libunwind's address probe (a write(2) of stack bytes) report an
 	 * error in every preloaded process.  The first capture pays for the
 	 * set-up instead; it runs with _audit_tls.in_hook set, so whatever libunwind
@@ -435,5 +515,9 @@ void _audit_core_init(void)
 		char pid[21];
 		_audit_say("loaded in pid ", _audit_u64(pid, (uint64_t)getpid()),
 			   NULL);
+#ifdef AUDIT_SELFTEST_UNCOUNTED
+		_audit_say("self-test build: never counts ",
+			   audit_kind_name(AUDIT_SELFTEST_UNCOUNTED), NULL);
+#endif
 	}
 }

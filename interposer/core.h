@@ -17,10 +17,17 @@
  *     _audit_leave();
  *
  * Between _audit_enter() and _audit_leave() the calling thread is marked
- * "inside the hook": any allocator call it makes meanwhile (from dlsym,
- * from libunwind, or from a glibc function that calls another public
- * allocator function internally, e.g. reallocarray -> realloc) is
- * forwarded without being counted, so each user-visible call counts once.
+ * "inside the hook": any hooked call it makes meanwhile (from dlsym, from
+ * libunwind, which maps its caches with syscall(SYS_mmap), or from a glibc
+ * function that calls another public allocator function internally, e.g.
+ * reallocarray -> realloc) is forwarded without being counted, so each
+ * user-visible call counts once.  The same mark keeps the interposer's
+ * own work (window API, stack capture) out of the counts; core.c's
+ * unwinder leaves no per-thread state whose clean-up could run later,
+ * outside any hook.
+ *
+ * The OS hooks (mmap family, brk/sbrk, syscall() with a memory number)
+ * follow the same protocol with bytes = 0 and live_delta = 0.
  *
  * Thread-safety: all functions may be called from any thread; they take
  * no lock and never allocate.
@@ -73,10 +80,27 @@ extern IE_TLS struct _audit_tls _audit_tls __attribute__((visibility("hidden")))
 #define _AUDIT_SLOW_BOOT 4
 extern int _audit_slow __attribute__((visibility("hidden")));
 
+/* Test-only build switch (audit.h): with -DAUDIT_SELFTEST_UNCOUNTED=<kind
+ * index> the library never counts that one kind — no window and no
+ * fast-window counter sees it, while the hook still forwards.  It exists
+ * to prove that the gate's self-test notices a broken counter; the
+ * shipped libaudit.so is built without it, and then _AUDIT_IGNORED() is
+ * the constant 0 (every hook passes a constant kind, so the test folds
+ * away). */
+#ifdef AUDIT_SELFTEST_UNCOUNTED
+_Static_assert(AUDIT_SELFTEST_UNCOUNTED >= 0 &&
+	       AUDIT_SELFTEST_UNCOUNTED < AUDIT_KIND_COUNT,
+	       "AUDIT_SELFTEST_UNCOUNTED must be a kind index");
+#define _AUDIT_IGNORED(kind) ((int)(kind) == (AUDIT_SELFTEST_UNCOUNTED))
+#else
+#define _AUDIT_IGNORED(kind) 0
+#endif
+
 /* `kind` is the audit_kind of the hooked call, or _AUDIT_UNCOUNTED for
  * entries that are not allocator calls (start-up, malloc_usable_size).  An
  * outermost counted call bumps the thread's fast-window counters
- * (audit_thread_state) before anything else.  Inline: with no window open
+ * (audit_thread_state) before anything else: frees for AUDIT_FREE, allocs
+ * for every other kind, OS kinds included.  Inline: with no window open
  * this and _audit_leave() are the whole cost of the interposer. */
 #define _AUDIT_UNCOUNTED AUDIT_KIND_COUNT
 static inline int _audit_enter(int kind)
@@ -85,10 +109,12 @@ static inline int _audit_enter(int kind)
 	if (t->in_hook)
 		return _AUDIT_NESTED;
 	t->in_hook = 1;
-	if (kind == AUDIT_FREE)
-		t->tc.frees++;
-	else if (kind < AUDIT_KIND_COUNT)
-		t->tc.allocs++;
+	if (!_AUDIT_IGNORED(kind)) {
+		if (kind == AUDIT_FREE)
+			t->tc.frees++;
+		else if (kind < AUDIT_KIND_COUNT)
+			t->tc.allocs++;
+	}
 	if (t->counting ||
 	    (__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) & _AUDIT_SLOW_ALL))
 		return _AUDIT_COUNT;
@@ -107,6 +133,8 @@ static inline int _audit_pass(int kind)
 	if (__builtin_expect(t->busy != 0, 0) ||
 	    __builtin_expect(__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) != 0, 0))
 		return 0;
+	if (_AUDIT_IGNORED(kind))
+		return 1;
 	if (kind == AUDIT_FREE)
 		t->tc.frees++;
 	else
@@ -121,7 +149,8 @@ static inline void _audit_leave(void)
 
 /* Records one counted call.  `bytes` is the size requested (already 0 for
  * an overflowing nmemb*size); `live_delta` is usable bytes gained (positive)
- * or released (negative) by the call.  Preserves errno. */
+ * or released (negative) by the call; both are 0 for the OS kinds, which
+ * add to neither bytes nor live_peak.  Preserves errno. */
 void _audit_count(enum audit_kind kind, uint64_t bytes, int64_t live_delta);
 
 /* One-time setup, called from the shim's constructor after the real
@@ -131,6 +160,10 @@ void _audit_core_init(void);
 /* Async-signal-safe diagnostics: "libaudit: " + the NULL-terminated
  * pieces + "\n" written to stderr with write(2).  Preserves errno. */
 void _audit_say(const char *first, ...) __attribute__((sentinel));
+/* The calling thread's kernel thread id (gettid()), cached per thread;
+ * the cache is dropped in a fork() child.  Async-signal-safe, never
+ * allocates, and goes through no hooked function. */
+int32_t _audit_tid(void);
 /* Decimal rendering into a caller-supplied buffer (>= 21 bytes). */
 const char *_audit_u64(char *buf, uint64_t v);
 /* Writes a message with _audit_say() and aborts. */

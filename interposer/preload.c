@@ -1,26 +1,51 @@
 /*
- * preload.c — the exported allocator hooks of libaudit.so.
+ * preload.c — the exported hooks of libaudit.so.
  *
  * Each hook only forwards to the real glibc function and reports what
  * happened to the core (core.h describes the protocol).  With no window
  * open the exported function is a pass-through of a dozen instructions
  * that tail-calls glibc (_audit_pass); the full hook runs out of line only
- * when a window counts, the hook is re-entered, or before start-up.  The only other
- * thing here is getting hold of the real functions: dlsym(RTLD_NEXT) on
- * first use, with the allocations dlsym itself makes served from a static
- * buffer, because at that moment there is no real malloc to call yet.
+ * when a window counts, the hook is re-entered, or before start-up.  The
+ * only other thing here is getting hold of the real functions:
+ * dlsym(RTLD_NEXT) on first use, with the allocations dlsym itself makes
+ * served from a static buffer, and the memory system calls made directly,
+ * because at that moment there is no real malloc or mmap to call yet.
  */
 #define _GNU_SOURCE
+/* Meson builds with -D_FILE_OFFSET_BITS=64, under which <sys/mman.h>
+ * renames mmap to mmap64 (__REDIRECT): our `mmap` would then define the
+ * symbol mmap64 twice and leave mmap unhooked.  Nothing here needs the
+ * redirection (off_t is 64 bits on every LP64 target). */
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core.h"
 
+typedef void *mmap_fn(void *, size_t, int, int, int, off_t);
+typedef int munmap_fn(void *, size_t);
+typedef void *sbrk_fn(intptr_t);
+
+/* What each exported name would have bound to without us.  The __libc_*
+ * aliases, __mmap, __munmap and __sbrk get their own slot instead of
+ * sharing the public name's: in glibc they are the same code, but whatever
+ * sits between us and libc (another preloaded allocator, or jemalloc's
+ * glibc override, which defines __libc_malloc and friends itself) may
+ * define one name and not the other, and a caller that pairs
+ * __libc_malloc with __libc_free must keep getting the pair it would have
+ * got.  Forwarding each name to dlsym(RTLD_NEXT, <that name>) keeps the
+ * interposer invisible; the public function is only the fallback for a
+ * libc that does not export the alias at all. */
 static struct {
 	void *(*malloc)(size_t);
 	void *(*calloc)(size_t, size_t);
@@ -33,8 +58,73 @@ static struct {
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
 	size_t (*malloc_usable_size)(void *);
+
+	void *(*libc_malloc)(size_t);
+	void *(*libc_calloc)(size_t, size_t);
+	void *(*libc_realloc)(void *, size_t);
+	void *(*libc_reallocarray)(void *, size_t, size_t);
+	void (*libc_free)(void *);
+	void *(*libc_memalign)(size_t, size_t);
+	void *(*libc_valloc)(size_t);
+	void *(*libc_pvalloc)(size_t);
+
+	mmap_fn *mmap, *mmap64, *libc_mmap;
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	munmap_fn *munmap, *libc_munmap;
+	int (*brk)(void *);
+	sbrk_fn *sbrk, *libc_sbrk;
+	long (*syscall)(long, ...);
 } real;
 static int ready;
+
+/* ---- system calls without libc ------------------------------------------ */
+
+/* Used only before resolve() has finished, for an mmap-family call or a
+ * syscall() that reaches a hook while the real functions are not known:
+ * libc's syscall() cannot serve it (it is one of the hooked names, so a
+ * call to it from here would come straight back), and neither dlsym nor
+ * anything else may be asked first. */
+static long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ __volatile__("syscall"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			       "r"(r9)
+			     : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ __volatile__("svc 0"
+			     : "+r"(x0)
+			     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			     : "memory");
+	return x0;
+#else
+#error "raw_syscall6: add this architecture's system-call sequence"
+#endif
+}
+
+/* libc's convention: -1 (or MAP_FAILED) and errno instead of -errno. */
+static long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long r = raw_syscall6(nr, a, b, c, d, e, f);
+	if ((unsigned long)r > -4096UL) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
 
 /* ---- bootstrap buffer --------------------------------------------------- */
 
@@ -106,8 +196,17 @@ static void *must_find(const char *name)
 	return f;
 }
 
+/* An alias glibc exports (see `real` for why it is looked up by its own
+ * name); `fallback` when the libc behind us does not have it. */
+static void *find_alias(const char *name, void *fallback)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	return f ? f : fallback;
+}
+
 /* Called with the thread marked in_hook, so dlsym's own allocations come
- * back through the hooks as _AUDIT_NESTED and land in boot_buf.  Several
+ * back through the hooks as _AUDIT_NESTED and land in boot_buf (and an
+ * mmap it made through our symbol would be a raw system call).  Several
  * threads may race here; they store identical values. */
 static void resolve(void)
 {
@@ -122,6 +221,27 @@ static void resolve(void)
 	real.valloc = must_find("valloc");
 	real.pvalloc = must_find("pvalloc");
 	real.malloc_usable_size = must_find("malloc_usable_size");
+
+	real.libc_malloc = find_alias("__libc_malloc", real.malloc);
+	real.libc_calloc = find_alias("__libc_calloc", real.calloc);
+	real.libc_realloc = find_alias("__libc_realloc", real.realloc);
+	real.libc_reallocarray = find_alias("__libc_reallocarray", real.reallocarray);
+	real.libc_free = find_alias("__libc_free", real.free);
+	real.libc_memalign = find_alias("__libc_memalign", real.memalign);
+	real.libc_valloc = find_alias("__libc_valloc", real.valloc);
+	real.libc_pvalloc = find_alias("__libc_pvalloc", real.pvalloc);
+
+	real.mmap = must_find("mmap");
+	real.mmap64 = find_alias("mmap64", real.mmap);
+	real.libc_mmap = find_alias("__mmap", real.mmap);
+	real.mremap = must_find("mremap");
+	real.munmap = must_find("munmap");
+	real.libc_munmap = find_alias("__munmap", real.munmap);
+	real.brk = must_find("brk");
+	real.sbrk = must_find("sbrk");
+	real.libc_sbrk = find_alias("__sbrk", real.sbrk);
+	real.syscall = must_find("syscall");
+
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_START, __ATOMIC_RELEASE);
 }
@@ -177,14 +297,19 @@ static inline bool pass(enum audit_kind kind)
 	return _audit_pass((int)kind);
 }
 
-/* ---- hooks -------------------------------------------------------------- */
+/* ---- heap hooks --------------------------------------------------------- */
 
-static __attribute__((noinline)) void *malloc_hooked(size_t size)
+/* The full hooks take the slot of the function to forward to (the public
+ * name's or the alias's) rather than its value: before resolve() the slot
+ * is still empty, and it is read only after enter() has filled it. */
+
+static __attribute__((noinline)) void *
+malloc_hooked(void *(*const *fn)(size_t), size_t size)
 {
 	int mode = enter(AUDIT_MALLOC);
 	if (mode == _AUDIT_NESTED)
-		return is_ready() ? real.malloc(size) : boot_alloc(0, size);
-	void *p = real.malloc(size);
+		return is_ready() ? (*fn)(size) : boot_alloc(0, size);
+	void *p = (*fn)(size);
 	if (mode == _AUDIT_COUNT)
 		_audit_count(AUDIT_MALLOC, size, usable(p));
 	_audit_leave();
@@ -195,21 +320,29 @@ AUDIT_PUBLIC void *malloc(size_t size)
 {
 	if (pass(AUDIT_MALLOC))
 		return real.malloc(size);
-	return malloc_hooked(size);
+	return malloc_hooked(&real.malloc, size);
 }
 
-static __attribute__((noinline)) void *calloc_hooked(size_t nmemb, size_t size)
+AUDIT_PUBLIC void *__libc_malloc(size_t size)
+{
+	if (pass(AUDIT_MALLOC))
+		return real.libc_malloc(size);
+	return malloc_hooked(&real.libc_malloc, size);
+}
+
+static __attribute__((noinline)) void *
+calloc_hooked(void *(*const *fn)(size_t, size_t), size_t nmemb, size_t size)
 {
 	int mode = enter(AUDIT_CALLOC);
 	if (mode == _AUDIT_NESTED) {
 		if (is_ready())
-			return real.calloc(nmemb, size);
+			return (*fn)(nmemb, size);
 		size_t n;
 		if (__builtin_mul_overflow(nmemb, size, &n))
 			return enomem();
 		return boot_alloc(0, n);
 	}
-	void *p = real.calloc(nmemb, size);
+	void *p = (*fn)(nmemb, size);
 	if (mode == _AUDIT_COUNT)
 		_audit_count(AUDIT_CALLOC, product(nmemb, size), usable(p));
 	_audit_leave();
@@ -220,7 +353,14 @@ AUDIT_PUBLIC void *calloc(size_t nmemb, size_t size)
 {
 	if (pass(AUDIT_CALLOC))
 		return real.calloc(nmemb, size);
-	return calloc_hooked(nmemb, size);
+	return calloc_hooked(&real.calloc, nmemb, size);
+}
+
+AUDIT_PUBLIC void *__libc_calloc(size_t nmemb, size_t size)
+{
+	if (pass(AUDIT_CALLOC))
+		return real.libc_calloc(nmemb, size);
+	return calloc_hooked(&real.libc_calloc, nmemb, size);
 }
 
 /* realloc of a bootstrap block: move it to the real heap (or, while still
@@ -235,14 +375,15 @@ static void *boot_realloc(void *old, size_t size)
 	return p;
 }
 
-static __attribute__((noinline)) void *realloc_hooked(void *old, size_t size)
+static __attribute__((noinline)) void *
+realloc_hooked(void *(*const *fn)(void *, size_t), void *old, size_t size)
 {
 	int mode = enter(AUDIT_REALLOC);
 	if (mode == _AUDIT_NESTED)
-		return is_ready() && !is_boot(old) ? real.realloc(old, size)
+		return is_ready() && !is_boot(old) ? (*fn)(old, size)
 						   : boot_realloc(old, size);
 	int64_t before = mode == _AUDIT_COUNT ? usable(old) : 0;
-	void *p = is_boot(old) ? boot_realloc(old, size) : real.realloc(old, size);
+	void *p = is_boot(old) ? boot_realloc(old, size) : (*fn)(old, size);
 	if (mode == _AUDIT_COUNT) {
 		/* glibc: realloc(p, 0) frees p and returns NULL; any other NULL
 		 * is a failure that leaves the old block alone. */
@@ -257,10 +398,20 @@ AUDIT_PUBLIC void *realloc(void *old, size_t size)
 {
 	if (pass(AUDIT_REALLOC))
 		return real.realloc(old, size);
-	return realloc_hooked(old, size);
+	return realloc_hooked(&real.realloc, old, size);
 }
 
-AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
+AUDIT_PUBLIC void *__libc_realloc(void *old, size_t size)
+{
+	if (pass(AUDIT_REALLOC))
+		return real.libc_realloc(old, size);
+	return realloc_hooked(&real.libc_realloc, old, size);
+}
+
+/* No pass-through: glibc's reallocarray (and __libc_reallocarray, the
+ * same code) calls realloc, which must come back here as nested. */
+static void *reallocarray_hooked(void *(*const *fn)(void *, size_t, size_t),
+				 void *old, size_t nmemb, size_t size)
 {
 	int mode = enter(AUDIT_REALLOCARRAY);
 	size_t n;
@@ -268,13 +419,13 @@ AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
 
 	if (mode == _AUDIT_NESTED) {
 		if (is_ready() && !is_boot(old))
-			return real.reallocarray(old, nmemb, size);
+			return (*fn)(old, nmemb, size);
 		return overflow ? enomem() : boot_realloc(old, n);
 	}
 	int64_t before = mode == _AUDIT_COUNT ? usable(old) : 0;
 	void *p;
 	if (!is_boot(old))
-		p = real.reallocarray(old, nmemb, size);
+		p = (*fn)(old, nmemb, size);
 	else
 		p = overflow ? enomem() : boot_realloc(old, n);
 	if (mode == _AUDIT_COUNT) {
@@ -287,7 +438,18 @@ AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
 	return p;
 }
 
-static __attribute__((noinline)) void free_hooked(void *p)
+AUDIT_PUBLIC void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+	return reallocarray_hooked(&real.reallocarray, old, nmemb, size);
+}
+
+AUDIT_PUBLIC void *__libc_reallocarray(void *old, size_t nmemb, size_t size)
+{
+	return reallocarray_hooked(&real.libc_reallocarray, old, nmemb, size);
+}
+
+static __attribute__((noinline)) void free_hooked(void (*const *fn)(void *),
+						  void *p)
 {
 	int mode = enter(AUDIT_FREE);
 	if (__builtin_expect(is_boot(p), 0)) {
@@ -300,14 +462,14 @@ static __attribute__((noinline)) void free_hooked(void *p)
 	}
 	if (mode == _AUDIT_NESTED) {
 		if (p && is_ready())
-			real.free(p);
+			(*fn)(p);
 		return;
 	}
 	/* errno is not saved here: glibc's free preserves it (2.33+), and
 	 * _audit_count preserves it; an errno round trip (a call into libc)
 	 * per free was a measurable part of the pass-through cost. */
 	int64_t before = mode == _AUDIT_COUNT ? usable(p) : 0;
-	real.free(p);
+	(*fn)(p);
 	if (mode == _AUDIT_COUNT)
 		_audit_count(AUDIT_FREE, 0, -before);
 	_audit_leave();
@@ -319,7 +481,16 @@ AUDIT_PUBLIC void free(void *p)
 		real.free(p);
 		return;
 	}
-	free_hooked(p);
+	free_hooked(&real.free, p);
+}
+
+AUDIT_PUBLIC void __libc_free(void *p)
+{
+	if (pass(AUDIT_FREE)) {
+		real.libc_free(p);
+		return;
+	}
+	free_hooked(&real.libc_free, p);
 }
 
 static __attribute__((noinline)) int posix_memalign_hooked(void **out, size_t align, size_t size)
@@ -348,56 +519,59 @@ AUDIT_PUBLIC int posix_memalign(void **out, size_t align, size_t size)
 	return posix_memalign_hooked(out, align, size);
 }
 
-/* The memalign-style and page-aligned functions share one shape: the
- * exported pass-through, then the full hook out of line (as for malloc). */
-#define ALIGNED_HOOK(name, KIND)                                              \
-	static void *name##_hooked(size_t align, size_t size);                \
+/* aligned_alloc and memalign (and __libc_memalign) share one full hook. */
+static __attribute__((noinline)) void *
+aligned_hooked(enum audit_kind kind, void *(*const *fn)(size_t, size_t),
+	       size_t align, size_t size)
+{
+	int mode = enter(kind);
+	if (mode == _AUDIT_NESTED)
+		return is_ready() ? (*fn)(align, size) : boot_alloc(align, size);
+	void *p = (*fn)(align, size);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(kind, size, usable(p));
+	_audit_leave();
+	return p;
+}
+
+#define ALIGNED_HOOK(name, slot, KIND)                                        \
 	AUDIT_PUBLIC void *name(size_t align, size_t size)                    \
 	{                                                                     \
 		if (pass(KIND))                                               \
-			return real.name(align, size);                        \
-		return name##_hooked(align, size);                            \
-	}                                                                     \
-	static __attribute__((noinline)) void *name##_hooked(size_t align,   \
-							      size_t size)    \
-	{                                                                     \
-		int mode = enter(KIND);                                       \
-		if (mode == _AUDIT_NESTED)                                    \
-			return is_ready() ? real.name(align, size)            \
-					  : boot_alloc(align, size);          \
-		void *p = real.name(align, size);                             \
-		if (mode == _AUDIT_COUNT)                                     \
-			_audit_count(KIND, size, usable(p));                  \
-		_audit_leave();                                               \
-		return p;                                                     \
+			return real.slot(align, size);                        \
+		return aligned_hooked(KIND, &real.slot, align, size);         \
 	}
 
-ALIGNED_HOOK(aligned_alloc, AUDIT_ALIGNED_ALLOC)
-ALIGNED_HOOK(memalign, AUDIT_MEMALIGN)
+ALIGNED_HOOK(aligned_alloc, aligned_alloc, AUDIT_ALIGNED_ALLOC)
+ALIGNED_HOOK(memalign, memalign, AUDIT_MEMALIGN)
+ALIGNED_HOOK(__libc_memalign, libc_memalign, AUDIT_MEMALIGN)
 
-#define PAGE_HOOK(name, KIND)                                                 \
-	static void *name##_hooked(size_t size);                              \
+/* valloc and pvalloc (and their __libc_ aliases): page-aligned blocks. */
+static __attribute__((noinline)) void *
+page_hooked(enum audit_kind kind, void *(*const *fn)(size_t), size_t size)
+{
+	int mode = enter(kind);
+	if (mode == _AUDIT_NESTED)
+		return is_ready() ? (*fn)(size) : boot_alloc(4096, size);
+	void *p = (*fn)(size);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(kind, size, usable(p));
+	_audit_leave();
+	return p;
+}
+
+#define PAGE_HOOK(name, slot, KIND)                                           \
 	AUDIT_PUBLIC void *name(size_t size)                                  \
 	{                                                                     \
 		if (pass(KIND))                                               \
-			return real.name(size);                               \
-		return name##_hooked(size);                                   \
-	}                                                                     \
-	static __attribute__((noinline)) void *name##_hooked(size_t size)    \
-	{                                                                     \
-		int mode = enter(KIND);                                       \
-		if (mode == _AUDIT_NESTED)                                    \
-			return is_ready() ? real.name(size)                   \
-					  : boot_alloc(4096, size);           \
-		void *p = real.name(size);                                    \
-		if (mode == _AUDIT_COUNT)                                     \
-			_audit_count(KIND, size, usable(p));                  \
-		_audit_leave();                                               \
-		return p;                                                     \
+			return real.slot(size);                               \
+		return page_hooked(KIND, &real.slot, size);                   \
 	}
 
-PAGE_HOOK(valloc, AUDIT_VALLOC)
-PAGE_HOOK(pvalloc, AUDIT_PVALLOC)
+PAGE_HOOK(valloc, valloc, AUDIT_VALLOC)
+PAGE_HOOK(__libc_valloc, libc_valloc, AUDIT_VALLOC)
+PAGE_HOOK(pvalloc, pvalloc, AUDIT_PVALLOC)
+PAGE_HOOK(__libc_pvalloc, libc_pvalloc, AUDIT_PVALLOC)
 
 /* Not counted; exported so that a bootstrap block (which glibc never saw)
  * is not handed to glibc's malloc_usable_size. */
@@ -413,4 +587,228 @@ AUDIT_PUBLIC size_t malloc_usable_size(void *p)
 		_audit_leave();
 	}
 	return real.malloc_usable_size(p);
+}
+
+/* ---- OS hooks ----------------------------------------------------------- */
+
+/* Memory asked of the kernel through libc.  Counted as calls only (no
+ * bytes, no live_peak): audit.h says which entry points and why.  glibc's
+ * own uses (malloc growing its heap, pthread stacks, the loader) call
+ * these internally, not through our symbols, so they are never seen here.
+ * Before resolve() has finished a nested call (one made by dlsym) is a
+ * raw system call; brk and sbrk then fail instead, because glibc keeps
+ * the current break in a variable of its own (__curbrk) that moving the
+ * break behind its back would make wrong. */
+
+static __attribute__((noinline)) void *
+mmap_hooked(mmap_fn *const *fn, void *addr, size_t len, int prot, int flags,
+	    int fd, off_t off)
+{
+	int mode = enter(AUDIT_MMAP);
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return (*fn)(addr, len, prot, flags, fd, off);
+		return (void *)raw_syscall(SYS_mmap, (long)addr, (long)len, prot,
+					   flags, fd, (long)off);
+	}
+	void *p = (*fn)(addr, len, prot, flags, fd, off);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_MMAP, 0, 0);
+	_audit_leave();
+	return p;
+}
+
+#define MMAP_HOOK(name, slot)                                                 \
+	AUDIT_PUBLIC void *name(void *addr, size_t len, int prot, int flags,  \
+				int fd, off_t off)                            \
+	{                                                                     \
+		if (pass(AUDIT_MMAP))                                         \
+			return real.slot(addr, len, prot, flags, fd, off);    \
+		return mmap_hooked(&real.slot, addr, len, prot, flags, fd,    \
+				   off);                                      \
+	}
+
+MMAP_HOOK(mmap, mmap)
+MMAP_HOOK(mmap64, mmap64)
+MMAP_HOOK(__mmap, libc_mmap)
+
+static __attribute__((noinline)) void *
+mremap_hooked(void *old, size_t old_size, size_t new_size, int flags,
+	      void *new_addr)
+{
+	int mode = enter(AUDIT_MREMAP);
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return real.mremap(old, old_size, new_size, flags, new_addr);
+		return (void *)raw_syscall(SYS_mremap, (long)old, (long)old_size,
+					   (long)new_size, flags, (long)new_addr, 0);
+	}
+	void *p = real.mremap(old, old_size, new_size, flags, new_addr);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_MREMAP, 0, 0);
+	_audit_leave();
+	return p;
+}
+
+/* The fifth argument exists only with MREMAP_FIXED (the kernel ignores it
+ * otherwise), so it is read only then: reading an argument the caller did
+ * not pass is undefined. */
+AUDIT_PUBLIC void *mremap(void *old, size_t old_size, size_t new_size,
+			  int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (pass(AUDIT_MREMAP))
+		return real.mremap(old, old_size, new_size, flags, new_addr);
+	return mremap_hooked(old, old_size, new_size, flags, new_addr);
+}
+
+static __attribute__((noinline)) int munmap_hooked(munmap_fn *const *fn,
+						   void *addr, size_t len)
+{
+	int mode = enter(AUDIT_MUNMAP);
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return (*fn)(addr, len);
+		return (int)raw_syscall(SYS_munmap, (long)addr, (long)len, 0, 0,
+					0, 0);
+	}
+	int rc = (*fn)(addr, len);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_MUNMAP, 0, 0);
+	_audit_leave();
+	return rc;
+}
+
+AUDIT_PUBLIC int munmap(void *addr, size_t len)
+{
+	if (pass(AUDIT_MUNMAP))
+		return real.munmap(addr, len);
+	return munmap_hooked(&real.munmap, addr, len);
+}
+
+AUDIT_PUBLIC int __munmap(void *addr, size_t len)
+{
+	if (pass(AUDIT_MUNMAP))
+		return real.libc_munmap(addr, len);
+	return munmap_hooked(&real.libc_munmap, addr, len);
+}
+
+static __attribute__((noinline)) int brk_hooked(void *addr)
+{
+	int mode = enter(AUDIT_BRK);
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return real.brk(addr);
+		errno = ENOMEM;
+		return -1;
+	}
+	int rc = real.brk(addr);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_BRK, 0, 0);
+	_audit_leave();
+	return rc;
+}
+
+AUDIT_PUBLIC int brk(void *addr)
+{
+	if (pass(AUDIT_BRK))
+		return real.brk(addr);
+	return brk_hooked(addr);
+}
+
+static __attribute__((noinline)) void *sbrk_hooked(sbrk_fn *const *fn,
+						   intptr_t increment)
+{
+	int mode = enter(AUDIT_SBRK);
+	if (mode == _AUDIT_NESTED) {
+		if (is_ready())
+			return (*fn)(increment);
+		errno = ENOMEM;
+		return (void *)-1;
+	}
+	void *p = (*fn)(increment);
+	if (mode == _AUDIT_COUNT)
+		_audit_count(AUDIT_SBRK, 0, 0);
+	_audit_leave();
+	return p;
+}
+
+AUDIT_PUBLIC void *sbrk(intptr_t increment)
+{
+	if (pass(AUDIT_SBRK))
+		return real.sbrk(increment);
+	return sbrk_hooked(&real.sbrk, increment);
+}
+
+AUDIT_PUBLIC void *__sbrk(intptr_t increment)
+{
+	if (pass(AUDIT_SBRK))
+		return real.libc_sbrk(increment);
+	return sbrk_hooked(&real.libc_sbrk, increment);
+}
+
+/* syscall(): only the four memory numbers are hooks; every other number
+ * (futex above all: Rust's std and many C libraries wait through
+ * syscall(SYS_futex, ...)) is forwarded untouched and costs one switch. */
+static int syscall_kind(long nr)
+{
+	switch (nr) {
+	case SYS_mmap:
+		return AUDIT_MMAP;
+	case SYS_mremap:
+		return AUDIT_MREMAP;
+	case SYS_munmap:
+		return AUDIT_MUNMAP;
+	case SYS_brk:
+		return AUDIT_BRK;
+	default:
+		return -1;
+	}
+}
+
+static long forward_syscall(long nr, const long *a)
+{
+	if (__builtin_expect(!is_ready(), 0))
+		return raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static __attribute__((noinline)) long syscall_hooked(int kind, long nr,
+						     const long *a)
+{
+	int mode = enter((enum audit_kind)kind);
+	if (mode == _AUDIT_NESTED)
+		return forward_syscall(nr, a);
+	long r = real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (mode == _AUDIT_COUNT)
+		_audit_count((enum audit_kind)kind, 0, 0);
+	_audit_leave();
+	return r;
+}
+
+/* Variadic: the caller passes as many arguments as its system call takes.
+ * Six are read, as glibc's own syscall() does — on the supported ABIs
+ * reading one that was not passed yields an unspecified register or stack
+ * word, which the kernel ignores for a call that takes fewer. */
+AUDIT_PUBLIC long syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+
+	int kind = syscall_kind(nr);
+	if (kind < 0)
+		return forward_syscall(nr, a);
+	if (pass((enum audit_kind)kind))
+		return real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return syscall_hooked(kind, nr, a);
 }

@@ -19,6 +19,12 @@ EXPECTED = frozenset({
     # hooked allocator family
     "malloc", "calloc", "realloc", "reallocarray", "free",
     "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+    # glibc's exported aliases of it, counted under the public kind
+    "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_reallocarray",
+    "__libc_free", "__libc_memalign", "__libc_valloc", "__libc_pvalloc",
+    # memory from the OS through libc
+    "mmap", "mmap64", "__mmap", "mremap", "munmap", "__munmap",
+    "brk", "sbrk", "__sbrk", "syscall",
     # passed through uncounted
     "malloc_usable_size",
     # window API (audit.h)
