@@ -10,18 +10,6 @@
 
 struct audit_api audit;
 
-void *(*volatile v_malloc)(size_t) = malloc;
-void *(*volatile v_calloc)(size_t, size_t) = calloc;
-void *(*volatile v_realloc)(void *, size_t) = realloc;
-void *(*volatile v_reallocarray)(void *, size_t, size_t) = reallocarray;
-void (*volatile v_free)(void *) = free;
-int (*volatile v_posix_memalign)(void **, size_t, size_t) = posix_memalign;
-void *(*volatile v_aligned_alloc)(size_t, size_t) = aligned_alloc;
-void *(*volatile v_memalign)(size_t, size_t) = memalign;
-void *(*volatile v_valloc)(size_t) = valloc;
-void *(*volatile v_pvalloc)(size_t) = pvalloc;
-size_t (*volatile v_malloc_usable_size)(void *) = malloc_usable_size;
-
 volatile size_t v_huge = SIZE_MAX / 2 + 1;
 
 void audit_calibrate(void)
@@ -54,10 +42,12 @@ void expect_only(const struct audit_counts *c, enum audit_kind kind,
 			     "calls[%s] = %llu, expected %llu",
 			     audit.kind_name(k), (unsigned long long)c->calls[k],
 			     (unsigned long long)(k == kind ? n : 0));
-	cr_assert_eq(c->allocs, kind == AUDIT_FREE ? 0 : n,
+	bool heap = kind < AUDIT_HEAP_KINDS;
+	cr_assert_eq(c->allocs, heap && kind != AUDIT_FREE ? n : 0,
 		     "allocs = %llu", (unsigned long long)c->allocs);
 	cr_assert_eq(c->frees, kind == AUDIT_FREE ? n : 0,
 		     "frees = %llu", (unsigned long long)c->frees);
+	cr_assert_eq(c->os, heap ? 0 : n, "os = %llu", (unsigned long long)c->os);
 	cr_assert_eq(c->bytes, bytes, "bytes = %llu, expected %llu",
 		     (unsigned long long)c->bytes, (unsigned long long)bytes);
 }
@@ -90,4 +80,19 @@ void run_in_child(void (*fn)(void *result), void *result, size_t size)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "child failed (status 0x%x)", status);
 	cr_assert_eq(got, size, "child sent %zu of %zu bytes", got, size);
+}
+
+void expect_entry_counts_once(const char *fn)
+{
+	const struct entry *e = entry_find(fn);
+	struct audit_fast_window fast;
+	struct entry_result r;
+	char msg[256];
+
+	cr_assert_not_null(e, "no entry point %s in calls.c", fn);
+	cr_assert_eq(audit_fast_resolve(&fast), 0,
+		     "interposer not loaded: audit_thread_state()");
+	entry_run(e, &audit, AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK, &fast, &r);
+	cr_assert(entry_check(e, &r, AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK, 1,
+			      &audit, msg, sizeof msg), "%s", msg);
 }

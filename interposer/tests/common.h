@@ -8,47 +8,35 @@
  * Every suite uses `.init = audit_calibrate`: in each Criterion worker it
  * resolves the API and proves that one malloc/free pair through volatile
  * pointers reads exactly 1 malloc and 1 free.  Failure messages contain
- * "interposer not loaded", which tests/expect_not_loaded.py looks for.
+ * "interposer not loaded", which the fails-loudly-without-preload tests
+ * (meson.build, run_and_match.py) look for.
  *
- * Rules for test bodies: allocate only through the v_* pointers below (gcc
- * -O2 deletes a direct malloc/free pair), keep stdio and Criterion calls out
- * of windows, and close the window before any assertion (cr_assert
+ * Rules for test bodies: allocate only through the v_* pointers of
+ * calls.h (gcc -O2 deletes a direct malloc/free pair), keep stdio and
+ * Criterion calls out of windows, and close the window before any assertion (cr_assert
  * long-jumps and a failing assertion allocates).
  */
 #ifndef INTERPOSER_TESTS_COMMON_H
 #define INTERPOSER_TESTS_COMMON_H
 
 #define _GNU_SOURCE
-#define AUDIT_WANT_RESOLVE
 #include <stddef.h>
 #include <stdint.h>
 
 #include <criterion/criterion.h>
 
-#include "audit.h"
+#include "calls.h" /* audit.h, the v_* pointers, the entry-point table */
 
 extern struct audit_api audit;
 
 void audit_calibrate(void);
-
-extern void *(*volatile v_malloc)(size_t);
-extern void *(*volatile v_calloc)(size_t, size_t);
-extern void *(*volatile v_realloc)(void *, size_t);
-extern void *(*volatile v_reallocarray)(void *, size_t, size_t);
-extern void (*volatile v_free)(void *);
-extern int (*volatile v_posix_memalign)(void **, size_t, size_t);
-extern void *(*volatile v_aligned_alloc)(size_t, size_t);
-extern void *(*volatile v_memalign)(size_t, size_t);
-extern void *(*volatile v_valloc)(size_t);
-extern void *(*volatile v_pvalloc)(size_t);
-extern size_t (*volatile v_malloc_usable_size)(void *);
 
 /* Sizes passed through a volatile so that gcc can neither fold nor warn
  * about deliberately absurd requests. */
 extern volatile size_t v_huge;
 
 /* Asserts that the window saw exactly `n` calls of `kind`, no call of any
- * other kind, and `bytes` bytes requested; allocs/frees must agree. */
+ * other kind, and `bytes` bytes requested; allocs/frees/os must agree. */
 void expect_only(const struct audit_counts *c, enum audit_kind kind,
 		 uint64_t n, uint64_t bytes);
 
@@ -56,5 +44,10 @@ void expect_only(const struct audit_counts *c, enum audit_kind kind,
  * `size` bytes it fills in back to the parent.  The child's exit status is
  * asserted to be 0. */
 void run_in_child(void (*fn)(void *result), void *result, size_t size);
+
+/* Runs the entry point `fn` of calls.h once in a this-thread window (with
+ * a fast window inside) and asserts that it counted exactly once as its
+ * kind and nothing else (entry_check). */
+void expect_entry_counts_once(const char *fn);
 
 #endif

@@ -5,7 +5,8 @@ output.
 Used for behaviour that a test process cannot check from the inside: that
 the Criterion binary fails loudly without LD_PRELOAD (exit non-zero AND the
 calibration message, since a crash or a missing library also exits
-non-zero), and that AUDIT_* options read at load time take effect.
+non-zero), that AUDIT_* options read at load time take effect, and what a
+test-only variant of the library prints that the shipped one must not.
 """
 import argparse
 import os
@@ -23,6 +24,8 @@ def main() -> int:
                     help="required exit status")
     ap.add_argument("--contains", action="append", default=[], metavar="TEXT",
                     help="text the combined stdout+stderr must contain")
+    ap.add_argument("--lacks", action="append", default=[], metavar="TEXT",
+                    help="text the combined stdout+stderr must not contain")
     ap.add_argument("cmd", nargs=argparse.REMAINDER,
                     help="-- COMMAND [ARGS...]")
     args = ap.parse_args()
@@ -46,6 +49,7 @@ def main() -> int:
     if (res.returncode == 0) != (args.exit == "zero"):
         failures.append(f"exit status {res.returncode}, wanted {args.exit}")
     failures += [f"output lacks {t!r}" for t in args.contains if t not in out]
+    failures += [f"output contains {t!r}" for t in args.lacks if t in out]
     for f in failures:
         print(f"FAIL: {shown}: {f}")
     if not failures:

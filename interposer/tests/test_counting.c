@@ -170,12 +170,23 @@ Test(counting, closing_a_closed_window_returns_minus_one_and_zeros)
 	cr_assert_eq(rc, -1);
 	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++)
 		cr_assert_eq(c.calls[k], 0);
-	cr_assert_eq(c.allocs + c.frees + c.bytes + c.live_peak, 0);
+	cr_assert_eq(c.allocs + c.frees + c.os + c.bytes + c.live_peak, 0);
 	cr_assert_eq(c.nframes, 0);
+	cr_assert_eq(c.first_tid, 0);
+	cr_assert_eq(c.opener_tid, 0, "a window that was not open has no opener");
 
 	audit.open(AUDIT_THIS_THREAD);
 	cr_assert_eq(audit.close(&c), 0);
 	cr_assert_eq(audit.close(&c), -1, "a window closes only once");
+}
+
+Test(counting, heap_kinds_come_first_and_os_kinds_last)
+{
+	cr_assert_eq(AUDIT_HEAP_KINDS, 10);
+	cr_assert_eq(AUDIT_MMAP, AUDIT_HEAP_KINDS);
+	cr_assert_eq(AUDIT_SBRK, AUDIT_KIND_COUNT - 1);
+	cr_assert_eq(AUDIT_KIND_COUNT, 15);
+	cr_assert_eq(audit.loaded(), 2, "audit_loaded() = %d", audit.loaded());
 }
 
 Test(counting, kind_names_match_the_enum)
@@ -183,6 +194,7 @@ Test(counting, kind_names_match_the_enum)
 	static const char *const want[AUDIT_KIND_COUNT] = {
 		"malloc", "calloc", "realloc", "reallocarray", "free",
 		"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+		"mmap", "mremap", "munmap", "brk", "sbrk",
 	};
 	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++)
 		cr_assert_str_eq(audit.kind_name(k), want[k]);

@@ -11,6 +11,7 @@ struct child_result {
 	struct audit_counts inherited;
 	int fresh_rc;
 	struct audit_counts fresh;
+	pid_t tid; /* the child's gettid() */
 };
 
 static void child_closes_then_counts(void *arg)
@@ -19,6 +20,7 @@ static void child_closes_then_counts(void *arg)
 
 	memset(&r->inherited, 0xff, sizeof r->inherited);
 	r->inherited_rc = audit.close(&r->inherited);
+	r->tid = gettid();
 	audit.open(AUDIT_THIS_THREAD);
 	v_free(v_malloc(64));
 	r->fresh_rc = audit.close(&r->fresh);
@@ -40,6 +42,11 @@ static void check_child(const struct child_result *r)
 	cr_assert_eq(r->fresh.allocs, 1);
 	cr_assert_eq(r->fresh.frees, 1);
 	cr_assert_eq(r->fresh.bytes, 64);
+	/* the parent's thread id (cached when it opened its windows) must not
+	 * leak into the child */
+	cr_assert_eq(r->fresh.opener_tid, r->tid, "opener_tid %d, child %d",
+		     (int)r->fresh.opener_tid, (int)r->tid);
+	cr_assert_neq(r->fresh.opener_tid, (int32_t)gettid());
 }
 
 Test(fork, child_of_a_thread_window_starts_clean_and_counts_exactly)

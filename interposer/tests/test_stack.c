@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 
 TestSuite(stack, .init = audit_calibrate, .timeout = 20);
 
@@ -124,4 +125,51 @@ Test(stack, all_threads_window_captures_the_first_caller)
 	cr_assert_eq(r.first_kind, AUDIT_MALLOC);
 	cr_assert_str_eq(name_of(r.frames[0]), "stack_site_malloc");
 	cr_assert_str_eq(name_of(r.frames[1]), "stack_outer");
+}
+
+/* A thread that has captured a stack and then exits must not leave the
+ * unwinder's clean-up (its per-thread cache, released at thread exit) in
+ * an all-threads window as an OS call of that thread. */
+struct exiting_result {
+	int ok;
+	uint32_t nframes; /* of the capture on the exiting thread */
+	struct audit_counts all;
+};
+
+static void *capture_then_exit(void *arg)
+{
+	struct audit_counts *own = arg;
+	audit.open(AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK);
+	void *p = stack_outer(16);
+	audit.close(own);
+	v_free(p);
+	return NULL;
+}
+
+static void thread_exit_in_window_in_child(void *arg)
+{
+	struct exiting_result *r = arg;
+	struct audit_counts own;
+	pthread_t t;
+
+	audit.open(AUDIT_ALL_THREADS);
+	if (pthread_create(&t, NULL, capture_then_exit, &own))
+		return;
+	pthread_join(t, NULL);
+	audit.close(&r->all);
+	r->nframes = own.nframes;
+	r->ok = 1;
+}
+
+Test(stack, a_thread_that_captured_and_exits_adds_no_os_call)
+{
+	struct exiting_result r;
+	run_in_child(thread_exit_in_window_in_child, &r, sizeof r);
+	cr_assert(r.ok, "could not start the thread");
+	cr_assert_gt(r.nframes, 0, "the thread captured nothing");
+	for (unsigned k = AUDIT_HEAP_KINDS; k < AUDIT_KIND_COUNT; k++)
+		cr_assert_eq(r.all.calls[k], 0, "calls[%s] = %llu: the unwinder's "
+			     "own clean-up was counted", audit.kind_name(k),
+			     (unsigned long long)r.all.calls[k]);
+	cr_assert_eq(r.all.os, 0);
 }

@@ -94,11 +94,11 @@ static int burst_matches(const struct burst *b, const struct audit_counts *c)
 	for (int k = 0; k < AUDIT_KIND_COUNT; k++) {
 		if (c->calls[k] != b->calls[k])
 			return 0;
-		if (k != AUDIT_FREE)
+		if (k < AUDIT_HEAP_KINDS && k != AUDIT_FREE)
 			allocs += b->calls[k];
 	}
 	return c->bytes == b->bytes && c->allocs == allocs &&
-	       c->frees == b->calls[AUDIT_FREE];
+	       c->frees == b->calls[AUDIT_FREE] && c->os == 0;
 }
 
 /* ---- per-thread windows under concurrent allocation --------------------- */

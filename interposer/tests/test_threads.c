@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <unistd.h>
 
 TestSuite(threads, .init = audit_calibrate, .timeout = 30);
 
@@ -14,6 +15,7 @@ struct helper {
 	pthread_t tid;
 	sem_t go, done;
 	volatile int stop;
+	pid_t ktid; /* its gettid(), valid once it has run */
 };
 
 static void *helper_main(void *arg)
@@ -21,6 +23,7 @@ static void *helper_main(void *arg)
 	struct helper *h = arg;
 	void *p[N_ALLOCS];
 
+	h->ktid = gettid();
 	for (;;) {
 		sem_wait(&h->go);
 		if (h->stop)
@@ -141,4 +144,70 @@ Test(threads, all_threads_window_counts_exactly_in_a_single_threaded_child)
 		     "this-thread window saw the helper: allocs=%llu frees=%llu",
 		     (unsigned long long)r.plain.allocs,
 		     (unsigned long long)r.plain.frees);
+}
+
+/* ---- which thread made the first call ------------------------------------ */
+
+Test(threads, this_thread_window_records_its_opener_and_first_caller)
+{
+	audit.open(AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK);
+	v_free(v_malloc(5));
+	audit.close(&c);
+	cr_assert_eq(c.opener_tid, (int32_t)gettid());
+	cr_assert_eq(c.first_tid, c.opener_tid);
+
+	audit.open(AUDIT_THIS_THREAD);
+	v_free(v_malloc(5));
+	audit.close(&c);
+	cr_assert_eq(c.opener_tid, (int32_t)gettid(), "every open window has an opener");
+	cr_assert_eq(c.first_tid, 0, "first_tid without a capture");
+}
+
+struct first_result {
+	int ok;
+	pid_t opener, helper;
+	struct audit_counts other_first, own_first;
+};
+
+static void who_calls_first_in_child(void *arg)
+{
+	struct first_result *r = arg;
+	struct helper h;
+
+	if (helper_start(&h))
+		return;
+	r->opener = gettid();
+	audit.open(AUDIT_ALL_THREADS | AUDIT_CAPTURE_STACK);
+	helper_run(&h); /* the helper's mallocs come first */
+	v_free(v_malloc(5));
+	audit.close(&r->other_first);
+
+	audit.open(AUDIT_ALL_THREADS | AUDIT_CAPTURE_STACK);
+	v_free(v_malloc(5)); /* now the opener's */
+	helper_run(&h);
+	audit.close(&r->own_first);
+	r->helper = h.ktid;
+	helper_join(&h);
+	r->ok = 1;
+}
+
+/* In a forked child no other thread can make the first call. */
+Test(threads, all_threads_window_names_the_thread_that_called_first)
+{
+	struct first_result r;
+	run_in_child(who_calls_first_in_child, &r, sizeof r);
+	cr_assert(r.ok, "could not start the helper thread");
+	cr_assert_neq(r.helper, r.opener);
+
+	cr_assert_eq(r.other_first.opener_tid, r.opener);
+	cr_assert_eq(r.other_first.first_tid, r.helper,
+		     "helper called first: first_tid %d, helper %d, opener %d",
+		     (int)r.other_first.first_tid, (int)r.helper, (int)r.opener);
+	cr_assert_neq(r.other_first.first_tid, r.other_first.opener_tid);
+	cr_assert_eq(r.other_first.first_kind, AUDIT_MALLOC);
+
+	cr_assert_eq(r.own_first.opener_tid, r.opener);
+	cr_assert_eq(r.own_first.first_tid, r.own_first.opener_tid,
+		     "opener called first: first_tid %d, opener %d",
+		     (int)r.own_first.first_tid, (int)r.opener);
 }
