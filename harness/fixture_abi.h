@@ -27,8 +27,7 @@
 #include <stdint.h>
 
 /* v2: fx_observe takes window hooks, so the observation pass is counted
- * like every other dispatch.  The harness still reads v1 libraries (their
- * observed steps go uncounted and the records say so). */
+ * like every other dispatch.  The harness refuses v1 libraries. */
 #define FX_ABI_VERSION 2
 
 /* The Rust code panicked; the shim caught it (a panic never unwinds into C). */
@@ -63,8 +62,7 @@ struct fx_api {
 	 * call, close(ctx) right after it, before anything is formatted — and
 	 * writes "ret=<Debug>; field=<Debug>..." into buf (NUL-terminated,
 	 * truncated to len).  Returns the full length, -1 on a bad index / no
-	 * system, or FX_PANICKED (the window was left open).  In ABI v1 it
-	 * took only (i, buf, len) and opened no window. */
+	 * system, or FX_PANICKED (the window was left open). */
 	int64_t (*observe)(uint32_t i, char *buf, size_t len, fx_hook open,
 			   fx_hook close, void *ctx);
 	/* Drops the system.  It opens no window itself: the harness puts one

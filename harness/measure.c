@@ -82,9 +82,6 @@ struct tally {
 struct run {
 	const struct faa_entry *e;
 	struct fx_api fx;
-	uint32_t abi;        /* the library's fx_abi_version() */
-	/* ABI v1's fx_observe: no hooks, nothing of it counted. */
-	int64_t (*observe_v1)(uint32_t i, char *buf, size_t len);
 	FILE *out;
 	struct faa_verdict *v;
 	int noalloc;
@@ -385,7 +382,7 @@ static void observation_pass(struct run *r)
 {
 	const struct fx_api *fx = &r->fx;
 	struct tally t = { 0 };
-	uint32_t unwindowed = 0, n = fx->step_count();
+	uint32_t n = fx->step_count();
 	struct audit_counts *c = &r->w.counts;
 
 	memset(c, 0, sizeof *c);
@@ -400,33 +397,24 @@ static void observation_pass(struct run *r)
 		char buf[4096];
 		int64_t rc;
 		memset(c, 0, sizeof *c);
-		if (r->abi >= 2) {
-			rc = fx->observe(i, buf, sizeof buf, hook_open, hook_close, &r->w);
-			if (rc == FX_PANICKED)
-				api.close(c);
-		} else {
-			rc = r->observe_v1(i, buf, sizeof buf);
-			unwindowed++;
-		}
+		rc = fx->observe(i, buf, sizeof buf, hook_open, hook_close, &r->w);
+		if (rc == FX_PANICKED)
+			api.close(c);
 		if (rc < 0) {
 			faa_fail(r->v, "%s %s O%d: step %u %s", r->e->name, r->e->mode, r->e->opt,
 				 i + 1, rc == FX_PANICKED ? "panicked in the observation pass"
 							  : "could not be observed");
 			break;
 		}
-		if (r->abi >= 2)
-			observe_window(r, &t, (int)i, fx->step_label(i));
+		observe_window(r, &t, (int)i, fx->step_label(i));
 		fprintf(r->out, "{\"kind\":\"observe\",\"step\":%u,\"text\":", i);
 		json_str(r->out, buf);
 		fputs("}\n", r->out);
 	}
 	windowed_destroy(r, c);
 	observe_window(r, &t, -1, "fx_destroy()");
-out:;
-	char extra[48] = "";
-	if (unwindowed)
-		snprintf(extra, sizeof extra, ",\"unwindowed\":%u", unwindowed);
-	record_tally(r->out, "observe_windows", &t, extra);
+out:
+	record_tally(r->out, "observe_windows", &t, "");
 }
 
 /* ---- the whole measurement ------------------------------------------- */
@@ -444,16 +432,11 @@ static void measure(struct run *r, int threads)
 	fprintf(r->out, ",\"mode\":\"%s\",\"opt\":%d,\"system\":", fx->mode(), r->e->opt);
 	json_str(r->out, fx->system_name());
 	fprintf(r->out, ",\"size_of\":%zu,\"steps\":%u,\"steady_from\":%u,\"steady_to\":%u,"
-		"\"steady_repeat\":%u,\"pid\":%ld,\"threads\":%d,\"windows\":\"all-threads\","
-		"\"fx_abi\":%u}\n", fx->size_of(), n, fx->steady_from(), s_to, reps,
-		(long)getpid(), threads, r->abi);
+		"\"steady_repeat\":%u,\"pid\":%ld,\"threads\":%d,\"windows\":\"all-threads\"}\n",
+		fx->size_of(), n, fx->steady_from(), s_to, reps, (long)getpid(), threads);
 	fflush(r->out); /* stdio's buffer is allocated here, outside any window */
 	if (r->v->failures)
 		return;
-	if (r->abi < 2)
-		fprintf(stderr, "faa-harness: %s: fixture ABI v1: the observation pass's steps "
-			"cannot be counted (rebuild the shim)\n", r->e->lib);
-
 	memset(c, 0, sizeof *c);
 	if (fx->construct(hook_open, hook_close, &r->w) == FX_PANICKED) {
 		api.close(c);
@@ -518,14 +501,12 @@ static int bind_fixture(void *lib, struct run *r, char *err, size_t errlen)
 	BIND(destroy, "fx_destroy");
 	BIND(size_of, "fx_size_of");
 #undef BIND
-	r->abi = fx->abi_version();
-	if (r->abi != FX_ABI_VERSION && r->abi != 1) {
-		snprintf(err, errlen, "fixture ABI version %u, harness expects %u (or 1)",
-			 r->abi, FX_ABI_VERSION);
+	if (fx->abi_version() != FX_ABI_VERSION) {
+		snprintf(err, errlen, "fixture ABI version %u, harness expects %u (rebuild the "
+			 "library: v1's fx_observe opened no window)", fx->abi_version(),
+			 FX_ABI_VERSION);
 		return -1;
 	}
-	if (r->abi == 1)
-		*(void **)&r->observe_v1 = *(void **)&fx->observe;
 	return 0;
 }
 
