@@ -32,8 +32,11 @@ ends with `// frame-alloc-audit mutant NAME`; that is the generated line
 the gate must name.  Values are read back through ptr::read_volatile so
 that O3 keeps every call (and, unlike std::hint::black_box, this builds
 with Debian's rustc 1.63).  The extern "C" mutants use only `core`, so
-they are no_std-clean Rust; whether the static proof flags their allocator
-declarations is up to the gate and is recorded, not required.
+they build as #![no_std]; the static proof still flags the allocator entry
+points their object code references, and the table records that rule, but
+what each mutant must trip is the zero rule.  strdup is the exception that
+must pass the static proof: a C function that is no allocator by name, so
+only the dynamic count can catch it.
 """
 
 import fnmatch
@@ -255,6 +258,7 @@ class Spec:
     opts: tuple = (0,)
     nostd_clean: bool = False    # must pass the static proof: only the dynamic count can catch it
     phase: str = ""          # a word the zero finding must contain ("batch")
+    proof: bool = False      # runs under libaudit-broken-KIND.so for its one counted kind
 
 
 # The number of mutants the self-test runs: a change to the catalogue
@@ -286,12 +290,12 @@ def catalogue(late_at):
         if kind == "free":
             cls += " (free-only window)"
         out.append(Spec(name, cls, "handler", (("handler", _call(decl, call), True),),
-                        counts=(kind,)))
+                        counts=(kind,), proof=True))
     out.append(Spec("free_outside", "kind free (free-only window, block from load)", "handler",
-                    (("handler", _FREE_OUTSIDE, True),), counts=("free",)))
+                    (("handler", _FREE_OUTSIDE, True),), counts=("free",), proof=True))
     for name, (kind, rust) in _OS.items():
         out.append(Spec(name, "os " + kind, "handler", (("handler", rust, True),),
-                        counts=(kind,)))
+                        counts=(kind,), proof=True))
     out += [
         Spec("thread", "another thread (started at load)", "handler",
              (("handler", _THREAD, True),), counts=("malloc",), opts=(0, 3)),
@@ -322,7 +326,7 @@ def catalogue(late_at):
              (("handler", _call("fn strdup(s: *const u8) -> *mut u8;", "strdup(__s)",
                                 pre='let __s = ::core::ptr::read_volatile(&b"mutant\\0".as_ptr());'),
                True),),
-             counts=("malloc",), opts=(0, 3), nostd_clean=True),
+             counts=("malloc",), opts=(0, 3), nostd_clean=True, proof=True),
     ]
     return out
 
@@ -335,7 +339,7 @@ def check_catalogue(specs):
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         problems.append("mutant names are not unique")
-    uncovered = [k for k in COUNTED_KINDS if not any(s.counts == (k,) for s in specs)]
+    uncovered = [k for k in COUNTED_KINDS if not any(s.proof and s.counts == (k,) for s in specs)]
     if uncovered:
         problems.append(f"no mutant for counted kind(s) {', '.join(uncovered)}")
     for s in specs:
@@ -451,12 +455,26 @@ def audit(audit_cmd, module_path, scenario, report_dir, opts, interposer=None, t
     return code, report, err
 
 
-def _gen_lines(msg, module_name):
-    return {int(x) for x in re.findall(rf"(?<![\w.]){re.escape(module_name)}:(\d+)", msg)}
+# A zero-rule finding's opt-level, generated line and .frs line: from its
+# structured fields (`opt`, `gen`, `frs`) when the gate wrote them, else
+# from the message's wording.
+
+def _opts(f):
+    if f.get("opt") is not None:
+        return {int(f["opt"])}
+    return {int(x) for x in re.findall(r"no_alloc O(\d)", f["message"])}
 
 
-def _frs_lines(msg, frs_name):
-    return {int(ln) for p, ln in re.findall(r"([\w./-]+\.frs):(\d+)", msg)
+def _gen_lines(f, module_name):
+    if f.get("gen"):
+        path, _, ln = f["gen"].rpartition(":")
+        return {int(ln)} if Path(path).name == module_name and ln.isdigit() else set()
+    return {int(x) for x in re.findall(rf"(?<![\w.]){re.escape(module_name)}:(\d+)", f["message"])}
+
+
+def _frs_lines(f, frs_name):
+    text = f["frs"] if f.get("frs") else f["message"]
+    return {int(ln) for p, ln in re.findall(r"([\w./-]+\.frs):(\d+)", text)
             if Path(p).name == frs_name}
 
 
@@ -470,16 +488,15 @@ def judge(mutant, code, report, err, module_name):
     fails = [f for f in report.get("findings", []) if f.get("failure", True)]
     o.rules = sorted({f["rule"] for f in fails})
     zero = [f for f in fails if f["rule"] == "zero"]
-    opts = {int(x) for f in zero for x in re.findall(r"no_alloc O(\d)", f["message"])}
+    opts = set().union(*[_opts(f) for f in zero]) if zero else set()
     o.dynamic = bool(zero) and opts >= set(spec.opts)
     want_frs = mutant.frs.rpartition(":")
-    gens = set().union(*[_gen_lines(f["message"], module_name) for f in zero]) if zero else set()
-    frss = set().union(*[_frs_lines(f["message"], Path(want_frs[0]).name) for f in zero]) if zero else set()
+    gens = set().union(*[_gen_lines(f, module_name) for f in zero]) if zero else set()
+    frss = set().union(*[_frs_lines(f, Path(want_frs[0]).name) for f in zero]) if zero else set()
     o.gen_lines, o.frs_lines = sorted(gens), sorted(frss)
     # Every zero finding must name the lines (one missing its attribution fails).
-    o.gen_ok = bool(zero) and all(_gen_lines(f["message"], module_name) == {mutant.line}
-                                  for f in zero)
-    o.frs_ok = bool(zero) and all(_frs_lines(f["message"], Path(want_frs[0]).name) == {int(want_frs[2])}
+    o.gen_ok = bool(zero) and all(_gen_lines(f, module_name) == {mutant.line} for f in zero)
+    o.frs_ok = bool(zero) and all(_frs_lines(f, Path(want_frs[0]).name) == {int(want_frs[2])}
                                   for f in zero)
     notes = []
     if spec.nostd_clean and "nostd" in o.rules:
@@ -623,12 +640,12 @@ def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, 
     through it, under libaudit-broken-KIND.so.  The self-test must go red
     (a mutant not caught: calibration failed or the zero rule missed it)."""
     t0 = time.monotonic()
-    kinds = [k for k in COUNTED_KINDS if any(s.counts == (k,) for s in specs)]
+    kinds = [k for k in COUNTED_KINDS if any(s.proof and s.counts == (k,) for s in specs)]
     jobs_list = []
     for k in kinds:
         lib = broken_dir / f"libaudit-broken-{k}.so"
         for s in specs:
-            if s.counts == (k,) and s.opts:
+            if s.proof and s.counts == (k,):
                 jobs_list.append((k, lib, make(module_text, s, sites)))
     rows = {k: {"kind": k, "mutants": [], "calibration": "-", "zero": "-", "red": False,
                 "caught": 0, "calib": 0, "n": 0} for k in kinds}

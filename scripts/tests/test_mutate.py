@@ -147,6 +147,18 @@ def test_judge_catches_only_with_the_right_lines_at_every_opt_level():
         assert not mutate.judge(m, code, rep, "", "debounce_button.rs").caught, what
 
 
+def test_judge_prefers_the_gates_structured_fields_to_its_wording():
+    m = _by_name("mmap")
+    f = {"rule": "zero", "failure": True, "message": "reworded, no lines here", "opt": 0,
+         "gen": f"/w/runs/mmap/debounce_button.rs:{m.line}", "frs": "fixtures/debounce_button.frs:26"}
+    assert mutate.judge(m, 1, {"findings": [f]}, "", "debounce_button.rs").caught
+    wrong = dict(f, frs="fixtures/debounce_button.frs:19")
+    o = mutate.judge(m, 1, {"findings": [wrong]}, "", "debounce_button.rs")
+    assert not o.caught and o.gen_ok and o.frs_lines == [19]
+    unnamed = dict(f, gen=None, frs=None)
+    assert not mutate.judge(m, 1, {"findings": [unnamed]}, "", "debounce_button.rs").gen_ok
+
+
 def test_judge_holds_the_no_std_clean_mutant_and_the_late_call_to_their_promise():
     s = _by_name("strdup")
     both = [_finding(s, 0), _finding(s, 3)]
@@ -261,6 +273,7 @@ def test_broken_interposers_must_turn_the_self_test_red_for_every_kind(monkeypat
     assert rc == EXIT_OK, out
     assert f"self-test red for every broken kind: 15/15" in out
     assert re.search(r"^calloc\s+calloc,__libc_calloc\s+2/2\s+0/2\s+red$", out, re.M)
+    assert re.search(r"^malloc\s+malloc,__libc_malloc,strdup\s", out, re.M)
     used = {c[2].name for c in fake.calls if c[2]}
     assert used == {f"libaudit-broken-{k}.so" for k in mutate.COUNTED_KINDS}
     assert all(c[1] == (0,) for c in fake.calls if c[2])
