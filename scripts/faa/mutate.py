@@ -613,7 +613,7 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
             o = judge(m, code, rep, err, module_name)
             o.seconds = secs
             outcomes.append(o)
-            progress(f"[{n}/{len(mutants)}] {m.name:<16} {'caught' if o.caught else 'MISSED'} "
+            progress(f"[{n}/{len(mutants)}] {m.name:<22} {'caught' if o.caught else 'MISSED'} "
                      f"({secs:.1f} s){' — ' + o.detail if o.detail else ''}")
     out(table(mutants, outcomes))
     caught = sum(o.caught for o in outcomes)
@@ -648,7 +648,7 @@ def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, 
             if s.proof and s.counts == (k,):
                 jobs_list.append((k, lib, make(module_text, s, sites)))
     rows = {k: {"kind": k, "mutants": [], "calibration": "-", "zero": "-", "red": False,
-                "caught": 0, "calib": 0, "n": 0} for k in kinds}
+                "caught": 0, "dynamic": 0, "calib": 0, "n": 0} for k in kinds}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futs = []
         for k, lib, m in jobs_list:
@@ -663,13 +663,14 @@ def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, 
             r["mutants"].append(m.name)
             r["n"] += 1
             r["caught"] += o.caught
+            r["dynamic"] += o.dynamic
             r["calib"] += "calibration" in o.rules
-            progress(f"broken {k:<14} {m.name:<16} {'caught' if o.caught else 'missed'} "
+            progress(f"broken {k:<14} {m.name:<22} {'caught' if o.caught else 'missed'} "
                      f"(rules: {','.join(o.rules) or '-'}; {secs:.1f} s)")
     for r in rows.values():
         if r["n"]:
             r["calibration"] = f"{r['calib']}/{r['n']}"
-            r["zero"] = f"{r['caught']}/{r['n']}"
+            r["zero"] = f"{r['dynamic']}/{r['n']}"
             r["red"] = r["caught"] < r["n"]
     out(broken_table(list(rows.values())))
     red = sum(r["red"] for r in rows.values())
