@@ -226,6 +226,51 @@ _THREAD = _one_line(f"""
             if __d == __want {{ break; }}
             unsafe {{ syscall(202, &__DONE as *const _, 128i32, __d, 0usize); }} }} }} }}""")
 
+# Beyond the dynamic count.  These reach memory without a call the
+# interposer hooks, so only the static proof (and, for dlsym, Valgrind's
+# second count) can catch them: the table records the zero rule as "n".
+#   global_alloc  `extern crate alloc` + a #[global_allocator] over a static
+#                 arena: Box never reaches malloc
+#   raw_syscall   mmap/munmap of a page by `syscall` instructions
+#   dlsym_next    malloc looked up with dlsym(RTLD_NEXT) at load: from a
+#                 dlopened library that is libc's, behind the interposer
+_ARENA = 1 << 24
+_GLOBAL_ALLOC = _one_line(f"""
+    extern crate alloc;
+    static __ARENA_NEXT: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);
+    static mut __ARENA: [u8; {_ARENA}] = [0; {_ARENA}];
+    struct __MutantArena;
+    unsafe impl ::core::alloc::GlobalAlloc for __MutantArena {{
+        unsafe fn alloc(&self, l: ::core::alloc::Layout) -> *mut u8 {{
+            let __n = l.size() + l.align();
+            let __off = __ARENA_NEXT.fetch_add(__n, {_SEQ});
+            if __off + __n > {_ARENA} {{ return ::core::ptr::null_mut(); }}
+            let __at = ::core::ptr::addr_of_mut!(__ARENA) as usize + __off;
+            ((__at + l.align() - 1) & !(l.align() - 1)) as *mut u8 }}
+        unsafe fn dealloc(&self, _p: *mut u8, _l: ::core::alloc::Layout) {{}} }}
+    #[global_allocator] static __MUTANT_GA: __MutantArena = __MutantArena;""")
+
+_RAW_SYSCALL = _one_line("""
+    unsafe { let __p: usize;
+    ::core::arch::asm!("syscall", inlateout("rax") 9usize => __p, in("rdi") 0usize,
+        in("rsi") 4096usize, in("rdx") 3usize, in("r10") 0x22usize, in("r8") usize::MAX,
+        in("r9") 0usize, lateout("rcx") _, lateout("r11") _, options(nostack));
+    let __r: usize;
+    ::core::arch::asm!("syscall", inlateout("rax") 11usize => __r, in("rdi") __p,
+        in("rsi") 4096usize, lateout("rcx") _, lateout("r11") _, options(nostack));
+    ::core::ptr::read_volatile(&__r); }""")
+
+_DLSYM_LOAD = _at_load('extern "C" { fn dlsym(h: *mut u8, name: *const u8) -> *mut u8; } '
+                       'let __f = dlsym(usize::MAX as *mut u8, b"malloc\\0".as_ptr()); '
+                       f'__NEXT_MALLOC.store(__f as usize, {_SEQ});')
+_DLSYM_NEXT = _one_line(f"""
+    {{ static __NEXT_MALLOC: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);
+    {_DLSYM_LOAD}
+    let __f = __NEXT_MALLOC.load({_SEQ});
+    if __f != 0 {{ unsafe {{
+        let __m: extern "C" fn(usize) -> *mut u8 = ::core::mem::transmute(__f);
+        let __r = __m(16); ::core::ptr::read_volatile(&__r); }} }} }}""")
+
 _STD = {
     "box": "::std::boxed::Box::new(0x5eed_u64)",
     "vec_push": "{ let mut __v: ::std::vec::Vec<u32> = ::std::vec::Vec::new(); __v.push(1); __v }",
@@ -259,11 +304,14 @@ class Spec:
     nostd_clean: bool = False    # must pass the static proof: only the dynamic count can catch it
     phase: str = ""          # a word the zero finding must contain ("batch")
     proof: bool = False      # runs under libaudit-broken-KIND.so for its one counted kind
+    rule: str = "zero"       # the rule that must catch it at the marked line
+    also: tuple = ()         # further rules that must fire
+    valgrind: bool = False   # needs Valgrind (the second counter)
 
 
 # The number of mutants the self-test runs: a change to the catalogue
 # must change this number too (and the run fails when they differ).
-CATALOGUE_SIZE = 56
+CATALOGUE_SIZE = 59
 
 
 def late_call(scenario):
@@ -327,6 +375,15 @@ def catalogue(late_at):
                                 pre='let __s = ::core::ptr::read_volatile(&b"mutant\\0".as_ptr());'),
                True),),
              counts=("malloc",), opts=(0, 3), nostd_clean=True, proof=True),
+        Spec("global_alloc", "alloc brought back: #[global_allocator] over a static arena", "handler",
+             (("handler", "let __mutant = alloc::boxed::Box::new(0x5eed_u64); "
+                          "::core::mem::forget(unsafe { ::core::ptr::read_volatile(&__mutant) });", False),
+              ("end", _GLOBAL_ALLOC, True)), rule="nostd"),
+        Spec("raw_syscall", "memory by syscall instruction (uncountable)", "handler",
+             (("handler", _RAW_SYSCALL, True),), rule="nostd"),
+        Spec("dlsym_next", "malloc from dlsym(RTLD_NEXT), behind the interposer", "handler",
+             (("handler", _DLSYM_NEXT, True),), rule="valgrind-count", also=("nostd",),
+             valgrind=True),
     ]
     return out
 
@@ -430,17 +487,21 @@ class Outcome:
     detail: str = ""
     seconds: float = 0.0
 
+    rule: str = "zero"
+
     @property
     def caught(self):
-        return self.exit == 1 and self.dynamic and self.gen_ok and self.frs_ok and self.extra_ok
+        return (self.exit == 1 and (self.dynamic or self.rule != "zero") and self.gen_ok
+                and self.frs_ok and self.extra_ok)
 
 
-def audit(audit_cmd, module_path, scenario, report_dir, opts, interposer=None, timeout=600):
+def audit(audit_cmd, module_path, scenario, report_dir, opts, interposer=None, timeout=600,
+          valgrind=False):
     """Runs `audit run --generated` on one module (libraries built beside
     it, so a second run of the same module reuses them); returns (exit,
     report or None, the tail of its output)."""
     cmd = audit_cmd + ["run", "--generated", str(module_path), "--scenario", str(scenario),
-                       "--mode", "noalloc", "--valgrind", "off", "--jobs", "1",
+                       "--mode", "noalloc", "--valgrind", "on" if valgrind else "off", "--jobs", "1",
                        "--opt", ",".join(map(str, opts)), "--report-dir", str(report_dir),
                        "--work-dir", str(Path(module_path).parent / "work")]
     if interposer:
@@ -481,7 +542,7 @@ def _frs_lines(f, frs_name):
 def judge(mutant, code, report, err, module_name):
     """Did the gate catch `mutant` through the zero rule, at the right lines?"""
     spec = mutant.spec
-    o = Outcome(name=spec.name, exit=code)
+    o = Outcome(name=spec.name, exit=code, rule=spec.rule)
     if report is None:
         o.detail = f"no report (exit {code}): {err.strip()[-300:]}"
         return o
@@ -490,28 +551,43 @@ def judge(mutant, code, report, err, module_name):
     zero = [f for f in fails if f["rule"] == "zero"]
     opts = set().union(*[_opts(f) for f in zero]) if zero else set()
     o.dynamic = bool(zero) and opts >= set(spec.opts)
+    target = [f for f in fails if f["rule"] == spec.rule]
     want_frs = mutant.frs.rpartition(":")
-    gens = set().union(*[_gen_lines(f, module_name) for f in zero]) if zero else set()
-    frss = set().union(*[_frs_lines(f, Path(want_frs[0]).name) for f in zero]) if zero else set()
+    gens = set().union(*[_gen_lines(f, module_name) for f in target]) if target else set()
+    frss = set().union(*[_frs_lines(f, Path(want_frs[0]).name) for f in target]) if target else set()
     o.gen_lines, o.frs_lines = sorted(gens), sorted(frss)
-    # Every zero finding must name the lines (one missing its attribution fails).
-    o.gen_ok = bool(zero) and all(_gen_lines(f, module_name) == {mutant.line} for f in zero)
-    o.frs_ok = bool(zero) and all(_frs_lines(f, Path(want_frs[0]).name) == {int(want_frs[2])}
-                                  for f in zero)
     notes = []
+    if spec.rule == "zero":
+        # Every zero finding must name both lines (one missing its attribution fails).
+        o.gen_ok = bool(zero) and all(_gen_lines(f, module_name) == {mutant.line} for f in zero)
+        o.frs_ok = bool(zero) and all(_frs_lines(f, Path(want_frs[0]).name) == {int(want_frs[2])}
+                                      for f in zero)
+    else:
+        # The static proof names generated lines only; what must hold is
+        # that the rule fired and points at the injected code.
+        o.gen_ok = mutant.line in gens
+        o.frs_ok = not frss or frss == {int(want_frs[2])}
+        if not target:
+            notes.append(f"no {spec.rule} finding")
+    missing_also = [r for r in spec.also if r not in o.rules]
+    if missing_also:
+        o.extra_ok = False
+        notes.append(f"{', '.join(missing_also)} did not fire")
     if spec.nostd_clean and "nostd" in o.rules:
         o.extra_ok = False
         notes.append("the static proof flagged a mutant that should pass it")
     if spec.phase and not all(spec.phase in f["message"].lower() for f in zero):
         o.extra_ok = False
         notes.append(f"no zero finding says '{spec.phase}'")
-    if not zero:
+    if spec.rule != "zero":
+        pass
+    elif not zero:
         notes.append("no zero-rule finding" + (f" (rules: {', '.join(o.rules)})" if o.rules else ""))
     elif not o.dynamic:
         notes.append(f"zero rule at O{','.join(map(str, sorted(opts))) or '?'} only, "
                      f"built at O{','.join(map(str, spec.opts))}")
-    if zero and not (o.gen_ok and o.frs_ok):
-        notes.append(f"named {zero[0]['message'].split('; ')[-1][:200]}")
+    if target and not (o.gen_ok and o.frs_ok):
+        notes.append(f"named {target[0]['message'].split('; ')[-1][:200]}")
     if code != 1:
         notes.append(f"exit {code}")
     o.detail = "; ".join(notes)
@@ -581,7 +657,7 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
                if all(a == "end" or a in sites for a, _, _ in s.parts)]
     skipped = len(chosen) - len(mutants)
 
-    def run(name, source, opts, interposer=None):
+    def run(name, source, opts, interposer=None, valgrind=False):
         d = workdir / re.sub(r"[^\w.-]", "_", name)
         d.mkdir(parents=True, exist_ok=True)
         mod = d / module_name
@@ -589,14 +665,17 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
             mod.write_text(source)
         report_dir = d / (f"report-{Path(interposer).stem}" if interposer else "report")
         t0 = time.monotonic()
-        code, rep, err = audit(audit_cmd, mod, scenario.path, report_dir, opts, interposer)
+        code, rep, err = audit(audit_cmd, mod, scenario.path, report_dir, opts, interposer,
+                               valgrind=valgrind)
         return code, rep, err, time.monotonic() - t0
 
     if control:
-        code, rep, err, secs = run("control", module_text, (0, 3))
+        # With Valgrind (as dlsym_next needs): memcheck, the second counter
+        # and line coverage must pass on the unmutated module too.
+        code, rep, err, secs = run("control", module_text, (0, 3), valgrind=True)
         fails = [f for f in (rep or {}).get("findings", []) if f.get("failure", True)]
         ctl_ok = code == 0 and rep is not None and not fails
-        out(f"mutate: control (unmutated module, O0,O3): exit {code}, "
+        out(f"mutate: control (unmutated module, O0,O3, Valgrind on): exit {code}, "
             f"{len(fails)} failure(s) in {secs:.1f} s — {'pass' if ctl_ok else 'FAIL'}")
         for f in fails[:5]:
             out(f"  control FAIL [{f['rule']}] {f['message'][:300]}")
@@ -607,7 +686,8 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
     t_mut = time.monotonic()
     outcomes = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = [(m, pool.submit(run, m.name, m.source, m.spec.opts)) for m in mutants]
+        futs = [(m, pool.submit(run, m.name, m.source, m.spec.opts, None, m.spec.valgrind))
+                for m in mutants]
         for n, (m, f) in enumerate(futs, 1):
             code, rep, err, secs = f.result()
             o = judge(m, code, rep, err, module_name)

@@ -159,6 +159,23 @@ def test_judge_prefers_the_gates_structured_fields_to_its_wording():
     assert not mutate.judge(m, 1, {"findings": [unnamed]}, "", "debounce_button.rs").gen_ok
 
 
+def test_judge_of_the_mutants_only_the_static_proof_or_valgrind_can_catch():
+    g = _by_name("global_alloc")
+    static = {"rule": "nostd", "failure": True,
+              "message": f"debounce_button: /w/debounce_button.rs:{g.line} declares #[global_allocator]"}
+    o = mutate.judge(g, 1, {"findings": [static]}, "", "debounce_button.rs")
+    assert o.caught and not o.dynamic
+    lineless = dict(static, message="debounce_button: /w/debounce_button.rs: a `syscall` instruction in f")
+    assert not mutate.judge(g, 1, {"findings": [lineless]}, "", "debounce_button.rs").caught
+    d = _by_name("dlsym_next")
+    assert d.spec.valgrind and d.spec.rule == "valgrind-count"
+    vg = _finding(d, 0, rule="valgrind-count")
+    assert mutate.judge(d, 1, {"findings": [vg, _finding(d, 0, rule="nostd")]}, "",
+                        "debounce_button.rs").caught
+    only_vg = mutate.judge(d, 1, {"findings": [vg]}, "", "debounce_button.rs")
+    assert not only_vg.caught and "nostd did not fire" in only_vg.detail
+
+
 def test_judge_holds_the_no_std_clean_mutant_and_the_late_call_to_their_promise():
     s = _by_name("strdup")
     both = [_finding(s, 0), _finding(s, 3)]
@@ -194,9 +211,10 @@ class FakeGate:
         self.miss, self.control_fails, self.calibration = set(miss), control_fails, set(calibration)
         self.calls = []
 
-    def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600):
+    def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600,
+                 valgrind=False):
         name = module_path.parent.name
-        self.calls.append((name, tuple(opts), interposer))
+        self.calls.append((name, tuple(opts), interposer, valgrind))
         if name == "control":
             return (1, {"findings": [{"rule": "zero", "failure": True, "message": "x"}]}, "") \
                 if self.control_fails else (0, {"findings": []}, "")
@@ -207,6 +225,8 @@ class FakeGate:
             return 0, {"findings": []}, ""
         assert module_path.read_text() == m.source
         extra = f" (timing {m.spec.phase} 0)" if m.spec.phase else ""
+        if m.spec.rule != "zero":
+            return 1, {"findings": [_finding(m, 0, rule=r) for r in (m.spec.rule, *m.spec.also)]}, ""
         return 1, {"findings": [_finding(m, o, extra=extra) for o in opts]}, ""
 
 
@@ -228,6 +248,7 @@ def test_a_perfect_gate_passes_with_caught_n_of_n(monkeypatch, tmp_path):
     kinds_at_o0 = [c for c in fake.calls if c[0] in ("malloc", "mmap", "__libc_free")]
     assert all(c[1] == (0,) for c in kinds_at_o0)
     assert all(c[1] == (0, 3) for c in fake.calls if "@" in c[0])
+    assert {c[0] for c in fake.calls if c[3]} == {"control", "dlsym_next"}
 
 
 def test_one_missed_mutant_fails_the_self_test(monkeypatch, tmp_path):
@@ -287,7 +308,8 @@ def test_a_broken_kind_the_self_test_stays_green_for_fails(monkeypatch, tmp_path
             (broken / f"libaudit-broken-{k}.so").write_text("")
 
     class StillCounts(FakeGate):
-        def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600):
+        def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600,
+                 valgrind=False):
             if interposer and "broken-sbrk" in str(interposer):
                 return super().__call__(audit_cmd, module_path, scen, report_dir, opts)
             return super().__call__(audit_cmd, module_path, scen, report_dir, opts, interposer, timeout)
