@@ -565,9 +565,11 @@ def parser():
                                     "allocator and OS kind through extern \"C\", glibc's aliases, another "
                                     "thread, a late call in the timing batches, a lazy first use, a Drop, a "
                                     "helper, __create, strdup, and the std kinds " + ", ".join(mutate.KINDS)
-                                    + " at the handler, router, enter handler and construction): each must "
-                                    "fail the zero rule at its own generated and .frs line. Prints the "
-                                    "mutant table and `caught N/N`.")
+                                    + " at the handler, router, enter handler and construction) must "
+                                    "fail the zero rule at its own generated and .frs line; three that no "
+                                    "hook sees (#[global_allocator], a syscall instruction, dlsym'd malloc) "
+                                    "must fail the static proof or Valgrind's count. Prints the mutant "
+                                    "table and `caught N/N`.")
     mu.add_argument("fixture", nargs="?", default="debounce_button")
     mu.add_argument("--only", "--kinds", dest="only", nargs="+", metavar="PATTERN",
                     help="run only the mutants whose name or class matches (fnmatch); a subset never "
