@@ -192,6 +192,36 @@ static int tok_at_or_before(int off)
 	return k;
 }
 
+static void out_marker(Out *o)
+{
+	if (o->frs_col)
+		out_f(o, " // frs:%d:%d", o->frs_line, o->frs_col);
+	else
+		out_f(o, " // frs:%d", o->frs_line);
+}
+
+/* Does the current output line hold anything but indentation? */
+static bool out_line_has_text(Out *o)
+{
+	for (size_t i = o->len; i > 0 && o->buf[i - 1] != '\n'; i--)
+		if (o->buf[i - 1] != ' ' && o->buf[i - 1] != '\t')
+			return true;
+	return false;
+}
+
+/* Ends the output line (with its marker) and starts the next one at token
+ * k's line and column: a token boundary, so the newline is only whitespace
+ * to rustc. */
+static void break_line_at(Out *o, int k)
+{
+	while (o->len > 0 && (o->buf[o->len - 1] == ' ' || o->buf[o->len - 1] == '\t'))
+		o->buf[--o->len] = 0;
+	out_marker(o);
+	out_s(o, "\n                ");
+	o->frs_line = TOK(k)->line;
+	o->frs_col = TOK(k)->col;
+}
+
 /* Native text [from, to) of a body, with the line markers emit_body()
  * promises. The marker goes before a '\r' of a CRLF ending: a bare CR is
  * an error in some Rust comments. Text inside a multi-line token is copied
@@ -210,9 +240,10 @@ static void out_native(Out *o, int from, int to)
 		int eol = p > pos && t[p - 1] == '\r' ? p - 1 : p;
 		out_n(o, t + pos, (size_t)(eol - pos));
 		if (k < 0 || p >= TOK(k)->end)
-			out_f(o, " // frs:%d", o->frs_line);
+			out_marker(o);
 		pos = eol;
 		o->frs_line = line + 1;
+		o->frs_col = 0;
 	}
 	out_n(o, t + pos, (size_t)(to - pos));
 }
@@ -223,9 +254,10 @@ static void emit_marked_body(Out *o, const Emitter *em, System *sys, Handler *h,
 	if (b->te <= b->tb)
 		return;
 	o->frs_line = TOK(b->tb)->line;
+	o->frs_col = 0;
 	emit_body(o, em, sys, h, b);
-	out_f(o, " // frs:%d", o->frs_line);
-	o->frs_line = 0;
+	out_marker(o);
+	o->frs_line = o->frs_col = 0;
 }
 
 void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
@@ -239,10 +271,18 @@ void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 		out_native(o, pos, TOK(f->tb)->start);
 		bool stmt = f->kind == F_TRANSITION || f->kind == F_PUSH || f->kind == F_PARENT ||
 		            f->kind == F_RETURN_SET || f->kind == F_RETURN_LEAVE;
+		bool own_line = stmt && o->frs_line;
+		if (own_line && out_line_has_text(o))
+			break_line_at(o, f->tb);
 		if (stmt ? needs_separator(b, f) : line_start_needs_separator(b, f))
 			out_s(o, ";");
 		emit_form(o, em, sys, h, f);
 		pos = TOK(f->te - 1)->end;
+		if (own_line && f->te < b->te && TOK(f->te)->line == TOK(f->te - 1)->line) {
+			break_line_at(o, f->te);
+			while (cur_src->text[pos] == ' ' || cur_src->text[pos] == '\t')
+				pos++;
+		}
 	}
 	out_native(o, pos, end);
 }

@@ -287,10 +287,10 @@ CopyKind type_copy_kind(Span type);
 typedef struct Out {
 	char *buf;
 	size_t len, cap;
-	/* Inside a handler or action body: the .frs line the current output
-	 * line starts on, written as its `// frs:N` line marker (emit_body);
-	 * 0 elsewhere. */
-	int frs_line;
+	/* Inside a handler or action body: the .frs line (and, when it starts
+	 * mid-line, the column) the current output line starts on, written as
+	 * its `// frs:N` / `// frs:N:C` line marker (emit_body); 0 elsewhere. */
+	int frs_line, frs_col;
 } Out;
 
 void out_s(Out *o, const char *s);
@@ -321,8 +321,12 @@ char *emit_program(Program *prog, Out *o);
 /* Native text with Frame forms expanded. Inside a handler or action body
  * (o->frs_line set), every output line that ends outside a token carries a
  * trailing `// frs:N` marker: N is the .frs line on which that output line
- * starts. Lines that end inside a multi-line token (a string) carry none;
- * they are the lines just above the next marker, one for one. */
+ * starts (`// frs:N:C` when it starts at column C, not at the line's
+ * start). Lines that end inside a multi-line token (a string) carry none;
+ * they are the lines just above the next marker, one for one. A statement
+ * form (transition, push$, => $^, @@:return(e), @@:(e)) that shares its
+ * source line with other code gets an output line of its own, so that line
+ * coverage sees whether it ran (coverage.py). */
 void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b);
 void emit_line_comment(Out *o, int tok, const char *what);
 void emit_params_decl(Out *o, Params *ps, Method *iface);

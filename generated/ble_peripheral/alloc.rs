@@ -662,7 +662,9 @@ impl BlePeripheral {
     // variants/alloc/ble_peripheral.frs:63 $AdvFast.tick_s
     fn _s_AdvFast_tick_s(&mut self, __e: &std::rc::Rc<BlePeripheralFrameEvent>) {
         self.__sv_Advertising().v_left_s = self.__sv_Advertising().v_left_s - 1; // frs:64
-                if self.__sv_Advertising().v_left_s == 0 { { let __ea0 = (ADV_SLOW_MS); let __ea1 = (SLOW_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvSlow(); if let BlePeripheralStateCtx::AdvSlow(ref mut __v) = __c.ctx { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__next_compartment = Some(__c); return; } } // frs:65
+                if self.__sv_Advertising().v_left_s == 0 { // frs:65
+                { let __ea0 = (ADV_SLOW_MS); let __ea1 = (SLOW_WINDOW_S); let mut __c = BlePeripheral::__comp_AdvSlow(); if let BlePeripheralStateCtx::AdvSlow(ref mut __v) = __c.ctx { __v.e_interval_ms = Some(__ea0); __v.e_window_s = Some(__ea1); } self.__next_compartment = Some(__c); return; } // frs:65:36
+                } // frs:65:77
     }
 
     // variants/alloc/ble_peripheral.frs:70 $AdvSlow.$>
@@ -695,7 +697,9 @@ impl BlePeripheral {
     fn _s_Connected_conn_param_req(&mut self, __e: &std::rc::Rc<BlePeripheralFrameEvent>, interval: u16, latency: u16) {
         self.__keep(&interval);
         self.__keep(&latency);
-        if interval < 6 || interval > 3200 || latency > 499 { { *self.__ret_conn_param_req() = (false); return; } } // frs:89
+        if interval < 6 || interval > 3200 || latency > 499 { // frs:89
+                { *self.__ret_conn_param_req() = (false); return; } // frs:89:71
+                } // frs:89:88
                 ;self.conn_interval = interval; // frs:90
                 { *self.__ret_conn_param_req() = (true); } // frs:91
     }
@@ -716,7 +720,9 @@ impl BlePeripheral {
     // variants/alloc/ble_peripheral.frs:97 $Unsecured.write
     fn _s_Unsecured_write(&mut self, __e: &std::rc::Rc<BlePeripheralFrameEvent>, handle: u16) {
         self.__keep(&handle);
-        if handle >= PROTECTED_FROM { { *self.__ret_write() = (ATT_INSUFFICIENT_AUTH); return; } } // frs:98
+        if handle >= PROTECTED_FROM { // frs:98
+                { *self.__ret_write() = (ATT_INSUFFICIENT_AUTH); return; } // frs:98:47
+                } // frs:98:80
                 { *self.__ret_write() = (ATT_OK); } // frs:99
     }
 
@@ -735,9 +741,13 @@ impl BlePeripheral {
         self.__keep(&ok);
         let mut peer = self.__sv_Pairing().p_peer.clone();
         self.__keep(&peer);
-        if !ok { { let __sa0 = (peer); let __xa0 = (PAIR_FAILED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__next_compartment = Some(__c); return; } } // frs:110
+        if !ok { // frs:110
+                { let __sa0 = (peer); let __xa0 = (PAIR_FAILED); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Unsecured(__sa0); self.__next_compartment = Some(__c); return; } // frs:110:26
+                } // frs:110:69
                 ;self.__sv_Pairing().v_round = self.__sv_Pairing().v_round + 1; // frs:111
-                if self.__sv_Pairing().v_round == PAIR_ROUNDS { { let __ea0 = (peer); let __xa0 = (PAIR_OK); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Secured(); if let BlePeripheralStateCtx::Secured(ref mut __v) = __c.ctx { __v.e_peer = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:112
+                if self.__sv_Pairing().v_round == PAIR_ROUNDS { // frs:112
+                { let __ea0 = (peer); let __xa0 = (PAIR_OK); let __xa1 = (self.__sv_Pairing().v_round); self.__sv_Pairing().x_result = Some(__xa0); self.__sv_Pairing().x_rounds = Some(__xa1); let mut __c = BlePeripheral::__comp_Secured(); if let BlePeripheralStateCtx::Secured(ref mut __v) = __c.ctx { __v.e_peer = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:112:45
+                } // frs:112:83
     }
 
     // variants/alloc/ble_peripheral.frs:114 $Pairing.disconnect
@@ -765,7 +775,8 @@ impl BlePeripheral {
     fn _s_Secured_disconnect(&mut self, __e: &std::rc::Rc<BlePeripheralFrameEvent>, reason: u8) {
         self.__keep(&reason);
         self.secure_sessions = self.secure_sessions + 1; // frs:127
-                self.__state_Connected(__e);; // frs:128
+                self.__state_Connected(__e); // frs:128
+                ; // frs:128:22
     }
 
 }

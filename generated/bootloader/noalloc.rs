@@ -646,15 +646,21 @@ impl Bootloader {
     // variants/noalloc/bootloader.frs:40 $Boot.$>
     fn _s_Boot_enter(&mut self, __e: &BootloaderFrameEvent) {
         self.boots = self.boots + 1; // frs:41
-                if self.trial_pending { { let __sa0 = (self.trial_slot); let mut __c = Bootloader::__comp_TrialRun(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:42
+                if self.trial_pending { // frs:42
+                { let __sa0 = (self.trial_slot); let mut __c = Bootloader::__comp_TrialRun(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:42:44
+                } // frs:42:77
                 { let __sa0 = (self.active_slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:43
     }
 
     // variants/noalloc/bootloader.frs:47 $CheckImage.crc_result
     fn _s_CheckImage_crc_result(&mut self, __e: &BootloaderFrameEvent, ok: bool) {
         let mut slot = self.__sv_CheckImage().p_slot.clone();
-        if ok { { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
-                if slot == self.active_slot { { let __sa0 = (1 - slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:49
+        if ok { // frs:48
+                { let __sa0 = (slot); let mut __c = Bootloader::__comp_Running(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:48:25
+                } // frs:48:43
+                if slot == self.active_slot { // frs:49
+                { let __sa0 = (1 - slot); let mut __c = Bootloader::__comp_CheckImage(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:49:50
+                } // frs:49:75
                 { let mut __c = Bootloader::__comp_Recovery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:50
     }
 
@@ -667,7 +673,9 @@ impl Bootloader {
     // variants/noalloc/bootloader.frs:55 $Running.update_begin
     fn _s_Running_update_begin(&mut self, __e: &BootloaderFrameEvent, size: u32) {
         let mut slot = self.__sv_Running().p_slot.clone();
-        if size > SLOT_SIZE { { *self.__ret_update_begin() = (false); return; } } // frs:56
+        if size > SLOT_SIZE { // frs:56
+                { *self.__ret_update_begin() = (false); return; } // frs:56:39
+                } // frs:56:56
                 { *self.__ret_update_begin() = (true); } // frs:57
                 ;{ let __sa0 = (1 - slot); let __ea0 = (size); let mut __c = Bootloader::__comp_Erasing(__sa0); if let BootloaderStateCtx::Erasing(ref mut __v) = __c.chain[0] { __v.e_size = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:58
     }
@@ -712,7 +720,9 @@ impl Bootloader {
         let mut target = self.__sv_Receiving().p_target.clone();
         self.__sv_Receiving().v_received = self.__sv_Receiving().v_received + len as u32; // frs:75
                 { *self.__ret_chunk() = (self.__sv_Receiving().v_received); } // frs:76
-                if self.__sv_Receiving().v_received >= self.expected_size { { let __sa0 = (target); let mut __c = Bootloader::__comp_Verify(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:77
+                if self.__sv_Receiving().v_received >= self.expected_size { // frs:77
+                { let __sa0 = (target); let mut __c = Bootloader::__comp_Verify(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:77:58
+                } // frs:77:77
     }
 
     // variants/noalloc/bootloader.frs:79 $Receiving.abort

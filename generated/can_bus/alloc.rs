@@ -553,7 +553,9 @@ impl CanErrorState {
 
     // variants/alloc/can_bus.frs:61 $ErrorActive.evaluate
     fn _s_ErrorActive_evaluate(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.tec > 127 || self.rec > 127 { { let mut __c = CanErrorState::__comp_ErrorPassive(); self.__next_compartment = Some(__c); return; } } // frs:62
+        if self.tec > 127 || self.rec > 127 { // frs:62
+                { let mut __c = CanErrorState::__comp_ErrorPassive(); self.__next_compartment = Some(__c); return; } // frs:62:61
+                } // frs:62:78
     }
 
     // variants/alloc/can_bus.frs:64 $ErrorActive.error_flag
@@ -568,8 +570,12 @@ impl CanErrorState {
 
     // variants/alloc/can_bus.frs:69 $ErrorPassive.evaluate
     fn _s_ErrorPassive_evaluate(&mut self, __e: &std::rc::Rc<CanErrorStateFrameEvent>) {
-        if self.tec > 255 { { let mut __c = CanErrorState::__comp_BusOff(); self.__next_compartment = Some(__c); return; } } // frs:70
-                if self.tec <= 127 && self.rec <= 127 { { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } } // frs:71
+        if self.tec > 255 { // frs:70
+                { let mut __c = CanErrorState::__comp_BusOff(); self.__next_compartment = Some(__c); return; } // frs:70:40
+                } // frs:70:51
+                if self.tec <= 127 && self.rec <= 127 { // frs:71
+                { let mut __c = CanErrorState::__comp_ErrorActive(); self.__next_compartment = Some(__c); return; } // frs:71:63
+                } // frs:71:79
     }
 
     // variants/alloc/can_bus.frs:73 $ErrorPassive.error_flag

@@ -514,7 +514,11 @@ impl Charger {
     // variants/noalloc/charger.frs:39 $NoBattery.insert
     fn _s_NoBattery_insert(&mut self, __e: &ChargerFrameEvent, mv: u16) {
         self.charge_minutes = 0; // frs:40
-                if mv < V_PRE_MV { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } } else { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:41
+                if mv < V_PRE_MV { // frs:41
+                { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:41:36
+                } else { // frs:41:50
+                { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:41:59
+                } // frs:41:79
     }
 
     // variants/noalloc/charger.frs:45 $Charging.unplug
@@ -524,32 +528,43 @@ impl Charger {
 
     // variants/noalloc/charger.frs:46 $Charging.thermal
     fn _s_Charging_thermal(&mut self, __e: &ChargerFrameEvent, temp: i8) {
-        if temp < 0 || temp > 45 { { let __sa0 = (temp); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:47
+        if temp < 0 || temp > 45 { // frs:47
+                { let __sa0 = (temp); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47:44
+                } // frs:47:64
     }
 
     // variants/noalloc/charger.frs:49 $Charging.tick_minute
     fn _s_Charging_tick_minute(&mut self, __e: &ChargerFrameEvent) {
         self.charge_minutes = self.charge_minutes + 1; // frs:50
-                if self.charge_minutes > self.max_minutes { { let __ea0 = (ERR_SAFETY_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:51
+                if self.charge_minutes > self.max_minutes { // frs:51
+                { let __ea0 = (ERR_SAFETY_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:51:67
+                } // frs:51:96
     }
 
     // variants/noalloc/charger.frs:56 $Precharge.measure
     fn _s_Precharge_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
         { *self.__ret_measure() = (PRE_MA); } // frs:57
-                if mv >= V_PRE_MV { { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:58
+                if mv >= V_PRE_MV { // frs:58
+                { let mut __c = Charger::__comp_ConstantCurrent(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:58:37
+                } // frs:58:57
     }
 
     // variants/noalloc/charger.frs:60 $Precharge.tick_minute
     fn _s_Precharge_tick_minute(&mut self, __e: &ChargerFrameEvent) {
         self.__sv_Precharge().v_mins = self.__sv_Precharge().v_mins + 1; // frs:61
-                if self.__sv_Precharge().v_mins > self.precharge_max { { let __ea0 = (ERR_PRECHARGE_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:62
-                self.__state_Charging(__e);; // frs:63
+                if self.__sv_Precharge().v_mins > self.precharge_max { // frs:62
+                { let __ea0 = (ERR_PRECHARGE_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:62:53
+                } // frs:62:85
+                self.__state_Charging(__e); // frs:63
+                ; // frs:63:22
     }
 
     // variants/noalloc/charger.frs:68 $ConstantCurrent.measure
     fn _s_ConstantCurrent_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
         { *self.__ret_measure() = (CC_MA); } // frs:69
-                if mv >= V_CV_MV { { let mut __c = Charger::__comp_ConstantVoltage(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:70
+                if mv >= V_CV_MV { // frs:70
+                { let mut __c = Charger::__comp_ConstantVoltage(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:70:36
+                } // frs:70:56
     }
 
     // variants/noalloc/charger.frs:75 $ConstantVoltage.<$
@@ -562,7 +577,9 @@ impl Charger {
     fn _s_ConstantVoltage_measure(&mut self, __e: &ChargerFrameEvent, mv: u16, ma: u16) {
         { *self.__ret_measure() = (ma); } // frs:79
                 match ma { // frs:80
-                    m if m <= TERM_MA => { { let __xa0 = (ma); self.__sv_ConstantVoltage().x_final_ma = Some(__xa0); let mut __c = Charger::__comp_Full(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:81
+                    m if m <= TERM_MA => { // frs:81
+                { let __xa0 = (ma); self.__sv_ConstantVoltage().x_final_ma = Some(__xa0); let mut __c = Charger::__comp_Full(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:81:44
+                } // frs:81:58
                     _ => {} // frs:82
                 } // frs:83
     }
@@ -589,7 +606,9 @@ impl Charger {
 
     // variants/noalloc/charger.frs:102 $TempFault.thermal
     fn _s_TempFault_thermal(&mut self, __e: &ChargerFrameEvent, temp: i8) {
-        if temp >= 0 && temp <= 40 { { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:103
+        if temp >= 0 && temp <= 40 { // frs:103
+                { let mut __c = Charger::__comp_Precharge(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:103:46
+                } // frs:103:60
     }
 
     // variants/noalloc/charger.frs:105 $TempFault.unplug

@@ -388,7 +388,9 @@ impl DebouncedButton {
     // variants/alloc/debounce_button.frs:26 $Up.sample
     fn _s_Up_sample(&mut self, __e: &std::rc::Rc<DebouncedButtonFrameEvent>, level: bool) {
         self.__keep(&level);
-        if level { { let mut __c = DebouncedButton::__comp_Settling(); self.__next_compartment = Some(__c); return; } } // frs:27
+        if level { // frs:27
+                { let mut __c = DebouncedButton::__comp_Settling(); self.__next_compartment = Some(__c); return; } // frs:27:28
+                } // frs:27:41
     }
 
     // variants/alloc/debounce_button.frs:29 $Up.take_event
@@ -400,7 +402,9 @@ impl DebouncedButton {
     // variants/alloc/debounce_button.frs:36 $Settling.sample
     fn _s_Settling_sample(&mut self, __e: &std::rc::Rc<DebouncedButtonFrameEvent>, level: bool) {
         self.__keep(&level);
-        if !level { { let mut __c = DebouncedButton::__comp_Up(); self.__next_compartment = Some(__c); return; } } // frs:37
+        if !level { // frs:37
+                { let mut __c = DebouncedButton::__comp_Up(); self.__next_compartment = Some(__c); return; } // frs:37:29
+                } // frs:37:36
                 ;self.__sv_Settling().v_stable_ms = self.__sv_Settling().v_stable_ms + 1; // frs:38
                 if self.__sv_Settling().v_stable_ms >= self.debounce_ms { // frs:39
                     self.presses = self.presses + 1; // frs:40
@@ -411,9 +415,13 @@ impl DebouncedButton {
     // variants/alloc/debounce_button.frs:47 $Down.sample
     fn _s_Down_sample(&mut self, __e: &std::rc::Rc<DebouncedButtonFrameEvent>, level: bool) {
         self.__keep(&level);
-        if !level { { let __sa0 = (true); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__next_compartment = Some(__c); return; } } // frs:48
+        if !level { // frs:48
+                { let __sa0 = (true); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__next_compartment = Some(__c); return; } // frs:48:29
+                } // frs:48:49
                 ;self.__sv_Down().v_held_ms = self.__sv_Down().v_held_ms + 1; // frs:49
-                if self.__sv_Down().v_held_ms >= self.long_ms { { let __ea0 = (true); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.ctx { __v.e_fresh = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:50
+                if self.__sv_Down().v_held_ms >= self.long_ms { // frs:50
+                { let __ea0 = (true); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.ctx { __v.e_fresh = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:50:51
+                } // frs:50:71
     }
 
     // variants/alloc/debounce_button.frs:52 $Down.is_down
@@ -431,7 +439,9 @@ impl DebouncedButton {
     // variants/alloc/debounce_button.frs:58 $LongHeld.sample
     fn _s_LongHeld_sample(&mut self, __e: &std::rc::Rc<DebouncedButtonFrameEvent>, level: bool) {
         self.__keep(&level);
-        if !level { { let __sa0 = (false); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__next_compartment = Some(__c); return; } } // frs:59
+        if !level { // frs:59
+                { let __sa0 = (false); let mut __c = DebouncedButton::__comp_Releasing(__sa0); self.__next_compartment = Some(__c); return; } // frs:59:29
+                } // frs:59:50
     }
 
     // variants/alloc/debounce_button.frs:61 $LongHeld.is_down
@@ -445,7 +455,11 @@ impl DebouncedButton {
         let mut short_click = self.__sv_Releasing().p_short_click.clone();
         self.__keep(&short_click);
         if level { // frs:66
-                    if short_click { { let mut __c = DebouncedButton::__comp_Down(); self.__next_compartment = Some(__c); return; } } else { { let __ea0 = (false); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.ctx { __v.e_fresh = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:67
+                    if short_click { // frs:67
+                { let mut __c = DebouncedButton::__comp_Down(); self.__next_compartment = Some(__c); return; } // frs:67:38
+                } else { // frs:67:47
+                { let __ea0 = (false); let mut __c = DebouncedButton::__comp_LongHeld(); if let DebouncedButtonStateCtx::LongHeld(ref mut __v) = __c.ctx { __v.e_fresh = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:67:56
+                } // frs:67:77
                 } // frs:68
                 ;self.__sv_Releasing().v_quiet_ms = self.__sv_Releasing().v_quiet_ms + 1; // frs:69
                 if self.__sv_Releasing().v_quiet_ms >= self.debounce_ms { // frs:70

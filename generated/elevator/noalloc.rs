@@ -832,9 +832,14 @@ impl Elevator {
 
     // variants/noalloc/elevator.frs:62 $Idle.call
     fn _s_Idle_call(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Stationary(__e);; // frs:63
-                if floor == self.floor { { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:64
-                if floor > self.floor { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:65
+        self.__state_Stationary(__e); // frs:63
+                ; // frs:63:22
+                if floor == self.floor { // frs:64
+                { let mut __c = Elevator::__comp_DoorsOpening(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:64:45
+                } // frs:64:62
+                if floor > self.floor { // frs:65
+                { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:65:44
+                } // frs:65:57
                 { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:66
     }
 
@@ -855,13 +860,17 @@ impl Elevator {
 
     // variants/noalloc/elevator.frs:78 $DoorsOpen.call
     fn _s_DoorsOpen_call(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { self.__state_Stationary(__e);; } // frs:79
+        if floor == self.floor { self.__sv_DoorsOpen().v_ticks = 0; } else { // frs:79
+                self.__state_Stationary(__e); // frs:79:67
+                ; } // frs:79:72
     }
 
     // variants/noalloc/elevator.frs:81 $DoorsOpen.timer
     fn _s_DoorsOpen_timer(&mut self, __e: &ElevatorFrameEvent) {
         self.__sv_DoorsOpen().v_ticks = self.__sv_DoorsOpen().v_ticks + 1; // frs:82
-                if self.__sv_DoorsOpen().v_ticks >= self.dwell { { let mut __c = Elevator::__comp_DoorsClosing(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:83
+                if self.__sv_DoorsOpen().v_ticks >= self.dwell { // frs:83
+                { let mut __c = Elevator::__comp_DoorsClosing(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:83:47
+                } // frs:83:64
     }
 
     // variants/noalloc/elevator.frs:88 $DoorsClosing.door_obstructed
@@ -874,8 +883,12 @@ impl Elevator {
     fn _s_DoorsClosing_door_closed_done(&mut self, __e: &ElevatorFrameEvent) {
         let above = self.requests >> (self.floor + 1); // frs:93
                 let below = self.requests & ((1u16 << self.floor) - 1); // frs:94
-                if above != 0 { { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:95
-                if below != 0 { { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:96
+                if above != 0 { // frs:95
+                { let mut __c = Elevator::__comp_MovingUp(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:95:33
+                } // frs:95:46
+                if below != 0 { // frs:96
+                { let mut __c = Elevator::__comp_MovingDown(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:96:33
+                } // frs:96:48
                 { let mut __c = Elevator::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:97
     }
 
@@ -886,8 +899,11 @@ impl Elevator {
 
     // variants/noalloc/elevator.frs:103 $MovingUp.floor_sensor
     fn _s_MovingUp_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Travelling(__e);; // frs:104
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:105
+        self.__state_Travelling(__e); // frs:104
+                ; // frs:104:22
+                if self.requests & (1u16 << floor) != 0 { // frs:105
+                { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:105:62
+                } // frs:105:76
     }
 
     // variants/noalloc/elevator.frs:110 $MovingDown.$>
@@ -897,8 +913,11 @@ impl Elevator {
 
     // variants/noalloc/elevator.frs:111 $MovingDown.floor_sensor
     fn _s_MovingDown_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
-        self.__state_Travelling(__e);; // frs:112
-                if self.requests & (1u16 << floor) != 0 { { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:113
+        self.__state_Travelling(__e); // frs:112
+                ; // frs:112:22
+                if self.requests & (1u16 << floor) != 0 { // frs:113
+                { let mut __c = Elevator::__comp_Levelling(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:113:62
+                } // frs:113:76
     }
 
     // variants/noalloc/elevator.frs:118 $Levelling.level_done
@@ -910,13 +929,17 @@ impl Elevator {
     fn _s_FireRecall_enter(&mut self, __e: &ElevatorFrameEvent) {
         self.requests = 0; // frs:123
                 self.fire_recalls = self.fire_recalls + 1; // frs:124
-                if self.floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:125
+                if self.floor == LOBBY { // frs:125
+                { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:125:45
+                } // frs:125:60
     }
 
     // variants/noalloc/elevator.frs:127 $FireRecall.floor_sensor
     fn _s_FireRecall_floor_sensor(&mut self, __e: &ElevatorFrameEvent, floor: u8) {
         self.floor = floor; // frs:128
-                if floor == LOBBY { { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:129
+                if floor == LOBBY { // frs:129
+                { let mut __c = Elevator::__comp_FireParked(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:129:37
+                } // frs:129:52
     }
 
     // variants/noalloc/elevator.frs:133 $FireParked.fire_reset

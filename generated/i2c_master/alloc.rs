@@ -536,7 +536,9 @@ impl I2cMaster {
     fn _s_Writing_ack(&mut self, __e: &std::rc::Rc<I2cMasterFrameEvent>) {
         self.__sv_Writing().v_sent = self.__sv_Writing().v_sent + 1; // frs:69
                 self.bytes_out = self.bytes_out + 1; // frs:70
-                if self.__sv_Writing().v_sent == self.len { { let mut __c = I2cMaster::__comp_Stopping(); self.__next_compartment = Some(__c); return; } } // frs:71
+                if self.__sv_Writing().v_sent == self.len { // frs:71
+                { let mut __c = I2cMaster::__comp_Stopping(); self.__next_compartment = Some(__c); return; } // frs:71:44
+                } // frs:71:57
     }
 
     // variants/alloc/i2c_master.frs:73 $Writing.nack

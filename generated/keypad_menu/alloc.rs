@@ -515,7 +515,9 @@ impl KeypadMenu {
                             } // frs:75
                         } // frs:76
                     } // frs:77
-                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:78
+                    KEY_BACK => { // frs:78
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:78:35
+                } // frs:78:43
                     _ => {} // frs:79
                 } // frs:80
     }
@@ -538,7 +540,9 @@ impl KeypadMenu {
                             ;{ let mut __c = KeypadMenu::__comp_Confirm(); self.__next_compartment = Some(__c); return; } // frs:95
                         } // frs:96
                     } // frs:97
-                    KEY_BACK => { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:98
+                    KEY_BACK => { // frs:98
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:98:35
+                } // frs:98:43
                     _ => {} // frs:99
                 } // frs:100
     }
@@ -582,7 +586,9 @@ impl KeypadMenu {
                     self.factory_resets = self.factory_resets + 1; // frs:129
                     { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:130
                 } // frs:131
-                if k == KEY_BACK { { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } } // frs:132
+                if k == KEY_BACK { // frs:132
+                { match self.__state_stack.pop() { Some(__c) => { self.__next_compartment = Some(__c); } None => { self.__stack_underflows += 1; } } return; } // frs:132:36
+                } // frs:132:44
     }
 
     // variants/alloc/keypad_menu.frs:134 $Confirm.screen

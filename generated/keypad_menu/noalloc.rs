@@ -472,7 +472,9 @@ impl KeypadMenu {
                             } // frs:75
                         } // frs:76
                     } // frs:77
-                    KEY_BACK => { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } } // frs:78
+                    KEY_BACK => { // frs:78
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:78:35
+                } // frs:78:43
                     _ => {} // frs:79
                 } // frs:80
     }
@@ -494,7 +496,9 @@ impl KeypadMenu {
                             ;{ let mut __c = KeypadMenu::__comp_Confirm(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:95
                         } // frs:96
                     } // frs:97
-                    KEY_BACK => { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } } // frs:98
+                    KEY_BACK => { // frs:98
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:98:35
+                } // frs:98:43
                     _ => {} // frs:99
                 } // frs:100
     }
@@ -535,7 +539,9 @@ impl KeypadMenu {
                     self.factory_resets = self.factory_resets + 1; // frs:129
                     { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:130
                 } // frs:131
-                if k == KEY_BACK { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } } // frs:132
+                if k == KEY_BACK { // frs:132
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:132:36
+                } // frs:132:44
     }
 
     // variants/noalloc/keypad_menu.frs:134 $Confirm.screen

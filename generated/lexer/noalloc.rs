@@ -398,10 +398,18 @@ impl Lexer {
     fn _s_Start_feed(&mut self, __e: &LexerFrameEvent, c: u8) {
         match c { // frs:32
                     b' ' | b'\t' | b'\n' | b'\r' => {} // frs:33
-                    b'a'..=b'z' | b'A'..=b'Z' | b'_' => { { let mut __c = Lexer::__comp_Ident(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } } // frs:34
-                    b'0'..=b'9' => { { let mut __c = Lexer::__comp_Number(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } } // frs:35
-                    b'/' => { { let mut __c = Lexer::__comp_Slash(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:36
-                    b'"' => { { let mut __c = Lexer::__comp_Str(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:37
+                    b'a'..=b'z' | b'A'..=b'Z' | b'_' => { // frs:34
+                { let mut __c = Lexer::__comp_Ident(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:34:59
+                } // frs:34:72
+                    b'0'..=b'9' => { // frs:35
+                { let mut __c = Lexer::__comp_Number(); self.__forward = Some(*__e); self.__next_compartment = Some(__c); return; } // frs:35:38
+                } // frs:35:52
+                    b'/' => { // frs:36
+                { let mut __c = Lexer::__comp_Slash(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:36:31
+                } // frs:36:41
+                    b'"' => { // frs:37
+                { let mut __c = Lexer::__comp_Str(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:37:31
+                } // frs:37:39
                     0 => { // frs:38
                         self.emit(TK_EOF); // frs:39
                         { *self.__ret_feed() = (TK_EOF); } // frs:40
@@ -442,7 +450,9 @@ impl Lexer {
 
     // variants/noalloc/lexer.frs:80 $Slash.feed
     fn _s_Slash_feed(&mut self, __e: &LexerFrameEvent, c: u8) {
-        if c == b'/' { { let mut __c = Lexer::__comp_LineComment(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:81
+        if c == b'/' { // frs:81
+                { let mut __c = Lexer::__comp_LineComment(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:81:32
+                } // frs:81:48
                 ;self.last_punct = b'/'; // frs:82
                 self.emit(TK_PUNCT); // frs:83
                 { *self.__ret_feed() = (TK_PUNCT); } // frs:84

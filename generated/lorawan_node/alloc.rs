@@ -695,7 +695,9 @@ impl LoRaWanNode {
     fn _s_Joining_send(&mut self, __e: &std::rc::Rc<LoRaWanNodeFrameEvent>, port: u8, len: u8) {
         self.__keep(&port);
         self.__keep(&len);
-        if self.pending_len != 0 { { *self.__ret_send() = (false); return; } } // frs:45
+        if self.pending_len != 0 { // frs:45
+                { *self.__ret_send() = (false); return; } // frs:45:47
+                } // frs:45:64
                 ;self.pending_port = port; // frs:46
                 self.pending_len = len; // frs:47
                 { *self.__ret_send() = (true); } // frs:48
@@ -720,7 +722,9 @@ impl LoRaWanNode {
     // variants/alloc/lorawan_node.frs:61 $JoinRx1.rx
     fn _s_JoinRx1_rx(&mut self, __e: &std::rc::Rc<LoRaWanNodeFrameEvent>, kind: u8) {
         self.__keep(&kind);
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__next_compartment = Some(__c); return; } } // frs:62
+        if kind == JOIN_ACCEPT { // frs:62
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:62:42
+                } // frs:62:52
     }
 
     // variants/alloc/lorawan_node.frs:64 $JoinRx1.rx_timeout
@@ -731,7 +735,9 @@ impl LoRaWanNode {
     // variants/alloc/lorawan_node.frs:68 $JoinRx2.rx
     fn _s_JoinRx2_rx(&mut self, __e: &std::rc::Rc<LoRaWanNodeFrameEvent>, kind: u8) {
         self.__keep(&kind);
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__next_compartment = Some(__c); return; } } // frs:69
+        if kind == JOIN_ACCEPT { // frs:69
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:69:42
+                } // frs:69:52
     }
 
     // variants/alloc/lorawan_node.frs:71 $JoinRx2.rx_timeout
@@ -757,7 +763,9 @@ impl LoRaWanNode {
 
     // variants/alloc/lorawan_node.frs:92 $Ready.$>
     fn _s_Ready_enter(&mut self, __e: &std::rc::Rc<LoRaWanNodeFrameEvent>) {
-        if self.pending_len != 0 { { let mut __c = LoRaWanNode::__comp_TxData(); self.__next_compartment = Some(__c); return; } } // frs:93
+        if self.pending_len != 0 { // frs:93
+                { let mut __c = LoRaWanNode::__comp_TxData(); self.__next_compartment = Some(__c); return; } // frs:93:47
+                } // frs:93:58
     }
 
     // variants/alloc/lorawan_node.frs:95 $Ready.send

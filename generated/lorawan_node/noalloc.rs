@@ -637,7 +637,9 @@ impl LoRaWanNode {
 
     // variants/noalloc/lorawan_node.frs:44 $Joining.send
     fn _s_Joining_send(&mut self, __e: &LoRaWanNodeFrameEvent, port: u8, len: u8) {
-        if self.pending_len != 0 { { *self.__ret_send() = (false); return; } } // frs:45
+        if self.pending_len != 0 { // frs:45
+                { *self.__ret_send() = (false); return; } // frs:45:47
+                } // frs:45:64
                 ;self.pending_port = port; // frs:46
                 self.pending_len = len; // frs:47
                 { *self.__ret_send() = (true); } // frs:48
@@ -661,7 +663,9 @@ impl LoRaWanNode {
 
     // variants/noalloc/lorawan_node.frs:61 $JoinRx1.rx
     fn _s_JoinRx1_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:62
+        if kind == JOIN_ACCEPT { // frs:62
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:62:42
+                } // frs:62:52
     }
 
     // variants/noalloc/lorawan_node.frs:64 $JoinRx1.rx_timeout
@@ -671,7 +675,9 @@ impl LoRaWanNode {
 
     // variants/noalloc/lorawan_node.frs:68 $JoinRx2.rx
     fn _s_JoinRx2_rx(&mut self, __e: &LoRaWanNodeFrameEvent, kind: u8) {
-        if kind == JOIN_ACCEPT { { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:69
+        if kind == JOIN_ACCEPT { // frs:69
+                { let mut __c = LoRaWanNode::__comp_Ready(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:69:42
+                } // frs:69:52
     }
 
     // variants/noalloc/lorawan_node.frs:71 $JoinRx2.rx_timeout
@@ -697,7 +703,9 @@ impl LoRaWanNode {
 
     // variants/noalloc/lorawan_node.frs:92 $Ready.$>
     fn _s_Ready_enter(&mut self, __e: &LoRaWanNodeFrameEvent) {
-        if self.pending_len != 0 { { let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:93
+        if self.pending_len != 0 { // frs:93
+                { let mut __c = LoRaWanNode::__comp_TxData(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:93:47
+                } // frs:93:58
     }
 
     // variants/noalloc/lorawan_node.frs:95 $Ready.send

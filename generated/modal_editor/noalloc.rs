@@ -409,13 +409,19 @@ impl ModalEditor {
         let n = core::cmp::max(self.__sv_Normal().v_count, 1); // frs:39
                 match c { // frs:40
                     b'1'..=b'9' => { self.__sv_Normal().v_count = self.__sv_Normal().v_count * 10 + (c - b'0') as u16; } // frs:41
-                    b'i' => { { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:42
+                    b'i' => { // frs:42
+                { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:42:31
+                } // frs:42:42
                     b'a' => { // frs:43
                         if self.cursor < self.len { self.cursor = self.cursor + 1; } // frs:44
                         { let mut __c = ModalEditor::__comp_Insert(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
                     } // frs:46
-                    b'v' => { { let __sa0 = (self.cursor); let mut __c = ModalEditor::__comp_Visual(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:47
-                    b'd' => { { let __sa0 = (OP_DELETE); let __sa1 = (n); let mut __c = ModalEditor::__comp_OperatorPending(__sa0, __sa1); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
+                    b'v' => { // frs:47
+                { let __sa0 = (self.cursor); let mut __c = ModalEditor::__comp_Visual(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47:31
+                } // frs:47:58
+                    b'd' => { // frs:48
+                { let __sa0 = (OP_DELETE); let __sa1 = (n); let mut __c = ModalEditor::__comp_OperatorPending(__sa0, __sa1); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:48:31
+                } // frs:48:65
                     b'x' => { // frs:49
                         { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r }; // frs:50
                         self.__sv_Normal().v_count = 0; // frs:51
@@ -519,7 +525,9 @@ impl ModalEditor {
                         { let __g = self.__gen; let __r = self.command(OP_DELETE, n); if self.__gen != __g { return; } __r }; // frs:133
                         self.unreachable = self.unreachable + 1; // frs:134
                     } // frs:135
-                    ESC => { { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:136
+                    ESC => { // frs:136
+                { let mut __c = ModalEditor::__comp_Normal(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:136:30
+                } // frs:136:41
                     b':' => { // frs:137
                         { if self.__state_stack_len < 2 { self.__state_stack[self.__state_stack_len] = self.__compartment; self.__state_stack_len += 1; } else { self.__stack_overflows += 1; } } // frs:138
                         ;{ let mut __c = ModalEditor::__comp_CmdLine(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:139
@@ -551,7 +559,9 @@ impl ModalEditor {
                         } // frs:161
                         { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:162
                     } // frs:163
-                    ESC => { { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } } // frs:164
+                    ESC => { // frs:164
+                { if self.__state_stack_len > 0 { self.__state_stack_len -= 1; self.__forward = None; self.__next_compartment = Some(self.__state_stack[self.__state_stack_len]); } else { self.__stack_underflows += 1; } return; } // frs:164:30
+                } // frs:164:38
                     BS => { // frs:165
                         if self.__sv_CmdLine().v_len > 0 { self.__sv_CmdLine().v_len = self.__sv_CmdLine().v_len - 1; } // frs:166
                         if self.__sv_CmdLine().v_len == 0 { self.__sv_CmdLine().v_first = 0; } // frs:167

@@ -457,7 +457,9 @@ impl ModbusRtuSlave {
                         self.broadcasts = self.broadcasts + 1; // frs:56
                         { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:57
                     } // frs:58
-                    a if a == self.my_addr => { { let __sa0 = (self.func); let mut __c = ModbusRtuSlave::__comp_Replying(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:59
+                    a if a == self.my_addr => { // frs:59
+                { let __sa0 = (self.func); let mut __c = ModbusRtuSlave::__comp_Replying(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:59:52
+                } // frs:59:79
                     _ => { // frs:60
                         self.not_mine = self.not_mine + 1; // frs:61
                         { let mut __c = ModbusRtuSlave::__comp_WaitIdle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:62

@@ -624,7 +624,9 @@ impl MotorController {
     // variants/noalloc/motor_ctrl.frs:43 $Powered.temperature
     fn _s_Powered_temperature(&mut self, __e: &MotorControllerFrameEvent, deg: i8) {
         self.temp = deg; // frs:44
-                if deg >= self.temp_limit { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:45
+                if deg >= self.temp_limit { // frs:45
+                { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45:48
+                } // frs:45:66
     }
 
     // variants/noalloc/motor_ctrl.frs:47 $Powered.duty
@@ -648,23 +650,29 @@ impl MotorController {
     // variants/noalloc/motor_ctrl.frs:63 $Running.set_speed
     fn _s_Running_set_speed(&mut self, __e: &MotorControllerFrameEvent, rpm: u16) {
         self.target = rpm; // frs:64
-                if rpm == 0 { { let mut __c = MotorController::__comp_Braking(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:65
+                if rpm == 0 { // frs:65
+                { let mut __c = MotorController::__comp_Braking(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:65:31
+                } // frs:65:43
     }
 
     // variants/noalloc/motor_ctrl.frs:70 $Accelerating.tick
     fn _s_Accelerating_tick(&mut self, __e: &MotorControllerFrameEvent, measured: u16) {
-        self.__state_Running(__e);; // frs:71
+        self.__state_Running(__e); // frs:71
+                ; // frs:71:22
                 if self.__sv_Running().v_ticks > self.accel_limit { // frs:72
                     { let __ea0 = (FAULT_STALL); let mut __c = MotorController::__comp_Tripped(); if let MotorControllerStateCtx::Tripped(ref mut __v) = __c.chain[1] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:73
                 } // frs:74
                 ;self.duty_pct = core::cmp::min(self.duty_pct + self.accel_step, 100); // frs:75
                 { *self.__ret_tick() = (self.duty_pct); } // frs:76
-                if measured + self.tolerance >= self.target { { let mut __c = MotorController::__comp_Cruising(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:77
+                if measured + self.tolerance >= self.target { // frs:77
+                { let mut __c = MotorController::__comp_Cruising(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:77:69
+                } // frs:77:82
     }
 
     // variants/noalloc/motor_ctrl.frs:82 $Cruising.tick
     fn _s_Cruising_tick(&mut self, __e: &MotorControllerFrameEvent, measured: u16) {
-        self.__state_Running(__e);; // frs:83
+        self.__state_Running(__e); // frs:83
+                ; // frs:83:22
                 if measured < self.target { // frs:84
                     self.duty_pct = core::cmp::min(self.duty_pct + 1, 100); // frs:85
                 } else if measured > self.target { // frs:86
@@ -679,15 +687,19 @@ impl MotorController {
                     self.target = rpm; // frs:93
                     { let mut __c = MotorController::__comp_Accelerating(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:94
                 } // frs:95
-                self.__state_Running(__e);; // frs:96
+                self.__state_Running(__e); // frs:96
+                ; // frs:96:22
     }
 
     // variants/noalloc/motor_ctrl.frs:101 $Braking.tick
     fn _s_Braking_tick(&mut self, __e: &MotorControllerFrameEvent, measured: u16) {
-        self.__state_Running(__e);; // frs:102
+        self.__state_Running(__e); // frs:102
+                ; // frs:102:22
                 self.duty_pct = self.duty_pct.saturating_sub(self.brake_step); // frs:103
                 { *self.__ret_tick() = (self.duty_pct); } // frs:104
-                if measured == 0 { { let mut __c = MotorController::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:105
+                if measured == 0 { // frs:105
+                { let mut __c = MotorController::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:105:36
+                } // frs:105:45
     }
 
     // variants/noalloc/motor_ctrl.frs:110 $Fault.disable
@@ -724,12 +736,16 @@ impl MotorController {
     fn _s_OverTemp_temperature(&mut self, __e: &MotorControllerFrameEvent, deg: i8) {
         let mut peak = self.__sv_OverTemp().p_peak.clone();
         self.temp = deg; // frs:128
-                if deg > peak { { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:129
+                if deg > peak { // frs:129
+                { let __sa0 = (deg); let mut __c = MotorController::__comp_OverTemp(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:129:33
+                } // frs:129:51
     }
 
     // variants/noalloc/motor_ctrl.frs:131 $OverTemp.clear
     fn _s_OverTemp_clear(&mut self, __e: &MotorControllerFrameEvent) {
-        if self.temp < self.temp_resume { { let mut __c = MotorController::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:132
+        if self.temp < self.temp_resume { // frs:132
+                { let mut __c = MotorController::__comp_Idle(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:132:57
+                } // frs:132:66
                 ;self.refused = self.refused + 1; // frs:133
     }
 

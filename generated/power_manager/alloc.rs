@@ -412,7 +412,9 @@ impl PowerManager {
         self.__sv_Run().v_idle = self.__sv_Run().v_idle + 1; // frs:41
                 if self.__sv_Run().v_idle >= self.idle_threshold { // frs:42
                     for depth in (MODE_SLEEP..=MODE_STANDBY).rev() { // frs:43
-                        if self.allowed(depth) { { let __sa0 = (depth); let mut __c = PowerManager::__comp_Sleep(__sa0); self.__next_compartment = Some(__c); return; } } // frs:44
+                        if self.allowed(depth) { // frs:44
+                { let __sa0 = (depth); let mut __c = PowerManager::__comp_Sleep(__sa0); self.__next_compartment = Some(__c); return; } // frs:44:53
+                } // frs:44:70
                     } // frs:45
                     ;self.denied = self.denied + 1; // frs:46
                     self.__sv_Run().v_idle = 0; // frs:47

@@ -302,14 +302,22 @@ impl Ps2Keyboard {
     // variants/noalloc/ps2_keyboard.frs:28 $Base.feed
     fn _s_Base_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
         match byte { // frs:29
-                    0xE0 => { { let mut __c = Ps2Keyboard::__comp_Extended(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:30
-                    0xF0 => { { let __sa0 = (false); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:31
-                    0xE1 => { { let __sa0 = (1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:32
+                    0xE0 => { // frs:30
+                { let mut __c = Ps2Keyboard::__comp_Extended(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:30:31
+                } // frs:30:44
+                    0xF0 => { // frs:31
+                { let __sa0 = (false); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:31:31
+                } // frs:31:48
+                    0xE1 => { // frs:32
+                { let __sa0 = (1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:32:31
+                } // frs:32:44
                     0xAA => { // frs:33
                         self.self_tests = self.self_tests + 1; // frs:34
                         { *self.__ret_feed() = (0); return; } // frs:35
                     } // frs:36
-                    code => { { *self.__ret_feed() = (self.event(code, false, true)); } } // frs:37
+                    code => { // frs:37
+                { *self.__ret_feed() = (self.event(code, false, true)); } // frs:37:31
+                } // frs:37:69
                 } // frs:38
     }
 
@@ -320,7 +328,9 @@ impl Ps2Keyboard {
 
     // variants/noalloc/ps2_keyboard.frs:43 $Extended.feed
     fn _s_Extended_feed(&mut self, __e: &Ps2KeyboardFrameEvent, byte: u8) {
-        if byte == 0xF0 { { let __sa0 = (true); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:44
+        if byte == 0xF0 { // frs:44
+                { let __sa0 = (true); let mut __c = Ps2Keyboard::__comp_Break(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:44:35
+                } // frs:44:51
                 { *self.__ret_feed() = (self.event(byte, true, true)); } // frs:45
                 ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:46
     }
@@ -345,7 +355,9 @@ impl Ps2Keyboard {
                         { *self.__ret_feed() = (KEY_PAUSE); } // frs:64
                         ;{ let mut __c = Ps2Keyboard::__comp_Base(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:65
                     } // frs:66
-                    _ => { { let __sa0 = (index + 1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:67
+                    _ => { // frs:67
+                { let __sa0 = (index + 1); let mut __c = Ps2Keyboard::__comp_Pause(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:67:28
+                } // frs:67:49
                 } // frs:68
     }
 

@@ -489,7 +489,9 @@ impl RetryBackoff {
         self.__keep(&ms);
         let mut attempt = self.__sv_Backoff().p_attempt.clone();
         self.__keep(&attempt);
-        if ms >= self.__sv_Backoff().v_left_ms { { let __sa0 = (attempt + 1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } } // frs:50
+        if ms >= self.__sv_Backoff().v_left_ms { // frs:50
+                { let __sa0 = (attempt + 1); let mut __c = RetryBackoff::__comp_Connecting(__sa0); self.__next_compartment = Some(__c); return; } // frs:50:38
+                } // frs:50:66
                 ;self.__sv_Backoff().v_left_ms = self.__sv_Backoff().v_left_ms - ms; // frs:51
     }
 

@@ -672,8 +672,12 @@ impl SdCardInit {
         self.__keep(&resp);
         let mut tries = self.__sv_GoIdle().p_tries.clone();
         self.__keep(&tries);
-        if resp == R1_IDLE { { let mut __c = SdCardInit::__comp_IfCond(); self.__next_compartment = Some(__c); return; } } // frs:47
-                if tries + 1 >= self.max_cmd0 { { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } } // frs:48
+        if resp == R1_IDLE { // frs:47
+                { let mut __c = SdCardInit::__comp_IfCond(); self.__next_compartment = Some(__c); return; } // frs:47:38
+                } // frs:47:49
+                if tries + 1 >= self.max_cmd0 { // frs:48
+                { let mut __c = SdCardInit::__comp_NoCard(); self.__next_compartment = Some(__c); return; } // frs:48:52
+                } // frs:48:63
                 { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_GoIdle(__sa0); self.__next_compartment = Some(__c); return; } // frs:49
     }
 
@@ -682,11 +686,19 @@ impl SdCardInit {
         self.__keep(&resp);
         self.__keep(&echo);
         match resp { // frs:55
-                    r if (r & R1_ILLEGAL) != 0 => { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } } // frs:56
+                    r if (r & R1_ILLEGAL) != 0 => { // frs:56
+                { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } // frs:56:53
+                } // frs:56:67
                     R1_IDLE => { // frs:57
-                        if echo == CHECK_PATTERN { { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } } else { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:58
+                        if echo == CHECK_PATTERN { // frs:58
+                { let __sa0 = (0); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } // frs:58:52
+                } else { // frs:58:66
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:58:75
+                } // frs:58:88
                     } // frs:59
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:60
+                    _ => { // frs:60
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:60:28
+                } // frs:60:41
                 } // frs:61
     }
 
@@ -696,12 +708,18 @@ impl SdCardInit {
         let mut tries = self.__sv_InitV2().p_tries.clone();
         self.__keep(&tries);
         match resp { // frs:67
-                    0 => { { let mut __c = SdCardInit::__comp_ReadOcr(); self.__next_compartment = Some(__c); return; } } // frs:68
+                    0 => { // frs:68
+                { let mut __c = SdCardInit::__comp_ReadOcr(); self.__next_compartment = Some(__c); return; } // frs:68:28
+                } // frs:68:40
                     R1_IDLE => { // frs:69
-                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:70
+                        if tries + 1 >= self.max_acmd41 { // frs:70
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:70:62
+                } // frs:70:75
                         { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV2(__sa0); self.__next_compartment = Some(__c); return; } // frs:71
                     } // frs:72
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:73
+                    _ => { // frs:73
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:73:28
+                } // frs:73:41
                 } // frs:74
     }
 
@@ -716,10 +734,14 @@ impl SdCardInit {
                         { let __sa0 = (false); let mut __c = SdCardInit::__comp_Ready(__sa0); self.__next_compartment = Some(__c); return; } // frs:83
                     } // frs:84
                     R1_IDLE => { // frs:85
-                        if tries + 1 >= self.max_acmd41 { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:86
+                        if tries + 1 >= self.max_acmd41 { // frs:86
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:86:62
+                } // frs:86:75
                         { let __sa0 = (tries + 1); let mut __c = SdCardInit::__comp_InitV1(__sa0); self.__next_compartment = Some(__c); return; } // frs:87
                     } // frs:88
-                    _ => { { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } } // frs:89
+                    _ => { // frs:89
+                { let mut __c = SdCardInit::__comp_Unusable(); self.__next_compartment = Some(__c); return; } // frs:89:28
+                } // frs:89:41
                 } // frs:90
     }
 
@@ -743,8 +765,14 @@ impl SdCardInit {
         self.__keep(&lba);
         let mut high_capacity = self.__sv_Ready().p_high_capacity.clone();
         self.__keep(&high_capacity);
-        if lba >= self.capacity_blocks { { *self.__ret_block_addr() = (u32::MAX); return; } } // frs:107
-                if high_capacity { { *self.__ret_block_addr() = (lba); } } else { { *self.__ret_block_addr() = (lba * 512); } } // frs:108
+        if lba >= self.capacity_blocks { // frs:107
+                { *self.__ret_block_addr() = (u32::MAX); return; } // frs:107:53
+                } // frs:107:73
+                if high_capacity { // frs:108
+                { *self.__ret_block_addr() = (lba); } // frs:108:36
+                } else { // frs:108:45
+                { *self.__ret_block_addr() = (lba * 512); } // frs:108:54
+                } // frs:108:69
     }
 
     // variants/alloc/sd_init.frs:110 $Ready.is_ready

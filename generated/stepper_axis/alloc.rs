@@ -562,7 +562,9 @@ impl StepperAxis {
     fn _s_Seek_step(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
         self.position = self.position - 1; // frs:62
                 self.__sv_Seek().v_travelled = self.__sv_Seek().v_travelled + 1; // frs:63
-                if self.__sv_Seek().v_travelled > self.max_travel as i32 { { let __ea0 = (ERR_NO_SWITCH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:64
+                if self.__sv_Seek().v_travelled > self.max_travel as i32 { // frs:64
+                { let __ea0 = (ERR_NO_SWITCH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:64:62
+                } // frs:64:88
     }
 
     // variants/alloc/stepper_axis.frs:66 $Seek.endstop
@@ -571,7 +573,9 @@ impl StepperAxis {
         let mut speed = self.__sv_Seek().p_speed.clone();
         self.__keep(&speed);
         if hit { // frs:67
-                    if speed == FAST { { let mut __c = StepperAxis::__comp_BackOff(); self.__next_compartment = Some(__c); return; } } // frs:68
+                    if speed == FAST { // frs:68
+                { let mut __c = StepperAxis::__comp_BackOff(); self.__next_compartment = Some(__c); return; } // frs:68:40
+                } // frs:68:52
                     ;self.position = 0; // frs:69
                     { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:70
                 } // frs:71
@@ -581,7 +585,9 @@ impl StepperAxis {
     fn _s_BackOff_step(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>) {
         self.position = self.position + 1; // frs:78
                 self.__sv_BackOff().v_left = self.__sv_BackOff().v_left - 1; // frs:79
-                if self.__sv_BackOff().v_left == 0 { { let __sa0 = (SLOW); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } } // frs:80
+                if self.__sv_BackOff().v_left == 0 { // frs:80
+                { let __sa0 = (SLOW); let mut __c = StepperAxis::__comp_Seek(__sa0); self.__next_compartment = Some(__c); return; } // frs:80:34
+                } // frs:80:49
     }
 
     // variants/alloc/stepper_axis.frs:85 $Ready.$>
@@ -592,10 +598,14 @@ impl StepperAxis {
     // variants/alloc/stepper_axis.frs:86 $Ready.move_to
     fn _s_Ready_move_to(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>, target: i32) {
         self.__keep(&target);
-        if target < 0 || target > self.max_travel as i32 { { *self.__ret_move_to() = (false); return; } } // frs:87
+        if target < 0 || target > self.max_travel as i32 { // frs:87
+                { *self.__ret_move_to() = (false); return; } // frs:87:71
+                } // frs:87:88
                 { *self.__ret_move_to() = (true); } // frs:88
                 ;self.last_target = Some(target); // frs:89
-                if target != self.position { { let __sa0 = (target); let mut __c = StepperAxis::__comp_Moving(__sa0); self.__next_compartment = Some(__c); return; } } // frs:90
+                if target != self.position { // frs:90
+                { let __sa0 = (target); let mut __c = StepperAxis::__comp_Moving(__sa0); self.__next_compartment = Some(__c); return; } // frs:90:49
+                } // frs:90:68
     }
 
     // variants/alloc/stepper_axis.frs:92 $Ready.jog
@@ -627,7 +637,9 @@ impl StepperAxis {
                     self.position = self.position - 1; // frs:106
                 } // frs:107
                 ;self.steps = self.steps + 1; // frs:108
-                if self.position == target { { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } } // frs:109
+                if self.position == target { // frs:109
+                { let mut __c = StepperAxis::__comp_Ready(); self.__next_compartment = Some(__c); return; } // frs:109:49
+                } // frs:109:59
     }
 
     // variants/alloc/stepper_axis.frs:111 $Moving.stop
@@ -638,7 +650,9 @@ impl StepperAxis {
     // variants/alloc/stepper_axis.frs:112 $Moving.endstop
     fn _s_Moving_endstop(&mut self, __e: &std::rc::Rc<StepperAxisFrameEvent>, hit: bool) {
         self.__keep(&hit);
-        if hit { { let __ea0 = (ERR_CRASH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } } // frs:113
+        if hit { // frs:113
+                { let __ea0 = (ERR_CRASH); let mut __c = StepperAxis::__comp_Fault(); if let StepperAxisStateCtx::Fault(ref mut __v) = __c.ctx { __v.e_code = Some(__ea0); } self.__next_compartment = Some(__c); return; } // frs:113:26
+                } // frs:113:48
     }
 
     // variants/alloc/stepper_axis.frs:115 $Moving.status

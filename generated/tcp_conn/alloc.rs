@@ -885,7 +885,8 @@ impl TcpConnection {
     // variants/alloc/tcp_conn.frs:103 $Established.segment
     fn _s_Established_segment(&mut self, __e: &std::rc::Rc<TcpConnectionFrameEvent>, len: u16) {
         self.__keep(&len);
-        self.__state_Connected(__e);; // frs:104
+        self.__state_Connected(__e); // frs:104
+                ; // frs:104:22
                 self.last_ack = self.__sv_Connected().v_rx_bytes; // frs:105
                 self.send(F_ACK); // frs:106
     }

@@ -296,7 +296,9 @@ impl TokenBucket {
                 ;self.tokens = self.tokens - cost; // frs:30
                 self.granted = self.granted + 1; // frs:31
                 { *self.__ret_request() = (true); } // frs:32
-                if self.tokens == 0 { { let mut __c = TokenBucket::__comp_Empty(); self.__next_compartment = Some(__c); return; } } // frs:33
+                if self.tokens == 0 { // frs:33
+                { let mut __c = TokenBucket::__comp_Empty(); self.__next_compartment = Some(__c); return; } // frs:33:42
+                } // frs:33:52
     }
 
     // variants/alloc/token_bucket.frs:35 $Open.burst

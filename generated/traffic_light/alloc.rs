@@ -501,7 +501,9 @@ impl TrafficLight {
 
     // variants/alloc/traffic_light.frs:39 $Green.ped_button
     fn _s_Green_ped_button(&mut self, __e: &std::rc::Rc<TrafficLightFrameEvent>) {
-        if self.__sv_Green().v_secs >= self.min_green { { let mut __c = TrafficLight::__comp_Yellow(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } } // frs:40
+        if self.__sv_Green().v_secs >= self.min_green { // frs:40
+                { let mut __c = TrafficLight::__comp_Yellow(); __c.forward_event = Some(std::rc::Rc::new((**__e).clone())); self.__next_compartment = Some(__c); return; } // frs:40:50
+                } // frs:40:64
                 ;self.request = true; // frs:41
     }
 
@@ -520,7 +522,11 @@ impl TrafficLight {
     fn _s_Yellow_tick(&mut self, __e: &std::rc::Rc<TrafficLightFrameEvent>) {
         self.__sv_Yellow().v_secs = self.__sv_Yellow().v_secs + 1; // frs:52
                 if self.__sv_Yellow().v_secs >= self.yellow_s { // frs:53
-                    if self.request { { let mut __c = TrafficLight::__comp_Walk(); self.__next_compartment = Some(__c); return; } } else { { let mut __c = TrafficLight::__comp_AllRed(); self.__next_compartment = Some(__c); return; } } // frs:54
+                    if self.request { // frs:54
+                { let mut __c = TrafficLight::__comp_Walk(); self.__next_compartment = Some(__c); return; } // frs:54:42
+                } else { // frs:54:51
+                { let mut __c = TrafficLight::__comp_AllRed(); self.__next_compartment = Some(__c); return; } // frs:54:60
+                } // frs:54:71
                 } // frs:55
     }
 
@@ -544,7 +550,9 @@ impl TrafficLight {
     // variants/alloc/traffic_light.frs:69 $AllRed.tick
     fn _s_AllRed_tick(&mut self, __e: &std::rc::Rc<TrafficLightFrameEvent>) {
         self.__sv_AllRed().v_secs = self.__sv_AllRed().v_secs + 1; // frs:70
-                if self.__sv_AllRed().v_secs >= self.all_red_s { { let mut __c = TrafficLight::__comp_Green(); self.__next_compartment = Some(__c); return; } } // frs:71
+                if self.__sv_AllRed().v_secs >= self.all_red_s { // frs:71
+                { let mut __c = TrafficLight::__comp_Green(); self.__next_compartment = Some(__c); return; } // frs:71:50
+                } // frs:71:60
     }
 
     // variants/alloc/traffic_light.frs:73 $AllRed.lights
@@ -561,7 +569,9 @@ impl TrafficLight {
     // variants/alloc/traffic_light.frs:81 $Walk.tick
     fn _s_Walk_tick(&mut self, __e: &std::rc::Rc<TrafficLightFrameEvent>) {
         self.__sv_Walk().v_secs = self.__sv_Walk().v_secs + 1; // frs:82
-                if self.__sv_Walk().v_secs >= self.walk_s { { let mut __c = TrafficLight::__comp_FlashDontWalk(); self.__next_compartment = Some(__c); return; } } // frs:83
+                if self.__sv_Walk().v_secs >= self.walk_s { // frs:83
+                { let mut __c = TrafficLight::__comp_FlashDontWalk(); self.__next_compartment = Some(__c); return; } // frs:83:47
+                } // frs:83:65
     }
 
     // variants/alloc/traffic_light.frs:85 $Walk.override_on
@@ -583,7 +593,9 @@ impl TrafficLight {
     // variants/alloc/traffic_light.frs:94 $FlashDontWalk.tick
     fn _s_FlashDontWalk_tick(&mut self, __e: &std::rc::Rc<TrafficLightFrameEvent>) {
         self.__sv_FlashDontWalk().v_secs = self.__sv_FlashDontWalk().v_secs + 1; // frs:95
-                if self.__sv_FlashDontWalk().v_secs >= self.flash_s { { let mut __c = TrafficLight::__comp_AllRed(); self.__next_compartment = Some(__c); return; } } // frs:96
+                if self.__sv_FlashDontWalk().v_secs >= self.flash_s { // frs:96
+                { let mut __c = TrafficLight::__comp_AllRed(); self.__next_compartment = Some(__c); return; } // frs:96:48
+                } // frs:96:59
     }
 
     // variants/alloc/traffic_light.frs:98 $FlashDontWalk.lights

@@ -394,7 +394,8 @@ impl UartFrameParser {
 
     // variants/noalloc/uart_frame.frs:52 $Length.feed
     fn _s_Length_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        self.__state_InFrame(__e);; // frs:53
+        self.__state_InFrame(__e); // frs:53
+                ; // frs:53:22
                 match byte { // frs:54
                     1..=MAX_PAYLOAD => { // frs:55
                         self.sum = byte; // frs:56
@@ -411,16 +412,20 @@ impl UartFrameParser {
     // variants/noalloc/uart_frame.frs:70 $Payload.feed
     fn _s_Payload_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
         let mut len = self.__sv_Payload().p_len.clone();
-        self.__state_InFrame(__e);; // frs:71
+        self.__state_InFrame(__e); // frs:71
+                ; // frs:71:22
                 self.buf[self.__sv_Payload().v_got as usize] = byte; // frs:72
                 self.sum ^= byte; // frs:73
                 self.__sv_Payload().v_got = self.__sv_Payload().v_got + 1; // frs:74
-                if self.__sv_Payload().v_got == len { { let mut __c = UartFrameParser::__comp_Check(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:75
+                if self.__sv_Payload().v_got == len { // frs:75
+                { let mut __c = UartFrameParser::__comp_Check(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:75:35
+                } // frs:75:45
     }
 
     // variants/noalloc/uart_frame.frs:80 $Check.feed
     fn _s_Check_feed(&mut self, __e: &UartFrameParserFrameEvent, byte: u8) {
-        self.__state_InFrame(__e);; // frs:81
+        self.__state_InFrame(__e); // frs:81
+                ; // frs:81:22
                 if byte == self.sum { // frs:82
                     self.good = self.good + 1; // frs:83
                     *self.__ret_feed() = ST_FRAME; // frs:84

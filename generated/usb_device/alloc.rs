@@ -525,13 +525,17 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:39 $Attached.vbus
     fn _s_Attached_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if on { { let mut __c = UsbDevice::__comp_Powered(); self.__next_compartment = Some(__c); return; } } // frs:40
+        if on { // frs:40
+                { let mut __c = UsbDevice::__comp_Powered(); self.__next_compartment = Some(__c); return; } // frs:40:25
+                } // frs:40:37
     }
 
     // variants/alloc/usb_device.frs:44 $Powered.vbus
     fn _s_Powered_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:45
+        if !on { // frs:45
+                { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } // frs:45:26
+                } // frs:45:39
     }
 
     // variants/alloc/usb_device.frs:47 $Powered.bus_reset
@@ -554,7 +558,9 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:58 $Default.vbus
     fn _s_Default_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:59
+        if !on { // frs:59
+                { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } // frs:59:26
+                } // frs:59:39
     }
 
     // variants/alloc/usb_device.frs:61 $Default.bus_reset
@@ -566,7 +572,9 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:65 $Default.set_address
     fn _s_Default_set_address(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, addr: u8) {
         self.__keep(&addr);
-        if addr == 0 || addr > 127 { { *self.__ret_set_address() = (false); return; } } // frs:66
+        if addr == 0 || addr > 127 { // frs:66
+                { *self.__ret_set_address() = (false); return; } // frs:66:46
+                } // frs:66:63
                 { *self.__ret_set_address() = (true); } // frs:67
                 ;{ let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:68
     }
@@ -592,7 +600,9 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:78 $Address.vbus
     fn _s_Address_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:79
+        if !on { // frs:79
+                { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } // frs:79:26
+                } // frs:79:39
     }
 
     // variants/alloc/usb_device.frs:81 $Address.bus_reset
@@ -604,9 +614,13 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:85 $Address.set_address
     fn _s_Address_set_address(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, addr: u8) {
         self.__keep(&addr);
-        if addr > 127 { { *self.__ret_set_address() = (false); return; } } // frs:86
+        if addr > 127 { // frs:86
+                { *self.__ret_set_address() = (false); return; } // frs:86:33
+                } // frs:86:50
                 { *self.__ret_set_address() = (true); } // frs:87
-                if addr == 0 { { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } } // frs:88
+                if addr == 0 { // frs:88
+                { let mut __c = UsbDevice::__comp_Default(); self.__next_compartment = Some(__c); return; } // frs:88:32
+                } // frs:88:44
                 { let __sa0 = (addr); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:89
     }
 
@@ -614,12 +628,16 @@ impl UsbDevice {
     fn _s_Address_set_configuration(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, cfg: u8) {
         self.__keep(&cfg);
         match cfg { // frs:92
-                    0 => { { *self.__ret_set_configuration() = (true); } } // frs:93
+                    0 => { // frs:93
+                { *self.__ret_set_configuration() = (true); } // frs:93:28
+                } // frs:93:38
                     1 => { // frs:94
                         { *self.__ret_set_configuration() = (true); } // frs:95
                         ;{ let __sa0 = (cfg); let mut __c = UsbDevice::__comp_Configured(__sa0); self.__next_compartment = Some(__c); return; } // frs:96
                     } // frs:97
-                    _ => { { *self.__ret_set_configuration() = (false); } } // frs:98
+                    _ => { // frs:98
+                { *self.__ret_set_configuration() = (false); } // frs:98:28
+                } // frs:98:39
                 } // frs:99
     }
 
@@ -637,7 +655,9 @@ impl UsbDevice {
     // variants/alloc/usb_device.frs:108 $Configured.vbus
     fn _s_Configured_vbus(&mut self, __e: &std::rc::Rc<UsbDeviceFrameEvent>, on: bool) {
         self.__keep(&on);
-        if !on { { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } } // frs:109
+        if !on { // frs:109
+                { let mut __c = UsbDevice::__comp_Attached(); self.__next_compartment = Some(__c); return; } // frs:109:26
+                } // frs:109:39
     }
 
     // variants/alloc/usb_device.frs:111 $Configured.bus_reset
@@ -654,8 +674,12 @@ impl UsbDevice {
                         { *self.__ret_set_configuration() = (true); } // frs:118
                         ;{ let __sa0 = (self.address); let mut __c = UsbDevice::__comp_Address(__sa0); self.__next_compartment = Some(__c); return; } // frs:119
                     } // frs:120
-                    1 => { { *self.__ret_set_configuration() = (true); } } // frs:121
-                    _ => { { *self.__ret_set_configuration() = (false); } } // frs:122
+                    1 => { // frs:121
+                { *self.__ret_set_configuration() = (true); } // frs:121:28
+                } // frs:121:38
+                    _ => { // frs:122
+                { *self.__ret_set_configuration() = (false); } // frs:122:28
+                } // frs:122:39
                 } // frs:123
     }
 

@@ -396,7 +396,9 @@ impl Watchdog {
                     { let __g = self.__gen; let __r = self.kick(); if self.__gen != __g { return; } __r }; // frs:45
                     { *self.__ret_tick() = (true); return; } // frs:46
                 } // frs:47
-                if self.__sv_Armed().v_elapsed >= self.timeout_ms { { let mut __c = Watchdog::__comp_Starving(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:48
+                if self.__sv_Armed().v_elapsed >= self.timeout_ms { // frs:48
+                { let mut __c = Watchdog::__comp_Starving(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:48:54
+                } // frs:48:67
     }
 
     // variants/noalloc/watchdog.frs:50 $Armed.kick
@@ -435,7 +437,9 @@ impl Watchdog {
                     self.unreachable = self.unreachable + 1; // frs:71
                 } // frs:72
                 ;self.__sv_Starving().v_grace = self.__sv_Starving().v_grace + 1; // frs:73
-                if self.__sv_Starving().v_grace >= self.grace_ms { { let mut __c = Watchdog::__comp_Expiring(); self.__forward = None; self.__next_compartment = Some(__c); return; } } // frs:74
+                if self.__sv_Starving().v_grace >= self.grace_ms { // frs:74
+                { let mut __c = Watchdog::__comp_Expiring(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:74:50
+                } // frs:74:63
     }
 
     // variants/noalloc/watchdog.frs:76 $Starving.kick
