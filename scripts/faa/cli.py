@@ -275,67 +275,15 @@ def run_valgrind(args, tree, measurements, findings, outcomes=None):
 
 
 def run_coverage(args, tree, fixtures, outcomes, measurements, findings):
-    """The (state x event) matrix per fixture, from the O0 libraries."""
-    vgbin, runner = tools.valgrind(), tree.dir / "harness" / "faa-run"
+    """Handler and .frs line coverage per fixture, from the O0 libraries (coverage.py)."""
     libs = {(m.fixture, m.mode): m.meta_lib for m in measurements if m.opt == 0 and m.verdict}
-    jobs = []
-    for fx in fixtures:
-        for mode in variant.MODES:
-            o = outcomes.get((fx.name, mode))
-            if o and o.module and (fx.name, mode) in libs:
-                hs = coverage.handlers(o.module.read_text(errors="replace"))
-                if hs:
-                    jobs.append((fx, mode, hs, libs[(fx.name, mode)]))
-    if not jobs:
-        if measurements:
-            findings.append(gate.Finding("coverage", "*", "no handler coverage: it needs O0 "
-                                         "libraries and frc's mapping comments", failure=False))
-        return {}
-    progress(f"audit: handler coverage: {len(jobs)} Callgrind run(s)")
-
-    cdir = tree.work / "coverage"
-    cdir.mkdir(parents=True, exist_ok=True)
-
-    def one(job):
-        fx, mode, hs, lib = job
-        cache = cdir / f"{Path(lib).stem}.functions.json"
-        key = [_stamp(Path(lib)), _stamp(runner)]
-        try:
-            saved = json.loads(cache.read_text()) if not args.no_cache else {}
-            if saved["key"] == key:
-                return job, set(saved["functions"])
-        except (OSError, ValueError, KeyError):
-            pass
-        try:
-            names = coverage.executed_functions(vgbin, str(runner), lib, cdir)
-        except (RuntimeError, OSError, build.subprocess.SubprocessError) as e:
-            return job, e
-        cache.write_text(json.dumps({"key": key, "functions": sorted(names)}))
-        return job, names
-
-    per = {}
-    with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
-        for (fx, mode, hs, lib), names in pool.map(one, jobs):
-            if isinstance(names, Exception):
-                findings.append(gate.Finding("coverage", fx.name, f"{fx.name} {mode}: {names}"))
-                continue
-            per.setdefault(fx.name, {})[mode] = (hs, names)
-    out = {}
-    for fx in fixtures:
-        if fx.name not in per:
-            continue
-        mx = coverage.matrix(per[fx.name])
-        out[fx.name] = mx
-        for handler, modes in coverage.unexercised(mx, fx.scenario.uncovered):
-            findings.append(gate.Finding("coverage", fx.name,
-                f"{fx.name}: handler {handler} never ran in the {' and '.join(modes)} shape; "
-                f"extend {fx.toml.name}, or list it under [uncovered] with the reason"))
-        for handler in fx.scenario.uncovered:
-            if handler[1:] not in mx["cells"]:
-                findings.append(gate.Finding("coverage", fx.name,
-                    f"{fx.toml.name}: [uncovered] names {handler}, which is not a handler of "
-                    f"{fx.scenario.system}"))
-    return out
+    modules = {k: o.module for k, o in outcomes.items() if o.module}
+    cov, found = coverage.audit(fixtures, modules, libs, tools.valgrind(), tree.dir / "harness" / "faa-run",
+                                tree.work / "coverage", ROOT, _stamp,
+                                jobs=args.jobs or max(1, os.cpu_count() or 1),
+                                reuse=not args.no_cache, progress=progress)
+    findings += [gate.Finding("coverage", fx, msg, failure=fail) for fx, msg, fail in found]
+    return cov
 
 
 def cmd_mutate(args):

@@ -15,8 +15,10 @@ Format (all keys but `system` and `step` optional)::
     returns = "()"                  # Debug text of the return value
     domain = { total = "0" }        # Debug text of domain fields after it
 
-    [uncovered]                     # handlers no scenario can reach, and why
-    "$Fault.reset" = "needs a hardware fault"
+    [uncovered]                     # what no scenario can reach, and why:
+    "$Fault.reset" = "needs a hardware fault"          # a whole handler
+    "line 42" = "the sensor never reads above 4095"    # one .frs line
+    "lines 50-53" = "only after 2^32 ticks"            # .frs lines 50..53
 
     [steady]                        # right after step `to`, replay steps
     from = 1                        # from..to (1-based, inclusive) `repeat`
@@ -25,6 +27,14 @@ Format (all keys but `system` and `step` optional)::
 
 The no_alloc shape needs no expectation: it must read 0 everywhere.
 Arguments are Rust expressions; they are evaluated before the window opens.
+
+Coverage (coverage.py): every handler, and every .frs line with code in a
+handler, enter/exit handler or action body, must run in both shapes, or be
+listed under [uncovered] with a reason that says why the scenario cannot
+reach it.  Line numbers are those of the fixture's .frs; a range may
+include lines without code (blank, comments, `}`).  An entry that names no
+handler, no line with code, or something that ran in every shape is a
+finding of its own: exceptions cannot go stale silently.
 """
 
 import re
@@ -63,6 +73,7 @@ class Scenario:
     steady_repeat: int = 0
     description: str = ""
     uncovered: dict = field(default_factory=dict)   # "$State.event" -> why
+    uncovered_lines: dict = field(default_factory=dict)   # "lines 4-6" -> (4, 6, why)
 
 
 def split_call(text):
@@ -153,6 +164,48 @@ def _int(table, key, where):
     return v
 
 
+_LINES = re.compile(r"lines?\s+(\d+)(?:\s*-\s*(\d+))?")
+
+
+def _key_line(text, key):
+    """The line of the scenario file where [uncovered] key `key` is written."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(r"\s*(\"" + re.escape(key) + r"\"|'" + re.escape(key) + r"')\s*=", line):
+            return n
+    return 0
+
+
+def _uncovered(table, path, text):
+    """({"$State.event": why}, {"lines A-B": (A, B, why)}) from [uncovered]."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [uncovered] must be a table of \"$State.event\" or \"line N\" = \"reason\"")
+    handlers, lines, seen = {}, {}, {}
+    for key, why in table.items():
+        n = _key_line(text, key)
+        where = f"{path}:{n}" if n else f"{path}: [uncovered]"
+        if not isinstance(why, str) or not why.strip():
+            raise UsageError(f"{where}: [uncovered] \"{key}\" needs the reason it cannot be reached, "
+                             f"as a non-empty string")
+        if re.fullmatch(r"\$\w+\.(\$>|<\$|\w+)", key):
+            handlers[key] = why
+            continue
+        m = _LINES.fullmatch(key.strip())
+        if not m:
+            raise UsageError(f"{where}: [uncovered] key \"{key}\" is neither \"$State.event\", "
+                             f"\"line N\" nor \"lines N-M\"")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if lo < 1 or hi < lo or (m.group(2) is None) != key.strip().startswith("line "):
+            raise UsageError(f"{where}: [uncovered] \"{key}\": write \"line N\" for one line or "
+                             f"\"lines N-M\" with N <= M")
+        for k in range(lo, hi + 1):
+            if k in seen:
+                raise UsageError(f"{where}: [uncovered] \"{key}\" repeats line {k} of \"{seen[k]}\"")
+            seen[k] = key
+        lines[key] = (lo, hi, why)
+    return handlers, lines
+
+
 def load(path):
     """Reads and validates a scenario file; UsageError names file and line."""
     path = Path(path)
@@ -218,12 +271,9 @@ def load(path):
     bad = set(steady) - {"from", "to", "repeat"}
     if bad:
         raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
-    uncovered = data.get("uncovered", {})
-    if not isinstance(uncovered, dict) or not all(
-            isinstance(k, str) and re.fullmatch(r"\$\w+\.(\$>|<\$|\w+)", k) and isinstance(v, str) and v
-            for k, v in uncovered.items()):
-        raise UsageError(f"{path}: `uncovered` maps \"$State.event\" to the reason it cannot be reached")
-    return Scenario(path=path, system=system, steps=steps, uncovered=dict(uncovered),
+    uncovered, uncovered_lines = _uncovered(data.get("uncovered", {}), path, text)
+    return Scenario(path=path, system=system, steps=steps, uncovered=uncovered,
+                    uncovered_lines=uncovered_lines,
                     construct_alloc=_int(construct, "alloc", f"{path}: [construct]"),
                     construct_frees=_int(construct, "frees", f"{path}: [construct]"),
                     steady_from=(s_from - 1) if s_from else 0,

@@ -63,3 +63,29 @@ def test_load_rejects_bad_scenarios_naming_the_file(tmp_path, text, needle):
 def test_load_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot read scenario"):
         scenario.load(tmp_path / "nope.toml")
+
+
+def test_uncovered_takes_handler_line_and_range_keys(tmp_path):
+    s = scenario.load(write(tmp_path, 'system = "S"\n[[step]]\ncall = "a()"\n[uncovered]\n'
+                            '"$Fault.reset" = "needs a fault"\n"line 42" = "x > 4095"\n'
+                            '"lines 50-53" = "after 2^32 ticks"\n'))
+    assert s.uncovered == {"$Fault.reset": "needs a fault"}
+    assert s.uncovered_lines == {"line 42": (42, 42, "x > 4095"),
+                                 "lines 50-53": (50, 53, "after 2^32 ticks")}
+
+
+@pytest.mark.parametrize("entry,needle", [
+    ('"line 4" = ""', "needs the reason"),
+    ('"line 4" = 3', "needs the reason"),
+    ('"lines 4" = "x"', 'write "line N"'),
+    ('"line 4-6" = "x"', 'write "line N"'),
+    ('"lines 6-4" = "x"', "N <= M"),
+    ('"line 0" = "x"', 'write "line N"'),
+    ('"Fault.reset" = "x"', 'neither "$State.event"'),
+    ('"line 5" = "x"\n"lines 3-6" = "y"', 'repeats line 5 of "line 5"'),
+])
+def test_uncovered_rejects_bad_entries_naming_file_and_line(tmp_path, entry, needle):
+    with pytest.raises(UsageError) as e:
+        scenario.load(write(tmp_path, 'system = "S"\n[[step]]\ncall = "a()"\n[uncovered]\n' + entry + "\n"))
+    assert needle in str(e.value)
+    assert "s.toml:5" in str(e.value) or "s.toml:6" in str(e.value)

@@ -1,0 +1,417 @@
+"""Line coverage of the Frame source (coverage.py): frc's `// frs:N`
+markers, the generated -> .frs line map, Callgrind and DWARF parsing, the
+findings, and one audit where a line is deliberately never reached."""
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT, SCRIPTS
+from faa import coverage, scenario
+
+FRAME_SYNTAX = re.compile(r"\$|@@|->|=>|push\$|pop\$")
+
+
+# ---- frc's markers -----------------------------------------------------------
+
+def fixture_pairs():
+    for frs in sorted((ROOT / "fixtures").glob("*.frs")):
+        for mode in ("alloc", "noalloc"):
+            golden = ROOT / "generated" / frs.stem / f"{mode}.rs"
+            if golden.exists():
+                yield frs, golden
+
+
+def test_every_native_body_line_of_the_corpus_maps_to_its_own_frs_line():
+    """A native line (no Frame syntax) is copied verbatim: its generated
+    text must be the .frs line the marker names, in every golden."""
+    checked = 0
+    for frs, golden in fixture_pairs():
+        src = frs.read_text().splitlines()
+        gen = golden.read_text().splitlines()
+        for r in coverage.regions(golden.read_text()):
+            assert r.lines, f"{golden}: {r.key} has no marked line"
+            for g, n in r.lines.items():
+                if FRAME_SYNTAX.search(src[n - 1]):
+                    continue
+                body = coverage._MARKER.sub("", gen[g - 1]).strip()
+                assert body == src[n - 1].strip(), f"{golden}:{g} -> {frs.name}:{n}"
+                checked += 1
+    assert checked > 300
+
+
+WEIRD = """@@[target("rust")]
+@@[no_alloc]
+@@system Weird {
+    interface:
+        go(n: u32): u32
+        stay()
+    machine:
+        $A {
+            go(n: u32): u32 {
+                let s = "line one
+line two -> $B";
+                /* block
+                   comment */ let k = n + 1; // trailing
+                if n > 3 {
+                    -> $B(k,
+                          s.len() as u32)
+                }
+                @@:return = k +
+                    @@:self.twice(n)
+            }
+        }
+        $B(x: u32, y: u32) {
+            stay() { }
+            go(n: u32): u32 { @@:(x + y) -> $A }
+        }
+    actions:
+        twice(n: u32): u32 {
+            n * 2
+        }
+}
+"""
+
+
+def frc_compile(build_dir, tmp_path, name, text):
+    src = tmp_path / f"{name}.frs"
+    src.write_bytes(text.encode())
+    out = tmp_path / "out"
+    subprocess.run([str(build_dir / "compiler" / "frc"), "compile", "-l", "rust", "-o", str(out), str(src)],
+                   check=True, capture_output=True)
+    return out / f"{name}.rs"
+
+
+def test_frc_markers_survive_strings_comments_and_split_transitions(build_dir, tmp_path):
+    module = frc_compile(build_dir, tmp_path, "weird", WEIRD)
+    text = module.read_text()
+    gen = text.splitlines()
+    regs = {r.key: r for r in coverage.regions(text)}
+    assert set(regs) == {"$A.go", "$B.go", "$B.stay", "action twice"}
+    assert regs["$B.stay"].lines == {}                       # an empty body
+    got = {n: coverage._MARKER.sub("", gen[g - 1]).strip()[:24] for g, n in regs["$A.go"].lines.items()}
+    assert got[10].startswith('let s = "line one')         # no marker: inferred from line 11
+    assert got[11].startswith('line two -> $B";')
+    assert got[13].startswith("comment */ let k")
+    assert got[15].startswith("{ let __sa0 = (k);")        # `-> $B(k,` + next line: one line
+    assert 16 not in got and got[17] == "}"
+    assert got[19].startswith("self.twice(n)")
+    assert list(regs["action twice"].lines.values()) == [28]
+    # `@@:(x + y) -> $A`: the transition gets a generated line of its own
+    assert list(regs["$B.go"].lines.values()) == [24, 24]
+    assert list(regs["$B.go"].cols.values()) == [WEIRD.splitlines()[23].index("-> $A") + 1]
+    # a marker never lands inside the string literal
+    assert 'line two -> $B"; // frs:11' in text and "line one //" not in text
+
+
+def test_frc_output_with_markers_builds_with_crlf_and_strings(build_dir, tmp_path):
+    rustc = shutil.which(os.environ.get("RUSTC", "rustc"))
+    if not rustc:
+        pytest.skip("rustc not installed")
+    crlf = WEIRD.replace("\n", "\r\n")
+    for name, text in (("weird", WEIRD), ("crlf", crlf)):
+        module = frc_compile(build_dir, tmp_path, name, text)
+        if name == "crlf":
+            assert b" // frs:13\r\n" in module.read_bytes()
+        r = subprocess.run([rustc, "--edition", "2021", "--crate-type", "lib", "-A", "warnings",
+                            "-o", str(tmp_path / f"lib{name}.rlib"), str(module)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+
+
+# ---- the line map ------------------------------------------------------------
+
+MODULE = """impl S {
+    // variants/noalloc/x.frs:20 interface go
+    pub fn go(&mut self) {
+    }
+
+    // variants/noalloc/x.frs:30 $A.go
+    fn _s_A_go(&mut self, __e: &SFrameEvent, n: u32) {
+        let mut p = self.__sv_A().p_p.clone();
+let __mutant = ::std::boxed::Box::new(1); // frame-alloc-audit mutant box@handler
+        let s = "one
+two"; // frs:32
+                if n > 1 { // frs:33
+                    self.x = 1; // frs:34
+let __late = ::std::boxed::Box::new(2);
+                } // frs:35
+    }
+
+    // variants/noalloc/x.frs:40 action helper
+    fn helper(&mut self) {
+        self.y = 2 // frs:41
+    }
+
+}
+// ---- end of system S ----
+"""
+
+
+def test_regions_cover_handlers_and_actions_but_not_interface_methods():
+    regs = coverage.regions(MODULE)
+    assert [(r.key, r.fn, r.frs, r.frs_line) for r in regs] == [
+        ("$A.go", "_s_A_go", "variants/noalloc/x.frs", 30),
+        ("action helper", "helper", "variants/noalloc/x.frs", 40)]
+    assert (regs[0].first, regs[0].last) == (7, 17)
+
+
+def test_line_map_infers_string_lines_and_leaves_foreign_lines_unmapped():
+    a = coverage.regions(MODULE)[0]
+    # 10 opens a string closed on marked line 11: one for one (31, 32).
+    # 8 (prologue), 9 (a mutant) and 14 (a line written in later) are no
+    # Frame source.
+    assert a.lines == {10: 31, 11: 32, 12: 33, 13: 34, 15: 35}
+
+
+@pytest.mark.parametrize("lines,expected", [
+    (['let s = "a', 'b";'], True),
+    (['let s = "a', 'b'], True),
+    (['let s = r#"a"', 'b"#;'], True),
+    (['let s = "a\\"', 'b";'], True),
+    (['let s = "a";'], False),
+    (["let c = '\"'; let s = \"x", ''], True),
+    (["let c = '\"';"], False),
+    (['f(); // "quoted'], False),
+    (['let lt: &\'a str = "x', ''], True),
+])
+def test_string_continuation_lexer(lines, expected):
+    assert coverage._all_end_in_string(lines[:1]) is expected
+
+
+# ---- Callgrind and DWARF -------------------------------------------------------
+
+CALLGRIND = """# callgrind format
+version: 1
+positions: line
+events: Ir
+
+fl=/work/b/aw/x/gen/noalloc/x.rs
+fn=fx::m::S::_s_A_go
+12 4
+13 2
+cfi=/work/b/aw/x/shim/x_noalloc.rs
+cfn=fx::helper
+calls=1 50
+13 9
+fi=/rustc/abc/library/core/src/option.rs
+13 7
+fe=/work/b/aw/x/gen/noalloc/x.rs
+15 1
+
+fl=/work/b/aw/x/shim/x_noalloc.rs
+fn=fx::fx_dispatch
+11 3
+0 5
+"""
+
+
+def test_parse_callgrind_keeps_module_lines_through_inlined_files():
+    names, ran = coverage.parse_callgrind(CALLGRIND, "/work/b/aw/x/gen/noalloc/x.rs")
+    assert names == {"fx::m::S::_s_A_go", "fx::helper", "fx::fx_dispatch"}
+    # line 13 of option.rs is not the module's; the shim's 11 neither
+    assert ran == {12, 13, 15}
+
+
+READELF = """Contents of the .debug_line section:
+
+CU: /rustc/abc/library/core/src/panic/unwind_safe.rs:
+File name                            Line number    Starting address    View    Stmt
+library/core/src/panic/unwind_safe.rs          273             0x155c0               x
+library/core/src/panic/unwind_safe.rs            -             0x155db
+
+aw/x/gen/noalloc/x.rs:
+x.rs                                          12             0x15640               x
+x.rs                                          13             0x15649        
+x.rs                                           0             0x15650        
+x.rs                                          14             0x15662       1       x
+x.rs                                           -             0x15670
+
+CU: aw/x/shim/x_noalloc.rs:
+File name                            Line number    Starting address    View    Stmt
+x_noalloc.rs                                  15             0x16000               x
+"""
+
+
+def test_parse_decodedline_takes_rows_of_the_module_only(tmp_path):
+    module = tmp_path / "aw" / "x" / "gen" / "noalloc" / "x.rs"
+    assert coverage.parse_decodedline(READELF, module) == {12, 13, 14}
+    assert coverage.parse_decodedline(READELF, tmp_path / "other" / "x.rs") == set()
+
+
+def test_same_file_matches_absolute_and_relative_paths(tmp_path):
+    mod = tmp_path / "gen" / "x.rs"
+    assert coverage.same_file(str(mod), mod)
+    assert coverage.same_file("gen/x.rs", mod)
+    assert not coverage.same_file("x.rs.bak", mod)
+    assert not coverage.same_file("other/x.rs", mod)
+
+
+# ---- findings ----------------------------------------------------------------
+
+FRS = "\n".join(f"// line {n}" for n in range(1, 60)).splitlines()
+FRS[31 - 1] = 'let s = "one'
+FRS[33 - 1] = "if n > 1 {"
+FRS[34 - 1] = "self.x = 1;"
+FRS[41 - 1] = "self.y = 2"
+
+
+def fake(tmp_path, uncovered_toml=""):
+    (tmp_path / "x.frs").write_text("\n".join(FRS) + "\n")
+    toml = tmp_path / "x.toml"
+    toml.write_text('system = "S"\n[[step]]\ncall = "go(1)"\n' + uncovered_toml)
+    module = tmp_path / "x.rs"
+    module.write_text(MODULE)
+    return SimpleNamespace(name="x", frs=tmp_path / "x.frs", toml=toml, scenario=scenario.load(toml)), module
+
+
+def runs_of(module, ran_lines, functions=("m::S::_s_A_go",)):
+    code = {3, 7, 8, 9, 10, 12, 13, 14, 16, 19, 20, 21}
+    return {"noalloc": coverage.Run(module, set(functions), set(ran_lines), code)}
+
+
+def test_a_line_that_never_ran_is_named_by_frs_path_line_and_text(tmp_path):
+    fx, module = fake(tmp_path)
+    rep, msgs = coverage.evaluate(fx, runs_of(module, {7, 8, 9, 10, 12, 14, 16}), tmp_path)
+    shown = coverage.display(fx.frs, tmp_path)
+    assert msgs[0] == (f"{shown}:34 ($A.go) never ran in the no_alloc shape: `self.x = 1;`; "
+                       f"extend x.toml or list it under [uncovered] with the reason")
+    assert "(action helper) never ran in the no_alloc shape: line 41 never ran" in msgs[1]
+    assert '"line 41" under [uncovered]' in msgs[1]
+    assert len(msgs) == 2
+    r = rep["noalloc"]
+    assert (r["total"], r["covered"]) == (4, 2)
+    assert [(u["line"], u["in"], u["handler_ran"]) for u in r["uncovered"]] == [
+        (34, "$A.go", True), (41, "action helper", False)]
+
+
+def test_code_without_a_marker_that_never_ran_fails_by_its_generated_line(tmp_path):
+    fx, module = fake(tmp_path)
+    rep, msgs = coverage.evaluate(fx, runs_of(module, {7, 8, 9, 10, 12, 13, 16, 19, 20, 21},
+                                              ("m::S::_s_A_go", "m::S::helper")), tmp_path)
+    assert msgs == [f"{module}:14 (in $A.go of x.frs) has code that never ran in the no_alloc shape "
+                    f"and no `// frs:N` line marker, so it is not Frame source: "
+                    f"`let __late = ::std::boxed::Box::new(2);`"]
+    assert rep["noalloc"]["unmapped"] == [{"generated": 14, "in": "$A.go",
+                                           "text": "let __late = ::std::boxed::Box::new(2);"}]
+
+
+def test_uncovered_line_entries_excuse_lines_and_go_stale(tmp_path):
+    fx, module = fake(tmp_path, '[uncovered]\n"line 34" = "n is never above 1"\n'
+                                '"lines 40-42" = "helper is for later"\n')
+    rep, msgs = coverage.evaluate(fx, runs_of(module, {7, 8, 9, 10, 12, 14, 16}), tmp_path)
+    assert msgs == []
+    assert [u["excused"] for u in rep["noalloc"]["uncovered"]] == ["n is never above 1", "helper is for later"]
+    # line 33 ran; line 25 is no body line
+    fx, module = fake(tmp_path, '[uncovered]\n"line 33" = "stale"\n"line 25" = "no code"\n')
+    rep, msgs = coverage.evaluate(fx, runs_of(module, {7, 8, 9, 10, 12, 13, 14, 16, 19, 20, 21},
+                                              ("m::S::_s_A_go", "m::S::helper")), tmp_path)
+    assert msgs == [
+        'x.toml: [uncovered] "line 33" is stale: x.frs:33 ran in the no_alloc shape (`if n > 1 {`); '
+        'remove the entry',
+        'x.toml: [uncovered] "line 25" names no line with code in a handler or action body of S '
+        '(x.frs:25: `// line 25`); remove it']
+
+
+SPLIT = """    // variants/noalloc/x.frs:30 $A.go
+    fn _s_A_go(&mut self, __e: &SFrameEvent, n: u32) {
+        if n > 1 { // frs:33
+                { let mut __c = S::__comp_B(); self.__next_compartment = Some(__c); return; } // frs:33:12
+                } // frs:33:18
+    }
+}
+"""
+
+
+def test_a_statement_form_that_never_ran_names_its_part_of_the_line(tmp_path):
+    fx, module = fake(tmp_path)
+    frs = FRS[:]
+    frs[33 - 1] = "if n > 1 { -> $B }"
+    fx.frs.write_text("\n".join(frs) + "\n")
+    module.write_text(SPLIT)
+    # the `}` after the transition has no code of its own: the part still ends before it
+    runs = {"noalloc": coverage.Run(module, {"m::_s_A_go"}, {2, 3, 6}, {2, 3, 4, 6})}
+    rep, msgs = coverage.evaluate(fx, runs, tmp_path)
+    assert msgs == ["x.frs:33 ($A.go) never ran in part in the no_alloc shape: `-> $B` of "
+                    "`if n > 1 { -> $B }`; extend x.toml or list it under [uncovered] with the reason"]
+    assert rep["noalloc"]["uncovered"][0]["never_ran"] == ["-> $B"]
+    runs["noalloc"].ran.add(4)
+    assert coverage.evaluate(fx, runs, tmp_path)[1] == []
+
+
+def test_a_handler_entry_excuses_its_lines_and_a_stale_one_is_a_finding():
+    mx = coverage.matrix({"alloc": ({"_s_A_go": ("A", "go"), "_s_B_go": ("B", "go")}, {"m::_s_A_go"}),
+                          "noalloc": ({"_s_A_go": ("A", "go"), "_s_B_go": ("B", "go")}, {"m::_s_A_go"})})
+    scen = SimpleNamespace(system="S", uncovered={"$A.go": "x", "$C.go": "y"})
+    assert coverage.handler_findings("x", scen, mx, "x.toml") == [
+        "x: handler $B.go never ran in the allocating and no_alloc shapes; extend x.toml, or list "
+        "it under [uncovered] with the reason",
+        'x.toml: [uncovered] "$A.go" is stale: the handler ran in every shape; remove it',
+        'x.toml: [uncovered] names $C.go, which is not a handler of S']
+
+
+# ---- end to end ----------------------------------------------------------------
+
+GATE_FRS = """@@[target("rust")]
+@@[no_alloc]
+@@system Gate {
+    interface:
+        push(n: u8)
+    machine:
+        $Closed {
+            push(n: u8) {
+                self.pushes = self.pushes + 1;
+                if n > 9 { -> $Open }
+            }
+        }
+        $Open { }
+    domain:
+        pushes: u32 = 0
+}
+"""
+
+GATE_TOML = """system = "Gate"
+
+[construct]
+alloc = 4
+frees = 2
+
+[[step]]             # below the threshold: no transition
+call = "push(1)"
+alloc = 1
+"""
+
+
+def audit(build_dir, fixtures_dir, report_dir):
+    r = subprocess.run([str(SCRIPTS / "audit"), "--build-dir", str(build_dir), "--fixtures-dir",
+                        str(fixtures_dir), "run", "--no-rejects", "--opt", "0",
+                        "--work-dir", str(report_dir / "w"), "--report-dir", str(report_dir)],
+                       capture_output=True, text=True, timeout=900)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_an_unreached_line_fails_the_gate_until_listed_with_a_reason(build_dir, tmp_path):
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed: apt-get install -y valgrind")
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "gate.frs").write_text(GATE_FRS)
+    (fixtures / "gate.toml").write_text(GATE_TOML)
+    status, text = audit(build_dir, fixtures, tmp_path / "r1")
+    assert status == 1, text
+    assert (f"FAIL [coverage] {fixtures / 'gate.frs'}:10 ($Closed.push) never ran in part in the "
+            f"allocating and no_alloc shapes: `-> $Open` of `if n > 9 {{ -> $Open }}`; extend "
+            f"{fixtures / 'gate.toml'} or list it under [uncovered] with the reason") in text
+    assert sum("FAIL [" in line for line in text.splitlines()) == 1, text
+    lines = json.loads((tmp_path / "r1" / "report.json").read_text())["fixtures"][0]["coverage"]["lines"]
+    assert lines["noalloc"]["uncovered"][0]["line"] == 10 and lines["noalloc"]["total"] == 2
+
+    (fixtures / "gate.toml").write_text(GATE_TOML + '\n[uncovered]\n"line 10" = "this test never '
+                                        'pushes above 9"\n')
+    status, text = audit(build_dir, fixtures, tmp_path / "r2")
+    assert status == 0, text
