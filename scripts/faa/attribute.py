@@ -32,8 +32,6 @@ _FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
 _SYSTEM = re.compile(r"^//\s*-+\s*system\s+(\w+)\s+\((\S+\.frs):(\d+)\)")
 _END_SYSTEM = re.compile(r"^//\s*-+\s*end of system\b")
-_FN = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?"
-                 r"fn\s+(\w+)")
 _CONSTRUCTORS = ("__create", "new")
 
 
@@ -96,24 +94,57 @@ class ModuleMap:
         except OSError:
             self.lines = []
 
+    def _fn_spans(self):
+        """[(first line, last line, name, header line)] of every fn with a body,
+        by brace matching on the text without comments and strings (so a
+        mutant's unindented line still lies in its function)."""
+        if hasattr(self, "_spans"):
+            return self._spans
+        from .shim import _strip_comments_and_strings
+        code = _strip_comments_and_strings("\n".join(self.lines))
+        starts = [0]
+        for i, ch in enumerate(code):
+            if ch == "\n":
+                starts.append(i + 1)
+
+        def line_at(off):
+            lo, hi = 0, len(starts) - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if starts[mid] <= off:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            return lo + 1
+        spans = []
+        for m in re.finditer(r"\bfn\s+(\w+)", code):
+            j = m.end()
+            while j < len(code) and code[j] not in "{;":
+                j += 1
+            if j >= len(code) or code[j] == ";":
+                continue              # a declaration (extern block, trait): no body
+            depth, k = 0, j
+            while k < len(code):
+                if code[k] == "{":
+                    depth += 1
+                elif code[k] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                k += 1
+            header = line_at(m.start())
+            spans.append((header, line_at(k), m.group(1), header))
+        self._spans = spans
+        return spans
+
     def enclosing_fn(self, line):
-        """(name, 1-based line of its `fn`) of the function `line` lies in, or None.
-        Generated code is formatted: the nearest `fn` header at or above the
-        line whose indentation is below the line's is the enclosing one (or
-        at the same indentation, when the line is the `}` that closes it:
-        DWARF puts the drops at the end of a body on that line)."""
-        if not 1 <= line <= len(self.lines):
-            return None
-        text = self.lines[line - 1]
-        indent = len(text) - len(text.lstrip()) if text.strip() else 1 << 30
-        closing = text.strip().startswith("}")
-        for i in range(line - 1, -1, -1):
-            m = _FN.match(self.lines[i])
-            if m:
-                own = len(self.lines[i]) - len(self.lines[i].lstrip())
-                if i == line - 1 or own < indent or (closing and own == indent):
-                    return m.group(1), i + 1
-        return None
+        """(name, 1-based line of its `fn`) of the innermost function whose
+        header or body holds `line`, or None."""
+        best = None
+        for first, last, name, header in self._fn_spans():
+            if first <= line <= last and (best is None or first >= best[0]):
+                best = (first, name, header)
+        return (best[1], best[2]) if best else None
 
     def mapping_above(self, fn_line):
         """The mapping comment directly above line `fn_line` (attributes and

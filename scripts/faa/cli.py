@@ -148,8 +148,8 @@ def cmd_run(args):
         hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml",
                              interposer=interposer)
         measurements, harness_out = hr.measurements, hr.output
-        gate.check_calibration(hr.output, findings)
-        gate.check_calibration_records(measurements, findings)
+        failed = gate.check_calibration(hr.output, findings)
+        gate.check_calibration_records(measurements, findings, harness_failed=failed)
         gate.check_zero(measurements, findings,
                         {k: o.module for k, o in outcomes.items() if o.module})
         gate.check_records(measurements, findings, hr.output)

@@ -136,7 +136,8 @@ def check_zero(measurements, findings, modules=None):
             site = cache.get((tuple(rec.get("stack") or []), str(module)))
             msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {_fmt_counts(rec)}"
                    f"{_thread(rec)}, expected 0{where}")
-            by_site.setdefault(rec.get("site") or where, []).append((rec.get("phase"), msg, site))
+            key = (_verb(rec), rec.get("site") or where)
+            by_site.setdefault(key, []).append((rec.get("phase"), msg, site))
         for msgs in by_site.values():
             more = ""
             if len(msgs) > 1:
@@ -159,7 +160,8 @@ def check_records(measurements, findings, harness_output=""):
                 m.verdict["message"].replace(" (message above, on stderr)", "") +
                 (f": panicked at {where}" if where else "")))
             continue
-        if m.calibration is not None and not m.calibration.get("ok", False):
+        if (m.calibration is not None and not m.calibration.get("ok", False)) or (
+                not m.verdict and any(f.rule == "calibration" and f.fixture == "*" for f in findings)):
             continue            # the calibration finding says why nothing was measured
         threads = m.meta.get("threads")
         if threads is not None and threads != 1:
@@ -256,12 +258,25 @@ def check_steady_closes(fixtures, measurements, findings):
 
 
 def check_calibration(harness_output, findings):
-    """Rule 7: the interposer proved itself live in every worker."""
-    for pat in ("interposer not loaded", "calibration failed"):
-        if pat in harness_output:
-            findings.append(Finding("calibration", "*",
-                f"the interposer self-check failed ({pat}): no count from this run can be trusted"))
-            return
+    """Rule 7: the interposer proved itself live in every worker.  The
+    harness's own words say which entry point read wrong; a worker that
+    failed here measured nothing (and wrote no records).  Returns True
+    when the harness reported a failed calibration."""
+    said = []
+    for m in re.finditer(r"(interposer calibration failed: [^\n]*?|interposer not loaded[^\n]*?)"
+                         r"\s*(?:\(in the [^)]*\))?\s*$", harness_output, re.M):
+        text = m.group(1).strip()
+        if text not in said:
+            said.append(text)
+    if not said:
+        for pat in ("interposer not loaded", "calibration failed"):
+            if pat in harness_output:
+                said.append(f"the interposer self-check failed ({pat})")
+                break
+    for text in said:
+        findings.append(Finding("calibration", "*",
+            f"{text}: no count from this run can be trusted"))
+    return bool(said)
 
 
 # Every entry point the interposer hooks (interposer/audit.h); each must read
@@ -291,13 +306,15 @@ def calibration_problems(cal):
     return bad
 
 
-def check_calibration_records(measurements, findings):
+def check_calibration_records(measurements, findings, harness_failed=False):
     """Rule 7 per worker: the calibration record at the top of every records
     file must exist and be ok, each hooked entry point having read exactly
     one call of its own kind.  Workers that fail the same way are named in
     one finding."""
     by_msg = {}
     for m in measurements:
+        if m.calibration is None and harness_failed:
+            continue            # the worker's calibration failed first: already a finding
         for problem in calibration_problems(m.calibration):
             by_msg.setdefault(problem, []).append(f"{m.fixture} {m.mode} O{m.opt}")
     for problem, who in by_msg.items():
