@@ -19,7 +19,9 @@ rest:
   interface method names its declaration; a frame in `__create`/`new`
   names the system (frc's `// ---- system NAME (FILE.frs:LINE)` comment)
   and its start state; anything else (the router, `__enter`, `__drain`,
-  helpers no handler ran) names the system the line lies in.
+  helpers no handler ran) names the system the line lies in.  When the
+  allocating line itself is a handler statement carrying frc's `// frs:N`
+  marker, N is the .frs line.
 """
 
 import re
@@ -31,6 +33,7 @@ from pathlib import Path
 _FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
 _SYSTEM = re.compile(r"^//\s*-+\s*system\s+(\w+)\s+\((\S+\.frs):(\d+)\)")
+_STATEMENT = re.compile(r"//\s*frs:(\d+)(?::\d+)?\s*$")
 _END_SYSTEM = re.compile(r"^//\s*-+\s*end of system\b")
 _CONSTRUCTORS = ("__create", "new")
 
@@ -224,7 +227,7 @@ def locate(frames, module):
         if mapped and (desc.startswith("$") or desc.startswith("action ")
                        or (k == 0 and desc.startswith("interface "))):
             site.frs, site.what = mapped[0], _describe(desc)
-            return site
+            return _statement_line(site, mm) if k == 0 else site
         if name in _CONSTRUCTORS:
             system = mm.system_of(fn_line)
             if system:
@@ -239,6 +242,18 @@ def locate(frames, module):
     system = mm.system_of(line)
     if system:
         site.frs, site.what = system[0], f"system {system[1]}"
+    return site
+
+
+def _statement_line(site, mm):
+    """frc ends every line of a handler or action body with `// frs:N` (or
+    `// frs:N:COL`): the .frs line of that statement, more precise than the
+    handler's own line when the allocating line is one of them."""
+    if not site.frs or not 1 <= site.line <= len(mm.lines):
+        return site
+    m = _STATEMENT.search(mm.lines[site.line - 1])
+    if m:
+        site.frs = re.sub(r":\d+$", f":{m.group(1)}", site.frs)
     return site
 
 

@@ -148,6 +148,7 @@ impl Sys {
     // variants/noalloc/x.frs:12 $Idle.go
     fn _s_Idle_go(&mut self, __e: &SysFrameEvent) {
         let _g = Guard(0);
+        let s = String::from("x"); // frs:14
     }
 }
 // ---- end of system Sys ----
@@ -198,11 +199,21 @@ def test_allocation_in_a_drop_names_the_handler_that_ran_it(mod):
     frames = [("x::helper", str(mod), helper),
               ("<x::Guard as Drop>::drop", str(mod), line_of(MODULE, "        helper();", 1)),
               ("core::ptr::drop_in_place<x::Guard>", "/rustc/library/core/src/ptr/mod.rs", 523),
-              ("Sys::_s_Idle_go", str(mod), line_of(MODULE, "let _g = Guard(0);") + 1),   # the closing brace
+              ("Sys::_s_Idle_go", str(mod), line_of(MODULE, "let _g = Guard(0);") + 2),   # the closing brace
               ("Sys::go", str(mod), line_of(MODULE, "self.__route();"))]
     site = attribute.locate(frames, mod)
     assert site.line == helper and site.frs == "variants/noalloc/x.frs:12"
     assert site.what == "handler $Idle.go"
+
+
+def test_a_handler_statement_with_an_frs_marker_names_its_own_line(mod):
+    ln = line_of(MODULE, 'String::from("x")')
+    site = attribute.locate([("Sys::_s_Idle_go", str(mod), ln)], mod)
+    assert (site.frs, site.what) == ("variants/noalloc/x.frs:14", "handler $Idle.go")
+    unindented = MODULE.replace('        let _g = Guard(0);', 'let _g = Guard(0);')
+    mod.write_text(unindented)
+    site = attribute.locate([("Sys::_s_Idle_go", str(mod), line_of(MODULE, "Guard(0);"))], mod)
+    assert (site.frs, site.what) == ("variants/noalloc/x.frs:12", "handler $Idle.go")
 
 
 def test_allocation_in_the_router_names_the_system_not_the_interface_comment_above(mod):
@@ -404,3 +415,35 @@ def test_valgrind_count_names_the_line_from_valgrinds_stack(mod):
     assert d.startswith("step 1 go(): Valgrind counted 1 allocation(s), 1 free(s), the interposer 0/0; "
                         "Valgrind: allocated at ")
     assert re.search(rf"x\.rs:{h} in _s_Idle_go \(from fixtures/x\.frs:12, handler \$Idle\.go\)", d), d
+
+
+def test_a_failing_calibration_of_either_process_is_kept(tmp_path):
+    bad = {"kind": "calibration", "ok": False,
+           "entries": [dict(e, calls=0) if e["fn"] == "mmap64" else e for e in CAL_ENTRIES]}
+    lines = [{"kind": "calibration", "ok": True, "entries": CAL_ENTRIES}, bad,
+             {"kind": "calibration", "ok": True, "entries": CAL_ENTRIES}]
+    m = records(tmp_path, lines)
+    found = []
+    gate.check_calibration_records([m], found)
+    assert len(found) == 1 and "mmap64 read 0 call(s) of kind mmap, expected 1" in found[0].message
+
+
+def test_meta_must_say_one_thread_and_all_thread_windows(tmp_path):
+    m = v2(tmp_path)
+    found = []
+    gate.check_records([m], found)
+    assert found == []
+    m.meta.update(threads=3, windows="this-thread")
+    gate.check_records([m], found)
+    assert [f.rule for f in found] == ["harness", "harness"]
+    assert "had 3 threads" in found[0].message and "counted only the measuring thread" in found[1].message
+
+
+def test_harness_calibration_message_is_quoted_once():
+    out = ("[----]   interposer calibration failed: calloc read 0 call(s) of kind calloc, expected 1 "
+           "(in the Criterion worker)\n") * 2
+    found = []
+    assert gate.check_calibration(out, found)
+    assert [f.message for f in found] == [
+        "interposer calibration failed: calloc read 0 call(s) of kind calloc, expected 1: "
+        "no count from this run can be trusted"]
