@@ -11,7 +11,7 @@
  * Valgrind's log (VALGRIND_PRINTF: formatted by the Valgrind core, so the
  * marker itself allocates nothing in the client):
  *
- *   FAA-OPEN <phase> <step>      phase: construct | step | steady
+ *   FAA-OPEN <phase> <step>      phase: construct | step | steady | destroy
  *   FAA-CLOSE
  *
  * With --trace-malloc=yes every allocator call between two markers is one
@@ -236,7 +236,13 @@ int main(int argc, char **argv)
 				dispatches++;
 			}
 	}
+	/* The drop of the system is a window too (Drop code counts), as in
+	 * the harness. */
+	m.phase = "destroy";
+	m.step = 0;
+	open(&m);
 	fx.destroy();
+	close(&m);
 	if (!timing && !count)
 		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", n, dispatches,
 		       per_step ? "collected " : "");

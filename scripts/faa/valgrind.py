@@ -218,6 +218,10 @@ def compare(measurement, mc, module=None, labels=None):
     for s in measurement.steps:
         ours[("step", s["step"])] = s
     theirs = {(w["phase"], w["step"]): w for w in mc.windows if w["phase"] != "steady"}
+    if measurement.destroy and ("destroy", 0) in theirs:
+        ours[("destroy", 0)] = measurement.destroy
+    else:
+        theirs.pop(("destroy", 0), None)      # records v1, or an older faa-run: not compared
     out = []
     if set(ours) != set(theirs):
         out.append(f"window sets differ: interposer {len(ours)}, valgrind {len(theirs)}")
@@ -241,8 +245,9 @@ def compare(measurement, mc, module=None, labels=None):
     for key in sorted(set(ours) & set(theirs)):
         a, b = ours[key], theirs[key]
         if (a["allocs"], a["frees"]) != (b["allocs"], b["frees"]):
-            what = "construction (__create())" if key[0] == "construct" else name(key[1])
-            ent = "__create" if key[0] == "construct" else entry(key[1])
+            what = {"construct": "construction (__create())", "destroy": "destroy (drop of the system)"
+                    }.get(key[0]) or name(key[1])
+            ent = {"construct": "__create", "destroy": "drop"}.get(key[0]) or entry(key[1])
             out.append(f"{what}: Valgrind counted {b['allocs']} allocation(s), {b['frees']} free(s), "
                        f"the interposer {a['allocs']}/{a['frees']}"
                        + more(b["allocs"] + b["frees"], a["allocs"] + a["frees"], ent))
