@@ -125,7 +125,6 @@ def cmd_run(args):
     progress(f"audit: {len(fixtures)} fixture(s) x {len(modes)} shape(s) x "
              f"O{',O'.join(map(str, args.opt))} with {compiler.label}")
 
-    args._fixtures = fixtures
     outcomes = build.build_all(fixtures, compiler, tree, rustc, modes=modes, jobs=args.jobs,
                                progress=progress, generated=generated, opts=args.opt)
     findings = []
@@ -163,7 +162,7 @@ def cmd_run(args):
             findings.append(gate.Finding("harness", "*",
                 f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
 
-    vg = run_valgrind(args, tree, measurements, findings, outcomes) if measurements else {}
+    vg = run_valgrind(args, tree, measurements, findings, outcomes, fixtures) if measurements else {}
     cov = run_coverage(args, tree, fixtures, outcomes, measurements, findings) if vg else {}
     unchecked = gate.unchecked(measurements, vg, cov, valgrind_mode=args.valgrind,
                                baseline=bool(args.baseline or not compiler.bundled
@@ -214,12 +213,12 @@ def _stamp(path):
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def run_valgrind(args, tree, measurements, findings, outcomes=None):
+def run_valgrind(args, tree, measurements, findings, outcomes=None, fixtures=()):
     """Gate rule 6 and the independent count: memcheck every library,
     massif the highest opt-level of each fixture x shape.  Valgrind's own
     stacks (memcheck's xtree) name the line of a call the interposer missed."""
     modules = {k: o.module for k, o in (outcomes or {}).items() if o.module}
-    labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in (args._fixtures or [])}
+    labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
     if args.valgrind == "off":
         return {}
     vgbin = tools.valgrind(required=args.valgrind == "on")
