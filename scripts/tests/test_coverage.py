@@ -235,12 +235,15 @@ x.rs                                           -             0x15670
 CU: aw/x/shim/x_noalloc.rs:
 File name                            Line number    Starting address    View    Stmt
 x_noalloc.rs                                  15             0x16000               x
+
+./aw/x/gen/noalloc/x.rs:[++]
+x.rs                                          20             0x16100               x
 """
 
 
 def test_parse_decodedline_takes_rows_of_the_module_only(tmp_path):
     module = tmp_path / "aw" / "x" / "gen" / "noalloc" / "x.rs"
-    assert coverage.parse_decodedline(READELF, module) == {12, 13, 14}
+    assert coverage.parse_decodedline(READELF, module) == {12, 13, 14, 20}
     assert coverage.parse_decodedline(READELF, tmp_path / "other" / "x.rs") == set()
 
 
@@ -415,3 +418,14 @@ def test_an_unreached_line_fails_the_gate_until_listed_with_a_reason(build_dir, 
                                         'pushes above 9"\n')
     status, text = audit(build_dir, fixtures, tmp_path / "r2")
     assert status == 0, text
+
+
+def test_a_module_whose_bodies_dwarf_or_callgrind_never_saw_is_not_measured(tmp_path):
+    """A path that matches nothing must not read as full coverage."""
+    module = tmp_path / "x.rs"
+    module.write_text(MODULE)
+    assert coverage._sees_bodies(coverage.Run(module, set(), {12, 13}, {12, 13, 14}))
+    assert not coverage._sees_bodies(coverage.Run(module, set(), {12, 13}, set()))
+    assert not coverage._sees_bodies(coverage.Run(module, set(), set(), {12, 13}))
+    module.write_text("fn main() {}\n")               # no bodies at all: nothing to see
+    assert coverage._sees_bodies(coverage.Run(module, set(), set(), set()))
