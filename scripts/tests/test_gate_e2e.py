@@ -67,6 +67,21 @@ def test_strict_turns_an_unchecked_pass_into_a_failure(build_dir, tmp_path):
     assert "audit: FAIL" in text and rep["strict"] is True
 
 
+def test_allow_unchecked_keeps_named_checks_out_of_strict_but_still_names_them(build_dir, tmp_path):
+    # Only what is named is let through: memcheck is still a strict failure.
+    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict",
+                              "--allow-unchecked", "coverage", "--allow-unchecked", "second counter")
+    assert status == 1, text
+    (f,) = fails(rep, "strict")
+    assert "memcheck (--valgrind off)" in f["message"] and "coverage" not in f["message"]
+    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict",
+                              "--allow-unchecked", "coverage", "--allow-unchecked", "second counter",
+                              "--allow-unchecked", "memcheck")
+    assert status == 0, text
+    assert "audit: PASS (unchecked: coverage, second counter, memcheck)" in text
+    assert rep["unchecked"] == ["coverage", "second counter", "memcheck"]
+
+
 def test_a_rare_steady_allocation_names_step_and_repeat_and_is_not_0_00(build_dir, tmp_path):
     # Idle.connect call 1 is step 1; calls 2..2001 are the steady replay's repeats 1..2000.
     body = f"unsafe {{ __FAA_N += 1; if __FAA_N == 1500 {ALLOC} }} // MUTANT"
