@@ -68,6 +68,7 @@ _SITE_RE = {
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\b")
 _SYSTEM = re.compile(r"//\s*-+\s*system\s+\w+\s*\((\S+\.frs):(\d+)\)")
 MARK = "// frame-alloc-audit mutant"
+ALLOC = "/*ALLOC*/"          # in a part of several lines: the line that allocates
 
 # ---- Rust building blocks -------------------------------------------------
 
@@ -91,13 +92,11 @@ def _call(decls, call, pre=""):
         let __r = {call}; ::core::ptr::read_volatile(&__r); }}""")
 
 
-def _at_load(body):
-    """Items that run `body` once when the library is loaded (before any
-    window: the harness dlopens the library outside its windows)."""
-    return _one_line(f"""
-        extern "C" fn __mutant_load() {{ unsafe {{ {body} }} }}
-        #[used] #[link_section = ".init_array"]
-        static __MUTANT_LOAD: extern "C" fn() = __mutant_load;""")
+def _at_load(body, name="__mutant_load"):
+    """Two lines of items that run `body` once when the library is loaded
+    (before any window: the harness dlopens the library outside them)."""
+    return (f'extern "C" fn {name}() {{ unsafe {{ {body} }} }}\n'
+            f'#[used] #[link_section = ".init_array"] static {name.upper()}: extern "C" fn() = {name};')
 
 
 _MALLOC = 'extern "C" { fn malloc(n: usize) -> *mut u8; }'
@@ -150,14 +149,15 @@ _POOL = 4096                    # pages the munmap mutant may take
 
 
 def _os(decl, call, load_len="4096", load_prot="3", load_flags=_MAP_ANON, pre=""):
-    return _one_line(f"""
-        {{ {_OS_DECLS}
-        static __PAGE: ::core::sync::atomic::AtomicPtr<u8> =
-            ::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());
-        {_at_load(f"let __p = mmap(::core::ptr::null_mut(), {load_len}, {load_prot}, {load_flags}, -1, 0); "
-                  f"if __p as isize != -1 {{ __PAGE.store(__p, {_SEQ}); }}")}
-        let __page = __PAGE.load({_SEQ}); {pre}
-        if !__page.is_null() {{ {_call(decl, call)} }} }}""")
+    load = _at_load(f"let __p = mmap(::core::ptr::null_mut(), {load_len}, {load_prot}, {load_flags}, -1, 0); "
+                    f"if __p as isize != -1 {{ __PAGE.store(__p, {_SEQ}); }}")
+    return "\n".join([
+        f"{{ {_OS_DECLS}",
+        "static __PAGE: ::core::sync::atomic::AtomicPtr<u8> = "
+        "::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());",
+        load,
+        f"let __page = __PAGE.load({_SEQ}); {pre} "
+        f"if !__page.is_null() {{ {_call(decl, call)} }} }} {ALLOC}"])
 
 
 _OS = {
@@ -184,47 +184,54 @@ _OS = {
 
 # A block allocated at load and freed on the first call: a window that
 # only frees.
-_FREE_OUTSIDE = _one_line(f"""
-    {{ static __BLOCK: ::core::sync::atomic::AtomicPtr<u8> =
-        ::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());
-    {_at_load(f"{_MALLOC} __BLOCK.store(malloc(32), {_SEQ});")}
-    let __b = __BLOCK.swap(::core::ptr::null_mut(), {_SEQ});
-    if !__b.is_null() {{ unsafe {{ extern "C" {{ fn free(p: *mut u8); }} free(__b); }} }} }}""")
+_FREE_OUTSIDE = "\n".join([
+    "{ static __BLOCK: ::core::sync::atomic::AtomicPtr<u8> = "
+    "::core::sync::atomic::AtomicPtr::new(::core::ptr::null_mut());",
+    _at_load(f"{_MALLOC} __BLOCK.store(malloc(32), {_SEQ});"),
+    f"let __b = __BLOCK.swap(::core::ptr::null_mut(), {_SEQ}); "
+    'if !__b.is_null() { unsafe { extern "C" { fn free(p: *mut u8); } free(__b); } } } ' + ALLOC])
 
 # A thread started at load, parked on a futex; each handler call wakes it
 # and waits until it has allocated, so the allocation falls inside the
-# handler's window but happens only on the other thread.  If the thread
-# could not be started the handler does nothing (and the mutant is missed,
-# visibly).  futex(2) through libc's syscall(): FUTEX_WAIT_PRIVATE 128,
-# FUTEX_WAKE_PRIVATE 129, SYS_futex 202 (x86-64).
-_THREAD = _one_line(f"""
-    {{ extern "C" {{
-        fn pthread_create(t: *mut u64, attr: *const u8,
-                          f: extern "C" fn(*mut u8) -> *mut u8, arg: *mut u8) -> i32;
-        fn syscall(n: i64, ...) -> i64; }}
-    static __REQ: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
-    static __DONE: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
-    static __UP: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);
-    extern "C" fn __mutant_worker(_a: *mut u8) -> *mut u8 {{
-        let mut __seen = 0u32;
+# handler's window but happens only on the other thread.  The thread's
+# code sits at the module end, outside every handler: its .frs line is the
+# system's.  If the thread could not be started the handler does nothing
+# (and the mutant is missed, visibly).  futex(2) through libc's syscall():
+# FUTEX_WAIT_PRIVATE 128, FUTEX_WAKE_PRIVATE 129, SYS_futex 202 (x86-64).
+_THREAD_WAIT = _one_line(f"""
+    if __MUTANT_UP.load({_SEQ}) == 1 {{
+        let __want = __MUTANT_REQ.fetch_add(1, {_SEQ}).wrapping_add(1);
+        unsafe {{ __mutant_syscall(202, &__MUTANT_REQ as *const _, 129i32, 1i32); }}
         loop {{
-            let __r = __REQ.load({_SEQ});
-            if __r == __seen {{
-                unsafe {{ syscall(202, &__REQ as *const _, 128i32, __seen, 0usize); }}
-                continue; }}
-            __seen = __r;
-            {_MALLOC_KEEP}
-            __DONE.store(__seen, {_SEQ});
-            unsafe {{ syscall(202, &__DONE as *const _, 129i32, 1i32); }} }} }}
-    {_at_load("let mut __t = 0u64; if pthread_create(&mut __t, ::core::ptr::null(), __mutant_worker, "
-              f"::core::ptr::null_mut()) == 0 {{ __UP.store(1, {_SEQ}); }}")}
-    if __UP.load({_SEQ}) == 1 {{
-        let __want = __REQ.fetch_add(1, {_SEQ}).wrapping_add(1);
-        unsafe {{ syscall(202, &__REQ as *const _, 129i32, 1i32); }}
-        loop {{
-            let __d = __DONE.load({_SEQ});
+            let __d = __MUTANT_DONE.load({_SEQ});
             if __d == __want {{ break; }}
-            unsafe {{ syscall(202, &__DONE as *const _, 128i32, __d, 0usize); }} }} }} }}""")
+            unsafe {{ __mutant_syscall(202, &__MUTANT_DONE as *const _, 128i32, __d, 0usize); }} }} }}""")
+_THREAD = "\n".join([
+    'extern "C" {',
+    "    fn pthread_create(t: *mut u64, attr: *const u8, f: extern \"C\" fn(*mut u8) -> *mut u8, "
+    "arg: *mut u8) -> i32;",
+    "    #[link_name = \"syscall\"] fn __mutant_syscall(n: i64, ...) -> i64;",
+    "}",
+    "static __MUTANT_REQ: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);",
+    "static __MUTANT_DONE: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);",
+    "static __MUTANT_UP: ::core::sync::atomic::AtomicU32 = ::core::sync::atomic::AtomicU32::new(0);",
+    'extern "C" fn __mutant_worker(_a: *mut u8) -> *mut u8 {',
+    "    let mut __seen = 0u32;",
+    "    loop {",
+    f"        let __r = __MUTANT_REQ.load({_SEQ});",
+    "        if __r == __seen {",
+    "            unsafe { __mutant_syscall(202, &__MUTANT_REQ as *const _, 128i32, __seen, 0usize); }",
+    "            continue;",
+    "        }",
+    "        __seen = __r;",
+    f"        {_MALLOC_KEEP} {ALLOC}",
+    f"        __MUTANT_DONE.store(__seen, {_SEQ});",
+    "        unsafe { __mutant_syscall(202, &__MUTANT_DONE as *const _, 129i32, 1i32); }",
+    "    }",
+    "}",
+    _at_load("let mut __t = 0u64; if pthread_create(&mut __t, ::core::ptr::null(), __mutant_worker, "
+             f"::core::ptr::null_mut()) == 0 {{ __MUTANT_UP.store(1, {_SEQ}); }}", "__mutant_start"),
+])
 
 # Beyond the dynamic count.  These reach memory without a call the
 # interposer hooks, so only the static proof (and, for dlsym, Valgrind's
@@ -235,20 +242,21 @@ _THREAD = _one_line(f"""
 #   dlsym_next    malloc looked up with dlsym(RTLD_NEXT) at load: from a
 #                 dlopened library that is libc's, behind the interposer
 _ARENA = 1 << 24
-_GLOBAL_ALLOC = _one_line(f"""
-    extern crate alloc;
-    static __ARENA_NEXT: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);
-    static mut __ARENA: [u8; {_ARENA}] = [0; {_ARENA}];
-    struct __MutantArena;
-    unsafe impl ::core::alloc::GlobalAlloc for __MutantArena {{
-        unsafe fn alloc(&self, l: ::core::alloc::Layout) -> *mut u8 {{
-            let __n = l.size() + l.align();
-            let __off = __ARENA_NEXT.fetch_add(__n, {_SEQ});
-            if __off + __n > {_ARENA} {{ return ::core::ptr::null_mut(); }}
-            let __at = ::core::ptr::addr_of_mut!(__ARENA) as usize + __off;
-            ((__at + l.align() - 1) & !(l.align() - 1)) as *mut u8 }}
-        unsafe fn dealloc(&self, _p: *mut u8, _l: ::core::alloc::Layout) {{}} }}
-    #[global_allocator] static __MUTANT_GA: __MutantArena = __MutantArena;""")
+_GLOBAL_ALLOC = "\n".join([
+    "extern crate alloc; " + ALLOC,
+    "static __ARENA_NEXT: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);",
+    f"static mut __ARENA: [u8; {_ARENA}] = [0; {_ARENA}];",
+    "struct __MutantArena;",
+    _one_line(f"""
+        unsafe impl ::core::alloc::GlobalAlloc for __MutantArena {{
+            unsafe fn alloc(&self, l: ::core::alloc::Layout) -> *mut u8 {{
+                let __n = l.size() + l.align();
+                let __off = __ARENA_NEXT.fetch_add(__n, {_SEQ});
+                if __off + __n > {_ARENA} {{ return ::core::ptr::null_mut(); }}
+                let __at = ::core::ptr::addr_of_mut!(__ARENA) as usize + __off;
+                ((__at + l.align() - 1) & !(l.align() - 1)) as *mut u8 }}
+            unsafe fn dealloc(&self, _p: *mut u8, _l: ::core::alloc::Layout) {{}} }}"""),
+    "#[global_allocator] static __MUTANT_GA: __MutantArena = __MutantArena;"])
 
 _RAW_SYSCALL = _one_line("""
     unsafe { let __p: usize;
@@ -263,13 +271,14 @@ _RAW_SYSCALL = _one_line("""
 _DLSYM_LOAD = _at_load('extern "C" { fn dlsym(h: *mut u8, name: *const u8) -> *mut u8; } '
                        'let __f = dlsym(usize::MAX as *mut u8, b"malloc\\0".as_ptr()); '
                        f'__NEXT_MALLOC.store(__f as usize, {_SEQ});')
-_DLSYM_NEXT = _one_line(f"""
-    {{ static __NEXT_MALLOC: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);
-    {_DLSYM_LOAD}
-    let __f = __NEXT_MALLOC.load({_SEQ});
-    if __f != 0 {{ unsafe {{
-        let __m: extern "C" fn(usize) -> *mut u8 = ::core::mem::transmute(__f);
-        let __r = __m(16); ::core::ptr::read_volatile(&__r); }} }} }}""")
+_DLSYM_NEXT = "\n".join([
+    "{ static __NEXT_MALLOC: ::core::sync::atomic::AtomicUsize = ::core::sync::atomic::AtomicUsize::new(0);",
+    _DLSYM_LOAD,
+    _one_line(f"""
+        let __f = __NEXT_MALLOC.load({_SEQ});
+        if __f != 0 {{ unsafe {{
+            let __m: extern "C" fn(usize) -> *mut u8 = ::core::mem::transmute(__f);
+            let __r = __m(16); ::core::ptr::read_volatile(&__r); }} }} }}""") + " " + ALLOC])
 
 _STD = {
     "box": "::std::boxed::Box::new(0x5eed_u64)",
@@ -307,6 +316,7 @@ class Spec:
     rule: str = "zero"       # the rule that must catch it at the marked line
     also: tuple = ()         # further rules that must fire
     valgrind: bool = False   # needs Valgrind (the second counter)
+    frs: str = ""            # "system": the .frs line the gate must name is the system's
 
 
 # The number of mutants the self-test runs: a change to the catalogue
@@ -345,8 +355,9 @@ def catalogue(late_at):
         out.append(Spec(name, "os " + kind, "handler", (("handler", rust, True),),
                         counts=(kind,), proof=True))
     out += [
-        Spec("thread", "another thread (started at load)", "handler",
-             (("handler", _THREAD, True),), counts=("malloc",), opts=(0, 3)),
+        Spec("thread", "another thread (started at load, code at the module end)", "handler",
+             (("handler", _THREAD_WAIT, False), ("end", _THREAD, True)),
+             counts=("malloc",), opts=(0, 3), frs="system"),
         Spec("late", f"late call (router call {late_at}, in the timing batches)", "router",
              (("router", _one_line("""
                 { static __N: ::core::sync::atomic::AtomicU64 = ::core::sync::atomic::AtomicU64::new(0);
@@ -402,6 +413,12 @@ def check_catalogue(specs):
     for s in specs:
         if sum(a for _, _, a in s.parts) != 1:
             problems.append(f"{s.name}: exactly one part must allocate")
+        for _, rust, allocates in s.parts:
+            n = rust.count(ALLOC)
+            if (n > 1 or (n and not allocates)
+                    or (allocates and "\n" in rust and n != 1)):
+                problems.append(f"{s.name}: the allocating line of a part of several lines, "
+                                f"and only it, carries {ALLOC}")
     return problems
 
 
@@ -450,6 +467,7 @@ class Mutant:
     source: str
     line: int             # 1-based generated line of the allocating call
     frs: str              # "path.frs:N" expected
+    fn: str = ""          # the function the allocating line sits in, when it is a site's
 
     @property
     def name(self):
@@ -460,15 +478,29 @@ def make(module_text, spec, sites):
     """The mutated module; KeyError names a missing site."""
     inserts = []
     for anchor, rust, allocates in spec.parts:
-        tag = f"{MARK} {spec.name}" + ("" if allocates else " (part)")
+        tag = f"{MARK} {spec.name}"
+        if not allocates:
+            rust = f"{rust} {tag} (part)"
+        elif ALLOC in rust:
+            rust = rust.replace(ALLOC, tag)
+        else:
+            rust = f"{rust} {tag}"
         at = len(module_text) if anchor == "end" else sites[anchor].offset
-        inserts.append((at, f"\n{rust} {tag}\n"))
+        inserts.append((at, f"\n{rust}\n"))
     src = module_text
     for at, text in sorted(inserts, key=lambda x: -x[0]):
         src = src[:at] + text + src[at:]
     want = f"{MARK} {spec.name}"
     line = next(i for i, ln in enumerate(src.split("\n"), 1) if ln.endswith(want))
-    return Mutant(spec=spec, source=src, line=line, frs=sites[spec.site].frs)
+    frs = system_frs(module_text) if spec.frs == "system" else sites[spec.site].frs
+    fn = sites[spec.site].fn if any(a == spec.site and al for a, _, al in spec.parts) else ""
+    return Mutant(spec=spec, source=src, line=line, frs=frs, fn=fn)
+
+
+def system_frs(module_text):
+    """"path.frs:N" of the (first) system banner of the module."""
+    m = _SYSTEM.search(module_text)
+    return f"{m.group(1)}:{m.group(2)}" if m else ""
 
 
 # ---- one audit run and its verdict -------------------------------------------
@@ -484,6 +516,7 @@ class Outcome:
     gen_ok: bool = False
     frs_ok: bool = False
     extra_ok: bool = True     # no_std-clean passed the static proof; phase word present
+    gen_by_fn: bool = False   # named by its function only (no line in the finding)
     detail: str = ""
     seconds: float = 0.0
 
@@ -563,9 +596,13 @@ def judge(mutant, code, report, err, module_name):
         o.frs_ok = bool(zero) and all(_frs_lines(f, Path(want_frs[0]).name) == {int(want_frs[2])}
                                       for f in zero)
     else:
-        # The static proof names generated lines only; what must hold is
-        # that the rule fired and points at the injected code.
+        # The static proof names generated lines only (no .frs line); what
+        # must hold is that the rule fired and points at the injected line.
+        # An instruction it found in the object code may come with its
+        # function and no line: that function must be the site's.
         o.gen_ok = mutant.line in gens
+        if not gens and mutant.fn and any(re.search(rf"::{mutant.fn}\b", f["message"]) for f in target):
+            o.gen_ok, o.gen_by_fn = True, True
         o.frs_ok = not frss or frss == {int(want_frs[2])}
         if not target:
             notes.append(f"no {spec.rule} finding")
@@ -602,7 +639,8 @@ def table(mutants, outcomes):
     """The mutant table: class, rules fired, dynamic count, lines, verdict."""
     rows = [("mutant", "class", "site", "opt", "rule(s) fired", "dyn", "gen line", "frs line", "result")]
     for m, o in zip(mutants, outcomes):
-        gen = f"{m.line} {'ok' if o.gen_ok else 'got ' + (','.join(map(str, o.gen_lines)) or '-')}"
+        gen = f"{m.line} " + ("fn " + m.fn if o.gen_by_fn else "ok" if o.gen_ok
+                               else "got " + (",".join(map(str, o.gen_lines)) or "-"))
         frs = f"{m.frs.rpartition(':')[2]} {'ok' if o.frs_ok else 'got ' + (','.join(map(str, o.frs_lines)) or '-')}"
         rows.append((m.name, m.spec.cls, m.spec.site, "O" + ",".join(map(str, m.spec.opts)),
                      ",".join(o.rules) or "-", _yn(o.dynamic), gen, frs,

@@ -75,7 +75,23 @@ def test_each_mutant_marks_exactly_its_allocating_line():
         lines = m.source.split("\n")
         marked = [i for i, ln in enumerate(lines, 1) if ln.endswith(f"{mutate.MARK} {m.name}")]
         assert marked == [m.line], m.name
-        assert "\n" not in "".join(r for _, r, _ in m.spec.parts), m.name
+        assert mutate.ALLOC not in m.source, m.name
+
+
+def test_an_unmarked_allocating_line_fails_the_catalogue_check():
+    specs = mutate.catalogue(mutate.late_call(SCEN))
+    bad = [mutate.Spec(s.name, s.cls, s.site, tuple((a, r.replace(mutate.ALLOC, ""), al)
+                                                    for a, r, al in s.parts))
+           if s.name == "thread" else s for s in specs]
+    assert any("thread" in p and mutate.ALLOC in p for p in mutate.check_catalogue(bad))
+
+
+def test_the_thread_and_the_machinery_expect_the_system_line():
+    by = {m.name: m for m in all_mutants()}
+    assert by["thread"].frs.endswith(":19") and by["create"].frs.endswith(":19")
+    assert by["mmap"].frs.endswith(":26")
+    worker = by["thread"].source.split("\n")[by["thread"].line - 1]
+    assert "malloc(16)" in worker and not worker.startswith("{")
 
 
 def _rustc_or_skip():
@@ -167,6 +183,13 @@ def test_judge_of_the_mutants_only_the_static_proof_or_valgrind_can_catch():
     assert o.caught and not o.dynamic
     lineless = dict(static, message="debounce_button: /w/debounce_button.rs: a `syscall` instruction in f")
     assert not mutate.judge(g, 1, {"findings": [lineless]}, "", "debounce_button.rs").caught
+    r = _by_name("raw_syscall")
+    in_fn = dict(static, message="debounce_button: /w/debounce_button.rs: a `syscall` instruction in "
+                                 "nostd_x::fx_module::DebouncedButton::_s_Up_sample: ...")
+    o = mutate.judge(r, 1, {"findings": [in_fn]}, "", "debounce_button.rs")
+    assert o.caught and o.gen_by_fn
+    other_fn = dict(in_fn, message=in_fn["message"].replace("_s_Up_sample", "_s_Down_sample"))
+    assert not mutate.judge(r, 1, {"findings": [other_fn]}, "", "debounce_button.rs").caught
     d = _by_name("dlsym_next")
     assert d.spec.valgrind and d.spec.rule == "valgrind-count"
     vg = _finding(d, 0, rule="valgrind-count")
