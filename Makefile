@@ -90,7 +90,7 @@ test-sanitize: build
 	$(SAN_ENV) FAA_BUILD_DIR=$(ASAN_BUILD) $(PYTHON) -m pytest -q scripts/tests/test_frc_bad_input.py
 	test -f $(UBSAN_BUILD)/build.ninja || meson setup $(UBSAN_BUILD) -Db_sanitize=undefined
 	ninja -C $(UBSAN_BUILD)
-	$(SAN_ENV) meson test -C $(UBSAN_BUILD) --print-errorlogs --num-processes 2 --suite interposer
+	$(SAN_ENV) meson test -C $(UBSAN_BUILD) --print-errorlogs --num-processes 2 --suite interposer --suite harness
 	# Not --strict: this audit checks the UBSan-built harness and interposer,
 	# with --valgrind off (Valgrind's checks ran in `make test`), so its
 	# verdict is "PASS (unchecked: coverage, second counter, memcheck)".
