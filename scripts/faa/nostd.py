@@ -22,8 +22,10 @@ is compiled in three steps, each of which can fail the rule:
    aliases, the memory calls to the kernel (mmap, mremap, munmap, brk,
    sbrk and libc's `syscall`), the dynamic loader's lookups (dlsym,
    dlvsym, dlopen, which can fetch malloc behind the interposer's back),
-   C++'s operator new/delete and Rust's allocator shims (`__rust_alloc`,
-   `__rg_alloc`, ...).  A `syscall`/`sysenter`/`int $0x80` instruction in
+   C++'s operator new/delete, Rust's allocator shims (`__rust_alloc`,
+   `__rg_alloc`, ...), and thread/process creation (pthread_create,
+   clone, fork, posix_spawn, ...: their stacks and address spaces are
+   mapped inside libc, where no hook sees them).  A `syscall`/`sysenter`/`int $0x80` instruction in
    the object code (inline asm) fails too: no counter sees it.
 
 Calls to any other C function (strdup, getline, fopen, ...) are NOT
@@ -48,7 +50,7 @@ from pathlib import Path
 
 from .errors import ToolMissing
 
-PROOF_VERSION = "2"
+PROOF_VERSION = "3"
 RUSTC_TIMEOUT = 600
 
 # The allocator entry points a no_alloc object may neither call nor define.
@@ -60,6 +62,14 @@ ALLOCATOR_SYMBOLS = frozenset("""
     mmap mmap64 __mmap __mmap64 mremap __mremap munmap __munmap brk __brk sbrk __sbrk
     syscall __syscall
     dlsym dlvsym dlopen dlmopen __libc_dlsym __libc_dlopen_mode _dl_sym
+""".split())
+# Thread and process creation: the kernel maps a new stack or address
+# space for them from inside libc (glibc's pthread_create maps its stack
+# with an internal mmap no hook sees), so a module that starts a thread or
+# a process gets memory the dynamic count cannot vouch for.
+SPAWN_SYMBOLS = frozenset("""
+    pthread_create thrd_create clone clone3 __clone __clone2 fork vfork _Fork __fork
+    posix_spawn posix_spawnp shmat
 """.split())
 # Rust's allocator shims (v0-mangled in newer toolchains, so a substring).
 _RUST_ALLOC = re.compile(r"__rust_(?:alloc|dealloc|realloc|alloc_zeroed|alloc_error_handler"
@@ -76,7 +86,8 @@ _lock = threading.Lock()
 
 def is_allocator_symbol(name):
     base = name.split("@", 1)[0]
-    return base in ALLOCATOR_SYMBOLS or bool(_RUST_ALLOC.search(base) or _CXX_NEW.match(base))
+    return (base in ALLOCATOR_SYMBOLS or base in SPAWN_SYMBOLS
+            or bool(_RUST_ALLOC.search(base) or _CXX_NEW.match(base)))
 
 
 def _digest(*parts):
@@ -285,8 +296,10 @@ def prove(rustc, rustc_ver, wrapper, module, module_text, ndir, crate, sysroot_c
         how = "references" if typ in "Uwv" else "defines"
         users = sorted(refs.get(name, ()))
         where = _source_line(files, name.split("@", 1)[0])
-        problems.append(f"{where or module}: the no_alloc module's object code {how} the allocator "
-                        f"entry point `{name}`" + (f" (in {', '.join(users[:3])})" if users else ""))
+        what = ("thread/process creation function" if name.split("@", 1)[0] in SPAWN_SYMBOLS
+                else "allocator entry point")
+        problems.append(f"{where or module}: the no_alloc module's object code {how} the {what} "
+                        f"`{name}`" + (f" (in {', '.join(users[:3])})" if users else ""))
     for func, insn in traps:
         problems.append(f"{module}: a `{insn}` instruction in {func}: inline system calls are "
                         f"memory no counter sees; a no_alloc module must not make them")

@@ -118,6 +118,18 @@ def test_object_code_calling_an_allocator_entry_point_fails_naming_it(rustc, tmp
     assert "_s_Idle_connect" in hit[0] and re.search(r"m\.rs:\d+:", hit[0])
 
 
+def test_starting_a_thread_fails_naming_pthread_create(rustc, tmp_path):
+    # glibc maps the new thread's stack with an internal mmap no hook sees.
+    decl = ('fn pthread_create(t: *mut u64, a: *const u8, f: extern "C" fn(*mut u8) -> *mut u8, '
+            'arg: *mut u8) -> i32;')
+    extra = (f'extern "C" {{ {decl} }}\n'
+             'extern "C" fn __bg(_a: *mut u8) -> *mut u8 { core::ptr::null_mut() }')
+    body = "let mut _t = 0u64; let _r = unsafe { pthread_create(&mut _t, core::ptr::null(), __bg, core::ptr::null_mut()) };"
+    problems = prove(rustc, tmp_path, inject(body, extra))
+    hit = [p for p in problems if "thread/process creation function `pthread_create`" in p]
+    assert hit and "_s_Idle_connect" in hit[0], problems
+
+
 def test_a_dead_helper_that_calls_malloc_fails_too(rustc, tmp_path):
     extra = 'extern "C" { fn malloc(n: usize) -> *mut u8; }\nfn never_called() -> usize { unsafe { malloc(8) as usize } }'
     problems = prove(rustc, tmp_path, inject("", extra))
