@@ -11,7 +11,6 @@ rustc runs are cached by content: a library is rebuilt only when the hash
 of its inputs (shim, module, rustc version, flags) changes.
 """
 
-import hashlib
 import os
 import re
 import subprocess
@@ -20,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import shim, variant
+from . import shim, tools, variant
 from .errors import ToolMissing, UsageError
 
 OPT_LEVELS = (0, 3)
@@ -118,17 +117,9 @@ def _fixture_paths(stderr, work, frs):
     return re.sub(r"variants/(?:alloc|noalloc)/" + re.escape(frs.name), str(frs), stderr)
 
 
-def _digest(*parts):
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode() if isinstance(p, str) else p)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def _rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):
     """Runs rustc unless `out` was built from the same inputs; returns (ok, cached)."""
-    key = _digest(rustc_ver, " ".join(map(str, args)), src.read_text(), *inputs)
+    key = tools.digest(rustc_ver, " ".join(map(str, args)), src.read_text(), *inputs)
     stamp = out.with_name(out.name + ".key")
     if out.exists() and stamp.exists() and stamp.read_text() == key:
         return True, True

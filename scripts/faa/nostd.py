@@ -48,6 +48,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+from . import tools
 from .errors import ToolMissing
 
 PROOF_VERSION = "3"
@@ -90,14 +91,6 @@ def is_allocator_symbol(name):
             or bool(_RUST_ALLOC.search(base) or _CXX_NEW.match(base)))
 
 
-def _digest(*parts):
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode() if isinstance(p, str) else p)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def _tool(name):
     path = shutil.which(name)
     if not path:
@@ -121,7 +114,7 @@ def core_only_sysroot(rustc, cache_dir):
     if not any(p.name.startswith("libcore-") for p in libs):
         raise RuntimeError(f"{src} has no libcore rlib: is the Rust standard library for "
                            f"{host} installed?")
-    root = Path(cache_dir) / _digest(str(rustc), real, host, *[p.name for p in libs])[:16]
+    root = Path(cache_dir) / tools.digest(str(rustc), real, host, *[p.name for p in libs])[:16]
     with _lock:
         if not root.exists():
             tmp = root.with_name(root.name + f".tmp{os.getpid()}")
@@ -163,7 +156,7 @@ def _compile(rustc, rustc_ver, wrapper, module_text, ndir, crate, sysroot):
     args = ["--edition", "2021", "--crate-type", "rlib", "--crate-name", crate,
             "-C", "opt-level=0", "-C", "codegen-units=1", "-C", "lto=off",
             "-C", "link-dead-code", "-C", "debuginfo=0", "-A", "warnings"]
-    key = _digest(PROOF_VERSION, rustc_ver, " ".join(args), wrapper.read_text(), module_text)
+    key = tools.digest(PROOF_VERSION, rustc_ver, " ".join(args), wrapper.read_text(), module_text)
     try:
         saved = json.loads(stamp.read_text())
         if (saved["key"] == key and obj.exists()

@@ -1,5 +1,6 @@
 """Where the tools are, and what to install when one is missing."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -75,3 +76,12 @@ class BuildTree:
     @property
     def reports(self):
         return self.dir / "reports"
+
+
+def digest(*parts):
+    """A cache key: sha256 over the parts (str or bytes), each NUL-terminated."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()
