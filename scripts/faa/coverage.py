@@ -30,6 +30,24 @@ line (`if c { a() } else { b() }`) count as run once the line ran; frc's
 own branches inside an expansion (push$ on a full stack, -> pop$ on an
 empty one) are not asked for.
 
+Calls out of the library.  Line granularity lets a line like `if rare {
+unsafe { strdup(p) }; }` count as run when only its `if` did, and the
+zero never saw the call.  So the same Callgrind run also records every
+executed instruction (--dump-instr=yes; Callgrind writes the addresses of a
+shared object relative to the object, i.e. as the ELF file has them, which
+library_calls() checks against the disassembly before trusting them), and
+objdump gives every call instruction of the module's own functions (those
+whose entry lies on a line of the module in the DWARF line table): a call
+through the PLT (`call <name@plt>`) or through the GOT to a symbol the
+library does not define (`call *GOT(%rip)`, rustc's default) leaves the
+library.  Each such call site must have run, except the mem* family
+(memcpy, memmove, memset, memcmp, bcmp: no allocation) and _Unwind_Resume
+(only in landing pads, which run only while a panic unwinds, and starting
+a panic allocates its payload, which the count sees); so must
+every direct call to a module function that contains such a call.  One that
+never ran is a finding naming the callee, the generated line and its .frs
+line; an [uncovered] entry for that .frs line (or its handler) excuses it.
+
 Compilers that write no such comments get no matrix (reported as
 unavailable, never as covered).  A scenario lists what it cannot reach, with
 the reason, under [uncovered] (scenario.py): handler keys
@@ -53,8 +71,10 @@ _REGION_END = re.compile(r"^(// ---- end of system|\})")
 _DL_HEADER = re.compile(r"^(?:CU: )?(\S.*?):(?:\[\+\+\])?$")
 _MARKER = re.compile(r"\s// frs:(\d+)(?::(\d+))?\s*$")
 TIMEOUT = 600
-FORMAT = 3          # of the cached Callgrind/DWARF results
+FORMAT = 4          # of the cached Callgrind/DWARF/objdump results
 SHAPE = {"alloc": "allocating", "noalloc": "no_alloc"}
+# calls out of the library that need not have run (see the module docstring)
+EXEMPT = frozenset({"memcpy", "memmove", "memset", "memcmp", "bcmp", "_Unwind_Resume"})
 
 
 # ---- the module: handlers, bodies, the generated -> .frs line map --------
@@ -189,11 +209,28 @@ def same_file(path, module):
 def parse_callgrind(text, module):
     """(names of every function that ran, lines of `module` that ran) from a
     Callgrind profile written with --dump-line=yes --compress-pos=no
-    --compress-strings=no."""
-    names, ran = set(), set()
+    --compress-strings=no (and optionally --dump-instr=yes)."""
+    names, ran, _ = parse_profile(text, module)
+    return names, ran
+
+
+def parse_profile(text, module, lib=None):
+    """(names of every function that ran, lines of `module` that ran,
+    addresses of the instructions of object `lib` that ran) from a Callgrind
+    profile written with --dump-line=yes --compress-pos=no
+    --compress-strings=no, and --dump-instr=yes for the addresses.  The
+    address of an instruction of a shared object is as Callgrind writes it:
+    relative to the object (see library_calls())."""
+    names, ran, executed = set(), set(), set()
     fl = fi = None
+    fields = ["line"]
+    mine = False                # the current ob= is `lib`
     for line in text.splitlines():
-        if line.startswith("fl="):
+        if line.startswith("positions:"):
+            fields = line.split(":", 1)[1].split()
+        elif line.startswith("ob="):
+            mine = lib is not None and _same_object(line[3:].strip(), lib)
+        elif line.startswith("fl="):
             fl = fi = line[3:].strip()
         elif line.startswith(("fi=", "fe=")):
             fi = line[3:].strip()
@@ -204,11 +241,28 @@ def parse_callgrind(text, module):
         elif line.startswith("cfn="):
             m = _FN.match(line)
             names.add(m.group(1).strip())
-        elif line[:1].isdigit():
-            pos = line.split(None, 1)[0]
-            if pos.isdigit() and int(pos) > 0 and same_file(fi, module):
-                ran.add(int(pos))
-    return names, ran
+        elif line[:1].isdigit() or (line[:1] and line[:1] in "+-*"):
+            pos = dict(zip(fields, line.split()))
+            if not all(_absolute(v) for v in pos.values()):
+                raise RuntimeError(f"Callgrind wrote a compressed position ({line.strip()!r}); "
+                                   f"the profile must be written with --compress-pos=no")
+            n = pos.get("line", "0")
+            if int(n, 0) > 0 and same_file(fi, module):
+                ran.add(int(n, 0))
+            if mine and "instr" in pos:
+                executed.add(int(pos["instr"], 0))
+    return names, ran, executed
+
+
+def _absolute(tok):
+    return re.fullmatch(r"0x[0-9a-fA-F]+|\d+", tok) is not None
+
+
+def _same_object(path, lib):
+    try:
+        return Path(path).resolve() == Path(lib).resolve()
+    except OSError:
+        return False
 
 
 def parse_decodedline(text, module):
@@ -228,8 +282,8 @@ def parse_decodedline(text, module):
     return lines
 
 
-def code_lines(lib, module, readelf=None):
-    """Lines of the generated module that have code in the library."""
+def decoded_lines(lib, readelf=None):
+    """`readelf -W --debug-dump=decodedline` of the library."""
     readelf = readelf or shutil.which("readelf")
     if not readelf:
         raise RuntimeError("readelf (binutils) is needed for line coverage")
@@ -237,21 +291,203 @@ def code_lines(lib, module, readelf=None):
                        capture_output=True, text=True, timeout=TIMEOUT)
     if r.returncode != 0:
         raise RuntimeError(f"readelf failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
-    return parse_decodedline(r.stdout, module)
+    return r.stdout
+
+
+def code_lines(lib, module, readelf=None):
+    """Lines of the generated module that have code in the library."""
+    return parse_decodedline(decoded_lines(lib, readelf), module)
+
+
+# ---- calls out of the library ---------------------------------------------
+
+_DL_ROW = re.compile(r"^\S+\s+(\d+|-)\s+(0x[0-9a-fA-F]+)\b")
+_SYM = re.compile(r"^([0-9a-f]+) <(.+)>:$")
+_INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
+_DIRECT = re.compile(r"^([0-9a-f]+) <([^>+]+)(\+0x[0-9a-f]+)?>")
+_RIP_SLOT = re.compile(r"-?0x[0-9a-f]+\(%rip\).*#\s*([0-9a-f]+)\b")
+_RELOC = re.compile(r"^([0-9a-f]+)\s+(R_\w+)\s+(\S+)")
+_UND = re.compile(r"^[0-9a-f]+\s+(.*?)\*UND\*.*\s(\S+)$")
+
+
+def line_rows(text, module):
+    """[(address, line or None)] from `readelf -W --debug-dump=decodedline`,
+    sorted by address: the line of `module` that the code from that address
+    on belongs to; None where another file's code, line 0 or the end of a
+    sequence starts."""
+    rows, cur = [], None
+    for row in text.splitlines():
+        head = _DL_HEADER.match(row)
+        if head:
+            cur = head.group(1).strip()
+            continue
+        m = _DL_ROW.match(row)
+        if not (cur and m):
+            continue
+        end = m.group(1) == "-"
+        line = None if end or int(m.group(1)) == 0 or not same_file(cur, module) else int(m.group(1))
+        # an end of sequence sorts before a sequence starting at its address
+        rows.append((int(m.group(2), 16), 0 if end else 1, len(rows), line))
+    rows.sort()
+    return [(addr, line) for addr, _, _, line in rows]
+
+
+def _line_at(rows, addrs, addr):
+    import bisect
+    i = bisect.bisect_right(addrs, addr) - 1
+    return rows[i][1] if i >= 0 else None
+
+
+def parse_objdump(text):
+    """{function address: (name, [(address, mnemonic, operands)])} from
+    `objdump -d -C --no-show-raw-insn`."""
+    funcs, cur = {}, None
+    for row in text.splitlines():
+        m = _SYM.match(row)
+        if m:
+            cur = funcs.setdefault(int(m.group(1), 16), (m.group(2), []))
+            continue
+        m = _INSN.match(row)
+        if m and cur is not None:
+            cur[1].append((int(m.group(1), 16), m.group(2), m.group(3).strip()))
+    return funcs
+
+
+def parse_imports(text):
+    """({GOT slot: (symbol, is a function)} of the slots the dynamic linker
+    fills with a symbol the library does not define, {GOT slot: address in
+    the library} of the slots it fills with one of the library's own
+    addresses), from `objdump -R -T`."""
+    undefined, slots, local = {}, {}, {}
+    for row in text.splitlines():
+        m = _UND.match(row)
+        if m:
+            undefined[m.group(2)] = "F" in m.group(1)
+            continue
+        m = _RELOC.match(row)
+        if not m:
+            continue
+        slot = int(m.group(1), 16)
+        if m.group(2) == "R_X86_64_RELATIVE":
+            add = re.fullmatch(r"\*ABS\*\+0x([0-9a-f]+)", m.group(3))
+            if add:
+                local[slot] = int(add.group(1), 16)
+        else:
+            slots[slot] = m.group(3).split("@")[0]
+    return {a: (n, undefined[n]) for a, n in slots.items() if n in undefined}, local
+
+
+def call_sites(funcs, imports, local, rows):
+    """The sites the rule judges in the module's own functions (see the
+    module docstring): ({"functions": {address: (first, end)},
+    "instructions": set of their instruction addresses},
+    [{"addr", "kind", "target", "via", "gen", "fn"}], {"exempt": n,
+    "indirect": n}).  kind "call": a call out of the library (via "") or a
+    call to a module function that makes one (via: the outside function);
+    kind "address": the address of an outside function loaded from the GOT
+    (a call through a pointer to it follows)."""
+    addrs = [a for a, _ in rows]
+    ends = sorted(funcs)
+    mine, insns = {}, set()
+    for i, (start, (name, code)) in enumerate(sorted(funcs.items())):
+        if code and _line_at(rows, addrs, start) is not None:
+            end = ends[i + 1] if i + 1 < len(ends) else code[-1][0] + 1
+            mine[start] = (name, code, end)
+            insns.update(a for a, _, _ in code)
+    out, calls, seen = {}, {}, {"exempt": 0, "indirect": 0}
+    for start, (name, code, _) in mine.items():
+        gen = None
+        for addr, op, args in code:
+            gen = _line_at(rows, addrs, addr) or gen
+            m = _RIP_SLOT.search(args)
+            slot = int(m.group(1), 16) if m and ("*" in args or not op.startswith("call")) else None
+            kind = "call" if op.startswith("call") else "address"
+            target = None
+            if kind == "address":
+                if slot not in imports or not imports[slot][1]:
+                    continue
+                target = imports[slot][0]
+            elif slot in imports:
+                target = imports[slot][0]
+            elif slot in local:
+                calls.setdefault(start, []).append((addr, local[slot], gen))
+                continue
+            elif (d := _DIRECT.match(args)) and d.group(2).endswith("@plt"):
+                target = d.group(2)[:-4].split("@")[0]
+            elif d:
+                calls.setdefault(start, []).append((addr, int(d.group(1), 16), gen))
+                continue
+            else:
+                seen["indirect"] += 1
+                continue
+            if target in EXEMPT:
+                seen["exempt"] += 1
+                continue
+            out.setdefault(start, []).append({"addr": addr, "kind": kind, "target": target,
+                                              "via": "", "gen": gen, "fn": name})
+    # module functions that contain a judged call out of the library (directly:
+    # a closure over the router would name frc's dispatch paths no event takes)
+    reach = {f: sites[0]["target"] for f, sites in out.items()}
+    sites = [s for f in sorted(out) for s in out[f]]
+    for f, cs in sorted(calls.items()):
+        for addr, t, gen in cs:
+            if t in reach:
+                sites.append({"addr": addr, "kind": "call", "target": _short(mine[t][0]),
+                              "via": reach[t], "gen": gen, "fn": mine[f][0]})
+    ranges = {a: (a, end) for a, (_, _, end) in mine.items()}
+    return {"functions": ranges, "instructions": insns}, sorted(sites, key=lambda s: s["addr"]), seen
+
+
+def _short(name):
+    """`crate::fx_module::Sys::helper` -> `Sys::helper`."""
+    parts = re.sub(r"<.*>", "", name).split("::")
+    return "::".join(parts[-2:])
+
+
+def _tool(name, args, lib):
+    exe = shutil.which(name)
+    if not exe:
+        raise RuntimeError(f"{name} (binutils) is needed for line coverage")
+    r = subprocess.run([exe, *args, str(lib)], capture_output=True, text=True, timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise RuntimeError(f"{name} failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
+    return r.stdout
+
+
+def library_calls(lib, module, executed, decoded):
+    """The judged call sites of the module's code in `lib`, each with `ran`,
+    and the counts of exempt and indirect calls.  `executed`: instruction
+    addresses Callgrind saw run in the object.  Refuses (RuntimeError) when
+    those addresses do not fall on the module's instructions: a load bias
+    this code did not expect would otherwise read as calls that ran."""
+    funcs = parse_objdump(_tool("objdump", ["-d", "-C", "--no-show-raw-insn"], lib))
+    imports, local = parse_imports(_tool("objdump", ["-R", "-T"], lib))
+    seen_code, sites, seen = call_sites(funcs, imports, local, line_rows(decoded, module))
+    inside = [a for a in executed
+              if any(lo <= a < hi for lo, hi in seen_code["functions"].values())]
+    stray = [a for a in inside if a not in seen_code["instructions"]]
+    if seen_code["functions"] and (not inside or stray):
+        what = (f"{hex(stray[0])} is no instruction start" if stray
+                else "no instruction of the module's functions ran")
+        raise RuntimeError(f"the addresses Callgrind recorded in {lib} do not match its "
+                           f"disassembly ({what}): calls out of the library cannot be checked")
+    for s in sites:
+        s["ran"] = s["addr"] in executed
+    return sites, seen
 
 
 def callgrind(valgrind, runner, lib, module, outdir):
     """Runs faa-run over lib under Callgrind: (functions that ran, lines of
-    the module that ran)."""
+    the module that ran, addresses of the library's instructions that ran)."""
     outdir.mkdir(parents=True, exist_ok=True)
     out = outdir / (Path(lib).stem + ".callgrind.out")
     cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
-           "--compress-strings=no", "--compress-pos=no", "--dump-line=yes",
+           "--compress-strings=no", "--compress-pos=no", "--dump-line=yes", "--dump-instr=yes",
            runner, "--repeat", "1", str(lib)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
     if r.returncode != 0 or not out.exists():
         raise RuntimeError(f"callgrind failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
-    return parse_callgrind(out.read_text(errors="replace"), module)
+    return parse_profile(out.read_text(errors="replace"), module, lib)
 
 
 @dataclass
@@ -261,6 +497,8 @@ class Run:
     functions: set
     ran: set             # generated lines that ran
     code: set            # generated lines with code
+    calls: list = field(default_factory=list)   # judged call sites (library_calls), with "ran"
+    seen: dict = field(default_factory=dict)    # {"exempt": n, "indirect": n} calls not judged
 
 
 def measure(valgrind, runner, lib, module, outdir, key, reuse=True):
@@ -272,14 +510,17 @@ def measure(valgrind, runner, lib, module, outdir, key, reuse=True):
         try:
             saved = json.loads(cache.read_text())
             if saved["key"] == key:
-                return Run(Path(module), set(saved["functions"]), set(saved["ran"]), set(saved["code"]))
+                return Run(Path(module), set(saved["functions"]), set(saved["ran"]), set(saved["code"]),
+                           saved["calls"], saved["seen"])
         except (OSError, ValueError, KeyError):
             pass
-    names, ran = callgrind(valgrind, runner, lib, module, Path(outdir))
-    code = code_lines(lib, module)
+    names, ran, executed = callgrind(valgrind, runner, lib, module, Path(outdir))
+    decoded = decoded_lines(lib)
+    code = parse_decodedline(decoded, module)
+    calls, seen = library_calls(lib, module, executed, decoded)
     cache.write_text(json.dumps({"key": key, "functions": sorted(names), "ran": sorted(ran),
-                                 "code": sorted(code)}))
-    return Run(Path(module), names, ran, code)
+                                 "code": sorted(code), "calls": calls, "seen": seen}))
+    return Run(Path(module), names, ran, code, calls, seen)
 
 
 # ---- the matrix ------------------------------------------------------------
@@ -463,8 +704,53 @@ def evaluate(fx, runs, root):
         out.append(f"{runs[mode].module}:{item['generated']} (in {item['in']} of {src.path}) has code "
                    f"that never ran in the {_shapes([mode])} and no `// frs:N` line marker, so it is "
                    f"not Frame source: `{item['text']}`")
-    out += stale_lines(scen, src, toml, code_any, ran_all or set(), list(runs))
+    held = set()
+    for mode, run in runs.items():
+        msgs, held_here, report[mode]["calls"] = call_findings(fx, mode, run, src, toml, excused)
+        out += msgs
+        held |= held_here
+    out += stale_lines(scen, src, toml, code_any, (ran_all or set()) - held, list(runs))
     return report, out
+
+
+def _vouch(mode):
+    return "the zero" if mode == "noalloc" else "the count"
+
+
+def call_findings(fx, mode, run, src, toml, excused):
+    """Judged call sites of one shape that never ran (module docstring):
+    (finding messages, .frs lines holding such a site, the report entry).
+    A site is named by its generated line and the .frs line attribute.py
+    gives it (the line's `// frs:N` marker, else its handler's, else the
+    system's); an [uncovered] entry for that line or handler excuses it."""
+    from .attribute import locate
+    scen, out, held, never = fx.scenario, [], set(), []
+    for s in run.calls:
+        if s["ran"]:
+            continue
+        site = locate([(s["fn"], str(run.module), s["gen"] or 0)], run.module)
+        m = re.search(r":(\d+)$", site.frs) if site else None
+        n = int(m.group(1)) if m else None
+        what = re.sub(r"^handler ", "", site.what) if site else ""
+        why = (excused.get(n) if n else None) or scen.uncovered.get(what)
+        if n:
+            held.add(n)
+        callee = (f"the call to {s['target']} (which calls {s['via']})" if s["via"] else
+                  f"the load of {s['target']}'s address" if s["kind"] == "address" else
+                  f"the call to {s['target']}")
+        never.append({"callee": s["target"], "via": s["via"], "kind": s["kind"],
+                      "generated": s["gen"], "line": n, "in": what, "excused": why})
+        if why:
+            continue
+        where = f"{src.path}:{n}, {what}" if n else "not Frame source"
+        entry = f'"line {n}"' if n else "the line"
+        out.append(f"{fx.name} {SHAPE.get(mode, mode)}: {callee} at {run.module}:{s['gen']} ({where}) "
+                   f"never ran: {_vouch(mode)} cannot vouch for a call that never ran; make a step "
+                   f"reach it, or list {entry} under [uncovered] in {toml} with the reason")
+    report = {"judged": len(run.calls), "ran": sum(1 for s in run.calls if s["ran"]),
+              "exempt": run.seen.get("exempt", 0), "indirect": run.seen.get("indirect", 0),
+              "never_ran": never}
+    return out, held, report
 
 
 def _span(lines):
