@@ -428,3 +428,221 @@ def test_a_module_whose_bodies_dwarf_or_callgrind_never_saw_is_not_measured(tmp_
     assert not coverage._sees_bodies(coverage.Run(module, set(), set(), {12, 13}))
     module.write_text("fn main() {}\n")               # no bodies at all: nothing to see
     assert coverage._sees_bodies(coverage.Run(module, set(), set(), set()))
+
+
+# ---- calls out of the library ------------------------------------------------
+
+PROFILE = """# callgrind format
+version: 1
+positions: instr line
+events: Ir
+
+ob=/work/b/harness/faa-run
+fl=/work/b/harness/runner.c
+fn=need
+0x1df0 101 7
+ob={lib}
+fl={module}
+fn=fx::m::S::_s_A_go
+0x1000 12 1
+0x1004 13 1
+cob=/usr/lib/x86_64-linux-gnu/libc.so.6
+cfn=strlen
+calls=1 0x9a0 3
+0x1008 13 40
+fl=/work/b/aw/x/shim/x_noalloc.rs
+fn=fx::fx_dispatch
+0x2000 11 1
+"""
+
+
+def test_parse_profile_keeps_the_addresses_of_the_library_only(tmp_path):
+    lib, module = tmp_path / "lib" / "libfx.so", tmp_path / "gen" / "x.rs"
+    text = PROFILE.format(lib=lib, module=module)
+    names, ran, executed = coverage.parse_profile(text, module, lib)
+    assert ran == {12, 13}
+    # runner.c's address and the target of calls= are not the library's
+    assert executed == {0x1000, 0x1004, 0x1008, 0x2000}
+    assert coverage.parse_callgrind(text, module) == (names, ran)
+    assert coverage.parse_profile(text, module, tmp_path / "other.so")[2] == set()
+    with pytest.raises(RuntimeError, match="compress-pos=no"):
+        coverage.parse_profile(text.replace("0x1004 13 1", "+4 13 1"), module, lib)
+
+
+OBJDUMP = """
+Disassembly of section .text:
+
+0000000000001000 <fx::m::S::_s_A_go>:
+    1000:\tsub    $0x18,%rsp
+    1004:\tcall   2000 <fx::m::S::helper>
+    1009:\tcall   4f9f0 <memcpy@plt>
+    100e:\tcall   *0x3dccb(%rip)        # 52620 <strdup@GLIBC_2.2.5>
+    1014:\tcall   *0x3de4a(%rip)        # 52608 <_DYNAMIC+0x248>
+    101a:\tcall   *%rax
+    101c:\tmov    0x3dc00(%rip),%rax        # 52628 <getenv@GLIBC_2.2.5>
+    1023:\tret
+
+0000000000002000 <fx::m::S::helper>:
+    2000:\tcall   4fa00 <realpath@plt>
+    2005:\tcall   *0x3de4a(%rip)        # 52638 <fx_abi_version>
+    200b:\tmov    0x3dc00(%rip),%rax        # 52630 <stderr@GLIBC_2.2.5>
+    2012:\tret
+
+0000000000003000 <core::ptr::drop_in_place>:
+    3000:\tcall   4fa00 <realpath@plt>
+    3005:\tret
+"""
+
+RELOCS = """
+DYNAMIC SYMBOL TABLE:
+0000000000000000  w   D  *UND*\t0000000000000000              __gmon_start__
+0000000000000000      DF *UND*\t0000000000000000 (GLIBC_2.2.5) strdup
+0000000000000000      DF *UND*\t0000000000000000 (GLIBC_2.2.5) getenv
+0000000000000000      DO *UND*\t0000000000000000 (GLIBC_2.2.5) stderr
+0000000000016710 g    DF .text\t0000000000000006  Base        fx_abi_version
+
+DYNAMIC RELOCATION RECORDS
+OFFSET           TYPE              VALUE
+0000000000052608 R_X86_64_RELATIVE  *ABS*+0x0000000000002000
+0000000000052620 R_X86_64_GLOB_DAT  strdup@GLIBC_2.2.5
+0000000000052628 R_X86_64_GLOB_DAT  getenv@GLIBC_2.2.5
+0000000000052630 R_X86_64_GLOB_DAT  stderr@GLIBC_2.2.5
+0000000000052638 R_X86_64_GLOB_DAT  fx_abi_version
+"""
+
+ROWS = """CU: aw/x/gen/noalloc/x.rs:
+File name                            Line number    Starting address    View    Stmt
+x.rs                                           7             0x1000               x
+x.rs                                          12             0x1004               x
+x.rs                                          13             0x100e               x
+x.rs                                          14             0x101a               x
+x.rs                                          19             0x2000               x
+x.rs                                           -             0x200c
+
+CU: /rustc/abc/library/core/src/ptr/mod.rs:
+File name                            Line number    Starting address    View    Stmt
+library/core/src/ptr/mod.rs                  500             0x3000               x
+"""
+
+
+def test_imports_are_the_slots_of_symbols_the_library_does_not_define():
+    imports, local = coverage.parse_imports(RELOCS)
+    assert imports == {0x52620: ("strdup", True), 0x52628: ("getenv", True), 0x52630: ("stderr", False)}
+    assert local == {0x52608: 0x2000}
+
+
+def test_call_sites_of_the_module_own_code(tmp_path):
+    module = tmp_path / "aw" / "x" / "gen" / "noalloc" / "x.rs"
+    imports, local = coverage.parse_imports(RELOCS)
+    code, sites, seen = coverage.call_sites(coverage.parse_objdump(OBJDUMP), imports, local,
+                                            coverage.line_rows(ROWS, module))
+    got = [(hex(s["addr"]), s["kind"], s["target"], s["via"], s["gen"]) for s in sites]
+    assert got == [
+        ("0x1004", "call", "S::helper", "realpath", 12),     # a module function that calls out
+        ("0x100e", "call", "strdup", "", 13),                 # through the GOT (rustc's default)
+        ("0x1014", "call", "S::helper", "realpath", 13),      # through a GOT slot of the library's own
+        ("0x101c", "address", "getenv", "", 14),              # a pointer to an outside function
+        ("0x2000", "call", "realpath", "", 19)]               # through the PLT
+    # memcpy is exempt; `call *%rax` and a call through the slot of a symbol the
+    # library defines cannot be judged; loading stderr (data) is no call;
+    # core's drop_in_place is not the module's code
+    assert seen == {"exempt": 1, "indirect": 2}
+    assert sorted(code["functions"]) == [0x1000, 0x2000] and 0x3000 not in code["instructions"]
+
+
+def test_a_call_out_of_the_library_that_never_ran_is_a_finding_until_excused(tmp_path):
+    fx, module = fake(tmp_path)
+    runs = runs_of(module, {3, 7, 8, 9, 10, 12, 13, 14, 16, 19, 20, 21}, ("m::S::_s_A_go", "m::S::helper"))
+    site = {"addr": 0x100e, "kind": "call", "target": "strdup", "via": "", "gen": 12,
+            "fn": "fx::m::S::_s_A_go", "ran": False}
+    runs["noalloc"].calls = [site]
+    rep, msgs = coverage.evaluate(fx, runs, tmp_path)
+    assert msgs == [f"x no_alloc: the call to strdup at {module}:12 (x.frs:33, $A.go) never ran: the "
+                    f"zero cannot vouch for a call that never ran; make a step reach it, or list "
+                    f'"line 33" under [uncovered] in x.toml with the reason']
+    assert rep["noalloc"]["calls"]["never_ran"][0]["line"] == 33
+    site["ran"] = True
+    assert coverage.evaluate(fx, runs, tmp_path)[1] == []
+    # excused by its line; the entry is not stale although line 33 ran as a line
+    site["ran"] = False
+    fx, module = fake(tmp_path, '[uncovered]\n"line 33" = "n is never above 1 here"\n')
+    rep, msgs = coverage.evaluate(fx, runs, tmp_path)
+    assert msgs == [] and rep["noalloc"]["calls"]["never_ran"][0]["excused"] == "n is never above 1 here"
+    # a call to a module function that makes one, in the allocating shape, on a
+    # line without a marker: the handler's line
+    runs = {"alloc": runs.pop("noalloc")}
+    runs["alloc"].calls = [dict(site, target="S::helper", via="realpath", gen=14)]
+    msgs = coverage.evaluate(fake(tmp_path)[0], runs, tmp_path)[1]
+    assert msgs == [f"x allocating: the call to S::helper (which calls realpath) at {module}:14 "
+                    f"(x.frs:30, $A.go) never ran: the count cannot vouch for a call that never ran; "
+                    f'make a step reach it, or list "line 30" under [uncovered] in x.toml with the reason']
+
+
+def test_addresses_that_miss_the_module_instructions_are_refused(tmp_path, monkeypatch):
+    """A load bias read wrongly must not pass as calls that ran."""
+    module = tmp_path / "aw" / "x" / "gen" / "noalloc" / "x.rs"
+    monkeypatch.setattr(coverage, "_tool", lambda name, args, lib: OBJDUMP if "-d" in args else RELOCS)
+    sites, seen = coverage.library_calls("lib.so", module, {0x1000, 0x100e, 0x2000}, ROWS)
+    assert [(s["target"], s["ran"]) for s in sites] == [
+        ("S::helper", False), ("strdup", True), ("S::helper", False), ("getenv", False), ("realpath", True)]
+    for wrong in ({0x1001}, {0x7f0000001000}, set()):
+        with pytest.raises(RuntimeError, match="do not match its disassembly"):
+            coverage.library_calls("lib.so", module, wrong, ROWS)
+
+
+def strdup_mutant(path, rare):
+    """port_reset's no_alloc golden with one line in $Idle.connect (.frs line
+    12) that calls strdup only when the static RARE, read volatile so no
+    optimiser folds it, is true."""
+    out = []
+    for text in (ROOT / "generated" / "port_reset" / "noalloc.rs").read_text().splitlines():
+        if text.strip().startswith("{ let mut __c = PortReset::__comp_Resetting();"):
+            out.append('        if unsafe { ::core::ptr::read_volatile(&RARE) } '
+                       '{ unsafe { strdup(b"x\\0".as_ptr()) }; } // frs:12')
+        out.append(text)
+        if text.startswith("// ---- end of system"):
+            out += [f"static RARE: bool = {'true' if rare else 'false'};",
+                    'extern "C" { fn strdup(p: *const u8) -> *mut u8; }']
+    path.write_text("\n".join(out) + "\n")
+    return next(n for n, t in enumerate(out, 1) if "strdup(b" in t)
+
+
+def audit_generated(build_dir, module, toml, report_dir):
+    r = subprocess.run([str(SCRIPTS / "audit"), "--build-dir", str(build_dir), "run", "--generated",
+                        str(module), "--scenario", str(toml), "--mode", "noalloc", "--opt", "0",
+                        "--work-dir", str(report_dir / "w"), "--report-dir", str(report_dir)],
+                       capture_output=True, text=True, timeout=900)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_a_strdup_the_scenario_never_reaches_fails_the_gate(build_dir, tmp_path):
+    """Line coverage alone passes this module: the `if` on the strdup line
+    runs, the call never does, and the zero never saw it."""
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed: apt-get install -y valgrind")
+    module, toml = tmp_path / "noalloc.rs", tmp_path / "port_reset.toml"
+    toml.write_text((ROOT / "fixtures" / "port_reset.toml").read_text())
+    line = strdup_mutant(module, rare=False)
+    status, text = audit_generated(build_dir, module, toml, tmp_path / "r1")
+    assert status == 1, text
+    assert (f"FAIL [coverage] port_reset no_alloc: the call to strdup at {module}:{line} "
+            f"(fixtures/port_reset.frs:12, $Idle.connect) never ran: the zero cannot vouch for a "
+            f"call that never ran; make a step reach it, or list \"line 12\" under [uncovered] in "
+            f"{toml} with the reason") in text
+    assert sum("FAIL [" in t for t in text.splitlines()) == 1, text
+
+    # listed under [uncovered]: excused, and the entry is not stale
+    toml.write_text(toml.read_text() + '\n[uncovered]\n"line 12" = "RARE is never set in this test"\n')
+    status, text = audit_generated(build_dir, module, toml, tmp_path / "r2")
+    assert status == 0, text
+    report = json.loads((tmp_path / "r2" / "report.json").read_text())
+    calls = report["fixtures"][0]["coverage"]["lines"]["noalloc"]["calls"]
+    assert [(c["callee"], c["line"], c["excused"]) for c in calls["never_ran"]] == [
+        ("strdup", 12, "RARE is never set in this test")]
+
+    # the branch runs: no such finding; the call is now the zero rule's to count
+    toml.write_text((ROOT / "fixtures" / "port_reset.toml").read_text())
+    strdup_mutant(module, rare=True)
+    status, text = audit_generated(build_dir, module, toml, tmp_path / "r3")
+    assert status == 1, text
+    assert "never ran" not in text and "FAIL [zero] port_reset no_alloc" in text, text
