@@ -51,7 +51,7 @@ from pathlib import Path
 from . import tools
 from .errors import ToolMissing
 
-PROOF_VERSION = "3"
+PROOF_VERSION = "4"
 RUSTC_TIMEOUT = 600
 
 # The allocator entry points a no_alloc object may neither call nor define.
@@ -150,6 +150,7 @@ def _file_hash(path):
 def _compile(rustc, rustc_ver, wrapper, module_text, ndir, crate, sysroot):
     """rustc --emit obj against the core-only sysroot, cached by content.
     Returns (ok, object path, rustc's stderr, [source files])."""
+    ndir = Path(ndir).resolve()
     obj = ndir / f"lib{crate}.o"
     dep = ndir / f"lib{crate}.d"
     stamp = ndir / f"lib{crate}.o.key"
@@ -159,22 +160,30 @@ def _compile(rustc, rustc_ver, wrapper, module_text, ndir, crate, sysroot):
     key = tools.digest(PROOF_VERSION, rustc_ver, " ".join(args), wrapper.read_text(), module_text)
     try:
         saved = json.loads(stamp.read_text())
-        if (saved["key"] == key and obj.exists()
+        if (saved["key"] == key and obj.exists() and obj.stat().st_size > 0
                 and all(_file_hash(f) == h for f, h in saved["deps"].items())):
             return True, obj, "", list(saved["deps"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     stamp.unlink(missing_ok=True)
     obj.unlink(missing_ok=True)
-    cmd = [rustc, *args, "--sysroot", str(sysroot), "--emit", f"obj={obj},dep-info={dep}", str(wrapper)]
+    cmd = [rustc, *args, "--sysroot", str(sysroot), "--emit", f"obj={obj},dep-info={dep}",
+           str(Path(wrapper).resolve())]
     try:
+        # In the proof's own directory: with --emit obj=PATH rustc writes its
+        # intermediate `CRATE.CRATE.HASH-cgu.0.rcgu.o` to the working
+        # directory, and two audits of the same fixture at once (the
+        # self-test runs mutants in parallel) then overwrite each other's:
+        # one failed, the other "proved" an empty object.
         r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                           timeout=RUSTC_TIMEOUT)
+                           timeout=RUSTC_TIMEOUT, cwd=ndir)
     except subprocess.TimeoutExpired:
         return False, obj, f"rustc did not finish within {RUSTC_TIMEOUT} s", []
     deps = [f for f in _deps(dep) if Path(f).resolve() != wrapper.resolve()]
     if r.returncode != 0 or not obj.exists():
         return False, obj, r.stderr.strip(), deps
+    if obj.stat().st_size == 0:
+        return False, obj, f"rustc exited 0 but wrote an empty object {obj}", deps
     stamp.write_text(json.dumps({"key": key, "deps": {f: _file_hash(f) for f in deps}}))
     return True, obj, "", deps
 
@@ -208,6 +217,8 @@ def symbols(obj):
     """[(name, nm type letter)] of an object file (nm -P, portable format)."""
     r = subprocess.run([_tool("nm"), "-P", str(obj)], capture_output=True, text=True,
                        errors="replace", timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"nm failed on {obj} (exit {r.returncode}): {r.stderr.strip()[:300]}")
     out = []
     for ln in r.stdout.splitlines():
         parts = ln.split()
@@ -279,7 +290,15 @@ def prove(rustc, rustc_ver, wrapper, module, module_text, ndir, crate, sysroot_c
                             f"no std): {what}" + (f" ({n} error(s) in all; rustc's output: {log})"
                                                  if n > 1 else f" (rustc's output: {log})"))
         return problems
-    names = symbols(obj)
+    try:
+        names = symbols(obj)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        return [f"{module}: the no_std proof could not read the module's object code: {e}"]
+    if not names:
+        # An object with no symbol at all proves nothing (a module always
+        # defines functions): never report it as clean.
+        return [f"{module}: the no_std proof found no symbol in {obj}: it cannot vouch for "
+                f"the module's object code"]
     refs, traps = disassembly(obj)
     seen = set()
     for name, typ in names:

@@ -177,3 +177,29 @@ def test_allocator_symbol_table():
     for name in ("strdup", "memcpy", "memset", "_ZN4core9panicking5panic17h0E", "rust_eh_personality",
                  "malloc_trim_helper"):
         assert not nostd.is_allocator_symbol(name), name
+
+
+def test_two_proofs_of_the_same_crate_at_once_both_see_the_allocator(rustc, tmp_path, monkeypatch):
+    # The self-test audits mutants of one fixture in parallel from one working
+    # directory: rustc's intermediate object must not be shared between them
+    # (it was: one proof failed, the other passed an empty object).
+    import concurrent.futures
+    monkeypatch.chdir(tmp_path)
+    body = 'let _p = unsafe { malloc(24) };'
+    text = inject(body, 'extern "C" { fn malloc(n: usize) -> *mut u8; }')
+    dirs = [tmp_path / f"run{i}" for i in range(4)]
+    for d in dirs:
+        d.mkdir()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda d: prove(rustc, d, text), dirs))
+    for problems in results:
+        assert any("entry point `malloc`" in p for p in problems), results
+
+
+def test_an_empty_object_is_never_a_proof(rustc, tmp_path):
+    assert prove(rustc, tmp_path, PORT_RESET.read_text()) == []
+    obj = tmp_path / "libnostd_m.o"
+    obj.write_bytes(b"")                  # as a lost race left it, with a valid stamp
+    problems = prove(rustc, tmp_path, PORT_RESET.read_text())
+    assert problems == [] and obj.stat().st_size > 0, problems   # rebuilt, not trusted
+    assert nostd.symbols(obj)
