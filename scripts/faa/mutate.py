@@ -33,10 +33,11 @@ the gate must name.  Values are read back through ptr::read_volatile so
 that O3 keeps every call (and, unlike std::hint::black_box, this builds
 with Debian's rustc 1.63).  The extern "C" mutants use only `core`, so
 they build as #![no_std]; the static proof still flags the allocator entry
-points their object code references, and the table records that rule, but
-what each mutant must trip is the zero rule.  strdup is the exception that
-must pass the static proof: a C function that is no allocator by name, so
-only the dynamic count can catch it.
+points their object code references, so every zero-rule mutant must also
+trip the static proof (rule nostd): the self-test then goes red when either
+check is broken.  strdup is the exception that must pass the static proof:
+a C function that is no allocator by name, so only the dynamic count can
+catch it.
 """
 
 import fnmatch
@@ -606,7 +607,13 @@ def judge(mutant, code, report, err, module_name):
         o.frs_ok = not frss or frss == {int(want_frs[2])}
         if not target:
             notes.append(f"no {spec.rule} finding")
-    missing_also = [r for r in spec.also if r not in o.rules]
+    # Every mutant but the no_std-clean one names std or an allocator entry
+    # point, so the static proof must fire for it too: a self-test that
+    # only watched the zero rule let a broken proof (an empty object read
+    # as clean) pass unnoticed.
+    also = spec.also + (("nostd",) if spec.rule == "zero" and not spec.nostd_clean
+                        and "nostd" not in spec.also else ())
+    missing_also = [r for r in also if r not in o.rules]
     if missing_also:
         o.extra_ok = False
         notes.append(f"{', '.join(missing_also)} did not fire")

@@ -167,9 +167,10 @@ def test_judge_prefers_the_gates_structured_fields_to_its_wording():
     m = _by_name("mmap")
     f = {"rule": "zero", "failure": True, "message": "reworded, no lines here", "opt": 0,
          "gen": f"/w/runs/mmap/debounce_button.rs:{m.line}", "frs": "fixtures/debounce_button.frs:26"}
-    assert mutate.judge(m, 1, {"findings": [f]}, "", "debounce_button.rs").caught
+    static = _finding(m, 0, rule="nostd")
+    assert mutate.judge(m, 1, {"findings": [f, static]}, "", "debounce_button.rs").caught
     wrong = dict(f, frs="fixtures/debounce_button.frs:19")
-    o = mutate.judge(m, 1, {"findings": [wrong]}, "", "debounce_button.rs")
+    o = mutate.judge(m, 1, {"findings": [wrong, static]}, "", "debounce_button.rs")
     assert not o.caught and o.gen_ok and o.frs_lines == [19]
     unnamed = dict(f, gen=None, frs=None)
     assert not mutate.judge(m, 1, {"findings": [unnamed]}, "", "debounce_button.rs").gen_ok
@@ -207,10 +208,14 @@ def test_judge_holds_the_no_std_clean_mutant_and_the_late_call_to_their_promise(
                            "debounce_button.rs")
     assert not flagged.caught and "static proof" in flagged.detail
     late = _by_name("late")
-    in_steps = [_finding(late, 0), _finding(late, 3)]
+    static = [_finding(late, 0, rule="nostd")]
+    in_steps = [_finding(late, 0), _finding(late, 3)] + static
     assert not mutate.judge(late, 1, {"findings": in_steps}, "", "debounce_button.rs").caught
     in_batch = [_finding(late, o, extra=" (timing batch 0)") for o in (0, 3)]
-    assert mutate.judge(late, 1, {"findings": in_batch}, "", "debounce_button.rs").caught
+    assert mutate.judge(late, 1, {"findings": in_batch + static}, "", "debounce_button.rs").caught
+    # It names malloc: a static proof that stays silent is broken, and the self-test says so.
+    silent = mutate.judge(late, 1, {"findings": in_batch}, "", "debounce_button.rs")
+    assert not silent.caught and "nostd did not fire" in silent.detail
 
 
 def test_table_shows_rules_dynamic_count_and_both_lines():
@@ -250,7 +255,8 @@ class FakeGate:
         extra = f" (timing {m.spec.phase} 0)" if m.spec.phase else ""
         if m.spec.rule != "zero":
             return 1, {"findings": [_finding(m, 0, rule=r) for r in (m.spec.rule, *m.spec.also)]}, ""
-        return 1, {"findings": [_finding(m, o, extra=extra) for o in opts]}, ""
+        static = [] if m.spec.nostd_clean else [_finding(m, 0, rule="nostd")]
+        return 1, {"findings": [_finding(m, o, extra=extra) for o in opts] + static}, ""
 
 
 def _run(monkeypatch, tmp_path, fake, text=None, **kw):
