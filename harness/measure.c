@@ -24,7 +24,7 @@
 #include "audit.h"
 #include "batch_time.h"
 #include "calibrate.h"
-#include "fixture_abi.h"
+#include "fixture.h"
 #include "measure.h"
 
 /* Batches of the steady cycle timed for the `timing` record (batch_time.h):
@@ -475,41 +475,6 @@ static void measure(struct run *r, int threads)
 	observation_pass(r);
 }
 
-static int bind_fixture(void *lib, struct run *r, char *err, size_t errlen)
-{
-	struct fx_api *fx = &r->fx;
-#define BIND(field, sym)                                                      \
-	do {                                                                  \
-		*(void **)&fx->field = dlsym(lib, sym);                       \
-		if (!fx->field) {                                             \
-			snprintf(err, errlen, "fixture library lacks %s", sym); \
-			return -1;                                            \
-		}                                                             \
-	} while (0)
-	BIND(abi_version, "fx_abi_version");
-	BIND(mode, "fx_mode");
-	BIND(system_name, "fx_system_name");
-	BIND(step_count, "fx_step_count");
-	BIND(step_label, "fx_step_label");
-	BIND(steady_from, "fx_steady_from");
-	BIND(steady_to, "fx_steady_to");
-	BIND(steady_repeat, "fx_steady_repeat");
-	BIND(expect, "fx_expect");
-	BIND(construct, "fx_construct");
-	BIND(dispatch, "fx_dispatch");
-	BIND(observe, "fx_observe");
-	BIND(destroy, "fx_destroy");
-	BIND(size_of, "fx_size_of");
-#undef BIND
-	if (fx->abi_version() != FX_ABI_VERSION) {
-		snprintf(err, errlen, "fixture ABI version %u, harness expects %u (rebuild the "
-			 "library: v1's fx_observe opened no window)", fx->abi_version(),
-			 FX_ABI_VERSION);
-		return -1;
-	}
-	return 0;
-}
-
 void faa_measure(const struct faa_entry *e, struct faa_verdict *v)
 {
 	/* Counted first, before anything here can start a thread. */
@@ -541,7 +506,7 @@ void faa_measure(const struct faa_entry *e, struct faa_verdict *v)
 		void *lib = dlopen(e->lib, RTLD_NOW | RTLD_LOCAL);
 		if (!lib)
 			faa_fail(v, "%s: cannot load fixture library: %s", e->name, dlerror());
-		else if (bind_fixture(lib, &r, err, sizeof err) != 0)
+		else if (faa_fixture_bind(lib, &r.fx, err, sizeof err) != 0)
 			faa_fail(v, "%s: %s", e->lib, err);
 		else {
 			r.noalloc = strcmp(r.fx.mode(), "noalloc") == 0;

@@ -2,7 +2,7 @@
  * runner.c — faa-run: drive one fixture library outside Criterion, for
  * Valgrind.
  *
- *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time | --count] LIBRARY
+ *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count] LIBRARY
  *
  * Runs what the harness runs — construction, every step, the steady-state
  * cycle (N repeats, default the scenario's), destroy — in one process with
@@ -37,11 +37,15 @@
  *
  * Without the interposer it exits 4 with "interposer not loaded".
  *
- * Exit: 0 ok, 2 usage, 4 the library cannot be loaded or lacks the ABI.
+ * Exit: 0 ok, 1 a dispatch failed while timing, 2 usage, 4 the library
+ * cannot be loaded, lacks an fx_* symbol or has another FX_ABI_VERSION
+ * (fixture.h), or --count without the interposer.
  */
 #define _GNU_SOURCE
 #define AUDIT_WANT_RESOLVE
 #include <dlfcn.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,7 @@
 
 #include "audit.h"
 #include "batch_time.h"
-#include "fixture_abi.h"
+#include "fixture.h"
 
 struct marker {
 	const char *phase;
@@ -97,15 +101,7 @@ static void none(void *ctx)
 	(void)ctx;
 }
 
-static void *need(void *lib, const char *sym)
-{
-	void *p = dlsym(lib, sym);
-	if (!p) {
-		fprintf(stderr, "faa-run: fixture library lacks %s\n", sym);
-		exit(4);
-	}
-	return p;
-}
+/* ---- command line -------------------------------------------------- */
 
 static void usage(FILE *f)
 {
@@ -114,137 +110,199 @@ static void usage(FILE *f)
 	      "or times its steady cycle natively (--time); see harness/runner.c.\n", f);
 }
 
-int main(int argc, char **argv)
+struct options {
+	long repeat; /* -1: the scenario's steady_repeat */
+	long batches;
+	int callgrind, per_step, timing, count;
+	const char *path;
+};
+
+/* A whole decimal argument in [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *out)
 {
-	long repeat = -1;
-	int callgrind = 0, per_step = 0, timing = 0, count = 0;
-	long batches = 31;
-	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
-			char *end;
-			repeat = strtol(argv[++i], &end, 10);
-			if (*end || repeat < 0) {
-				usage(stderr);
-				return 2;
-			}
-		} else if (!strcmp(argv[i], "--callgrind")) {
-			callgrind = 1;
-		} else if (!strcmp(argv[i], "--callgrind-steps")) {
-			callgrind = per_step = 1;
-		} else if (!strcmp(argv[i], "--time")) {
-			timing = 1;
-		} else if (!strcmp(argv[i], "--count")) {
-			count = 1;
-		} else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
-			char *end;
-			batches = strtol(argv[++i], &end, 10);
-			if (*end || batches < 1 || batches > FAA_BATCH_MAX) {
-				usage(stderr);
-				return 2;
-			}
-		} else if (!path && argv[i][0] != '-') {
-			path = argv[i];
-		} else {
-			usage(stderr);
-			return 2;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Returns -1 to go on, or the exit status (0 after --help, 2 usage). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "callgrind", no_argument, NULL, 'c' },
+		{ "callgrind-steps", no_argument, NULL, 's' },
+		{ "time", no_argument, NULL, 't' },
+		{ "batches", required_argument, NULL, 'b' },
+		{ "count", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	*o = (struct options){ .repeat = -1, .batches = 31 };
+	int ok = 1;
+	for (int c; ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case 'r': ok = parse_long(optarg, 0, LONG_MAX, &o->repeat) == 0; break;
+		case 'c': o->callgrind = 1; break;
+		case 's': o->callgrind = o->per_step = 1; break;
+		case 't': o->timing = 1; break;
+		case 'b': ok = parse_long(optarg, 1, FAA_BATCH_MAX, &o->batches) == 0; break;
+		case 'n': o->count = 1; break;
+		default: ok = 0;
 		}
 	}
-	if (!path || timing + callgrind + count > 1) {
+	if (ok && optind == argc - 1)
+		o->path = argv[optind];
+	if (!ok || !o->path || o->timing + o->callgrind + o->count > 1) {
 		usage(stderr);
 		return 2;
 	}
-	struct audit_fast_window fw;
-	if (count && audit_fast_resolve(&fw) != 0) {
+	return -1;
+}
+
+/* ---- the run ------------------------------------------------------- */
+
+struct run {
+	const struct options *o;
+	struct fx_api fx;
+	struct audit_fast_window fw; /* --count only */
+	uint32_t n, from, to, reps;
+	/* Markers everywhere; or, for Callgrind, collection only around
+	 * steady-state dispatches (s_open, s_close). */
+	fx_hook open, close, s_open, s_close;
+	struct marker m;
+	unsigned long dispatches;
+};
+
+/* --time: the cycle in batches, one line. */
+static int time_cycle(struct run *r)
+{
+	struct faa_batch b;
+	if (faa_batch_time(r->fx.dispatch, r->from, r->to, (uint32_t)r->o->batches, NULL, &b) != 0) {
+		fprintf(stderr, "faa-run: a steady-state dispatch failed while timing\n");
+		return 1;
+	}
+	printf("faa-run: timing median_ns=%.3f min_ns=%.3f p90_ns=%.3f cycles=%u "
+	       "batches=%u dispatches=%llu\n", b.median_ns, b.min_ns, b.p90_ns,
+	       b.cycles, b.batches, (unsigned long long)b.dispatches);
+	return 0;
+}
+
+/* --count: one cycle, a fast window around each dispatch. */
+static void count_cycle(struct run *r)
+{
+	fflush(stdout); /* stdio's buffer is allocated here, not in a window */
+	for (uint32_t j = r->from; j <= r->to; j++) {
+		r->fx.dispatch(j, fast_open, fast_close, &r->fw);
+		printf("faa-run: count step=%u allocs=%llu frees=%llu\n", j,
+		       (unsigned long long)r->fw.allocs, (unsigned long long)r->fw.frees);
+	}
+}
+
+/* --callgrind-steps: for each cycle step s, reps whole cycles collecting
+ * around step s only, then one dump per step. */
+static void collect_per_step(struct run *r)
+{
+	for (uint32_t s = r->from; s <= r->to; s++) {
+		for (uint32_t k = 0; k < r->reps; k++)
+			for (uint32_t j = r->from; j <= r->to; j++) {
+				r->m.step = j;
+				r->fx.dispatch(j, j == s ? r->s_open : none,
+					       j == s ? r->s_close : none, &r->m);
+				r->dispatches += j == s;
+			}
+		dump_step(s);
+	}
+}
+
+/* Markers (or --callgrind's collection) around every steady dispatch. */
+static void replay_cycle(struct run *r)
+{
+	for (uint32_t k = 0; k < r->reps; k++)
+		for (uint32_t j = r->from; j <= r->to; j++) {
+			r->m.step = j;
+			r->fx.dispatch(j, r->s_open, r->s_close, &r->m);
+			r->dispatches++;
+		}
+}
+
+/* The steady-state cycle, right after step `to` has run. */
+static int steady(struct run *r)
+{
+	r->m.phase = "steady";
+	if (r->o->timing)
+		return time_cycle(r);
+	if (r->o->count)
+		count_cycle(r);
+	else if (r->o->per_step)
+		collect_per_step(r);
+	else
+		replay_cycle(r);
+	return 0;
+}
+
+/* What the harness runs: construction, every step (the cycle after step
+ * `to`), destroy. */
+static int drive(struct run *r)
+{
+	const struct fx_api *fx = &r->fx;
+	r->m = (struct marker){ "construct", 0 };
+	fx->construct(r->open, r->close, &r->m);
+	for (uint32_t i = 0; i < r->n; i++) {
+		r->m.phase = "step";
+		r->m.step = i;
+		fx->dispatch(i, r->open, r->close, &r->m);
+		if (i == r->to && r->reps && r->from <= r->to && steady(r) != 0)
+			return 1;
+	}
+	/* The drop of the system is a window too (Drop code counts), as in
+	 * the harness. */
+	r->m.phase = "destroy";
+	r->m.step = 0;
+	r->open(&r->m);
+	fx->destroy();
+	r->close(&r->m);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	struct run r = { .o = &o };
+	if (o.count && audit_fast_resolve(&r.fw) != 0) {
 		fprintf(stderr, "faa-run: --count: interposer not loaded: run with "
 			"LD_PRELOAD=<build>/interposer/libaudit.so\n");
 		return 4;
 	}
-	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	void *lib = dlopen(o.path, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		fprintf(stderr, "faa-run: cannot load %s: %s\n", path, dlerror());
+		fprintf(stderr, "faa-run: cannot load %s: %s\n", o.path, dlerror());
 		return 4;
 	}
-	struct fx_api fx;
-	*(void **)&fx.step_count = need(lib, "fx_step_count");
-	*(void **)&fx.steady_from = need(lib, "fx_steady_from");
-	*(void **)&fx.steady_to = need(lib, "fx_steady_to");
-	*(void **)&fx.steady_repeat = need(lib, "fx_steady_repeat");
-	*(void **)&fx.construct = need(lib, "fx_construct");
-	*(void **)&fx.dispatch = need(lib, "fx_dispatch");
-	*(void **)&fx.destroy = need(lib, "fx_destroy");
-
-	uint32_t n = fx.step_count(), from = fx.steady_from(), to = fx.steady_to();
-	uint32_t reps = repeat >= 0 ? (uint32_t)repeat : fx.steady_repeat();
-	/* Markers everywhere; or, for Callgrind, collection only around
-	 * steady-state dispatches. */
-	fx_hook open = callgrind ? none : mark_open;
-	fx_hook close = callgrind ? none : mark_close;
-	fx_hook s_open = callgrind ? collect_on : mark_open;
-	fx_hook s_close = callgrind ? collect_on : mark_close;
-	struct marker m = { "construct", 0 };
-	unsigned long dispatches = 0;
-
-	fx.construct(open, close, &m);
-	for (uint32_t i = 0; i < n; i++) {
-		m.phase = "step";
-		m.step = i;
-		fx.dispatch(i, open, close, &m);
-		if (i != to || !reps || from > to)
-			continue;
-		m.phase = "steady";
-		if (timing) {
-			struct faa_batch b;
-			if (faa_batch_time(fx.dispatch, from, to, (uint32_t)batches, NULL, &b) != 0) {
-				fprintf(stderr, "faa-run: a steady-state dispatch failed while timing\n");
-				return 1;
-			}
-			printf("faa-run: timing median_ns=%.3f min_ns=%.3f p90_ns=%.3f cycles=%u "
-			       "batches=%u dispatches=%llu\n", b.median_ns, b.min_ns, b.p90_ns,
-			       b.cycles, b.batches, (unsigned long long)b.dispatches);
-			continue;
-		}
-		if (count) {
-			fflush(stdout); /* stdio's buffer is allocated here, not in a window */
-			for (uint32_t j = from; j <= to; j++) {
-				fx.dispatch(j, fast_open, fast_close, &fw);
-				printf("faa-run: count step=%u allocs=%llu frees=%llu\n", j,
-				       (unsigned long long)fw.allocs, (unsigned long long)fw.frees);
-			}
-			continue;
-		}
-		if (per_step) {
-			for (uint32_t s = from; s <= to; s++) {
-				for (uint32_t r = 0; r < reps; r++)
-					for (uint32_t j = from; j <= to; j++) {
-						m.step = j;
-						fx.dispatch(j, j == s ? s_open : none,
-							    j == s ? s_close : none, &m);
-						dispatches += j == s;
-					}
-				dump_step(s);
-			}
-			continue;
-		}
-		for (uint32_t r = 0; r < reps; r++)
-			for (uint32_t j = from; j <= to; j++) {
-				m.step = j;
-				fx.dispatch(j, s_open, s_close, &m);
-				dispatches++;
-			}
+	char err[512];
+	if (faa_fixture_bind(lib, &r.fx, err, sizeof err) != 0) {
+		fprintf(stderr, "faa-run: %s: %s\n", o.path, err);
+		return 4;
 	}
-	/* The drop of the system is a window too (Drop code counts), as in
-	 * the harness. */
-	m.phase = "destroy";
-	m.step = 0;
-	open(&m);
-	fx.destroy();
-	close(&m);
-	if (!timing && !count)
-		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", n, dispatches,
-		       per_step ? "collected " : "");
+	r.n = r.fx.step_count();
+	r.from = r.fx.steady_from();
+	r.to = r.fx.steady_to();
+	r.reps = o.repeat >= 0 ? (uint32_t)o.repeat : r.fx.steady_repeat();
+	r.open = o.callgrind ? none : mark_open;
+	r.close = o.callgrind ? none : mark_close;
+	r.s_open = o.callgrind ? collect_on : mark_open;
+	r.s_close = o.callgrind ? collect_on : mark_close;
+	if (drive(&r) != 0)
+		return 1;
+	if (!o.timing && !o.count)
+		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", r.n, r.dispatches,
+		       o.per_step ? "collected " : "");
 	return 0;
 }

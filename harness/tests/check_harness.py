@@ -2,7 +2,8 @@
 """Run faa-harness over one test fixture library and check what it says.
 
     check_harness.py --harness H --interposer LIBAUDIT [--fixture LIB]
-                     [--noise LIB] [--steal-calloc LIB] [--kind K] SCENARIO
+                     [--noise LIB] [--steal-calloc LIB] [--runner FAA_RUN]
+                     [--kind K] SCENARIO
 
 Each SCENARIO states one behaviour of the harness (meson.build names the
 tests after them): the exit status, the verdict record, the window records
@@ -202,6 +203,22 @@ def scenario_two_threads(args, check):
     check(not r.kind("window"), "no window was measured")
 
 
+def scenario_old_abi(args, check):
+    says = "fixture ABI version 1, harness expects 2"
+    r = run_harness(args, [args.interposer])
+    check(r.status != 0, f"harness exit status non-zero (got {r.status})")
+    v = r.verdict
+    check(v is not None and says in v["message"], f"verdict says {says!r} ({v and v['message']!r})")
+    check(not r.kind("window"), "no window was measured")
+    if not args.runner:
+        return
+    p = subprocess.run([args.runner, args.fixture], capture_output=True, text=True, timeout=60)
+    print(f"$ {args.runner} {args.fixture}  -> exit {p.returncode}\n{p.stdout}{p.stderr}")
+    check(p.returncode == 4, f"faa-run exits 4 (got {p.returncode})")
+    check(says in p.stderr, f"faa-run says {says!r}")
+    check("FAA-OPEN" not in p.stdout + p.stderr and "steps" not in p.stdout, "faa-run ran nothing")
+
+
 def scenario_no_preload(args, check):
     r = run_harness(args, [])
     calibration_failed(check, r, "interposer not loaded")
@@ -220,6 +237,7 @@ SCENARIOS = {
     "broken": scenario_broken,
     "two-threads": scenario_two_threads,
     "no-preload": scenario_no_preload,
+    "old-abi": scenario_old_abi,
 }
 
 
@@ -230,11 +248,12 @@ def main():
     ap.add_argument("--fixture", required=True, help="the test fixture library")
     ap.add_argument("--noise", help="noise.c's preload")
     ap.add_argument("--steal-calloc", help="steal_calloc.c's preload")
+    ap.add_argument("--runner", help="faa-run, for the scenarios that check it too")
     ap.add_argument("--kind", help="the kind the broken interposer does not count")
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     args = ap.parse_args()
     # Meson passes build-dir-relative paths; LD_PRELOAD needs them absolute.
-    for k in ("harness", "interposer", "fixture", "noise", "steal_calloc"):
+    for k in ("harness", "interposer", "fixture", "noise", "steal_calloc", "runner"):
         if getattr(args, k):
             setattr(args, k, str(Path(getattr(args, k)).resolve()))
     check = Checks()

@@ -12,7 +12,9 @@
  *   FX_DESTROY  allocates in fx_destroy();
  *   FX_OBSERVE  allocates in its second construction only: the
  *               observation pass's;
- *   FX_OS       maps and unmaps a page in step 3.
+ *   FX_OS       maps and unmaps a page in step 3;
+ *   FX_OLD_ABI  FX_CLEAN, but says it is ABI v1: harness and faa-run
+ *               must refuse it (fixture.h).
  * Every allocation is a malloc+free pair through volatile pointers (gcc
  * deletes a visible pair).  mode() says "noalloc" in every variant.
  */
@@ -31,6 +33,7 @@
 #define FX_DESTROY 3
 #define FX_OBSERVE 4
 #define FX_OS 5
+#define FX_OLD_ABI 6
 
 #ifndef FX_VARIANT
 #error "build with -DFX_VARIANT=FX_..."
@@ -105,7 +108,7 @@ static void step(uint32_t i)
 #endif
 }
 
-EXPORT uint32_t fx_abi_version(void) { return 2; }
+EXPORT uint32_t fx_abi_version(void) { return FX_VARIANT == FX_OLD_ABI ? 1 : FX_ABI_VERSION; }
 EXPORT const char *fx_mode(void) { return "noalloc"; }
 EXPORT const char *fx_system_name(void) { return "TestSys"; }
 EXPORT uint32_t fx_step_count(void) { return STEPS; }
