@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #define AUDIT_WANT_RESOLVE
+#include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -263,36 +264,36 @@ static int wanted(const char *only, const char *name)
 	return !only || !strcmp(only, name);
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to go on, or the exit status (0 after --help, 2 usage). */
+static int parse_options(int argc, char **argv, double *scale, const char **only)
 {
-	double scale = 1.0;
-	const char *only = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
-			scale = strtod(argv[++i], NULL);
-			if (!(scale > 0)) {
-				usage(stderr);
-				return 2;
-			}
-		} else if (!strcmp(argv[i], "--inner") && i + 1 < argc) {
-			inner = atoi(argv[++i]);
-			if (inner < 1) {
-				usage(stderr);
-				return 2;
-			}
-		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-			only = argv[++i];
-		} else {
-			usage(stderr);
-			return 2;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "scale", required_argument, NULL, 's' },
+		{ "inner", required_argument, NULL, 'i' },
+		{ "only", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ok = 1;
+	for (int c; ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+		switch (c) {
+		case 'h': usage(stdout); return 0;
+		case 's': *scale = strtod(optarg, NULL); ok = *scale > 0; break;
+		case 'i': inner = atoi(optarg); ok = inner >= 1; break;
+		case 'o': *only = optarg; break;
+		default: ok = 0;
 		}
 	}
-	fill_sizes();
-	setvbuf(stdout, NULL, _IOLBF, 0); /* stdio's buffer allocated now */
+	if (!ok || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
 
+/* The allocator workloads, one thread and two. */
+static void bench_workloads(double scale, const char *only)
+{
 	for (size_t k = 0; k < NWORK; k++) {
 		const struct workload *w = &workloads[k];
 		long n = (long)((double)w->units * scale);
@@ -305,7 +306,12 @@ int main(int argc, char **argv)
 		if (wanted(only, name))
 			printf("%s %.3f\n", name, best_of(two_threads, w, n));
 	}
+}
 
+/* Empty windows (when libaudit.so is preloaded) and the bare loop.
+ * Returns 4 when a window was asked for by name but cannot be measured. */
+static int bench_windows(double scale, const char *only)
+{
 	struct audit_api api;
 	struct audit_fast_window fw;
 	int api_ok = audit_api_resolve(&api) == 0;
@@ -333,4 +339,17 @@ int main(int argc, char **argv)
 		printf("loop %.3f\n", time_loop(n));
 	}
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double scale = 1.0;
+	const char *only = NULL;
+	int rc = parse_options(argc, argv, &scale, &only);
+	if (rc >= 0)
+		return rc;
+	fill_sizes();
+	setvbuf(stdout, NULL, _IOLBF, 0); /* stdio's buffer allocated now */
+	bench_workloads(scale, only);
+	return bench_windows(scale, only);
 }
