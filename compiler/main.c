@@ -7,6 +7,7 @@
 #include "frc.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -101,6 +102,38 @@ static int compile(const char *dir, const char *file)
 	return EXIT_OK;
 }
 
+/* compile's options: -l LANG, -o DIR (or --language, --output) and one
+ * FILE, in any order.  getopt_long sees argv from "compile" on. */
+static int compile_command(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "language", required_argument, NULL, 'l' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *lang = NULL, *dir = NULL, *file = NULL;
+	opterr = 0; /* frc words its own usage errors */
+	for (int c; (c = getopt_long(argc, argv, ":l:o:", longopts, NULL)) != -1;) {
+		if (c == 'l')
+			lang = optarg;
+		else if (c == 'o')
+			dir = optarg;
+		else
+			return usage_error(xsprintf("unknown or incomplete option '%s'",
+				optopt && optopt != 'l' && optopt != 'o' ?
+				xsprintf("-%c", optopt) : argv[optind - 1]));
+	}
+	if (optind < argc - 1)
+		return usage_error("more than one input file");
+	if (optind == argc - 1)
+		file = argv[optind];
+	if (!lang || !dir || !file)
+		return usage_error("compile needs -l rust, -o DIR and one FILE");
+	if (strcmp(lang, "rust") != 0)
+		return usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
+	return compile(dir, file);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -113,23 +146,5 @@ int main(int argc, char **argv)
 	}
 	if (argc < 2 || strcmp(argv[1], "compile") != 0)
 		return usage_error(argc < 2 ? "missing command" : xsprintf("unknown command '%s'", argv[1]));
-	const char *lang = NULL, *dir = NULL, *file = NULL;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if ((strcmp(a, "-l") == 0 || strcmp(a, "--language") == 0) && i + 1 < argc)
-			lang = argv[++i];
-		else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc)
-			dir = argv[++i];
-		else if (a[0] == '-' && a[1])
-			return usage_error(xsprintf("unknown or incomplete option '%s'", a));
-		else if (file)
-			return usage_error("more than one input file");
-		else
-			file = a;
-	}
-	if (!lang || !dir || !file)
-		return usage_error("compile needs -l rust, -o DIR and one FILE");
-	if (strcmp(lang, "rust") != 0)
-		return usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
-	return compile(dir, file);
+	return compile_command(argc - 1, argv + 1);
 }
