@@ -757,14 +757,13 @@ static const char *node_name(System *sys, int n)
  * out[start[n] .. start[n+1]), in the order they were added. */
 typedef struct Graph {
 	System *sys;
-	int nn;
 	int *start;
 	Edge *out;
 } Graph;
 
 static Graph build_graph(System *sys, int nn)
 {
-	Graph g = {sys, nn, xalloc(sizeof(int) * (size_t)(nn + 1)), xalloc(sizeof(Edge) * (size_t)(nedges + 1))};
+	Graph g = {sys, xalloc(sizeof(int) * (size_t)(nn + 1)), xalloc(sizeof(Edge) * (size_t)(nedges + 1))};
 	int *fill = xalloc(sizeof(int) * (size_t)(nn + 1));
 	for (int i = 0; i < nedges; i++)
 		g.start[edges[i].from + 1]++;

@@ -72,10 +72,9 @@ static struct {
 
 static struct opt_entry {
 	const char *name;
-	const char *help;
 	long value;
 } options[] = {
-	{ "AUDIT_VERBOSE", "1: log start-up and every window close to stderr", 0 },
+	{ "AUDIT_VERBOSE", 0 }, /* 1: log start-up and every window close to stderr */
 };
 enum { OPT_VERBOSE };
 
