@@ -48,7 +48,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from . import tools
+from . import rustlex, tools
 from .errors import ToolMissing
 
 PROOF_VERSION = "4"
@@ -201,11 +201,10 @@ def _crate_errors(stderr):
 
 def _attr_sites(files):
     """[(attribute, "file:line")] of #[global_allocator]/#[alloc_error_handler] in code."""
-    from .shim import _strip_comments_and_strings
     out = []
     for f in files:
         try:
-            code = _strip_comments_and_strings(Path(f).read_text(errors="replace"))
+            code = rustlex.blank(Path(f).read_text(errors="replace"), tolerant=True)
         except OSError:
             continue
         for m in _ATTRS.finditer(code):

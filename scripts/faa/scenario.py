@@ -42,6 +42,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import rustlex
 from .errors import UsageError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -79,7 +80,8 @@ class Scenario:
 def split_call(text):
     """Splits `name(arg, arg)` into (name, [arg, ...]) at top-level commas.
 
-    Knows Rust string, raw string and char literals and nested brackets, so
+    Commas and brackets inside literals and comments do not count (the
+    scan runs over rustlex.blank's text, which keeps every offset), so
     `load(3, String::from("a,b"))` has two arguments.  Raises ValueError.
     """
     text = text.strip()
@@ -87,66 +89,26 @@ def split_call(text):
     if not m or text[m.end():m.end() + 1] != "(" or not text.endswith(")"):
         raise ValueError("expected `method(arg, ...)`")
     name, inner = m.group(0), text[m.end() + 1:-1]
-    args, depth, cur, i = [], 0, [], 0
-    while i < len(inner):
-        ch = inner[i]
-        if ch == '"' or (ch == "r" and inner[i + 1:i + 2] in ('"', "#")
-                         and (i == 0 or not inner[i - 1].isalnum())):
-            j = _skip_string(inner, i)
-            cur.append(inner[i:j])
-            i = j
-            continue
-        if ch == "'" and i + 2 < len(inner) and (inner[i + 2] == "'" or inner[i + 1] == "\\"):
-            j = inner.index("'", i + 2 if inner[i + 1] != "\\" else i + 3) + 1
-            cur.append(inner[i:j])
-            i = j
-            continue
+    code = rustlex.blank(inner)
+    args, depth, start = [], 0, 0
+    for i, ch in enumerate(code):
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
             if depth < 0:
                 raise ValueError("unbalanced brackets")
-        if ch == "," and depth == 0:
-            args.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
+        elif ch == "," and depth == 0:
+            args.append(inner[start:i].strip())
+            start = i + 1
     if depth != 0:
         raise ValueError("unbalanced brackets")
-    tail = "".join(cur).strip()
+    tail = inner[start:].strip()
     if tail or args:
-        if not tail:
-            raise ValueError("empty argument")
         args.append(tail)
     if any(not a for a in args):
         raise ValueError("empty argument")
     return name, args
-
-
-def _skip_string(s, i):
-    """Index just past the string literal starting at s[i]."""
-    if s[i] == "r":
-        j = i + 1
-        hashes = 0
-        while s[j] == "#":
-            hashes += 1
-            j += 1
-        end = '"' + "#" * hashes
-        k = s.find(end, j + 1)
-        if k < 0:
-            raise ValueError("unterminated raw string")
-        return k + len(end)
-    j = i + 1
-    while j < len(s):
-        if s[j] == "\\":
-            j += 2
-            continue
-        if s[j] == '"':
-            return j + 1
-        j += 1
-    raise ValueError("unterminated string")
 
 
 def _call_lines(text):

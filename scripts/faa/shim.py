@@ -17,9 +17,8 @@ value, nothing else.
 import re
 from dataclasses import dataclass
 
+from . import rustlex
 from .errors import UsageError
-
-_WS_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 
 @dataclass
@@ -30,43 +29,8 @@ class ModuleApi:
 
 
 def _strip_comments_and_strings(src):
-    """Blanks comments and string/char literal bodies, keeping offsets."""
-    out = list(src)
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        if src.startswith("//", i):
-            j = src.find("\n", i)
-            j = n if j < 0 else j
-        elif src.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if src.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif src.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-        elif c == '"':
-            j = i + 1
-            while j < n and src[j] != '"':
-                j += 2 if src[j] == "\\" else 1
-            j += 1
-        elif c == "r" and re.match(r'r#*"', src[i:i + 8]) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_")):
-            hashes = len(re.match(r"r(#*)", src[i:]).group(1))
-            end = '"' + "#" * hashes
-            j = src.find(end, i + 2 + hashes)
-            j = n if j < 0 else j + len(end)
-        elif c == "'" and re.match(r"'(\\.[^']*|[^\\'])'", src[i:i + 12]):
-            j = i + len(re.match(r"'(\\.[^']*|[^\\'])'", src[i:i + 12]).group(0))
-        else:
-            i += 1
-            continue
-        for k in range(i, min(j, n)):
-            if out[k] != "\n":
-                out[k] = " "
-        i = j
-    return "".join(out)
+    """Kept for attribute.py: rustlex.blank, tolerant of unterminated text."""
+    return rustlex.blank(src, tolerant=True)
 
 
 def _block(src, open_at):
@@ -101,7 +65,10 @@ def _top_level_commas(text):
 
 def read_api(module_src, system, where="generated module"):
     """Finds the system's public API in generated Rust source."""
-    src = _strip_comments_and_strings(module_src)
+    try:
+        src = rustlex.blank(module_src)
+    except rustlex.LexError as e:
+        raise UsageError(f"{where}: {e}") from e
     m = re.search(r"\bpub\s+struct\s+" + re.escape(system) + r"\b[^{;]*\{", src)
     if not m:
         raise UsageError(f"{where}: no `pub struct {system}` (is `system` in the scenario right?)")

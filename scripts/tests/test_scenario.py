@@ -12,6 +12,7 @@ from faa.errors import UsageError
     ("pair((1, 2), [3, 4])", "pair", ["(1, 2)", "[3, 4]"]),
     ("ch(',', 'x')", "ch", ["','", "'x'"]),
     ('raw(r#"a",b"#)', "raw", ['r#"a",b"#']),
+    ("span(&x[1..], /* a, b */ 2)", "span", ["&x[1..]", "/* a, b */ 2"]),
 ])
 def test_split_call_splits_at_top_level_commas_only(text, name, args):
     assert scenario.split_call(text) == (name, args)

@@ -59,3 +59,8 @@ def test_generated_shim_builds_arguments_before_the_window_opens(tmp_path):
     line = next(l for l in src.splitlines() if "s.load(" in l and "open(ctx)" in l)
     assert line.index("String::from") < line.index("open(ctx)") < line.index("s.load(") < line.index("close(ctx)")
     assert "drop(r); close(ctx)" in line
+
+
+def test_read_api_names_where_an_unterminated_literal_opened():
+    with pytest.raises(UsageError, match=r"^gen/m\.rs: unterminated string \(opened on line 3\)$"):
+        shim.read_api('pub struct Sys {}\nimpl Sys {\n  fn f() { "open }\n}\n', "Sys", where="gen/m.rs")
