@@ -8,9 +8,11 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from . import VERSION, build, coverage, gate, html, mutate, report, run, tools, valgrind, variant
@@ -88,7 +90,46 @@ def golden_findings(fixtures, outcomes):
     return found
 
 
+class PhaseClock:
+    """The run's phase timings, written to WORK_DIR/phases.json (read by
+    `bench`'s audit section):
+
+      {"schema": "frame-alloc-audit/phases@1",
+       "phases": {name: {"wall_s": seconds, "cpu_s": CPU seconds of the
+                         audit and the children it waited for}}}
+
+    Phases in run order: build, harness, valgrind, coverage, rejects+report;
+    a phase the run did not reach is absent.  build also carries
+    "compiler_s" and "rustc_s" (wall seconds summed over build tasks),
+    "built" and "cached" (libraries)."""
+
+    SCHEMA = "frame-alloc-audit/phases@1"
+
+    def __init__(self):
+        self.phases, self._name, self._t = {}, None, None
+
+    @staticmethod
+    def _now():
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic(), me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def start(self, name):
+        """Ends the current phase, if any, and starts `name` (None: none)."""
+        now = self._now()
+        if self._name:
+            self.phases.setdefault(self._name, {}).update(
+                wall_s=round(now[0] - self._t[0], 2), cpu_s=round(now[1] - self._t[1], 2))
+        self._name, self._t = name, now
+
+    def write(self, path):
+        self.start(None)
+        report.write_atomic(path, json.dumps({"schema": self.SCHEMA, "phases": self.phases},
+                                             indent=1) + "\n")
+
+
 def cmd_run(args):
+    clock = PhaseClock()
+    clock.start("build")
     tree = tools.BuildTree(args.build_dir, args.work_dir)
     interposer = None
     if args.interposer:
@@ -129,6 +170,10 @@ def cmd_run(args):
 
     outcomes = build.build_all(fixtures, compiler, tree, rustc, modes=modes, jobs=args.jobs,
                                progress=progress, generated=generated, opts=args.opt)
+    rs = outcomes.values()
+    clock.phases["build"] = {"compiler_s": round(sum(o.compile_s for o in rs), 2),
+                             "rustc_s": round(sum(o.rustc_s for o in rs), 2),
+                             "built": sum(o.built for o in rs), "cached": sum(o.cached for o in rs)}
     findings = []
     if disc:
         gate.check_scenarios(disc, findings)
@@ -144,6 +189,7 @@ def cmd_run(args):
                for opt, lib in sorted(o.libs.items())]
     measurements, harness_out = [], ""
     if entries:
+        clock.start("harness")
         progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
                  f"under the interposer")
         hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml",
@@ -164,13 +210,18 @@ def cmd_run(args):
             findings.append(gate.Finding("harness", "*",
                 f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
 
+    if measurements:
+        clock.start("valgrind")
     vg = run_valgrind(args, tree, measurements, findings, outcomes, fixtures) if measurements else {}
+    if vg:
+        clock.start("coverage")
     cov = run_coverage(args, tree, fixtures, outcomes, measurements, findings) if vg else {}
     unchecked = gate.unchecked(measurements, vg, cov, valgrind_mode=args.valgrind,
                                baseline=bool(args.baseline or not compiler.bundled
                                              or (ROOT / "reports" / "baseline.json").exists()),
                                rejects=not (args.no_rejects and not generated))
 
+    clock.start("rejects+report")
     rejects = []
     if not generated and not args.no_rejects:
         rejects = check_rejects(compiler, tree.work, fixtures_dir)
@@ -204,6 +255,7 @@ def cmd_run(args):
     print(f"audit: {report.verdict_word(status, unchecked)} — {len(measurements)} librar"
           f"{'y' if len(measurements) == 1 else 'ies'} measured, {nfail} failure(s); "
           f"reports in {reports_dir}")
+    clock.write(tree.work / "phases.json")
     return status
 
 
