@@ -142,7 +142,8 @@ static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *
 		em->push(o, sys, h, f);
 		break;
 	case F_PARENT:
-		em->parent_forward(o, sys, h, f);
+		/* `=> $^`: the parent's router, the same in both shapes */
+		out_f(o, "self.__state_%s(__e);", h->state->parent->name);
 		break;
 	case F_STATE_VAR:
 		if (!f->var_state)

@@ -271,16 +271,9 @@ static void a_push(Out *o, System *sys, Handler *h, Form *f)
 	out_s(o, "{ let __c = self.__compartment.clone(); self.__state_stack.push(__c); }");
 }
 
-static void a_parent(Out *o, System *sys, Handler *h, Form *f)
-{
-	(void)sys, (void)f;
-	out_f(o, "self.__state_%s(__e);", h->state->parent->name);
-}
-
 const Emitter alloc_emitter = {
 	.name = "alloc",
 	.system = a_system,
 	.transition = a_transition,
 	.push = a_push,
-	.parent_forward = a_parent,
 };

@@ -267,16 +267,9 @@ static void n_push(Out *o, System *sys, Handler *h, Form *f)
 	      stack_cap(sys));
 }
 
-static void n_parent(Out *o, System *sys, Handler *h, Form *f)
-{
-	(void)sys, (void)f;
-	out_f(o, "self.__state_%s(__e);", h->state->parent->name);
-}
-
 const Emitter noalloc_emitter = {
 	.name = "noalloc",
 	.system = n_system,
 	.transition = n_transition,
 	.push = n_push,
-	.parent_forward = n_parent,
 };

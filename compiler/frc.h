@@ -307,7 +307,6 @@ typedef struct Emitter {
 	/* Frame forms inside the body of handler h (statement forms only). */
 	void (*transition)(Out *o, System *sys, Handler *h, Form *f);
 	void (*push)(Out *o, System *sys, Handler *h, Form *f);
-	void (*parent_forward)(Out *o, System *sys, Handler *h, Form *f);
 } Emitter;
 
 extern const Emitter alloc_emitter;
