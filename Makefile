@@ -73,7 +73,7 @@ mutate: build
 	$(AUDIT) mutate
 
 bench: build
-	scripts/bench --build-dir $(BUILD) $(BENCH_ARGS)
+	scripts/audit --build-dir $(BUILD) bench $(BENCH_ARGS)
 
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import VERSION, build, coverage, gate, html, mutate, report, run, tools, valgrind, variant
+from . import VERSION, bench, build, coverage, gate, html, mutate, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
 
@@ -495,6 +495,11 @@ def cmd_publish(args):
     return EXIT_OK
 
 
+def cmd_bench(args):
+    """Benchmarks (faa/bench): printed, and written to BUILD/reports/bench.json."""
+    return bench.run(args)
+
+
 def parser():
     p = argparse.ArgumentParser(prog="audit", description=(
         "frame-alloc-audit: prove per dispatch that @@[no_alloc] Frame systems never touch "
@@ -596,6 +601,11 @@ def parser():
     u.add_argument("--force", action="store_true", help="replace an existing published report")
     u.add_argument("--into", default=str(ROOT / "reports"), help="default: %(default)s")
     u.set_defaults(func=cmd_publish)
+
+    bn = sub.add_parser("bench", help="benchmarks: interposer overhead, window cost, dispatch cost, "
+                                      "the audit's own time", description=bench.DESCRIPTION)
+    bench.add_arguments(bn)
+    bn.set_defaults(func=cmd_bench)
     return p
 
 

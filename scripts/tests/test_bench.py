@@ -1,10 +1,13 @@
-"""Unit tests of scripts/faa/bench.py's parsing and statistics.  No timing
-is asserted anywhere: benchmarks print figures, they do not pass or fail."""
+"""Unit tests of scripts/faa/bench/'s parsing and statistics, and of
+`audit bench` as the one entry point.  No timing is asserted anywhere:
+benchmarks print figures, they do not pass or fail."""
 import json
+import subprocess
 
 import pytest
 
-from faa import bench
+from faa import cli
+from faa.bench import audit_time, callgrind, common, interposer, steps
 
 # A mid-run Callgrind dump as faa-run --callgrind-steps leaves it
 # (--compress-strings=no): the call from (below main) carries a stale
@@ -45,7 +48,7 @@ fn=collect_on
 
 
 def test_callgrind_self_costs_skip_inclusive_call_lines():
-    d = bench.parse_callgrind(DUMP)
+    d = callgrind.parse_callgrind(DUMP)
     assert d["ir"] == 230
     assert d["label"] == "Client Request: faa-step 2"
     assert d["self"] == {"x::Sys::__route": 190, "x::Sys::feed": 25, "collect_on": 15}
@@ -53,7 +56,7 @@ def test_callgrind_self_costs_skip_inclusive_call_lines():
 
 
 def test_callgrind_lines_follow_relative_positions_and_inlined_files():
-    lines = bench.parse_callgrind(DUMP)["lines"]
+    lines = callgrind.parse_callgrind(DUMP)["lines"]
     assert lines[("/tmp/gen/noalloc/x.rs", 188)] == 60
     assert lines[("/tmp/gen/noalloc/x.rs", 189)] == 100
     assert lines[("/rustc/abc/library/core/src/mem/mod.rs", 901)] == 20
@@ -64,33 +67,33 @@ def test_callgrind_lines_follow_relative_positions_and_inlined_files():
 
 
 def test_callgrind_compressed_names_are_remembered():
-    d = bench.parse_callgrind("summary: 7\nfn=(1) a::f\n1 3\nfn=(2) b::g\n2 1\nfn=(1)\n3 3\n")
+    d = callgrind.parse_callgrind("summary: 7\nfn=(1) a::f\n1 3\nfn=(2) b::g\n2 1\nfn=(1)\n3 3\n")
     assert d["self"] == {"a::f": 6, "b::g": 1}
 
 
 def test_step_labels():
-    assert bench.step_of("Client Request: faa-step 12") == 12
-    assert bench.step_of("Program termination") is None
+    assert callgrind.step_of("Client Request: faa-step 12") == 12
+    assert callgrind.step_of("Program termination") is None
 
 
 def test_alloc_bench_and_faa_run_lines():
-    assert bench.parse_alloc_bench("fixed32 6.5\nrandom 21.25\nnoise here too\nloop x\n") == {
+    assert interposer.parse_alloc_bench("fixed32 6.5\nrandom 21.25\nnoise here too\nloop x\n") == {
         "fixed32": 6.5, "random": 21.25}
-    t = bench.parse_timing("faa-run: timing median_ns=12.5 min_ns=11 p90_ns=13.25 cycles=64 "
+    t = steps.parse_timing("faa-run: timing median_ns=12.5 min_ns=11 p90_ns=13.25 cycles=64 "
                            "batches=15 dispatches=960\n")
     assert t["median_ns"] == 12.5 and t["batches"] == 15 and t["dispatches"] == 960
-    assert bench.parse_timing("faa-run: 3 steps\n") == {}
-    assert bench.parse_counts("faa-run: count step=4 allocs=5 frees=5\n"
+    assert steps.parse_timing("faa-run: 3 steps\n") == {}
+    assert steps.parse_counts("faa-run: count step=4 allocs=5 frees=5\n"
                               "faa-run: count step=5 allocs=1 frees=1\n") == {4: 5, 5: 1}
 
 
 def test_statistics():
-    assert bench.median([3, None, 1, 2]) == 2
-    assert bench.median([None]) is None
-    assert bench.geomean([2, 8]) == pytest.approx(4)
-    assert bench.geomean([None, 0]) is None
-    assert bench.ratio(10, 4) == 2.5
-    assert bench.ratio(10, 0) is None and bench.ratio(None, 3) is None
+    assert common.median([3, None, 1, 2]) == 2
+    assert common.median([None]) is None
+    assert common.geomean([2, 8]) == pytest.approx(4)
+    assert common.geomean([None, 0]) is None
+    assert common.ratio(10, 4) == 2.5
+    assert common.ratio(10, 0) is None and common.ratio(None, 3) is None
 
 
 def test_transitions_follow_the_state_change_line_when_it_is_known():
@@ -98,40 +101,62 @@ def test_transitions_follow_the_state_change_line_when_it_is_known():
     # step 1 is four self-calls (4 allocations) without a state change
     noalloc = [{"step": 0, "transition_code_ir": 0}, {"step": 1, "transition_code_ir": 0},
                {"step": 2, "transition_code_ir": 9.0}]
-    assert bench.transitions(alloc, noalloc) == {2}
+    assert steps.transitions(alloc, noalloc) == {2}
 
 
 def test_transitions_fall_back_to_allocating_counts():
     alloc = [{"step": 0, "allocs": 1}, {"step": 1, "allocs": 3}, {"step": 2, "allocs": 7},
              {"step": 3, "allocs": None}]
     noalloc = [{"step": j, "transition_code_ir": None} for j in range(4)]
-    assert bench.transitions(alloc, noalloc) == {1, 2}
+    assert steps.transitions(alloc, noalloc) == {1, 2}
 
 
-def test_audit_phases_from_progress_lines():
-    events = [(0.1, "audit: 18 fixture(s) x 2 shape(s) x O0,O3 with frc 0.1.0"),
-              (1.0, "[1/36] a alloc: 2 built, 0 cached"),
-              (40.0, "audit: build phase 39.9 s wall with 2 job(s): compiler 3.5 s, rustc 75.0 s "
-                     "(summed over tasks); libraries: 4 built, 68 cached"),
-              (40.5, "audit: measuring 72 fixture libraries under the interposer"),
-              (43.0, "audit: Valgrind: 108 run(s) (memcheck every library, massif per shape)"),
-              (110.0, "audit: handler coverage: 36 Callgrind run(s)"),
-              (121.0, "audit: 8/8 reject fixtures rejected as expected")]
-    ph = bench.phases(events, 122.5)
+def test_audit_phases_come_from_the_file_the_audit_writes(tmp_path, monkeypatch):
+    ticks = iter(range(0, 100, 2))
+    monkeypatch.setattr(cli.PhaseClock, "_now", staticmethod(lambda: (next(ticks), 1.0)))
+    clock = cli.PhaseClock()
+    clock.start("build")
+    clock.phases["build"] = {"compiler_s": 3.5, "rustc_s": 75.0, "built": 4, "cached": 68}
+    for name in ("harness", "valgrind", "coverage", "rejects+report"):
+        clock.start(name)
+    clock.write(tmp_path / "phases.json")
+    data = json.loads((tmp_path / "phases.json").read_text())
+    assert data["schema"] == audit_time.PHASES_SCHEMA
+    assert data["phases"]["harness"] == {"wall_s": 2, "cpu_s": 0.0}
+    ph, build = audit_time.read_phases(tmp_path / "phases.json")
     assert list(ph) == ["build", "harness", "valgrind", "coverage", "rejects+report"]
-    assert ph == {"build": 40.5, "harness": 2.5, "valgrind": 67.0, "coverage": 11.0,
-                  "rejects+report": 1.5}
-    assert bench.build_line(events) == {"wall_s": 39.9, "compiler_s": 3.5, "rustc_s": 75.0,
-                                        "built": 4, "cached": 68}
+    assert set(ph.values()) == {2}
+    assert build == {"wall_s": 2, "compiler_s": 3.5, "rustc_s": 75.0, "built": 4, "cached": 68}
 
 
-def test_audit_phases_without_valgrind():
-    ph = bench.phases([(5.0, "audit: measuring 2 fixture libraries under the interposer")], 6.0)
-    assert ph == {"build": 5.0, "harness": 1.0}
+def test_audit_phases_absent_or_foreign_file(tmp_path):
+    assert audit_time.read_phases(tmp_path / "phases.json") == ({}, {})
+    (tmp_path / "phases.json").write_text('{"schema": "other", "phases": {"build": {"wall_s": 1}}}')
+    assert audit_time.read_phases(tmp_path / "phases.json") == ({}, {})
+    (tmp_path / "phases.json").write_text(json.dumps(
+        {"schema": audit_time.PHASES_SCHEMA, "phases": {"build": {"wall_s": 5.0, "cpu_s": 1.0}}}))
+    assert audit_time.read_phases(tmp_path / "phases.json") == ({"build": 5.0}, {})
+
+
+def test_bench_is_a_subcommand_of_the_audit():
+    """`audit bench` takes bench's options, also --build-dir after `bench`."""
+    args = cli.parser().parse_args(["--build-dir", "B", "bench", "--only", "dispatch",
+                                    "--fixtures", "port_reset", "--opt", "0,3"])
+    assert args.func is cli.cmd_bench and args.build_dir == "B"
+    assert args.only == ["dispatch"] and args.fixtures == ["port_reset"] and args.opt == "0,3"
+    args = cli.parser().parse_args(["bench", "--build-dir", "C", "--reps", "2"])
+    assert args.build_dir == "C" and args.reps == 2
+
+
+def test_bench_usage_error_exits_2(tmp_path):
+    r = subprocess.run([str(cli.ROOT / "scripts" / "audit"), "--build-dir", str(tmp_path), "bench",
+                        "--opt", "x"], capture_output=True, text=True)
+    assert r.returncode == 2 and "bench: error: --opt x" in r.stderr
+    assert not (cli.ROOT / "scripts" / "bench").exists()
 
 
 def test_json_is_written_atomically(tmp_path):
     out = tmp_path / "reports" / "bench.json"
-    bench.write_json({"schema": bench.SCHEMA, "x": [1.5]}, out)
+    common.write_json({"schema": common.SCHEMA, "x": [1.5]}, out)
     assert json.loads(out.read_text()) == {"schema": "frame-alloc-audit/bench@1", "x": [1.5]}
     assert [p.name for p in out.parent.iterdir()] == ["bench.json"]

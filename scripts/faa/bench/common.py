@@ -1,0 +1,64 @@
+"""Shared by the bench sections: statistics, formatting, running programs,
+writing bench.json."""
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from .. import tools
+from ..errors import AuditError
+
+SCHEMA = "frame-alloc-audit/bench@1"
+ROOT = tools.ROOT
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x is not None and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(x, spec=".2f", none="—"):
+    return none if x is None else format(x, spec)
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("met" if ok else "MISSED")
+
+
+def say(msg=""):
+    print(msg, flush=True)
+
+
+def note(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_cmd(cmd, env=None, timeout=600):
+    """Runs a program; its stdout, or AuditError (status 1) when it fails."""
+    r = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
+                       errors="replace", timeout=timeout)
+    if r.returncode != 0:
+        raise AuditError(f"bench: `{' '.join(map(str, cmd))}` exited {r.returncode}:\n"
+                         f"{r.stderr[-2000:]}", status=1)
+    return r.stdout
+
+
+def write_json(data, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+        json.dump(data, f, indent=1, sort_keys=False)
+        f.write("\n")
+    os.replace(f.name, path)
