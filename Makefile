@@ -73,7 +73,7 @@ mutate: build
 	$(AUDIT) mutate
 
 bench: build
-	scripts/audit --build-dir $(BUILD) bench $(BENCH_ARGS)
+	$(AUDIT) bench $(BENCH_ARGS)
 
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
