@@ -1,11 +1,15 @@
-/* emit.c — the walk shared by both Rust shapes.
+/* emit.c — the system skeleton and the walk shared by both Rust shapes.
  *
- * Native Rust outside systems is copied byte for byte; each system is
- * handed to the back end its attributes select (allocating or no_alloc).
- * Handler and action bodies are native text with Frame forms replaced: the
- * shape-independent forms ($.x, @@:return, @@:self...) are expanded here
- * through accessors every shape defines (`__sv_S()`, `__ret_m()`,
- * `__gen`); transitions, push$ and => $^ go through the Emitter table. */
+ * Native Rust outside systems is copied byte for byte. Each system is
+ * written here, part by part (types, struct, constructors, interface,
+ * router, per-state helpers, handlers, actions); where the allocating and
+ * the no_alloc shape differ, the back end its attribute selects fills in
+ * through the Emitter table (emit_alloc.c, emit_noalloc.c). Handler and
+ * action bodies are native text with Frame forms replaced: the
+ * shape-independent forms ($.x, @@:return, @@:self..., => $^) are expanded
+ * here through accessors every shape defines (`__sv_S()`, `__ret_m()`,
+ * `__gen`); the transition's skeleton is here too, its pop, forward and
+ * push$ come from the table. */
 #include "frc.h"
 
 #include <stdlib.h>
@@ -62,24 +66,24 @@ void out_span(Out *o, Span sp)
 	out_n(o, cur_src->text + TOK(sp.b)->start, (size_t)(TOK(sp.e - 1)->end - TOK(sp.b)->start));
 }
 
-int tok_line(int tok)
-{
-	return TOK(tok)->line;
-}
-
-void emit_line_comment(Out *o, int tok, const char *what)
-{
-	out_f(o, "    // %s:%d %s\n", cur_src->path, tok_line(tok), what);
-}
-
 State *system_start(System *sys)
 {
 	return sys->states[0];
 }
 
+static int tok_line(int tok)
+{
+	return TOK(tok)->line;
+}
+
+static void emit_line_comment(Out *o, int tok, const char *what)
+{
+	out_f(o, "    // %s:%d %s\n", cur_src->path, tok_line(tok), what);
+}
+
 /* Does identifier `name` occur in the body (outside Frame forms is close
  * enough: it decides whether a state/enter param is bound)? */
-bool body_mentions(Body *b, const char *name)
+static bool body_mentions(Body *b, const char *name)
 {
 	for (int k = b->tb; k < b->te; k++)
 		if (TOK(k)->kind == TK_IDENT && tok_is(TOK(k), name))
@@ -87,7 +91,7 @@ bool body_mentions(Body *b, const char *name)
 	return false;
 }
 
-void emit_params_decl(Out *o, Params *ps, Method *iface)
+static void emit_params_decl(Out *o, Params *ps, Method *iface)
 {
 	for (int i = 0; i < ps->n; i++) {
 		out_f(o, ", %s: ", ps->v[i].name);
@@ -132,14 +136,16 @@ static void emit_args(Out *o, const Emitter *em, System *sys, Handler *h, Body *
 	}
 }
 
+static void emit_transition(Out *o, const Emitter *em, System *sys, Handler *h, Form *f);
+
 static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
 {
 	switch (f->kind) {
 	case F_TRANSITION:
-		em->transition(o, sys, h, f);
+		emit_transition(o, em, sys, h, f);
 		break;
 	case F_PUSH:
-		em->push(o, sys, h, f);
+		em->push(o, sys);
 		break;
 	case F_PARENT:
 		/* `=> $^`: the parent's router, the same in both shapes */
@@ -288,44 +294,69 @@ void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b)
 	out_native(o, pos, end);
 }
 
-/* ---- pieces shared by both shapes ------------------------------------------ */
+/* ---- Frame statements ------------------------------------------------------- */
 
-/* `fn __mk_S(params) -> SysSCtx`: a fresh per-state context. State variable
- * initialisers run here, with the state parameters in scope by name. */
-void emit_mk_state_fns(Out *o, System *sys, const char *indent)
+/* Evaluates transition args into locals (__sa*, __ea*, __xa*) before the
+ * transition is recorded: they may read $.x or handler parameters. */
+static void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
 {
-	for (int i = 0; i < sys->nstates; i++) {
-		State *st = sys->states[i];
-		out_f(o, "%sfn __mk_%s(", indent, st->name);
-		for (int k = 0; k < st->params.n; k++) {
-			out_f(o, "%s%s: ", k ? ", " : "", st->params.v[k].name);
-			out_span(o, st->params.v[k].type);
-		}
-		out_f(o, ") -> %s_%s_Ctx {\n", sys->name, st->name);
-		for (int v = 0; v < st->nvars; v++) {
-			out_f(o, "%s    let v_%s: ", indent, st->vars[v].name);
-			out_span(o, st->vars[v].type);
-			out_s(o, " = ");
-			out_span(o, st->vars[v].init);
-			out_s(o, ";\n");
-		}
-		out_f(o, "%s    %s_%s_Ctx {", indent, sys->name, st->name);
-		for (int k = 0; k < st->params.n; k++)
-			out_f(o, " p_%s: %s,", st->params.v[k].name, st->params.v[k].name);
-		for (int v = 0; v < st->nvars; v++)
-			out_f(o, " v_%s: v_%s,", st->vars[v].name, st->vars[v].name);
-		if (st->enter)
-			for (int k = 0; k < st->enter->params.n; k++)
-				out_f(o, " e_%s: None,", st->enter->params.v[k].name);
-		if (st->exit)
-			for (int k = 0; k < st->exit->params.n; k++)
-				out_f(o, " x_%s: None,", st->exit->params.v[k].name);
-		out_f(o, " }\n%s}\n", indent);
+	for (int i = 0; i < f->n_state; i++) {
+		out_f(o, " let __sa%d = (", i);
+		emit_body(o, em, sys, h, f->state_args[i]);
+		out_s(o, ");");
 	}
+	for (int i = 0; i < f->n_enter; i++) {
+		out_f(o, " let __ea%d = (", i);
+		emit_body(o, em, sys, h, f->enter_args[i]);
+		out_s(o, ");");
+	}
+	for (int i = 0; i < f->n_exit; i++) {
+		out_f(o, " let __xa%d = (", i);
+		emit_body(o, em, sys, h, f->exit_args[i]);
+		out_s(o, ");");
+	}
+	/* exit args go to the handler's own state's `<$` */
+	State *own = h->state;
+	for (int i = 0; i < f->n_exit && own->exit; i++)
+		out_f(o, " self.__sv_%s().x_%s = Some(__xa%d);", own->name,
+		      own->exit->params.v[i].name, i);
 }
 
+/* `-> $T(args)`, `-> (enter args) $T`, `-> =>` and `-> pop$`: one block
+ * that records the next compartment and ends the handler; __drain() runs
+ * the exit and enter events once the handler has returned. */
+static void emit_transition(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
+{
+	out_s(o, "{");
+	emit_transition_args(o, em, sys, h, f);
+	if (f->pop) {
+		em->pop(o);
+		out_s(o, " return; }");
+		return;
+	}
+	State *t = f->target_state;
+	if (!t)
+		die("transition at %d:%d reached the emitter unresolved", f->line, f->col);
+	out_f(o, " let mut __c = %s::__comp_%s(", sys->name, t->name);
+	for (int i = 0; i < f->n_state; i++)
+		out_f(o, "%s__sa%d", i ? ", " : "", i);
+	out_s(o, ");");
+	if (t->enter && f->n_enter) {
+		out_f(o, " if let %sStateCtx::%s(ref mut __v) = ", sys->name, t->name);
+		em->ctx_of(o, t, "__c");
+		out_s(o, " {");
+		for (int i = 0; i < f->n_enter; i++)
+			out_f(o, " __v.e_%s = Some(__ea%d);", t->enter->params.v[i].name, i);
+		out_s(o, " }");
+	}
+	em->forward(o, f->forward);
+	out_s(o, " self.__next_compartment = Some(__c); return; }");
+}
+
+/* ---- types ------------------------------------------------------------------ */
+
 /* Per-state context structs and the enum that holds one of them. */
-void emit_state_ctx_types(Out *o, System *sys, const char *derive)
+static void emit_state_ctx_types(Out *o, System *sys, const char *derive)
 {
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
@@ -360,7 +391,7 @@ void emit_state_ctx_types(Out *o, System *sys, const char *derive)
 
 /* The event enum: one variant per interface method (its parameters as
  * fields) plus the two lifecycle events. */
-void emit_event_enum(Out *o, System *sys, const char *derive)
+static void emit_event_enum(Out *o, System *sys, const char *derive)
 {
 	out_f(o, "#[derive(%s)]\nenum %sFrameEvent {\n    __Enter,\n    __Exit,\n", derive, sys->name);
 	for (int i = 0; i < sys->nmethods; i++) {
@@ -380,8 +411,232 @@ void emit_event_enum(Out *o, System *sys, const char *derive)
 	out_s(o, "}\n\n");
 }
 
+void emit_ret_fields(Out *o, System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++)
+		if (sys->methods[i]->ret.e > sys->methods[i]->ret.b) {
+			out_f(o, "    r_%s: Option<", sys->methods[i]->name);
+			out_span(o, sys->methods[i]->ret);
+			out_s(o, ">,\n");
+		}
+}
+
+void emit_ret_nones(Out *o, System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++)
+		if (sys->methods[i]->ret.e > sys->methods[i]->ret.b)
+			out_f(o, " r_%s: None,", sys->methods[i]->name);
+}
+
+/* `pub struct S`: the domain fields, then the runtime's. */
+static void emit_system_struct(Out *o, const Emitter *em, System *sys)
+{
+	const char *S = sys->name;
+	out_f(o, "pub struct %s {\n", S);
+	for (int i = 0; i < sys->nfields; i++) {
+		out_f(o, "    pub %s: ", sys->fields[i].name);
+		out_span(o, sys->fields[i].type);
+		out_s(o, ",\n");
+	}
+	out_f(o, "    __compartment: %sCompartment,\n    __next_compartment: Option<%sCompartment>,\n", S, S);
+	em->stack_fields(o, sys);
+	out_s(o, "    __gen: u32,\n");
+	if (em->escape)
+		out_s(o, "    __escape: usize,\n");
+	out_f(o, "    /// `-> pop$` on an empty state stack: counted here; no transition happens.\n"
+	         "    pub __stack_underflows: u32,\n"
+	         "    /// %s\n"
+	         "    pub __stack_overflows: u32,\n}\n\n",
+	      em->overflow_doc);
+}
+
+/* ---- impl S: constructors and interface ------------------------------------- */
+
+static void emit_constructors(Out *o, const Emitter *em, System *sys)
+{
+	const char *S = sys->name;
+	out_f(o, "    /// Builds the system in its start state without running `$>`.\n"
+	         "    pub fn new() -> %s {\n        %s {\n",
+	      S, S);
+	for (int i = 0; i < sys->nfields; i++) {
+		out_f(o, "            %s: ", sys->fields[i].name);
+		if (sys->fields[i].init.e > sys->fields[i].init.b)
+			out_span(o, sys->fields[i].init);
+		else
+			out_s(o, "Default::default()");
+		out_s(o, ",\n");
+	}
+	out_f(o, "            __compartment: %s::__comp_%s(),\n            __next_compartment: None,\n", S,
+	      system_start(sys)->name);
+	em->stack_inits(o, sys);
+	out_s(o, em->escape ? "            __gen: 0,\n            __escape: 0,\n" : "            __gen: 0,\n");
+	out_s(o, "            __stack_underflows: 0,\n            __stack_overflows: 0,\n"
+	         "        }\n    }\n\n");
+	out_f(o, "    /// Builds the system and enters the start state (runs its `$>`).\n"
+	         "    pub fn __create() -> %s {\n"
+	         "        let mut __s = %s::new();\n",
+	      S, S);
+	em->enter_start(o, sys);
+	out_s(o, "        __s\n    }\n\n");
+}
+
+/* `// file:line what` and `    fn_name(&mut self, params) -> ret {` of an
+ * interface method or an action. */
+static void emit_fn_head(Out *o, int tok, const char *what, const char *fn_name, Params *ps, Span ret)
+{
+	emit_line_comment(o, tok, what);
+	out_f(o, "    %s(&mut self", fn_name);
+	emit_params_decl(o, ps, NULL);
+	out_s(o, ")");
+	if (ret.e > ret.b) {
+		out_s(o, " -> ");
+		out_span(o, ret);
+	}
+	out_s(o, " {");
+}
+
+/* `SFrameEvent::m { a: a<arg_suffix>, }`: the event of a call of m. */
+void emit_event_value(Out *o, System *sys, Method *m, const char *arg_suffix)
+{
+	out_f(o, "%sFrameEvent::%s", sys->name, m->name);
+	if (m->params.n) {
+		out_s(o, " {");
+		for (int k = 0; k < m->params.n; k++)
+			out_f(o, " %s: %s%s,", m->params.v[k].name, m->params.v[k].name, arg_suffix);
+		out_s(o, " }");
+	}
+}
+
+/* One public method per interface method: build the event and a context
+ * (its return slot set to the default), route, run the transitions, pop
+ * the context and return its slot. */
+static void emit_interface(Out *o, const Emitter *em, System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		Method *m = sys->methods[i];
+		emit_fn_head(o, m->tok, xsprintf("interface %s", m->name), xsprintf("pub fn %s", m->name), &m->params,
+		             m->ret);
+		out_s(o, "\n");
+		em->call_begin(o, sys, m);
+		if (m->ret.e > m->ret.b) {
+			out_f(o, "        __c.r_%s = Some(", m->name);
+			if (m->dflt.e > m->dflt.b)
+				out_span(o, m->dflt);
+			else
+				out_s(o, "Default::default()");
+			out_s(o, ");\n");
+		}
+		em->context_push(o);
+		out_s(o, "        self.__route(&__e);\n        self.__drain();\n");
+		em->context_pop(o, m);
+		out_s(o, "    }\n\n");
+	}
+}
+
+/* ---- impl S: runtime -------------------------------------------------------- */
+
+/* `fn __route`: the leaf state's router gets the event. */
+static void emit_route(Out *o, const Emitter *em, System *sys)
+{
+	out_f(o, "    fn __route(&mut self, __e: %s) {\n        match %s {\n", em->event_type(sys), em->state_match);
+	for (int i = 0; i < sys->nstates; i++) {
+		out_s(o, "            ");
+		em->state_pattern(o, sys, sys->states[i]);
+		out_f(o, " => self.__state_%s(__e),\n", sys->states[i]->name);
+	}
+	if (em->route_wildcard)
+		out_s(o, "            _ => {}\n");
+	out_s(o, "        }\n    }\n\n");
+}
+
+void emit_mk_call(Out *o, System *sys, State *st)
+{
+	out_f(o, "%sStateCtx::%s(%s::__mk_%s(", sys->name, st->name, sys->name, st->name);
+	for (int k = 0; k < st->params.n; k++)
+		out_f(o, "%s%s", k ? ", " : "", st->params.v[k].name);
+	out_s(o, "))");
+}
+
+static void emit_state_params_decl(Out *o, State *st)
+{
+	for (int k = 0; k < st->params.n; k++) {
+		out_f(o, "%s%s: ", k ? ", " : "", st->params.v[k].name);
+		out_span(o, st->params.v[k].type);
+	}
+}
+
+/* Per state: `__comp_T(args)`, a fresh compartment, and `__sv_T()`, the
+ * context of T in the current compartment (what `$.x` reads). */
+static void emit_state_access(Out *o, const Emitter *em, System *sys)
+{
+	const char *S = sys->name;
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		out_f(o, "    fn __comp_%s(", st->name);
+		emit_state_params_decl(o, st);
+		out_f(o, ") -> %sCompartment {\n", S);
+		em->compartment_value(o, sys, st);
+		out_s(o, "    }\n\n");
+
+		out_f(o, "    fn __sv_%s(&mut self) -> &mut %s_%s_Ctx {\n", st->name, S, st->name);
+		const char *comp = em->find_compartment(o, st);
+		out_s(o, "        match &mut ");
+		em->ctx_of(o, st, comp);
+		out_f(o, " {\n"
+		         "            %sStateCtx::%s(__v) => __v,\n"
+		         "            _ => unreachable!(),\n"
+		         "        }\n    }\n\n",
+		      S, st->name);
+	}
+}
+
+/* `fn __mk_S(params) -> SysSCtx`: a fresh per-state context. State variable
+ * initialisers run here, with the state parameters in scope by name. */
+static void emit_mk_state_fns(Out *o, System *sys)
+{
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		out_f(o, "    fn __mk_%s(", st->name);
+		emit_state_params_decl(o, st);
+		out_f(o, ") -> %s_%s_Ctx {\n", sys->name, st->name);
+		for (int v = 0; v < st->nvars; v++) {
+			out_f(o, "        let v_%s: ", st->vars[v].name);
+			out_span(o, st->vars[v].type);
+			out_s(o, " = ");
+			out_span(o, st->vars[v].init);
+			out_s(o, ";\n");
+		}
+		out_f(o, "        %s_%s_Ctx {", sys->name, st->name);
+		for (int k = 0; k < st->params.n; k++)
+			out_f(o, " p_%s: %s,", st->params.v[k].name, st->params.v[k].name);
+		for (int v = 0; v < st->nvars; v++)
+			out_f(o, " v_%s: v_%s,", st->vars[v].name, st->vars[v].name);
+		if (st->enter)
+			for (int k = 0; k < st->enter->params.n; k++)
+				out_f(o, " e_%s: None,", st->enter->params.v[k].name);
+		if (st->exit)
+			for (int k = 0; k < st->exit->params.n; k++)
+				out_f(o, " x_%s: None,", st->exit->params.v[k].name);
+		out_s(o, " }\n    }\n");
+	}
+	out_s(o, "\n");
+}
+
+/* `fn __ret_m()`: the return slot of the innermost call (`@@:return`). */
+static void emit_ret_fns(Out *o, const Emitter *em, System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		Method *m = sys->methods[i];
+		if (m->ret.e <= m->ret.b)
+			continue;
+		out_f(o, "    fn __ret_%s(&mut self) -> &mut ", m->name);
+		out_span(o, m->ret);
+		out_f(o, " {\n        %s.r_%s.as_mut().unwrap()\n    }\n\n", em->context_top, m->name);
+	}
+}
+
 /* The pattern that matches method m's event and binds its fields. */
-void emit_event_pattern(Out *o, System *sys, Method *m)
+static void emit_event_pattern(Out *o, System *sys, Method *m)
 {
 	out_f(o, "%sFrameEvent::%s", sys->name, m->name);
 	if (m->params.n) {
@@ -395,11 +650,12 @@ void emit_event_pattern(Out *o, System *sys, Method *m)
 /* Per-state routers: a state handles its events, and either ignores the
  * rest or (with a state-level `=> $^`) passes them to its parent. `$>`
  * and `<$` go to the leaf only. */
-void emit_state_routers(Out *o, System *sys, const char *event_ref, const char *deref)
+static void emit_state_routers(Out *o, const Emitter *em, System *sys)
 {
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
-		out_f(o, "    fn __state_%s(&mut self, __e: %s) {\n        match %s__e {\n", st->name, event_ref, deref);
+		out_f(o, "    fn __state_%s(&mut self, __e: %s) {\n        match %s__e {\n", st->name, em->event_type(sys),
+		      em->event_deref);
 		for (int h = 0; h < st->nhandlers; h++) {
 			Handler *hd = st->handlers[h];
 			if (hd->kind == H_ENTER)
@@ -425,9 +681,10 @@ void emit_state_routers(Out *o, System *sys, const char *event_ref, const char *
 	}
 }
 
-static const char *handler_fn_name(System *sys, Handler *h)
+/* ---- impl S: handlers and actions ------------------------------------------- */
+
+static const char *handler_fn_name(Handler *h)
 {
-	(void)sys;
 	if (h->kind == H_ENTER)
 		return xsprintf("_s_%s_enter", h->state->name);
 	if (h->kind == H_EXIT)
@@ -444,39 +701,45 @@ static bool shadowed(Handler *h, const char *name)
 	return false;
 }
 
+/* The locals a handler body sees: its event parameters (published through
+ * __keep when em->escape), and the state args and enter/exit args its body
+ * mentions, cloned from the state's context. */
+static void emit_handler_locals(Out *o, const Emitter *em, State *st, Handler *h)
+{
+	if (h->kind == H_EVENT && em->escape)
+		for (int k = 0; k < h->params.n; k++)
+			out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
+	for (int k = 0; k < st->params.n; k++)
+		if (body_mentions(h->body, st->params.v[k].name) && !shadowed(h, st->params.v[k].name)) {
+			out_f(o, "        let mut %s = self.__sv_%s().p_%s.clone();\n", st->params.v[k].name, st->name,
+			      st->params.v[k].name);
+			if (em->escape)
+				out_f(o, "        self.__keep(&%s);\n", st->params.v[k].name);
+		}
+	if (h->kind != H_EVENT)
+		for (int k = 0; k < h->params.n; k++) {
+			out_f(o, "        let mut %s = self.__sv_%s().%c_%s.clone().expect(\"%s args of $%s were not passed\");\n",
+			      h->params.v[k].name, st->name, h->kind == H_ENTER ? 'e' : 'x', h->params.v[k].name,
+			      h->kind == H_ENTER ? "enter" : "exit", st->name);
+			if (em->escape)
+				out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
+		}
+}
+
 /* One method per handler. Parameters come from the event (cloned when
- * routed); state args and enter/exit args are bound by name from the
- * state's context when the body mentions them. `keep` emits the escape
- * that stops LLVM from deleting an allocation (allocating shape only). */
-void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_ref, bool keep)
+ * routed). */
+static void emit_handler_fns(Out *o, const Emitter *em, System *sys)
 {
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
 		for (int j = 0; j < st->nhandlers; j++) {
 			Handler *h = st->handlers[j];
 			emit_line_comment(o, h->tok, xsprintf("$%s.%s", st->name, h->name));
-			out_f(o, "    fn %s(&mut self, __e: %s", handler_fn_name(sys, h), event_ref);
+			out_f(o, "    fn %s(&mut self, __e: %s", handler_fn_name(h), em->event_type(sys));
 			if (h->kind == H_EVENT)
 				emit_params_decl(o, &h->params, h->method);
 			out_s(o, ") {\n");
-			if (h->kind == H_EVENT && keep)
-				for (int k = 0; k < h->params.n; k++)
-					out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
-			for (int k = 0; k < st->params.n; k++)
-				if (body_mentions(h->body, st->params.v[k].name) && !shadowed(h, st->params.v[k].name)) {
-					out_f(o, "        let mut %s = self.__sv_%s().p_%s.clone();\n", st->params.v[k].name, st->name,
-					      st->params.v[k].name);
-					if (keep)
-						out_f(o, "        self.__keep(&%s);\n", st->params.v[k].name);
-				}
-			if (h->kind != H_EVENT)
-				for (int k = 0; k < h->params.n; k++) {
-					out_f(o, "        let mut %s = self.__sv_%s().%c_%s.clone().expect(\"%s args of $%s were not passed\");\n",
-					      h->params.v[k].name, st->name, h->kind == H_ENTER ? 'e' : 'x', h->params.v[k].name,
-					      h->kind == H_ENTER ? "enter" : "exit", st->name);
-					if (keep)
-						out_f(o, "        self.__keep(&%s);\n", h->params.v[k].name);
-				}
+			emit_handler_locals(o, em, st, h);
 			out_s(o, "        ");
 			emit_marked_body(o, em, sys, h, h->body);
 			out_s(o, "\n    }\n\n");
@@ -484,92 +747,39 @@ void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_
 	}
 }
 
-void emit_actions(Out *o, System *sys, const Emitter *em)
+static void emit_actions(Out *o, const Emitter *em, System *sys)
 {
 	for (int i = 0; i < sys->nactions; i++) {
 		Action *a = sys->actions[i];
-		emit_line_comment(o, a->tok, xsprintf("action %s", a->name));
-		out_f(o, "    fn %s(&mut self", a->name);
-		emit_params_decl(o, &a->params, NULL);
-		out_s(o, ")");
-		if (a->ret.e > a->ret.b) {
-			out_s(o, " -> ");
-			out_span(o, a->ret);
-		}
-		out_s(o, " {\n        ");
+		emit_fn_head(o, a->tok, xsprintf("action %s", a->name), xsprintf("fn %s", a->name), &a->params, a->ret);
+		out_s(o, "\n        ");
 		emit_marked_body(o, em, sys, NULL, a->body);
 		out_s(o, "\n    }\n\n");
 	}
 }
 
-/* `pub field: Type` lines and their initialisers. */
-void emit_domain_decls(Out *o, System *sys)
-{
-	for (int i = 0; i < sys->nfields; i++) {
-		out_f(o, "    pub %s: ", sys->fields[i].name);
-		out_span(o, sys->fields[i].type);
-		out_s(o, ",\n");
-	}
-}
+/* ---- the system and the module ---------------------------------------------- */
 
-void emit_domain_inits(Out *o, System *sys, const char *indent)
+static void emit_system(Out *o, const Emitter *em, System *sys)
 {
-	for (int i = 0; i < sys->nfields; i++) {
-		out_f(o, "%s%s: ", indent, sys->fields[i].name);
-		if (sys->fields[i].init.e > sys->fields[i].init.b)
-			out_span(o, sys->fields[i].init);
-		else
-			out_s(o, "Default::default()");
-		out_s(o, ",\n");
-	}
-}
-
-/* The signature of interface method m: `pub fn m(&mut self, a: T) -> R`. */
-void emit_iface_sig(Out *o, Method *m)
-{
-	emit_line_comment(o, m->tok, xsprintf("interface %s", m->name));
-	out_f(o, "    pub fn %s(&mut self", m->name);
-	emit_params_decl(o, &m->params, NULL);
-	out_s(o, ")");
-	if (m->ret.e > m->ret.b) {
-		out_s(o, " -> ");
-		out_span(o, m->ret);
-	}
-	out_s(o, " {\n");
-}
-
-void emit_ret_default(Out *o, Method *m)
-{
-	if (m->dflt.e > m->dflt.b)
-		out_span(o, m->dflt);
-	else
-		out_s(o, "Default::default()");
-}
-
-/* Evaluates transition args into locals (__sa*, __ea*, __xa*) before the
- * transition is recorded: they may read $.x or handler parameters. */
-void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
-{
-	for (int i = 0; i < f->n_state; i++) {
-		out_f(o, " let __sa%d = (", i);
-		emit_body(o, em, sys, h, f->state_args[i]);
-		out_s(o, ");");
-	}
-	for (int i = 0; i < f->n_enter; i++) {
-		out_f(o, " let __ea%d = (", i);
-		emit_body(o, em, sys, h, f->enter_args[i]);
-		out_s(o, ");");
-	}
-	for (int i = 0; i < f->n_exit; i++) {
-		out_f(o, " let __xa%d = (", i);
-		emit_body(o, em, sys, h, f->exit_args[i]);
-		out_s(o, ");");
-	}
-	/* exit args go to the handler's own state's `<$` */
-	State *own = h->state;
-	for (int i = 0; i < f->n_exit && own->exit; i++)
-		out_f(o, " self.__sv_%s().x_%s = Some(__xa%d);", own->name,
-		      own->exit->params.v[i].name, i);
+	out_f(o, "// ---- system %s (%s:%d): %s ----\n", sys->name, cur_src->path, tok_line(sys->tok), em->title);
+	emit_event_enum(o, sys, em->derive);
+	emit_state_ctx_types(o, sys, em->derive);
+	em->compartment_type(o, sys);
+	em->context_type(o, sys);
+	emit_system_struct(o, em, sys);
+	out_f(o, "impl %s {\n", sys->name);
+	emit_constructors(o, em, sys);
+	emit_interface(o, em, sys);
+	emit_route(o, em, sys);
+	em->runtime(o, sys);
+	emit_state_access(o, em, sys);
+	emit_mk_state_fns(o, sys);
+	emit_ret_fns(o, em, sys);
+	emit_state_routers(o, em, sys);
+	emit_handler_fns(o, em, sys);
+	emit_actions(o, em, sys);
+	out_f(o, "}\n// ---- end of system %s ----\n", sys->name);
 }
 
 char *emit_program(Program *prog, Out *o)
@@ -582,10 +792,8 @@ char *emit_program(Program *prog, Out *o)
 		Cut *c = &prog->cuts[i];
 		out_n(o, cur_src->text + pos, (size_t)(c->begin - pos));
 		if (c->sys) {
-			System *sys = c->sys;
 			/* the attribute alone picks the shape (RFC-0036: it is the only difference) */
-			const Emitter *em = emitter_by_name(sys->no_alloc ? "noalloc" : "alloc");
-			em->system(o, sys);
+			emit_system(o, emitter_by_name(c->sys->no_alloc ? "noalloc" : "alloc"), c->sys);
 		}
 		pos = c->end;
 	}

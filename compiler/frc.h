@@ -298,15 +298,70 @@ void out_n(Out *o, const char *s, size_t n);
 void out_f(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_span(Out *o, Span sp);          /* opaque Rust text verbatim */
 
-/* One back end = one runtime shape. emit.c walks the program and calls
- * these; everything shape-specific lives behind this table. */
+/* One back end = one runtime shape, as QBE does it: a table of hooks filled
+ * with designated initialisers and chosen by name (emitter_by_name). emit.c
+ * writes the system skeleton (types, struct, constructors, interface
+ * methods, router, per-state helpers, handlers, actions) and the walk of
+ * bodies; the table holds only what differs between the shapes. Hooks write
+ * Rust text to o; below, S is the system's name. */
 typedef struct Emitter {
 	const char *name;
-	/* types + struct + impl of one system */
-	void (*system)(Out *o, System *sys);
-	/* Frame forms inside the body of handler h (statement forms only). */
-	void (*transition)(Out *o, System *sys, Handler *h, Form *f);
-	void (*push)(Out *o, System *sys, Handler *h, Form *f);
+	const char *title;        /* the shape, in the system's banner comment */
+	const char *derive;       /* derives of the event and state-context types */
+	const char *overflow_doc; /* doc comment of `__stack_overflows` */
+	/* Every allocation is published through `self.__keep(&v)` (an `__escape`
+	 * field) so that LLVM cannot delete it (allocating shape only). */
+	bool escape;
+
+	/* Events: the type handlers and routers take (arena string), and the
+	 * prefix that turns `__e` into a `&SFrameEvent` to match on. */
+	const char *(*event_type)(System *sys);
+	const char *event_deref;
+
+	/* Compartments and state representation. compartment_type: the types
+	 * behind `SCompartment`. compartment_value: the body of
+	 * `fn __comp_T(args) -> SCompartment` (a fresh compartment of T).
+	 * find_compartment: code that finds the compartment holding st's
+	 * context; returns the expression naming it. ctx_of: the place of st's
+	 * context in compartment `comp`. */
+	void (*compartment_type)(Out *o, System *sys);
+	void (*compartment_value)(Out *o, System *sys, State *st);
+	const char *(*find_compartment)(Out *o, State *st);
+	void (*ctx_of)(Out *o, State *st, const char *comp);
+
+	/* Router: `match <state_match> { <state_pattern(T)> => ... }`, with a
+	 * `_ => {}` arm when route_wildcard. */
+	const char *state_match;
+	void (*state_pattern)(Out *o, System *sys, State *st);
+	bool route_wildcard;
+	/* __drain (runs pending transitions) and the helpers it needs. */
+	void (*runtime)(Out *o, System *sys);
+
+	/* The system struct: the fields between `__next_compartment` and
+	 * `__gen` (context stack, state stack...) and their initialisers. */
+	void (*stack_fields)(Out *o, System *sys);
+	void (*stack_inits)(Out *o, System *sys);
+	/* __create()'s body after `let mut __s = S::new();`: enters the start
+	 * state. */
+	void (*enter_start)(Out *o, System *sys);
+
+	/* The context stack: SFrameContext (its `r_m` return slots come from
+	 * emit_ret_fields/emit_ret_nones); interface method m's `let __e`
+	 * (event) and `let mut __c` (context) lines, the push of __c, the pop
+	 * and the return value; context_top: an expression for the innermost
+	 * context. */
+	void (*context_type)(Out *o, System *sys);
+	void (*call_begin)(Out *o, System *sys, Method *m);
+	void (*context_push)(Out *o);
+	void (*context_pop)(Out *o, Method *m);
+	const char *context_top;
+
+	/* Frame forms inside a handler body (statement text, no newline).
+	 * pop: `-> pop$`'s statement before ` return; }`. forward: records (or
+	 * clears) the event to forward after a transition to compartment __c. */
+	void (*pop)(Out *o);
+	void (*forward)(Out *o, bool forward);
+	void (*push)(Out *o, System *sys);
 } Emitter;
 
 extern const Emitter alloc_emitter;
@@ -316,7 +371,6 @@ const Emitter *emitter_by_name(const char *name);
 /* Writes the whole module. Returns the text (arena memory). */
 char *emit_program(Program *prog, Out *o);
 
-/* Helpers shared by both emitters (emit.c). */
 /* Native text with Frame forms expanded. Inside a handler or action body
  * (o->frs_line set), every output line that ends outside a token carries a
  * trailing `// frs:N` marker: N is the .frs line on which that output line
@@ -327,23 +381,13 @@ char *emit_program(Program *prog, Out *o);
  * source line with other code gets an output line of its own, so that line
  * coverage sees whether it ran (coverage.py). */
 void emit_body(Out *o, const Emitter *em, System *sys, Handler *h, Body *b);
-void emit_line_comment(Out *o, int tok, const char *what);
-void emit_params_decl(Out *o, Params *ps, Method *iface);
-bool body_mentions(Body *b, const char *name);
-void emit_mk_state_fns(Out *o, System *sys, const char *indent);
-void emit_state_ctx_types(Out *o, System *sys, const char *derive);
-void emit_event_enum(Out *o, System *sys, const char *derive);
-void emit_event_pattern(Out *o, System *sys, Method *m);
-void emit_state_routers(Out *o, System *sys, const char *event_ref, const char *deref);
-void emit_handler_fns(Out *o, const Emitter *em, System *sys, const char *event_ref, bool keep);
-void emit_actions(Out *o, System *sys, const Emitter *em);
-void emit_domain_decls(Out *o, System *sys);
-void emit_domain_inits(Out *o, System *sys, const char *indent);
-void emit_iface_sig(Out *o, Method *m);
-void emit_ret_default(Out *o, Method *m);
-void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler *h, Form *f);
+
+/* Helpers for the back ends (emit.c). */
+void emit_ret_fields(Out *o, System *sys);  /* `    r_m: Option<R>,` lines */
+void emit_ret_nones(Out *o, System *sys);   /* ` r_m: None,` each */
+void emit_event_value(Out *o, System *sys, Method *m, const char *arg_suffix);
+void emit_mk_call(Out *o, System *sys, State *st); /* SStateCtx::T(S::__mk_T(args)) */
 State *system_start(System *sys);
-int tok_line(int tok);
 
 /* ---- pipeline.c: the whole pipeline on a buffer --------------------------- */
 
