@@ -23,10 +23,10 @@
  *
  * Each figure is the fastest of K (default 5) back-to-back timed loops in
  * this process: on a shared machine the minimum is the estimate least
- * disturbed by other processes; scripts/faa/bench.py then takes the median
+ * disturbed by other processes; scripts/faa/bench/ then takes the median
  * over processes.
  *
- * The same binary is run with and without LD_PRELOAD by scripts/faa/bench.py
+ * The same binary is run with and without LD_PRELOAD by scripts/faa/bench/
  * (interleaved repetitions, medians); this program only measures.  Every
  * allocator call goes through a volatile function pointer, so gcc -O2 can
  * neither delete a malloc/free pair nor hoist it out of the loop.  Without

@@ -1,6 +1,6 @@
 /*
  * batch_time.h — dispatch timing by batches, shared by the harness (the
- * `timing` record) and faa-run --time (scripts/faa/bench.py).
+ * `timing` record) and faa-run --time (scripts/faa/bench/).
  *
  * One clock read per dispatch cannot resolve a 10 ns dispatch (the clock
  * read costs about as much, and its granularity is coarser), so whole

@@ -22,7 +22,7 @@
  * a time: for each step j of the cycle it replays N whole cycles collecting
  * only around step j's dispatches, then dumps Callgrind's counters
  * (CALLGRIND_DUMP_STATS_AT "faa-step j"), so each dump's Ir / N is the
- * cost of one dispatch of step j (scripts/faa/bench.py reads them).
+ * cost of one dispatch of step j (scripts/faa/bench/ reads them).
  *
  * --time runs natively (no Valgrind, no interposer): after the steps up to
  * the end of the cycle it times the cycle in batches (batch_time.h) and

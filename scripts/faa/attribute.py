@@ -30,6 +30,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import rustlex
+
 _FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
 _SYSTEM = re.compile(r"^//\s*-+\s*system\s+(\w+)\s+\((\S+\.frs):(\d+)\)")
@@ -103,8 +105,7 @@ class ModuleMap:
         mutant's unindented line still lies in its function)."""
         if hasattr(self, "_spans"):
             return self._spans
-        from .shim import _strip_comments_and_strings
-        code = _strip_comments_and_strings("\n".join(self.lines))
+        code = rustlex.blank("\n".join(self.lines), tolerant=True)
         starts = [0]
         for i, ch in enumerate(code):
             if ch == "\n":

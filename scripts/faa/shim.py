@@ -32,11 +32,6 @@ class ModuleApi:
     methods: dict         # method name -> number of parameters (self excluded)
 
 
-def _strip_comments_and_strings(src):
-    """Kept for attribute.py: rustlex.blank, tolerant of unterminated text."""
-    return rustlex.blank(src, tolerant=True)
-
-
 def _block(src, open_at):
     """Text between the brace at src[open_at] and its match."""
     depth = 0
