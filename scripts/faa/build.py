@@ -229,3 +229,18 @@ def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
                  f"{sum(o.rustc_s for o in rs):.1f} s (summed over tasks); "
                  f"libraries: {sum(o.built for o in rs)} built, {sum(o.cached for o in rs)} cached")
     return results
+
+
+def compile_rejects(compiler, fixtures_dir, outdir):
+    """Compiles each fixtures/reject/*.frs as it is (gate.check_reject judges
+    the result); returns [(frs, exit status or None when it timed out, stderr)]."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for frs in sorted((fixtures_dir / "reject").glob("*.frs")):
+        try:
+            r = run_tool([compiler.path, "compile", "-l", "rust", "-o", outdir, frs],
+                         timeout=COMPILE_TIMEOUT)
+            out.append((frs, r.returncode, r.stderr))
+        except subprocess.TimeoutExpired:
+            out.append((frs, None, "timed out"))
+    return out

@@ -7,7 +7,6 @@ configuration error, 3 a required tool is missing.
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import sys
@@ -15,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import VERSION, bench, build, coverage, gate, html, mutate, report, run, tools, valgrind, variant
+from . import VERSION, bench, build, compare, coverage, gate, html, mutate, report, run, tools, valgrind, variant
 from concurrent.futures import ThreadPoolExecutor
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
 
@@ -43,51 +42,6 @@ def _opts(text):
     if any(o not in (0, 1, 2, 3) for o in opts):
         raise argparse.ArgumentTypeError("opt-levels are 0..3")
     return opts
-
-
-def check_rejects(compiler, work, fixtures_dir):
-    """Rule 5: compile each fixtures/reject/*.frs; it must fail with its code."""
-    out = []
-    rdir = work / "rejects"
-    rdir.mkdir(parents=True, exist_ok=True)
-    for frs in sorted((fixtures_dir / "reject").glob("*.frs")):
-        want = gate.expected_code(frs)
-        try:
-            r = build.run_tool([compiler.path, "compile", "-l", "rust", "-o", rdir, frs],
-                               timeout=build.COMPILE_TIMEOUT)
-            code, err = r.returncode, r.stderr
-        except build.subprocess.TimeoutExpired:
-            code, err = None, "timed out"
-        got = sorted(set(gate.re.findall(r"error\[(E\d+)\]", err)))
-        res = {"fixture": frs.stem, "expected": want, "got": got, "exit": code}
-        if code != 65:
-            res["ok"], res["message"] = False, (f"{frs}: expected rejection (exit 65"
-                                                f"{', ' + want if want else ''}), got exit {code}")
-        elif compiler.bundled and want and want not in got:
-            res["ok"], res["message"] = False, (f"{frs}: rejected with {', '.join(got) or 'no code'}, "
-                                                f"expected {want}")
-        elif compiler.bundled and not want:
-            res["ok"], res["message"] = False, f"{frs}: has no `// expect: Ennn` first line"
-        else:
-            res["ok"], res["message"] = True, ""
-        out.append(res)
-    return out
-
-
-def golden_findings(fixtures, outcomes):
-    """The bundled compiler's output must equal the committed goldens."""
-    found = []
-    for fx in fixtures:
-        for mode in variant.MODES:
-            o = outcomes.get((fx.name, mode))
-            golden = ROOT / "generated" / fx.name / f"{mode}.rs"
-            if not o or not o.module:
-                continue
-            if not golden.exists() or golden.read_text() != o.module.read_text():
-                found.append(gate.Finding("golden", fx.name,
-                    f"{golden.relative_to(ROOT)} is stale or missing: run `make regen` and review the diff",
-                    failure=False))
-    return found
 
 
 class PhaseClock:
@@ -183,7 +137,7 @@ def cmd_run(args):
         for problem in o.nostd_problems:
             findings.append(gate.Finding("nostd", o.fixture, f"{o.fixture}: {problem}"))
     if compiler.bundled:
-        findings += golden_findings(fixtures, outcomes)
+        gate.check_golden(fixtures, outcomes, findings, ROOT)
 
     entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
                for opt, lib in sorted(o.libs.items())]
@@ -203,7 +157,7 @@ def cmd_run(args):
         gate.check_differential(fixtures, measurements, findings)
         gate.check_steady_closes(fixtures, measurements, findings)
         if args.baseline:
-            compare_with(args.baseline, measurements, fixtures, findings)
+            gate.check_baseline_report(args.baseline, measurements, fixtures, findings)
         elif compiler.bundled:
             gate.check_baseline(measurements, ROOT / "reports" / "baseline.json", compiler, findings)
         if hr.status != 0 and not any(f.failure for f in findings):
@@ -224,8 +178,8 @@ def cmd_run(args):
     clock.start("rejects+report")
     rejects = []
     if not generated and not args.no_rejects:
-        rejects = check_rejects(compiler, tree.work, fixtures_dir)
-        gate.check_rejects(rejects, findings)
+        rejects = gate.check_reject(build.compile_rejects(compiler, fixtures_dir, tree.work / "rejects"),
+                                    compiler.bundled, findings)
         progress(f"audit: {sum(r['ok'] for r in rejects)}/{len(rejects)} reject fixtures rejected as expected")
 
     strict_fails = {what: why for what, why in unchecked.items()
@@ -388,86 +342,30 @@ def cmd_baseline(args):
     if not src.exists():
         raise UsageError(f"{src}: no report; run `make audit` first")
     rep = json.loads(src.read_text())
-    fixtures = {}
-    for fx in rep["fixtures"]:
-        for r in fx["runs"]:
-            if r["mode"] != "alloc" or not r["construct"]:
-                continue
-            fixtures.setdefault(fx["name"], {})[f"O{r['opt']}"] = {
-                "construct": [r["construct"]["allocs"], r["construct"]["frees"]],
-                "steps": [[s["allocs"], s["frees"]] for s in r["steps"]],
-            }
-    out = {"schema": "frame-alloc-audit/baseline@1", "compiler": rep["compiler"]["name"],
-           "compiler_version": rep["compiler"]["version"], "fixtures": fixtures}
+    doc = compare.baseline_document(compare.of_report(rep), rep["compiler"]["name"],
+                                    rep["compiler"]["version"])
     dest = ROOT / "reports" / "baseline.json"
-    text = json.dumps(out, indent=1, sort_keys=True)
-    # One [allocations, frees] pair per line keeps diffs of the baseline readable.
-    text = re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", text)
-    report.write_atomic(dest, text + "\n")
-    print(f"baseline: {len(fixtures)} fixture(s) written to {dest.relative_to(ROOT)}")
+    compare.write_baseline(doc, dest)
+    print(f"baseline: {len(doc['fixtures'])} fixture(s) written to {dest.relative_to(ROOT)}")
     return EXIT_OK
-
-
-def _windows(rep):
-    """{(fixture, mode, opt, window): (allocs, frees)} of a report.json."""
-    out = {}
-    for fx in rep["fixtures"]:
-        for r in fx["runs"]:
-            if r["construct"]:
-                out[(fx["name"], r["mode"], r["opt"], "__create()")] = (
-                    r["construct"]["allocs"], r["construct"]["frees"])
-            for s in r["steps"]:
-                out[(fx["name"], r["mode"], r["opt"], f"step {s['step']} {s['call']}")] = (
-                    s["allocs"], s["frees"])
-    return out
-
-
-def _load_report(path):
-    try:
-        rep = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UsageError(f"{path}: not a readable report.json: {e}") from e
-    if rep.get("schema") != report.SCHEMA:
-        raise UsageError(f"{path}: schema {rep.get('schema')!r}, expected {report.SCHEMA!r}")
-    return rep
-
-
-def compare_with(path, measurements, fixtures, findings):
-    """Gate rule 2 for any compiler: no window allocates more than it did in
-    a previous report.json of the same compiler."""
-    old = _windows(_load_report(path))
-    calls = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
-    for m in measurements:
-        cur = {}
-        if m.construct:
-            cur["__create()"] = (m.construct["allocs"], m.construct["frees"])
-        for s in m.steps:
-            cur[f"step {s['step'] + 1} {calls[m.fixture][s['step']]}"] = (s["allocs"], s["frees"])
-        for what, now in cur.items():
-            prev = old.get((m.fixture, m.mode, m.opt, what))
-            if prev is not None and now[0] > prev[0]:
-                findings.append(gate.Finding("baseline", m.fixture,
-                    f"{m.fixture} {m.mode} O{m.opt} {what}: {now[0]} allocation(s), "
-                    f"{prev[0]} in {path} (regression)"))
 
 
 def cmd_compare(args):
     """Window-by-window difference of two runs; exit 1 on a regression."""
-    old, new = _load_report(args.old), _load_report(args.new)
-    a, b = _windows(old), _windows(new)
+    a = compare.of_report(compare.load_report(args.old))
+    b = compare.of_report(compare.load_report(args.new))
     regress = better = 0
-    for key in sorted(set(a) | set(b)):
-        if key not in a or key not in b:
-            print(f"{'only in new' if key in b else 'only in old'}: {' '.join(map(str, key))}")
+    for c in compare.changes(a, b):
+        k = c.key
+        if c.old is None or c.new is None:
+            print(f"{'only in new' if c.old is None else 'only in old'}: "
+                  f"{k.fixture} {k.mode} {k.opt} {k.label()}")
             continue
-        if a[key] == b[key]:
-            continue
-        fx, mode, opt, what = key
-        worse = b[key][0] > a[key][0] or (mode == "noalloc" and b[key] != (0, 0))
+        worse = c.more_allocations or (k.mode == "noalloc" and c.new != (0, 0))
         regress += worse
         better += not worse
-        print(f"{'REGRESSION' if worse else 'changed'}: {fx} {mode} O{opt} {what}: "
-              f"{a[key][0]}/{a[key][1]} -> {b[key][0]}/{b[key][1]} (allocations/frees)")
+        print(f"{'REGRESSION' if worse else 'changed'}: {k.fixture} {k.mode} O{k.opt} {k.label()}: "
+              f"{c.old[0]}/{c.old[1]} -> {c.new[0]}/{c.new[1]} (allocations/frees)")
     print(f"compare: {len(set(a) & set(b))} window(s) in both, {regress} regression(s), "
           f"{better} other change(s)")
     return EXIT_GATE if regress else EXIT_OK
@@ -476,7 +374,7 @@ def cmd_compare(args):
 def cmd_publish(args):
     """Copies a run's reports to reports/<compiler>-<version>/."""
     src = Path(args.report_dir or tools.BuildTree(args.build_dir).reports)
-    rep = _load_report(src / "report.json")
+    rep = compare.load_report(src / "report.json")
     c = rep["compiler"]
     name = "-".join(c["name"].split() + c["version"].split())
     dest = Path(args.into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
@@ -485,8 +383,7 @@ def cmd_publish(args):
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in ("report.json", "report.md", "report.html", "junit.xml",
-              "allocs_per_dispatch.png", "massif.png"):
+    for f in report.PUBLISHED_FILES:
         if (src / f).exists():
             shutil.copy2(src / f, tmp / f)
     shutil.rmtree(dest, ignore_errors=True)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import attribute
+from . import attribute, compare, variant
 from .run import parse_observation
 
 
@@ -370,19 +370,6 @@ def unchecked(measurements, vg, cov, valgrind_mode="auto", baseline=True, reject
     return out
 
 
-def baseline_counts(measurements):
-    """{fixture: {"O0": {"construct": [a, f], "steps": [[a, f], ...]}}} for alloc."""
-    out = {}
-    for m in measurements:
-        if m.mode != "alloc" or not m.construct:
-            continue
-        out.setdefault(m.fixture, {})[f"O{m.opt}"] = {
-            "construct": [m.construct["allocs"], m.construct["frees"]],
-            "steps": [[s["allocs"], s["frees"]] for s in m.steps],
-        }
-    return out
-
-
 def check_baseline(measurements, baseline_path, compiler, findings):
     """Rule 2: allocating counts equal the recorded baseline."""
     path = Path(baseline_path)
@@ -395,31 +382,74 @@ def check_baseline(measurements, baseline_path, compiler, findings):
         findings.append(Finding("baseline", "*", f"{path} records {base.get('compiler')}, this run "
                                 f"audits {compiler.name}: not compared", failure=False))
         return
-    now = baseline_counts(measurements)
-    for fixture, per_opt in now.items():
-        old = base.get("fixtures", {}).get(fixture)
-        if old is None:
+    ran = [m for m in measurements if m.mode == "alloc" and m.construct]
+    recorded = base.get("fixtures", {})
+    for fixture in dict.fromkeys(m.fixture for m in ran):
+        if fixture not in recorded:
             findings.append(Finding("baseline", fixture, f"{fixture}: not in {path} yet", failure=False))
-            continue
-        for opt, cur in per_opt.items():
-            prev = old.get(opt)
-            if prev is None:
+    calls = {m.fixture: [s.get("label") for s in m.steps] for m in ran}
+    for c in compare.changes(compare.of_baseline(base, calls), compare.of_measurements(ran)):
+        if c.old is None or c.new is None:
+            continue        # a step or opt-level the baseline does not have (or no longer run)
+        what = "construction" if c.key.step < 0 else f"step {c.key.step + 1}"
+        trend = "regression: more allocations" if c.more_allocations else "counts changed"
+        findings.append(Finding("baseline", c.key.fixture,
+            f"{c.key.fixture} alloc O{c.key.opt} {what}: {c.new[0]} allocation(s)/{c.new[1]} free(s), "
+            f"baseline {c.old[0]}/{c.old[1]} ({trend}; if intended, re-record with `audit baseline`)"))
+
+
+def check_baseline_report(path, measurements, fixtures, findings):
+    """Rule 2 for any compiler (`run --baseline REPORT`): no window allocates
+    more than it did in a previous report.json of the same compiler."""
+    old = compare.of_report(compare.load_report(path))
+    calls = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
+    for c in compare.changes(old, compare.of_measurements(measurements, calls)):
+        if c.more_allocations:
+            k = c.key
+            findings.append(Finding("baseline", k.fixture,
+                f"{k.fixture} {k.mode} O{k.opt} {k.label()}: {c.new[0]} allocation(s), "
+                f"{c.old[0]} in {path} (regression)"))
+
+
+def check_reject(compiled, bundled, findings):
+    """Rule 5: each fixtures/reject/*.frs is rejected (exit 65), with the
+    code its `// expect: Ennn` line names (checked for the bundled frc,
+    whose codes are known).  `compiled`: [(frs, exit status or None when it
+    timed out, stderr)].  Returns the per-fixture results of report.json."""
+    out = []
+    for frs, code, err in compiled:
+        want = expected_code(frs)
+        got = sorted(set(re.findall(r"error\[(E\d+)\]", err)))
+        res = {"fixture": frs.stem, "expected": want, "got": got, "exit": code}
+        if code != 65:
+            res["ok"], res["message"] = False, (f"{frs}: expected rejection (exit 65"
+                                                f"{', ' + want if want else ''}), got exit {code}")
+        elif bundled and want and want not in got:
+            res["ok"], res["message"] = False, (f"{frs}: rejected with {', '.join(got) or 'no code'}, "
+                                                f"expected {want}")
+        elif bundled and not want:
+            res["ok"], res["message"] = False, f"{frs}: has no `// expect: Ennn` first line"
+        else:
+            res["ok"], res["message"] = True, ""
+        if not res["ok"]:
+            findings.append(Finding("reject", res["fixture"], res["message"]))
+        out.append(res)
+    return out
+
+
+def check_golden(fixtures, outcomes, findings, root):
+    """The bundled compiler's output must equal the committed goldens
+    (root/generated/NAME/MODE.rs).  A note, not a failure."""
+    for fx in fixtures:
+        for mode in variant.MODES:
+            o = outcomes.get((fx.name, mode))
+            golden = root / "generated" / fx.name / f"{mode}.rs"
+            if not o or not o.module:
                 continue
-            pairs = [("construction", prev["construct"], cur["construct"])]
-            pairs += [(f"step {i + 1}", p, c) for i, (p, c) in enumerate(zip(prev["steps"], cur["steps"]))]
-            for what, p, c in pairs:
-                if p != c:
-                    trend = "regression: more allocations" if c[0] > p[0] else "counts changed"
-                    findings.append(Finding("baseline", fixture,
-                        f"{fixture} alloc {opt} {what}: {c[0]} allocation(s)/{c[1]} free(s), "
-                        f"baseline {p[0]}/{p[1]} ({trend}; if intended, re-record with `audit baseline`)"))
-
-
-def check_rejects(results, findings):
-    """Rule 5: each reject fixture is rejected, with its expected code."""
-    for r in results:
-        if not r["ok"]:
-            findings.append(Finding("reject", r["fixture"], r["message"]))
+            if not golden.exists() or golden.read_text() != o.module.read_text():
+                findings.append(Finding("golden", fx.name,
+                    f"{golden.relative_to(root)} is stale or missing: run `make regen` and review the diff",
+                    failure=False))
 
 
 def expected_code(path):

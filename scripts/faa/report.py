@@ -36,8 +36,12 @@ import os
 from pathlib import Path
 
 SCHEMA = "frame-alloc-audit/report@1"
-REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml", "criterion.xml",
-                "allocs_per_dispatch.png", "massif.png")
+# What `audit publish` copies; the run also leaves the harness's own JUnit
+# (criterion.xml).  A run clears REPORT_FILES first, so an interrupted run
+# never shows the previous run's reports as its own.
+PUBLISHED_FILES = ("report.json", "report.md", "report.html", "junit.xml",
+                   "allocs_per_dispatch.png", "massif.png")
+REPORT_FILES = PUBLISHED_FILES + ("criterion.xml",)
 
 
 def _cell(rec):

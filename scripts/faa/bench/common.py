@@ -3,13 +3,11 @@ writing bench.json."""
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
-from .. import tools
+from .. import report, tools
 from ..errors import AuditError
 
 SCHEMA = "frame-alloc-audit/bench@1"
@@ -57,8 +55,4 @@ def run_cmd(cmd, env=None, timeout=600):
 
 
 def write_json(data, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        json.dump(data, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(f.name, path)
+    report.write_atomic(path, json.dumps(data, indent=1) + "\n")
