@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 DEPS = ROOT / "scripts/deps.sh"
-REQUIRED = "gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest libunwind-dev libdw-dev binutils".split()
+REQUIRED = "gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest python3-jsonschema libunwind-dev libdw-dev binutils".split()
 OPTIONAL = "valgrind python3-jinja2 python3-matplotlib clang libclang-rt-14-dev".split()
 
 
@@ -69,3 +69,9 @@ def test_libfuzzer_packages_are_optional_dependencies(tmp_path, pkg):
 def test_nothing_missing_exits_0(tmp_path):
     r = run(tmp_path, [], uid=0, FAA_DEPS_DRY_RUN="1")
     assert r.returncode == 0 and "all packages present" in r.stdout
+
+
+def test_jsonschema_is_required_for_the_schema_tests(tmp_path):
+    """scripts/tests/test_schemas.py validates every report file against schemas/."""
+    r = run(tmp_path, ["python3-jsonschema"], FAA_DEPS_OPTIONAL="0")
+    assert r.returncode == 3 and "apt-get install -y python3-jsonschema\n" in r.stderr, (r.stdout, r.stderr)
