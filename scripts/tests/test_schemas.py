@@ -119,10 +119,13 @@ def test_baseline_broken_documents_are_rejected():
 
 def phase_clock_file(tmp_path, monkeypatch):
     """phases.json as PhaseClock writes it, with a fake clock."""
-    from faa import cli
+    try:
+        from faa.audit import PhaseClock      # the pipeline module (issue 11)
+    except ImportError:
+        from faa.cli import PhaseClock
     ticks = iter(range(0, 100, 2))
-    monkeypatch.setattr(cli.PhaseClock, "_now", staticmethod(lambda: (next(ticks), 1.0)))
-    clock = cli.PhaseClock()
+    monkeypatch.setattr(PhaseClock, "_now", staticmethod(lambda: (next(ticks), 1.0)))
+    clock = PhaseClock()
     clock.start("build")
     clock.phases["build"] = {"compiler_s": 0.5, "rustc_s": 9.0, "built": 4, "cached": 0}
     for name in ("harness", "valgrind", "coverage", "rejects+report"):
@@ -202,6 +205,18 @@ def test_failing_report_validates(failing):
     assert {v["phase"] for v in vs} == {"steady", "batch", "observe"}
     assert all(v["stack"] and v["site"] for v in vs)
     assert rep["verdict"] == "fail" and rep["fixtures"][0]["source"] is None
+
+
+def test_baseline_of_a_fresh_report_validates(passing, tmp_path):
+    """What `audit baseline` writes (into reports/, so built here the same way)."""
+    from faa import compare
+    rep = report_of(passing)
+    doc = compare.baseline_document(compare.of_report(rep), rep["compiler"]["name"],
+                                    rep["compiler"]["version"])
+    compare.write_baseline(doc, tmp_path / "baseline.json")
+    base = json.loads((tmp_path / "baseline.json").read_text())
+    valid("baseline", base)
+    assert set(base["fixtures"]["port_reset"]) == {"O0", "O3"}
 
 
 @pytest.mark.parametrize("run", ["passing", "failing"])
