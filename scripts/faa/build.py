@@ -1,7 +1,8 @@
 """Compile fixtures with the compiler under audit and build fixture libraries.
 
 Per fixture the work directory (BUILD/audit/NAME/) holds:
-  variants/{alloc,noalloc}/NAME.frs   the two sources (variant.py)
+  variants/{alloc,noalloc}/fixtures/NAME.frs   the two sources (variant.py),
+                                      under the fixture's own name (source_name)
   gen/{alloc,noalloc}/NAME.rs         the compiler's output
   shim/NAME_{mode}.rs                 the fixture ABI crate (shim.py)
   lib/libfx_NAME_{mode}_o{N}.so       one cdylib per mode x opt-level
@@ -12,7 +13,6 @@ of its inputs (shim, module, rustc version, flags) changes.
 """
 
 import os
-import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -82,21 +82,37 @@ def run_tool(cmd, cwd=None, timeout=None):
         raise ToolMissing(Path(str(cmd[0])).name, Path(str(cmd[0])).name) from e
 
 
+def source_name(frs):
+    """The path a fixture goes by: relative to the project when it is in
+    it (fixtures/NAME.frs), else its folder's name and its own."""
+    frs = Path(frs).resolve()
+    try:
+        return frs.relative_to(tools.ROOT)
+    except ValueError:
+        return Path(frs.parent.name, frs.name)
+
+
 def compile_variant(compiler, frs, mode, work):
-    """Writes the variant and compiles it; returns (module path or None, error)."""
-    stem = frs.stem
-    vrel = Path("variants", mode, f"{stem}.frs")
-    grel = Path("gen", mode)
-    (work / vrel).parent.mkdir(parents=True, exist_ok=True)
-    (work / grel).mkdir(parents=True, exist_ok=True)
-    (work / vrel).write_text(variant.make(frs.read_text(encoding="utf-8"), mode),
+    """Writes the variant and compiles it; returns (module path or None, error).
+
+    The variant goes to variants/MODE/ + the fixture's own name
+    (source_name) and the compiler runs in variants/MODE/ on that relative
+    path, so its diagnostics and mapping comments name the fixture; the
+    variant keeps every line where it was (variant.py)."""
+    name = source_name(frs)
+    vdir = (work / "variants" / mode).resolve()
+    gdir = (work / "gen" / mode).resolve()
+    (vdir / name).parent.mkdir(parents=True, exist_ok=True)
+    gdir.mkdir(parents=True, exist_ok=True)
+    (vdir / name).write_text(variant.make(frs.read_text(encoding="utf-8"), mode),
                              encoding="utf-8")
-    out = work / grel / f"{stem}.rs"
+    out = gdir / f"{frs.stem}.rs"
     if out.exists():
         out.unlink()
-    cmd = [compiler.path, "compile", "-l", "rust", "-o", str(grel), str(vrel)]
+    prog = Path(compiler.path).resolve() if os.sep in compiler.path else compiler.path
+    cmd = [prog, "compile", "-l", "rust", "-o", gdir, name]
     try:
-        r = run_tool(cmd, cwd=work, timeout=COMPILE_TIMEOUT)
+        r = run_tool(cmd, cwd=vdir, timeout=COMPILE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return None, f"{compiler.label} did not finish within {COMPILE_TIMEOUT} s on {frs}"
     if r.returncode < 0:
@@ -106,15 +122,10 @@ def compile_variant(compiler, frs, mode, work):
                       f"@@[no_alloc] variant of {frs}\n{r.stderr}")
     if r.returncode != 0:
         return None, (f"{compiler.label} rejected the {mode} variant of {frs} "
-                      f"(exit {r.returncode}):\n{_fixture_paths(r.stderr, work, frs)}")
+                      f"(exit {r.returncode}):\n{r.stderr}")
     if not out.exists() or out.stat().st_size == 0:
         return None, f"{compiler.label} exited 0 but wrote nothing to {out}"
     return out, None
-
-
-def _fixture_paths(stderr, work, frs):
-    """Diagnostics name the variant; point them at the fixture instead."""
-    return re.sub(r"variants/(?:alloc|noalloc)/" + re.escape(frs.name), str(frs), stderr)
 
 
 def _rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):

@@ -597,14 +597,14 @@ def _shapes(modes):
 
 
 def display(path, root):
-    """A .frs path as the user knows it: the fixture, relative to the
-    project, not the audit's copy of it (variants/MODE/NAME.frs)."""
+    """A fixture file's path as the user knows it: relative to the project
+    when it is in it."""
     p = Path(path)
     try:
         p = p.resolve().relative_to(Path(root).resolve())
     except (OSError, ValueError):
         pass
-    return re.sub(r"^(?:.*/)?variants/(?:alloc|noalloc)/", "fixtures/", str(p))
+    return str(p)
 
 
 class Source:

@@ -37,13 +37,6 @@ def _fmt_counts(rec):
     return text + (f" [{calls}]" if calls else "")
 
 
-def fixture_frs(site):
-    """frc compiled the variant; its lines are the fixture's (variant.py)."""
-    if site and site.frs:
-        site.frs = re.sub(r"^variants/(?:alloc|noalloc)/", "fixtures/", site.frs)
-    return site
-
-
 def _verb(rec):
     """What the first call of a window did, for "<verb> at FILE:LINE"."""
     kind = rec.get("first_kind")
@@ -61,7 +54,7 @@ def _where(rec, module, cache):
         return ""
     key = (tuple(stack), str(module))
     if key not in cache:
-        cache[key] = fixture_frs(attribute.culprit(stack, module))
+        cache[key] = attribute.culprit(stack, module)
     site = cache[key]
     if site:
         rec["site"] = str(site)

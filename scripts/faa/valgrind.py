@@ -190,7 +190,7 @@ def parse_xtree(text, module_name, limit=200):
 def _sites(mc, module, entry):
     """Distinct attribution texts of Valgrind's module stacks, those whose
     stack passes through `entry` (an interface method or __create) first."""
-    from . import attribute, gate
+    from . import attribute
     if not mc.stacks or not module:
         return []
     def through(st):
@@ -198,7 +198,7 @@ def _sites(mc, module, entry):
     chosen = [st for st in mc.stacks if through(st)] or mc.stacks
     out = []
     for st in chosen:
-        site = gate.fixture_frs(attribute.locate([tuple(fr) for fr in st["frames"]], module))
+        site = attribute.locate([tuple(fr) for fr in st["frames"]], module)
         if site:
             verb = "allocated at" if st["allocs"] else "freed at"
             text = f"{verb} {site}"

@@ -126,7 +126,7 @@ FRC = None
     ("crash", "kill -SEGV $$\n", "fakec 9.9 crashed (signal 11)"),
     ("hang", "sleep 60\n", "fakec 9.9 did not finish within 2 s"),
     ("nothing", "exit 0\n", "fakec 9.9 exited 0 but wrote nothing"),
-    ("no_noalloc", 'case "$6" in *noalloc*) echo "error: unknown attribute" >&2; exit 65;; esac\n'
+    ("no_noalloc", 'if grep -q "@@\\[no_alloc" "$6"; then echo "error: unknown attribute" >&2; exit 65; fi\n'
                    'exec "$FRC" "$@"\n', "no_alloc not supported by fakec 9.9"),
 ])
 def test_broken_external_compiler_fails_per_fixture_and_the_audit_goes_on(build_dir, tmp_path, name, body, needle):

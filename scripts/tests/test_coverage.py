@@ -126,11 +126,11 @@ def test_frc_output_with_markers_builds_with_crlf_and_strings(build_dir, tmp_pat
 # ---- the line map ------------------------------------------------------------
 
 MODULE = """impl S {
-    // variants/noalloc/x.frs:20 interface go
+    // fixtures/x.frs:20 interface go
     pub fn go(&mut self) {
     }
 
-    // variants/noalloc/x.frs:30 $A.go
+    // fixtures/x.frs:30 $A.go
     fn _s_A_go(&mut self, __e: &SFrameEvent, n: u32) {
         let mut p = self.__sv_A().p_p.clone();
 let __mutant = ::std::boxed::Box::new(1); // frame-alloc-audit mutant box@handler
@@ -142,7 +142,7 @@ let __late = ::std::boxed::Box::new(2);
                 } // frs:35
     }
 
-    // variants/noalloc/x.frs:40 action helper
+    // fixtures/x.frs:40 action helper
     fn helper(&mut self) {
         self.y = 2 // frs:41
     }
@@ -155,8 +155,8 @@ let __late = ::std::boxed::Box::new(2);
 def test_regions_cover_handlers_and_actions_but_not_interface_methods():
     regs = coverage.regions(MODULE)
     assert [(r.key, r.fn, r.frs, r.frs_line) for r in regs] == [
-        ("$A.go", "_s_A_go", "variants/noalloc/x.frs", 30),
-        ("action helper", "helper", "variants/noalloc/x.frs", 40)]
+        ("$A.go", "_s_A_go", "fixtures/x.frs", 30),
+        ("action helper", "helper", "fixtures/x.frs", 40)]
     assert (regs[0].first, regs[0].last) == (7, 17)
 
 
@@ -320,7 +320,7 @@ def test_uncovered_line_entries_excuse_lines_and_go_stale(tmp_path):
         '(x.frs:25: `// line 25`); remove it']
 
 
-SPLIT = """    // variants/noalloc/x.frs:30 $A.go
+SPLIT = """    // fixtures/x.frs:30 $A.go
     fn _s_A_go(&mut self, __e: &SFrameEvent, n: u32) {
         if n > 1 { // frs:33
                 { let mut __c = S::__comp_B(); self.__next_compartment = Some(__c); return; } // frs:33:12

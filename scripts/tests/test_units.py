@@ -46,13 +46,13 @@ def test_valgrind_compare_flags_any_window_that_differs():
 
 
 MODULE = """
-    // variants/noalloc/x.frs:26 $Up.sample
+    // fixtures/x.frs:26 $Up.sample
     fn _s_Up_sample(&mut self) {
     }
-    // variants/noalloc/x.frs:30 $Up.$>
+    // fixtures/x.frs:30 $Up.$>
     fn _s_Up_enter(&mut self) {
     }
-    // variants/noalloc/x.frs:40 $Down.<$
+    // fixtures/x.frs:40 $Down.<$
     fn _s_Down_exit(&mut self) {
     }
 """
@@ -73,8 +73,8 @@ def test_coverage_matrix_from_mapping_comments_and_callgrind_names():
 def test_frs_line_finds_the_nearest_mapping_comment(tmp_path):
     p = tmp_path / "m.rs"
     p.write_text(MODULE)
-    assert attribute.frs_line(p, 4) == "variants/noalloc/x.frs:26"
-    assert attribute.frs_line(p, 9) == "variants/noalloc/x.frs:40"
+    assert attribute.frs_line(p, 4) == "fixtures/x.frs:26"
+    assert attribute.frs_line(p, 9) == "fixtures/x.frs:40"
     assert attribute.frs_line(p, 1) == ""
 
 
