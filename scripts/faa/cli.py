@@ -5,33 +5,19 @@ configuration error, 3 a required tool is missing.
 """
 
 import argparse
+import dataclasses
 import json
-import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from . import VERSION, bench, build, compare, coverage, gate, html, mutate, report, run, tools, valgrind, variant
-from concurrent.futures import ThreadPoolExecutor
-from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, ToolMissing, UsageError
+from . import VERSION, audit, bench, build, compare, mutate, report, tools, variant
+from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError
 
 ROOT = tools.ROOT
 # The checks gate.unchecked() can name.
 UNCHECKABLE = ("coverage", "second counter", "memcheck", "baseline", "rejects")
-
-
-def progress(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _compiler(args, tree):
-    if args.compiler:
-        path = shutil.which(args.compiler) or args.compiler
-        return build.identify(path, bundled=False)
-    return build.identify(tree.frc, bundled=True)
 
 
 def _opts(text):
@@ -44,260 +30,15 @@ def _opts(text):
     return opts
 
 
-class PhaseClock:
-    """The run's phase timings, written to WORK_DIR/phases.json (read by
-    `bench`'s audit section):
-
-      {"schema": "frame-alloc-audit/phases@1",
-       "phases": {name: {"wall_s": seconds, "cpu_s": CPU seconds of the
-                         audit and the children it waited for}}}
-
-    Phases in run order: build, harness, valgrind, coverage, rejects+report;
-    a phase the run did not reach is absent.  build also carries
-    "compiler_s" and "rustc_s" (wall seconds summed over build tasks),
-    "built" and "cached" (libraries)."""
-
-    SCHEMA = "frame-alloc-audit/phases@1"
-
-    def __init__(self):
-        self.phases, self._name, self._t = {}, None, None
-
-    @staticmethod
-    def _now():
-        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return time.monotonic(), me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def start(self, name):
-        """Ends the current phase, if any, and starts `name` (None: none)."""
-        now = self._now()
-        if self._name:
-            self.phases.setdefault(self._name, {}).update(
-                wall_s=round(now[0] - self._t[0], 2), cpu_s=round(now[1] - self._t[1], 2))
-        self._name, self._t = name, now
-
-    def write(self, path):
-        self.start(None)
-        report.write_atomic(path, json.dumps({"schema": self.SCHEMA, "phases": self.phases},
-                                             indent=1) + "\n")
-
-
 def cmd_run(args):
-    clock = PhaseClock()
-    clock.start("build")
-    tree = tools.BuildTree(args.build_dir, args.work_dir)
-    interposer = None
-    if args.interposer:
-        interposer = Path(args.interposer).resolve()
-        if not interposer.is_file():
-            raise UsageError(f"--interposer {args.interposer}: no such library")
-    rustc = tools.rustc()
-    if args.valgrind == "on":
-        tools.valgrind(required=True)      # fail before an hour of building, not after
-    reports_dir = Path(args.report_dir) if args.report_dir else tree.reports
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    # An interrupted run must not leave the previous run's report looking
-    # like this one's: clear it first, write the new one at the very end.
-    for old in report.REPORT_FILES:
-        (reports_dir / old).unlink(missing_ok=True)
-    fixtures_dir = Path(args.fixtures_dir)
-    modes = variant.MODES
-    generated = None
-    disc = None
-    if args.generated or args.scenario:
-        if not (args.generated and args.scenario):
-            raise UsageError("--generated and --scenario go together")
-        generated = Path(args.generated).resolve()
-        if not generated.is_file():
-            raise UsageError(f"{generated}: no such module")
-        scen_path = Path(args.scenario)
-        fixtures = [run.Fixture(name=scen_path.stem, frs=None, toml=scen_path,
-                                scenario=run.scenario_mod.load(scen_path))]
-        modes = (args.mode,)
-        compiler = build.Compiler(path=str(generated), name="generated",
-                                  version=generated.name, bundled=False)
-    else:
-        compiler = _compiler(args, tree)
-        disc = run.survey(fixtures_dir, args.fixtures or None)
-        fixtures = disc.fixtures
-    progress(f"audit: {len(fixtures)} fixture(s) x {len(modes)} shape(s) x "
-             f"O{',O'.join(map(str, args.opt))} with {compiler.label}")
-
-    outcomes = build.build_all(fixtures, compiler, tree, rustc, modes=modes, jobs=args.jobs,
-                               progress=progress, generated=generated, opts=args.opt)
-    rs = outcomes.values()
-    clock.phases["build"] = {"compiler_s": round(sum(o.compile_s for o in rs), 2),
-                             "rustc_s": round(sum(o.rustc_s for o in rs), 2),
-                             "built": sum(o.built for o in rs), "cached": sum(o.cached for o in rs)}
-    findings = []
-    if disc:
-        gate.check_scenarios(disc, findings)
-    for o in outcomes.values():
-        for e in o.errors:
-            findings.append(gate.Finding("build", o.fixture, e))
-        for problem in o.nostd_problems:
-            findings.append(gate.Finding("nostd", o.fixture, f"{o.fixture}: {problem}"))
-    if compiler.bundled:
-        gate.check_golden(fixtures, outcomes, findings, ROOT)
-
-    entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
-               for opt, lib in sorted(o.libs.items())]
-    measurements, harness_out = [], ""
-    if entries:
-        clock.start("harness")
-        progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
-                 f"under the interposer")
-        hr = run.run_harness(tree, entries, jobs=args.jobs, junit=reports_dir / "criterion.xml",
-                             interposer=interposer)
-        measurements, harness_out = hr.measurements, hr.output
-        failed = gate.check_calibration(hr.output, findings)
-        gate.check_calibration_records(measurements, findings, harness_failed=failed)
-        gate.check_zero(measurements, findings,
-                        {k: o.module for k, o in outcomes.items() if o.module})
-        gate.check_records(measurements, findings, hr.output)
-        gate.check_differential(fixtures, measurements, findings)
-        gate.check_steady_closes(fixtures, measurements, findings)
-        if args.baseline:
-            gate.check_baseline_report(args.baseline, measurements, fixtures, findings)
-        elif compiler.bundled:
-            gate.check_baseline(measurements, ROOT / "reports" / "baseline.json", compiler, findings)
-        if hr.status != 0 and not any(f.failure for f in findings):
-            findings.append(gate.Finding("harness", "*",
-                f"the harness exited {hr.status}:\n{hr.output[-2000:]}"))
-
-    if measurements:
-        clock.start("valgrind")
-    vg = run_valgrind(args, tree, measurements, findings, outcomes, fixtures) if measurements else {}
-    if vg:
-        clock.start("coverage")
-    cov = run_coverage(args, tree, fixtures, outcomes, measurements, findings) if vg else {}
-    unchecked = gate.unchecked(measurements, vg, cov, valgrind_mode=args.valgrind,
-                               baseline=bool(args.baseline or not compiler.bundled
-                                             or (ROOT / "reports" / "baseline.json").exists()),
-                               rejects=not (args.no_rejects and not generated))
-
-    clock.start("rejects+report")
-    rejects = []
-    if not generated and not args.no_rejects:
-        rejects = gate.check_reject(build.compile_rejects(compiler, fixtures_dir, tree.work / "rejects"),
-                                    compiler.bundled, findings)
-        progress(f"audit: {sum(r['ok'] for r in rejects)}/{len(rejects)} reject fixtures rejected as expected")
-
-    strict_fails = {what: why for what, why in unchecked.items()
-                    if what not in (args.allow_unchecked or ())}
-    if strict_fails and args.strict:
-        findings.append(gate.Finding("strict", "*",
-            "--strict: not checked in this run: " + "; ".join(
-                f"{what} ({why})" for what, why in strict_fails.items())))
-    status = EXIT_GATE if any(f.failure for f in findings) else EXIT_OK
-    print(report.table(fixtures, measurements, compiler))
-    rep = report.to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
-                         unchecked=unchecked, skips=disc.skips if disc else {}, strict=args.strict)
-    perf = report.performance(tree.reports / "bench.json")
-    if perf:
-        rep["performance"] = perf
-    report.write_reports(rep, reports_dir)
-    try:
-        html.write(rep, reports_dir)
-    except ToolMissing as e:
-        print(f"note [html] report.html skipped: {e}")
-    if args.verbose and harness_out:
-        print(harness_out)
-    for f in findings:
-        tag = "FAIL" if f.failure else "note"
-        print(f"{tag} [{f.rule}] {f.message}")
-    nfail = sum(f.failure for f in findings)
-    print(f"audit: {report.verdict_word(status, unchecked)} — {len(measurements)} librar"
-          f"{'y' if len(measurements) == 1 else 'ies'} measured, {nfail} failure(s); "
-          f"reports in {reports_dir}")
-    clock.write(tree.work / "phases.json")
-    return status
-
-
-def _stamp(path):
-    """What a file was built from (its build.py key) or, failing that, its
-    size and modification time: a cache key for results derived from it."""
-    key = Path(str(path) + ".key")
-    if key.exists():
-        return key.read_text()
-    st = Path(path).stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def run_valgrind(args, tree, measurements, findings, outcomes=None, fixtures=()):
-    """Gate rule 6 and the independent count: memcheck every library,
-    massif the highest opt-level of each fixture x shape.  Valgrind's own
-    stacks (memcheck's xtree) name the line of a call the interposer missed."""
-    modules = {k: o.module for k, o in (outcomes or {}).items() if o.module}
-    labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
-    if args.valgrind == "off":
-        return {}
-    vgbin = tools.valgrind(required=args.valgrind == "on")
-    runner = tree.dir / "harness" / "faa-run"
-    if not vgbin or not runner.exists():
-        why = "apt-get install -y valgrind" + ("" if vgbin else "") + (
-            ", then `make build` (faa-run needs valgrind/valgrind.h)" if not runner.exists() else "")
-        findings.append(gate.Finding("valgrind", "*", f"Valgrind checks skipped: {why}", failure=False))
-        return {}
-    logdir = tree.work / "valgrind"
-    top = {}
-    for m in measurements:
-        key = (m.fixture, m.mode)
-        if m.verdict and m.opt >= top.get(key, (-1,))[0]:
-            top[key] = (m.opt, m)
-    jobs = [(m, "memcheck") for m in measurements if m.verdict] + [(m, "massif") for _, m in top.values()]
-    progress(f"audit: Valgrind: {len(jobs)} run(s) (memcheck every library, massif per shape)")
-    libs = {(m.fixture, m.mode, m.opt): m.meta_lib for m, _ in jobs}
-
-    vg_version = build.run_tool([vgbin, "--version"], timeout=60).stdout.strip()
-
-    def one(job):
-        m, tool = job
-        fn, cls = (valgrind.memcheck, valgrind.Memcheck) if tool == "memcheck" else (
-            valgrind.massif, valgrind.Massif)
-        lib = Path(libs[(m.fixture, m.mode, m.opt)])
-        key = [_stamp(lib), _stamp(runner), vg_version, tool, valgrind.STEADY_REPEAT]
-        extra = ()
-        if tool == "memcheck":
-            module = modules.get((m.fixture, m.mode))
-            extra = (valgrind.STEADY_REPEAT, module.name if module else None)
-            key += ["xtree", extra[1]]
-        logdir.mkdir(parents=True, exist_ok=True)
-        return job, valgrind.cached(fn, cls, key, logdir / f"{lib.stem}.{tool}.json",
-                                    vgbin, str(runner), str(lib), logdir, *extra,
-                                    reuse=not args.no_cache)
-
-    out = {}
-    with ThreadPoolExecutor(max_workers=args.jobs or max(1, os.cpu_count() or 1)) as pool:
-        for (m, tool), res in pool.map(one, jobs):
-            out[(m.fixture, m.mode, m.opt, tool)] = res
-            tag = f"{m.fixture} {m.mode} O{m.opt}"
-            if tool == "memcheck":
-                if not res.ok:
-                    findings.append(gate.Finding("memcheck", m.fixture, f"{tag}: {res.message}"))
-                for d in valgrind.compare(m, res, modules.get((m.fixture, m.mode)),
-                                          labels.get(m.fixture)):
-                    findings.append(gate.Finding("valgrind-count", m.fixture,
-                        f"{tag}: the interposer and Valgrind disagree — {d}"))
-            elif not res.ok:
-                findings.append(gate.Finding("massif", m.fixture, f"{tag}: {res.message}"))
-    return out
-
-
-def run_coverage(args, tree, fixtures, outcomes, measurements, findings):
-    """Handler and .frs line coverage per fixture, from the O0 libraries (coverage.py)."""
-    libs = {(m.fixture, m.mode): m.meta_lib for m in measurements if m.opt == 0 and m.verdict}
-    modules = {k: o.module for k, o in outcomes.items() if o.module}
-    cov, found = coverage.audit(fixtures, modules, libs, tools.valgrind(), tree.dir / "harness" / "faa-run",
-                                tree.work / "coverage", ROOT, _stamp,
-                                jobs=args.jobs or max(1, os.cpu_count() or 1),
-                                reuse=not args.no_cache, progress=progress)
-    findings += [gate.Finding("coverage", fx, msg, failure=fail) for fx, msg, fail in found]
-    return cov
+    """`audit run`: the pipeline of audit.py."""
+    opts = audit.Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(audit.Options)})
+    return audit.audit(opts)
 
 
 def cmd_mutate(args):
     """Mutation self-test of the gate on one fixture's no_alloc output (mutate.py)."""
-    return mutate.command(args, progress=progress)
+    return mutate.command(args, progress=audit.progress)
 
 
 def cmd_regen(args):

@@ -882,3 +882,13 @@ def audit(fixtures, modules, libs, valgrind, runner, workdir, root, stamp, jobs=
         found += [(fx.name, msg, True) for msg in msgs]
         out[fx.name] = mx
     return out, found
+
+
+def stage(fixtures, modules, measurements, valgrind_bin, runner, workdir, root, jobs, reuse=True,
+          progress=print):
+    """The coverage stage: handler and .frs line coverage from the O0
+    libraries that produced a verdict; returns audit()'s (coverage, found)."""
+    from . import tools
+    libs = {(m.fixture, m.mode): m.meta_lib for m in measurements if m.opt == 0 and m.verdict}
+    return audit(fixtures, modules, libs, valgrind_bin, runner, workdir, root, tools.stamp,
+                 jobs=jobs, reuse=reuse, progress=progress)

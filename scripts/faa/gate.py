@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import attribute, compare, variant
+from . import attribute, compare, valgrind, variant
 from .run import parse_observation
 
 
@@ -453,3 +453,80 @@ def expected_code(path):
         if m:
             return m.group(1)
     return None
+
+
+def check_build(outcome, findings):
+    """The fixture x shape compiled and built (rule `build`)."""
+    for e in outcome.errors:
+        findings.append(Finding("build", outcome.fixture, e))
+
+
+def check_nostd(outcome, findings):
+    """Rule 4: the no_alloc module builds without alloc and std, and its
+    object code names no allocator entry point (nostd.py found the problems)."""
+    for problem in outcome.nostd_problems:
+        findings.append(Finding("nostd", outcome.fixture, f"{outcome.fixture}: {problem}"))
+
+
+def check_harness(harness, findings):
+    """The harness ran to the end; its exit status is named when nothing
+    else explains a failure (rule `harness`)."""
+    if harness.status != 0 and not any(f.failure for f in findings):
+        findings.append(Finding("harness", "*",
+            f"the harness exited {harness.status}:\n{harness.output[-2000:]}"))
+
+
+def _tag(key):
+    return f"{key[0]} {key[1]} O{key[2]}"
+
+
+def check_memcheck(key, res, findings):
+    """Rule 6: memcheck is clean (no errors, nothing lost)."""
+    if not res.ok:
+        findings.append(Finding("memcheck", key[0], f"{_tag(key)}: {res.message}"))
+
+
+def check_valgrind_count(m, res, module, labels, findings):
+    """The second counter: Valgrind's count agrees with the interposer's,
+    window by window (valgrind.compare)."""
+    for d in valgrind.compare(m, res, module, labels):
+        findings.append(Finding("valgrind-count", m.fixture,
+            f"{m.fixture} {m.mode} O{m.opt}: the interposer and Valgrind disagree — {d}"))
+
+
+def check_massif(key, res, findings):
+    """massif ran (peak heap and heap over time for the report)."""
+    if not res.ok:
+        findings.append(Finding("massif", key[0], f"{_tag(key)}: {res.message}"))
+
+
+def check_valgrind(vg, measurements, modules, fixtures, findings):
+    """memcheck, valgrind-count and massif over the Valgrind stage's results
+    (a note when Valgrind could not run)."""
+    if vg.skipped:
+        findings.append(Finding("valgrind", "*", f"Valgrind checks skipped: {vg.skipped}",
+                                failure=False))
+    by = {(m.fixture, m.mode, m.opt): m for m in measurements}
+    labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
+    for key, res in vg.results.items():
+        if key[3] == "massif":
+            check_massif(key, res, findings)
+            continue
+        check_memcheck(key, res, findings)
+        check_valgrind_count(by[key[:3]], res, modules.get(key[:2]), labels.get(key[0]), findings)
+
+
+def check_coverage(found, findings):
+    """Every handler and every .frs body line ran, or is excused under
+    [uncovered] (coverage.py found what did not)."""
+    findings += [Finding("coverage", fx, msg, failure=fail) for fx, msg, fail in found]
+
+
+def check_strict(unchecked_checks, allowed, findings):
+    """--strict: a check that could not run (and is not allowed to stay
+    unchecked) is a failure."""
+    fails = {what: why for what, why in unchecked_checks.items() if what not in (allowed or ())}
+    if fails:
+        findings.append(Finding("strict", "*",
+            "--strict: not checked in this run: " + "; ".join(
+                f"{what} ({why})" for what, why in fails.items())))

@@ -244,3 +244,16 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer
         run.tested, run.failing, run.crashing = int(m[1]), int(m[3]), int(m[4])
     run.measurements = [read_records(*r) for r in recs]
     return run
+
+
+def measure(tree, outcomes, jobs=None, junit=None, interposer=None, progress=None):
+    """The harness stage: every library the build produced, measured under
+    the interposer; None when there is nothing to measure."""
+    entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
+               for opt, lib in sorted(o.libs.items())]
+    if not entries:
+        return None
+    if progress:
+        progress(f"audit: measuring {len(entries)} fixture librar{'y' if len(entries) == 1 else 'ies'} "
+                 f"under the interposer")
+    return run_harness(tree, entries, jobs=jobs, junit=junit, interposer=interposer)

@@ -85,3 +85,13 @@ def digest(*parts):
         h.update(p.encode() if isinstance(p, str) else p)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def stamp(path):
+    """What a file was built from (its build.py key) or, failing that, its
+    size and modification time: a cache key for results derived from it."""
+    key = Path(str(path) + ".key")
+    if key.exists():
+        return key.read_text()
+    st = Path(path).stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"

@@ -291,3 +291,54 @@ def cached(fn, cls, key_parts, cache_file, *args, reuse=True):
     if getattr(result, "ok", False):
         Path(cache_file).write_text(json.dumps({"key": key, "result": dataclasses.asdict(result)}))
     return result
+
+
+@dataclass
+class ValgrindRun:
+    """The Valgrind stage's results: {(fixture, mode, opt, "memcheck" |
+    "massif"): Memcheck | Massif}, in the order the runs were started, or
+    the reason Valgrind did not run."""
+    results: dict = field(default_factory=dict)
+    skipped: str | None = None
+
+
+def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True, progress=print):
+    """memcheck every measured library, massif the highest opt-level of each
+    fixture x shape (faa-run with no interposer), each result cached by the
+    library's build stamp.  `modules` {(fixture, mode): generated module}
+    selects the xtree stacks kept for attribution."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import tools
+    runner = Path(runner)
+    if not valgrind_bin or not runner.exists():
+        why = "apt-get install -y valgrind" + (
+            ", then `make build` (faa-run needs valgrind/valgrind.h)" if not runner.exists() else "")
+        return ValgrindRun(skipped=why)
+    top = {}
+    for m in measurements:
+        if m.verdict and m.opt >= top.get((m.fixture, m.mode), (-1,))[0]:
+            top[(m.fixture, m.mode)] = (m.opt, m)
+    jobs_ = [(m, "memcheck") for m in measurements if m.verdict] + [(m, "massif") for _, m in top.values()]
+    progress(f"audit: Valgrind: {len(jobs_)} run(s) (memcheck every library, massif per shape)")
+    version = subprocess.run([str(valgrind_bin), "--version"], capture_output=True, text=True,
+                             errors="replace", timeout=60).stdout.strip()
+
+    def one(job):
+        m, tool = job
+        lib = Path(m.meta_lib)
+        key = [tools.stamp(lib), tools.stamp(runner), version, tool, STEADY_REPEAT]
+        fn, cls, extra = massif, Massif, ()
+        if tool == "memcheck":
+            module = modules.get((m.fixture, m.mode))
+            fn, cls, extra = memcheck, Memcheck, (STEADY_REPEAT, module.name if module else None)
+            key += ["xtree", extra[1]]
+        logdir.mkdir(parents=True, exist_ok=True)
+        return job, cached(fn, cls, key, logdir / f"{lib.stem}.{tool}.json", valgrind_bin,
+                           str(runner), str(lib), logdir, *extra, reuse=reuse)
+
+    out = ValgrindRun()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for (m, tool), res in pool.map(one, jobs_):
+            out.results[(m.fixture, m.mode, m.opt, tool)] = res
+    return out

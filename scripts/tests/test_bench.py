@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from faa import cli
+from faa import audit, cli
 from faa.bench import audit_time, callgrind, common, interposer, steps
 
 # A mid-run Callgrind dump as faa-run --callgrind-steps leaves it
@@ -113,8 +113,8 @@ def test_transitions_fall_back_to_allocating_counts():
 
 def test_audit_phases_come_from_the_file_the_audit_writes(tmp_path, monkeypatch):
     ticks = iter(range(0, 100, 2))
-    monkeypatch.setattr(cli.PhaseClock, "_now", staticmethod(lambda: (next(ticks), 1.0)))
-    clock = cli.PhaseClock()
+    monkeypatch.setattr(audit.PhaseClock, "_now", staticmethod(lambda: (next(ticks), 1.0)))
+    clock = audit.PhaseClock()
     clock.start("build")
     clock.phases["build"] = {"compiler_s": 3.5, "rustc_s": 75.0, "built": 4, "cached": 68}
     for name in ("harness", "valgrind", "coverage", "rejects+report"):

@@ -31,7 +31,7 @@ Sections (--only picks some), one module each:
             (empty work dir) and warm (one fixture edited: a comment line
             prepended, so exactly its libraries must rebuild), wall and CPU
             seconds, seconds per phase (from the audit's own
-            WORK_DIR/phases.json, see cli.PhaseClock); goals <= 180 s cold,
+            WORK_DIR/phases.json, see audit.PhaseClock); goals <= 180 s cold,
             <= 30 s warm.
 
 Shared: common.py (statistics, formatting, running programs, bench.json),

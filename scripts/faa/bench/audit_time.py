@@ -1,6 +1,6 @@
 """Section 4, the audit's own time: `audit run` over a copy of fixtures/,
 cold then warm; seconds per phase from the phases.json the audit writes in
-its work dir (cli.PhaseClock)."""
+its work dir (audit.PhaseClock)."""
 
 import json
 import os

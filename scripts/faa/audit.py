@@ -1,0 +1,287 @@
+"""`audit run`, top to bottom: the data flow of one audit.
+
+    compile + build   build.build_all       fixtures -> {(name, mode): build.Outcome}
+    measure           run.measure           libraries under the interposer -> run.HarnessRun
+    second counter    valgrind.stage        memcheck, Valgrind's count, massif -> valgrind.ValgrindRun
+    coverage          coverage.stage        Callgrind: handlers and .frs lines run
+    gate              gate.check_*          one function per rule -> [gate.Finding]
+    report            report / html         report.json, report.md, junit.xml, report.html
+
+Each stage is a function of its own module; this one only passes their
+results along, times the phases (WORK_DIR/phases.json) and prints.
+"""
+
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build, coverage, gate, html, report, run, scenario, tools, valgrind, variant
+from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
+
+ROOT = tools.ROOT
+BASELINE = ROOT / "reports" / "baseline.json"
+
+
+def progress(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Options:
+    """What `audit run` was asked to do (cli.py fills it from the command line)."""
+    build_dir: str
+    fixtures_dir: str
+    fixtures: list = field(default_factory=list)     # names; empty: all
+    compiler: str | None = None
+    generated: str | None = None
+    scenario: str | None = None
+    mode: str = "noalloc"
+    opt: tuple = build.OPT_LEVELS
+    baseline: str | None = None
+    jobs: int | None = None
+    no_cache: bool = False
+    no_rejects: bool = False
+    valgrind: str = "auto"
+    report_dir: str | None = None
+    work_dir: str | None = None
+    strict: bool = False
+    allow_unchecked: list = field(default_factory=list)
+    interposer: str | None = None
+    verbose: bool = False
+
+    @property
+    def workers(self):
+        return self.jobs or max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Target:
+    """What this run audits: the fixtures, the shapes and the compiler."""
+    fixtures: list
+    modes: tuple
+    compiler: build.Compiler
+    generated: Path | None = None          # --generated: a module instead of a compiler
+    discovery: run.Discovery | None = None  # fixtures/ as found (None with --generated)
+
+
+@dataclass
+class Run:
+    """Everything the stages produced, handed to the gate and the report."""
+    outcomes: dict
+    findings: list = field(default_factory=list)
+    harness: run.HarnessRun | None = None
+    vg: valgrind.ValgrindRun = field(default_factory=valgrind.ValgrindRun)
+    coverage: dict = field(default_factory=dict)
+    rejects: list = field(default_factory=list)
+    unchecked: dict = field(default_factory=dict)
+
+    @property
+    def measurements(self):
+        return self.harness.measurements if self.harness else []
+
+    @property
+    def modules(self):
+        return {k: o.module for k, o in self.outcomes.items() if o.module}
+
+
+class PhaseClock:
+    """The run's phase timings, written to WORK_DIR/phases.json (read by
+    `bench`'s audit section):
+
+      {"schema": "frame-alloc-audit/phases@1",
+       "phases": {name: {"wall_s": seconds, "cpu_s": CPU seconds of the
+                         audit and the children it waited for}}}
+
+    Phases in run order: build, harness, valgrind, coverage, rejects+report;
+    a phase the run did not reach is absent.  build also carries
+    "compiler_s" and "rustc_s" (wall seconds summed over build tasks),
+    "built" and "cached" (libraries)."""
+
+    SCHEMA = "frame-alloc-audit/phases@1"
+
+    def __init__(self):
+        self.phases, self._name, self._t = {}, None, None
+
+    @staticmethod
+    def _now():
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic(), me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def start(self, name):
+        """Ends the current phase, if any, and starts `name` (None: none)."""
+        now = self._now()
+        if self._name:
+            self.phases.setdefault(self._name, {}).update(
+                wall_s=round(now[0] - self._t[0], 2), cpu_s=round(now[1] - self._t[1], 2))
+        self._name, self._t = name, now
+
+    def built(self, outcomes):
+        rs = outcomes.values()
+        self.phases["build"] = {"compiler_s": round(sum(o.compile_s for o in rs), 2),
+                                "rustc_s": round(sum(o.rustc_s for o in rs), 2),
+                                "built": sum(o.built for o in rs), "cached": sum(o.cached for o in rs)}
+
+    def write(self, path):
+        self.start(None)
+        report.write_atomic(path, json.dumps({"schema": self.SCHEMA, "phases": self.phases},
+                                             indent=1) + "\n")
+
+
+def audit(opts):
+    """One audit run; returns the exit status (0 pass, 1 the gate failed)."""
+    clock = PhaseClock()
+    clock.start("build")
+    tree = tools.BuildTree(opts.build_dir, opts.work_dir)
+    interposer = _interposer(opts)
+    rustc = tools.rustc()
+    if opts.valgrind == "on":
+        tools.valgrind(required=True)      # fail before an hour of building, not after
+    reports_dir = _clear_reports(opts, tree)
+    target = select(opts, tree)
+    progress(f"audit: {len(target.fixtures)} fixture(s) x {len(target.modes)} shape(s) x "
+             f"O{',O'.join(map(str, opts.opt))} with {target.compiler.label}")
+
+    r = Run(outcomes=build.build_all(target.fixtures, target.compiler, tree, rustc, modes=target.modes,
+                                     jobs=opts.jobs, progress=progress, generated=target.generated,
+                                     opts=opts.opt))
+    clock.built(r.outcomes)
+    gate_build(target, r)
+    if any(o.libs for o in r.outcomes.values()):
+        clock.start("harness")
+    r.harness = run.measure(tree, r.outcomes, jobs=opts.jobs, junit=reports_dir / "criterion.xml",
+                            interposer=interposer, progress=progress)
+    if r.harness:
+        gate_measurements(opts, target, r)
+    if r.measurements:
+        clock.start("valgrind")
+    if r.measurements and opts.valgrind != "off":
+        r.vg = valgrind.stage(r.measurements, r.modules, tools.valgrind(required=opts.valgrind == "on"),
+                              tree.dir / "harness" / "faa-run", tree.work / "valgrind", opts.workers,
+                              reuse=not opts.no_cache, progress=progress)
+        gate.check_valgrind(r.vg, r.measurements, r.modules, target.fixtures, r.findings)
+    if r.vg.results:
+        clock.start("coverage")
+        r.coverage, found = coverage.stage(target.fixtures, r.modules, r.measurements, tools.valgrind(),
+                                           tree.dir / "harness" / "faa-run", tree.work / "coverage",
+                                           ROOT, opts.workers, reuse=not opts.no_cache, progress=progress)
+        gate.check_coverage(found, r.findings)
+    clock.start("rejects+report")
+    gate_rest(opts, target, tree, r)
+    status = write_report(opts, target, tree, reports_dir, r)
+    clock.write(tree.work / "phases.json")
+    return status
+
+
+def _interposer(opts):
+    if not opts.interposer:
+        return None
+    path = Path(opts.interposer).resolve()
+    if not path.is_file():
+        raise UsageError(f"--interposer {opts.interposer}: no such library")
+    return path
+
+
+def _clear_reports(opts, tree):
+    """An interrupted run must not leave the previous run's report looking
+    like this one's: clear it first, write the new one at the very end."""
+    reports_dir = Path(opts.report_dir) if opts.report_dir else tree.reports
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for old in report.REPORT_FILES:
+        (reports_dir / old).unlink(missing_ok=True)
+    return reports_dir
+
+
+def select(opts, tree):
+    """The fixtures of fixtures/ (all, or the named ones) with the compiler
+    under audit, or one --generated module with its --scenario."""
+    if not (opts.generated or opts.scenario):
+        compiler = (build.identify(shutil.which(opts.compiler) or opts.compiler, bundled=False)
+                    if opts.compiler else build.identify(tree.frc, bundled=True))
+        disc = run.survey(Path(opts.fixtures_dir), opts.fixtures or None)
+        return Target(fixtures=disc.fixtures, modes=variant.MODES, compiler=compiler, discovery=disc)
+    if not (opts.generated and opts.scenario):
+        raise UsageError("--generated and --scenario go together")
+    generated = Path(opts.generated).resolve()
+    if not generated.is_file():
+        raise UsageError(f"{generated}: no such module")
+    scen_path = Path(opts.scenario)
+    fixture = run.Fixture(name=scen_path.stem, frs=None, toml=scen_path,
+                          scenario=scenario.load(scen_path))
+    compiler = build.Compiler(path=str(generated), name="generated", version=generated.name,
+                              bundled=False)
+    return Target(fixtures=[fixture], modes=(opts.mode,), compiler=compiler, generated=generated)
+
+
+def gate_build(target, r):
+    """The rules that need only the build: scenario, build, nostd, golden."""
+    if target.discovery:
+        gate.check_scenarios(target.discovery, r.findings)
+    for o in r.outcomes.values():
+        gate.check_build(o, r.findings)
+        gate.check_nostd(o, r.findings)
+    if target.compiler.bundled:
+        gate.check_golden(target.fixtures, r.outcomes, r.findings, ROOT)
+
+
+def gate_measurements(opts, target, r):
+    """The rules over the interposer's counts: calibration, zero, the
+    records' completeness, differential, steady, baseline."""
+    ms, out, findings = r.measurements, r.harness.output, r.findings
+    failed = gate.check_calibration(out, findings)
+    gate.check_calibration_records(ms, findings, harness_failed=failed)
+    gate.check_zero(ms, findings, r.modules)
+    gate.check_records(ms, findings, out)
+    gate.check_differential(target.fixtures, ms, findings)
+    gate.check_steady_closes(target.fixtures, ms, findings)
+    if opts.baseline:
+        gate.check_baseline_report(opts.baseline, ms, target.fixtures, findings)
+    elif target.compiler.bundled:
+        gate.check_baseline(ms, BASELINE, target.compiler, findings)
+    gate.check_harness(r.harness, findings)
+
+
+def gate_rest(opts, target, tree, r):
+    """What could not be checked, the reject fixtures, and --strict."""
+    r.unchecked = gate.unchecked(
+        r.measurements, r.vg.results, r.coverage, valgrind_mode=opts.valgrind,
+        baseline=bool(opts.baseline or not target.compiler.bundled or BASELINE.exists()),
+        rejects=not (opts.no_rejects and not target.generated))
+    if not target.generated and not opts.no_rejects:
+        compiled = build.compile_rejects(target.compiler, Path(opts.fixtures_dir), tree.work / "rejects")
+        r.rejects = gate.check_reject(compiled, target.compiler.bundled, r.findings)
+        progress(f"audit: {sum(x['ok'] for x in r.rejects)}/{len(r.rejects)} reject fixtures "
+                 f"rejected as expected")
+    if opts.strict:
+        gate.check_strict(r.unchecked, opts.allow_unchecked, r.findings)
+
+
+def write_report(opts, target, tree, reports_dir, r):
+    """The table, report.json/.md/.html and junit.xml, the findings and the
+    verdict line; returns the exit status."""
+    status = EXIT_GATE if any(f.failure for f in r.findings) else EXIT_OK
+    ms = r.measurements
+    print(report.table(target.fixtures, ms, target.compiler))
+    rep = report.to_json(target.fixtures, ms, r.outcomes, target.compiler, r.findings, r.rejects,
+                         status, r.vg.results, r.coverage, unchecked=r.unchecked,
+                         skips=target.discovery.skips if target.discovery else {}, strict=opts.strict)
+    perf = report.performance(tree.reports / "bench.json")
+    if perf:
+        rep["performance"] = perf
+    report.write_reports(rep, reports_dir)
+    try:
+        html.write(rep, reports_dir)
+    except ToolMissing as e:
+        print(f"note [html] report.html skipped: {e}")
+    if opts.verbose and r.harness and r.harness.output:
+        print(r.harness.output)
+    for f in r.findings:
+        print(f"{'FAIL' if f.failure else 'note'} [{f.rule}] {f.message}")
+    nfail = sum(f.failure for f in r.findings)
+    print(f"audit: {report.verdict_word(status, r.unchecked)} — {len(ms)} librar"
+          f"{'y' if len(ms) == 1 else 'ies'} measured, {nfail} failure(s); reports in {reports_dir}")
+    return status
