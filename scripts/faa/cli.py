@@ -148,7 +148,22 @@ def parser():
                    help="the Meson build directory (default: %(default)s)")
     p.add_argument("--fixtures-dir", default=str(ROOT / "fixtures"), help="default: %(default)s")
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_run(sub)
+    _add_files(sub)
+    _add_mutate(sub)
+    u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
+    u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")
+    u.add_argument("--force", action="store_true", help="replace an existing published report")
+    u.add_argument("--into", default=str(ROOT / "reports"), help="default: %(default)s")
+    u.set_defaults(func=cmd_publish)
+    bn = sub.add_parser("bench", help="benchmarks: interposer overhead, window cost, dispatch cost, "
+                                      "the audit's own time", description=bench.DESCRIPTION)
+    bench.add_arguments(bn)
+    bn.set_defaults(func=cmd_bench)
+    return p
 
+
+def _add_run(sub):
     r = sub.add_parser("run", help="audit fixtures (the CI gate)", description=(
         "Compile each fixture without and with @@[no_alloc], build one library per shape and "
         "opt-level, count allocator calls per dispatch under the interposer, and gate."))
@@ -190,6 +205,9 @@ def parser():
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.set_defaults(func=cmd_run)
 
+
+def _add_files(sub):
+    """The subcommands over goldens, variants and reports."""
     g = sub.add_parser("regen", help="rewrite generated/ goldens from frc",
                        description="Compile every fixture with the bundled frc into generated/NAME/{alloc,noalloc}.rs.")
     g.add_argument("--check", action="store_true", help="only report stale goldens (exit 1 if any)")
@@ -210,6 +228,8 @@ def parser():
     c.add_argument("new")
     c.set_defaults(func=cmd_compare)
 
+
+def _add_mutate(sub):
     mu = sub.add_parser("mutate", help="mutation self-test: inject allocations, prove the gate catches each",
                         description="Audit the unmutated no_alloc output of a fixture (the control, which "
                                     f"must pass), then {mutate.CATALOGUE_SIZE} mutants of it (every counted "
@@ -233,18 +253,6 @@ def parser():
     mu.add_argument("--list", action="store_true", help="list the mutants and exit")
     mu.add_argument("--jobs", type=int, default=None, help="audits run at once (default 2)")
     mu.set_defaults(func=cmd_mutate)
-
-    u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
-    u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")
-    u.add_argument("--force", action="store_true", help="replace an existing published report")
-    u.add_argument("--into", default=str(ROOT / "reports"), help="default: %(default)s")
-    u.set_defaults(func=cmd_publish)
-
-    bn = sub.add_parser("bench", help="benchmarks: interposer overhead, window cost, dispatch cost, "
-                                      "the audit's own time", description=bench.DESCRIPTION)
-    bench.add_arguments(bn)
-    bn.set_defaults(func=cmd_bench)
-    return p
 
 
 def main(argv=None):

@@ -715,18 +715,7 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
         return code, rep, err, time.monotonic() - t0
 
     if control:
-        # With Valgrind (as dlsym_next needs): memcheck, the second counter
-        # and line coverage must pass on the unmutated module too.
-        code, rep, err, secs = run("control", module_text, (0, 3), valgrind=True)
-        fails = [f for f in (rep or {}).get("findings", []) if f.get("failure", True)]
-        ctl_ok = code == 0 and rep is not None and not fails
-        out(f"mutate: control (unmutated module, O0,O3, Valgrind on): exit {code}, "
-            f"{len(fails)} failure(s) in {secs:.1f} s — {'pass' if ctl_ok else 'FAIL'}")
-        for f in fails[:5]:
-            out(f"  control FAIL [{f['rule']}] {f['message'][:300]}")
-        if rep is None:
-            out(f"  {err.strip()[-500:]}")
-        ok &= ctl_ok
+        ok &= run_control(run, module_text, out)
 
     t_mut = time.monotonic()
     outcomes = []
@@ -757,6 +746,22 @@ def self_test(audit_cmd, module_text, module_name, scenario, workdir, exercised=
                            jobs, progress, out, full)
     out(f"mutate: {'PASS' if ok else 'FAIL'} — {time.monotonic() - t_start:.0f} s in all")
     return EXIT_OK if ok else EXIT_GATE
+
+
+def run_control(run, module_text, out):
+    """Audits the unmutated module; True when it passes.  With Valgrind (as
+    dlsym_next needs): memcheck, the second counter and line coverage must
+    pass on the unmutated module too."""
+    code, rep, err, secs = run("control", module_text, (0, 3), valgrind=True)
+    fails = [f for f in (rep or {}).get("findings", []) if f.get("failure", True)]
+    ctl_ok = code == 0 and rep is not None and not fails
+    out(f"mutate: control (unmutated module, O0,O3, Valgrind on): exit {code}, "
+        f"{len(fails)} failure(s) in {secs:.1f} s — {'pass' if ctl_ok else 'FAIL'}")
+    for f in fails[:5]:
+        out(f"  control FAIL [{f['rule']}] {f['message'][:300]}")
+    if rep is None:
+        out(f"  {err.strip()[-500:]}")
+    return ctl_ok
 
 
 def broken_proof(run, module_text, sites, specs, broken_dir, module_name, jobs, progress, out,

@@ -171,17 +171,7 @@ def _uncovered(table, path, text):
 def load(path):
     """Reads and validates a scenario file; UsageError names file and line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read scenario: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: scenario is not UTF-8") from e
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"{path}: invalid TOML: {e}") from e
-
+    text, data = _read_toml(path)
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
@@ -191,48 +181,12 @@ def load(path):
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise UsageError(f"{path}: at least one [[step]] with a `call` is required")
-
     lines = _call_lines(text)
-    steps = []
-    for n, raw in enumerate(raw_steps):
-        line = lines[n] if n < len(lines) else 0
-        where = f"{path}:{line}" if line else f"{path}: step {n + 1}"
-        if not isinstance(raw, dict) or not isinstance(raw.get("call"), str):
-            raise UsageError(f"{where}: step {n + 1} needs `call = \"method(args)\"`")
-        bad = set(raw) - _STEP_KEYS
-        if bad:
-            raise UsageError(f"{where}: unknown step key(s): {', '.join(sorted(bad))}")
-        try:
-            method, args = split_call(raw["call"])
-        except ValueError as e:
-            raise UsageError(f"{where}: bad call `{raw['call']}`: {e}") from e
-        domain = raw.get("domain", {})
-        if not isinstance(domain, dict) or not all(isinstance(v, str) for v in domain.values()):
-            raise UsageError(f"{where}: `domain` must map field names to Debug text strings")
-        returns = raw.get("returns")
-        if returns is not None and not isinstance(returns, str):
-            raise UsageError(f"{where}: `returns` must be the Debug text of the value, as a string")
-        steps.append(Step(call=raw["call"].strip(), method=method, args=args, line=line,
-                          alloc=_int(raw, "alloc", where), frees=_int(raw, "frees", where),
-                          returns=returns, domain=dict(domain)))
-
+    steps = [_step(raw, n, lines[n] if n < len(lines) else 0, path) for n, raw in enumerate(raw_steps)]
     construct = data.get("construct", {})
     if not isinstance(construct, dict):
         raise UsageError(f"{path}: [construct] must be a table")
-    steady = data.get("steady", {})
-    if not isinstance(steady, dict):
-        raise UsageError(f"{path}: [steady] must be a table")
-    s_from = _int(steady, "from", f"{path}: [steady]")
-    s_rep = _int(steady, "repeat", f"{path}: [steady]") or 0
-    if s_rep and s_from is None:
-        raise UsageError(f"{path}: [steady] needs `from` (the 1-based step the cycle starts at)")
-    s_to = _int(steady, "to", f"{path}: [steady]") or len(steps)
-    if s_from is not None and not 1 <= s_from <= s_to <= len(steps):
-        raise UsageError(f"{path}: [steady] from = {s_from}, to = {s_to} is not a range "
-                         f"of step numbers (1..{len(steps)})")
-    bad = set(steady) - {"from", "to", "repeat"}
-    if bad:
-        raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
+    s_from, s_to, s_rep = _steady(data.get("steady", {}), path, len(steps))
     uncovered, uncovered_lines = _uncovered(data.get("uncovered", {}), path, text)
     return Scenario(path=path, system=system, steps=steps, uncovered=uncovered,
                     uncovered_lines=uncovered_lines,
@@ -242,3 +196,59 @@ def load(path):
                     steady_to=s_to - 1,
                     steady_repeat=s_rep if s_from else 0,
                     description=str(data.get("description", "")))
+
+
+def _read_toml(path):
+    """(text, parsed table) of a scenario file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read scenario: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: scenario is not UTF-8") from e
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: invalid TOML: {e}") from e
+
+
+def _step(raw, n, line, path):
+    """One [[step]] (0-based `n`, its `call` on .toml line `line`)."""
+    where = f"{path}:{line}" if line else f"{path}: step {n + 1}"
+    if not isinstance(raw, dict) or not isinstance(raw.get("call"), str):
+        raise UsageError(f"{where}: step {n + 1} needs `call = \"method(args)\"`")
+    bad = set(raw) - _STEP_KEYS
+    if bad:
+        raise UsageError(f"{where}: unknown step key(s): {', '.join(sorted(bad))}")
+    try:
+        method, args = split_call(raw["call"])
+    except ValueError as e:
+        raise UsageError(f"{where}: bad call `{raw['call']}`: {e}") from e
+    domain = raw.get("domain", {})
+    if not isinstance(domain, dict) or not all(isinstance(v, str) for v in domain.values()):
+        raise UsageError(f"{where}: `domain` must map field names to Debug text strings")
+    returns = raw.get("returns")
+    if returns is not None and not isinstance(returns, str):
+        raise UsageError(f"{where}: `returns` must be the Debug text of the value, as a string")
+    return Step(call=raw["call"].strip(), method=method, args=args, line=line,
+                alloc=_int(raw, "alloc", where), frees=_int(raw, "frees", where),
+                returns=returns, domain=dict(domain))
+
+
+def _steady(steady, path, nsteps):
+    """[steady] as (from, to, repeat), from and to 1-based as written
+    (from None when there is no cycle)."""
+    if not isinstance(steady, dict):
+        raise UsageError(f"{path}: [steady] must be a table")
+    s_from = _int(steady, "from", f"{path}: [steady]")
+    s_rep = _int(steady, "repeat", f"{path}: [steady]") or 0
+    if s_rep and s_from is None:
+        raise UsageError(f"{path}: [steady] needs `from` (the 1-based step the cycle starts at)")
+    s_to = _int(steady, "to", f"{path}: [steady]") or nsteps
+    if s_from is not None and not 1 <= s_from <= s_to <= nsteps:
+        raise UsageError(f"{path}: [steady] from = {s_from}, to = {s_to} is not a range "
+                         f"of step numbers (1..{nsteps})")
+    bad = set(steady) - {"from", "to", "repeat"}
+    if bad:
+        raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
+    return s_from, s_to, s_rep
