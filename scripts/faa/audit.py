@@ -1,6 +1,7 @@
 """`audit run`, top to bottom: the data flow of one audit.
 
-    compile + build   build.build_all       fixtures -> {(name, mode): build.Outcome}
+    compile           build.compile_all     fixtures -> {(name, mode): build.Compiled}
+    build             build.build_libraries shim + rustc -> {(name, mode): build.Outcome}
     measure           run.measure           libraries under the interposer -> run.HarnessRun
     second counter    valgrind.stage        memcheck, Valgrind's count, massif -> valgrind.ValgrindRun
     coverage          coverage.stage        Callgrind: handlers and .frs lines run
@@ -146,9 +147,11 @@ def audit(opts):
     progress(f"audit: {len(target.fixtures)} fixture(s) x {len(target.modes)} shape(s) x "
              f"O{',O'.join(map(str, opts.opt))} with {target.compiler.label}")
 
-    r = Run(outcomes=build.build_all(target.fixtures, target.compiler, tree, rustc, modes=target.modes,
-                                     jobs=opts.jobs, progress=progress, generated=target.generated,
-                                     opts=opts.opt))
+    t0 = time.monotonic()
+    compiled = build.compile_all(target.fixtures, target.compiler, tree, target.modes, jobs=opts.jobs,
+                                 generated=target.generated)
+    r = Run(outcomes=build.build_libraries(compiled, rustc, jobs=opts.jobs, progress=progress,
+                                           opts=opts.opt, since=t0))
     clock.built(r.outcomes)
     gate_build(target, r)
     if any(o.libs for o in r.outcomes.values()):

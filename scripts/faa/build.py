@@ -149,17 +149,44 @@ def _rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):
     return True, False
 
 
-def build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=OPT_LEVELS,
-               module=None):
-    """Compile (unless `module` is given), shim, and build the libraries."""
-    o = Outcome(fixture=fx.name, mode=mode)
-    if module is None:
-        t0 = time.monotonic()
-        module, err = compile_variant(compiler, fx.frs, mode, work)
-        o.compile_s = time.monotonic() - t0
-        if err:
-            o.errors.append(err)
-            return o
+@dataclass
+class Compiled:
+    """One fixture x shape after the compile stage: the module, or why there is none."""
+    fixture: object               # run.Fixture
+    mode: str
+    work: Path                    # BUILD/audit/NAME/
+    module: Path | None = None
+    error: str | None = None
+    compile_s: float = 0.0        # wall seconds in the compiler
+
+
+def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, generated=None):
+    """The compile stage: every fixture x shape through the compiler under
+    audit, in parallel; with `generated`, that module is every output.
+    Returns {(name, mode): Compiled} in fixture x mode order."""
+    def one(task):
+        fx, mode = task
+        work = tree.work / fx.name
+        work.mkdir(parents=True, exist_ok=True)
+        c = Compiled(fixture=fx, mode=mode, work=work, module=generated)
+        if generated is None:
+            t0 = time.monotonic()
+            c.module, c.error = compile_variant(compiler, fx.frs, mode, work)
+            c.compile_s = time.monotonic() - t0
+        return c
+
+    tasks = [(fx, m) for fx in fixtures for m in modes]
+    with ThreadPoolExecutor(max_workers=jobs or max(1, os.cpu_count() or 1)) as pool:
+        return {(c.fixture.name, c.mode): c for c in pool.map(one, tasks)}
+
+
+def build_mode(c, rustc, rustc_ver, opts=OPT_LEVELS):
+    """Shim one compiled module and build its libraries (one per opt-level)."""
+    fx, mode, work, module = c.fixture, c.mode, c.work, c.module
+    o = Outcome(fixture=fx.name, mode=mode, compile_s=c.compile_s)
+    if c.error:
+        o.errors.append(c.error)
+        return o
     o.module = module
     text = module.read_text(encoding="utf-8", errors="replace")
     try:
@@ -209,30 +236,23 @@ def nostd_check(o, fx, module, text, work, rustc, rustc_ver):
     o.nostd_log = "\n".join(problems)
 
 
-def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
-              progress=None, generated=None, opts=OPT_LEVELS):
-    """Builds every fixture x mode in parallel; returns {(name, mode): Outcome}."""
+def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, since=None):
+    """The build stage: shim and rustc for every compiled module, in
+    parallel; returns {(name, mode): Outcome}.  `since`: when the stage's
+    wall time started (default now; build_all counts the compile too)."""
     rustc_ver = subprocess.run([rustc, "--version"], capture_output=True,
                                text=True).stdout.strip()
     jobs = jobs or max(1, os.cpu_count() or 1)
-    tasks = [(fx, m) for fx in fixtures for m in modes]
     results = {}
-
-    def one(task):
-        fx, mode = task
-        work = tree.work / fx.name
-        work.mkdir(parents=True, exist_ok=True)
-        return build_mode(fx, compiler, mode, work, rustc, rustc_ver, opts=opts,
-                          module=generated)
-
-    t0 = time.monotonic()
+    t0 = time.monotonic() if since is None else since
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for n, (task, o) in enumerate(zip(tasks, pool.map(one, tasks)), 1):
-            results[(task[0].name, task[1])] = o
+        outs = pool.map(lambda c: build_mode(c, rustc, rustc_ver, opts=opts), compiled.values())
+        for n, (key, o) in enumerate(zip(compiled, outs), 1):
+            results[key] = o
             if progress:
                 state = "FAILED" if o.errors else (
                     f"{o.built} built, {o.cached} cached")
-                progress(f"[{n}/{len(tasks)}] {task[0].name} {task[1]}: {state}")
+                progress(f"[{n}/{len(compiled)}] {key[0]} {key[1]}: {state}")
     if progress and results:
         rs = results.values()
         progress(f"audit: build phase {time.monotonic() - t0:.1f} s wall with {jobs} job(s): "
@@ -240,6 +260,14 @@ def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
                  f"{sum(o.rustc_s for o in rs):.1f} s (summed over tasks); "
                  f"libraries: {sum(o.built for o in rs)} built, {sum(o.cached for o in rs)} cached")
     return results
+
+
+def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
+              progress=None, generated=None, opts=OPT_LEVELS):
+    """compile_all, then build_libraries: {(name, mode): Outcome}."""
+    t0 = time.monotonic()
+    compiled = compile_all(fixtures, compiler, tree, modes, jobs=jobs, generated=generated)
+    return build_libraries(compiled, rustc, jobs=jobs, progress=progress, opts=opts, since=t0)
 
 
 def compile_rejects(compiler, fixtures_dir, outdir):
