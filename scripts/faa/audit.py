@@ -223,7 +223,7 @@ def select(opts, tree):
 def gate_build(target, r):
     """The rules that need only the build: scenario, build, nostd, golden."""
     if target.discovery:
-        gate.check_scenarios(target.discovery, r.findings)
+        gate.check_scenario(target.discovery, r.findings)
     for o in r.outcomes.values():
         gate.check_build(o, r.findings)
         gate.check_nostd(o, r.findings)
@@ -240,7 +240,7 @@ def gate_measurements(opts, target, r):
     gate.check_zero(ms, findings, r.modules)
     gate.check_records(ms, findings, out)
     gate.check_differential(target.fixtures, ms, findings)
-    gate.check_steady_closes(target.fixtures, ms, findings)
+    gate.check_steady(target.fixtures, ms, findings)
     if opts.baseline:
         gate.check_baseline_report(opts.baseline, ms, target.fixtures, findings)
     elif target.compiler.bundled:

@@ -3,6 +3,24 @@
 Each rule adds Finding objects; the audit exits 1 when any finding is a
 failure.  Findings say which fixture, shape, opt-level and step broke which
 rule, in words a compiler developer reading a CI log can act on.
+
+The rules, by the name the report prints, and the function that checks each
+(audit.py calls them in this order):
+
+  scenario        check_scenario          every .frs has a scenario or a SKIP.toml reason
+  build, nostd    check_build, check_nostd
+  golden          check_golden            frc's output equals generated/ (a note)
+  calibration     check_calibration, check_calibration_records
+  zero            check_zero              every no_alloc window reads 0
+  panic, harness, expect   check_records  complete records from every library
+  differential    check_differential      both shapes agree (expect: the scenario's values)
+  steady          check_steady            the [steady] cycle returns to its start
+  baseline        check_baseline, check_baseline_report (run --baseline)
+  harness         check_harness           the harness's exit status
+  memcheck, valgrind-count, massif        check_valgrind (one function each)
+  coverage        check_coverage
+  reject          check_reject
+  strict          check_strict            --strict: what could not run fails
 """
 
 import json
@@ -223,7 +241,7 @@ def _check_expected(fx, m, findings):
                     f"({fx.scenario.path}:{step.line})"))
 
 
-def check_steady_closes(fixtures, measurements, findings):
+def check_steady(fixtures, measurements, findings):
     """A steady cycle must return the system to the state it started in, or
     its replays measure some other path.  The allocating shape's counts
     give it away: a replay of step k that allocates more than the scenario
@@ -316,7 +334,7 @@ def check_calibration_records(measurements, findings, harness_failed=False):
             f"no count from {'this library' if len(who) == 1 else 'these libraries'} can be trusted"))
 
 
-def check_scenarios(disc, findings):
+def check_scenario(disc, findings):
     """No silent skips: a fixtures/NAME.frs without NAME.toml fails rule
     `scenario` unless fixtures/SKIP.toml lists it with the reason."""
     for name in disc.unscenarioed:

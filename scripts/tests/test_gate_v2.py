@@ -347,12 +347,12 @@ def test_a_frs_without_scenario_fails_unless_skipped_with_a_reason(tmp_path):
     d = fixtures_dir(tmp_path, ["a", "noscen_b"])
     disc = run.survey(d)
     found = []
-    gate.check_scenarios(disc, found)
+    gate.check_scenario(disc, found)
     assert [f.rule for f in found] == ["scenario"] and "noscen_b.frs has no scenario" in found[0].message
     (d / "SKIP.toml").write_text('[skip]\nnoscen_b = "needs a feature frc lacks"\n')
     disc = run.survey(d)
     found = []
-    gate.check_scenarios(disc, found)
+    gate.check_scenario(disc, found)
     assert found == [] and disc.skips == {"noscen_b": "needs a feature frc lacks"}
     assert [fx.name for fx in disc.fixtures] == ["a"]
 
@@ -362,7 +362,7 @@ def test_skip_list_errors(tmp_path):
     d = fixtures_dir(tmp_path, ["a"], skip='[skip]\nghost = "gone"\na = "has a scenario"\n')
     disc = run.survey(d)
     found = []
-    gate.check_scenarios(disc, found)
+    gate.check_scenario(disc, found)
     assert [(f.fixture, f.failure) for f in found] == [("ghost", True), ("a", False)]
     assert [fx.name for fx in disc.fixtures] == ["a"]          # audited anyway
     (d / "SKIP.toml").write_text('[skip]\na = ""\n')

@@ -128,9 +128,9 @@ def test_steady_cycle_that_does_not_close_is_flagged():
     m = meas((4, 2), [(4, 4)])
     m.steady = [{"step": 0, "n": 10, "allocs_sum": 10, "allocs_max": 1}]     # 1 per replay, 4 first
     found = []
-    gate.check_steady_closes([Fx], [m], found)
+    gate.check_steady([Fx], [m], found)
     assert len(found) == 1 and "does not return the system" in found[0].message
     m.steady = [{"step": 0, "n": 10, "allocs_sum": 30, "allocs_max": 3}]     # first-time growth: 4 then 3
     found = []
-    gate.check_steady_closes([Fx], [m], found)
+    gate.check_steady([Fx], [m], found)
     assert found == []
