@@ -14,13 +14,14 @@ of its inputs (shim, module, rustc version, flags) changes.
 
 import os
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import shim, tools, variant
-from .errors import ToolMissing, UsageError
+from .errors import EXIT_GATE, AuditError, ToolMissing, UsageError
 
 OPT_LEVELS = (0, 3)
 COMPILE_TIMEOUT = int(os.environ.get("FAA_COMPILE_TIMEOUT", "120"))
@@ -283,3 +284,25 @@ def compile_rejects(compiler, fixtures_dir, outdir):
         except subprocess.TimeoutExpired:
             out.append((frs, None, "timed out"))
     return out
+
+
+def regen_goldens(frc, fixtures_dir, generated_dir, write=True):
+    """Compiles every fixture with the bundled frc; returns the goldens
+    (generated_dir/NAME/MODE.rs) that differ from its output, rewritten
+    when `write`.  A fixture frc rejects is an AuditError (exit 1)."""
+    stale = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for frs in sorted(Path(fixtures_dir).glob("*.frs")):
+            for mode in variant.MODES:
+                module, err = compile_variant(frc, frs, mode, Path(tmp) / frs.stem)
+                if err:
+                    raise AuditError(err, status=EXIT_GATE)
+                golden = Path(generated_dir) / frs.stem / f"{mode}.rs"
+                new = module.read_text()
+                if golden.exists() and golden.read_text() == new:
+                    continue
+                stale.append(golden)
+                if write:
+                    golden.parent.mkdir(parents=True, exist_ok=True)
+                    golden.write_text(new)
+    return stale

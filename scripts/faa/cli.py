@@ -7,9 +7,7 @@ configuration error, 3 a required tool is missing.
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from . import VERSION, audit, bench, build, compare, mutate, report, tools, variant
@@ -42,32 +40,15 @@ def cmd_mutate(args):
 
 
 def cmd_regen(args):
-    tree = tools.BuildTree(args.build_dir)
-    frc = build.identify(tree.frc, bundled=True)
-    fixtures_dir = Path(args.fixtures_dir)
-    stale, written = [], 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for frs in sorted(fixtures_dir.glob("*.frs")):
-            for mode in variant.MODES:
-                work = Path(tmp) / frs.stem
-                module, err = build.compile_variant(frc, frs, mode, work)
-                if err:
-                    raise AuditError(err, status=EXIT_GATE)
-                golden = ROOT / "generated" / frs.stem / f"{mode}.rs"
-                new = module.read_text()
-                if golden.exists() and golden.read_text() == new:
-                    continue
-                stale.append(golden.relative_to(ROOT))
-                if not args.check:
-                    golden.parent.mkdir(parents=True, exist_ok=True)
-                    golden.write_text(new)
-                    written += 1
+    """Rewrites (or, with --check, lists) the stale goldens under generated/."""
+    frc = build.identify(tools.BuildTree(args.build_dir).frc, bundled=True)
+    stale = build.regen_goldens(frc, Path(args.fixtures_dir), ROOT / "generated", write=not args.check)
     if args.check:
         for s in stale:
-            print(f"stale golden: {s} (run `make regen` and review the diff)")
+            print(f"stale golden: {s.relative_to(ROOT)} (run `make regen` and review the diff)")
         print(f"regen --check: {len(stale)} stale golden(s)")
         return EXIT_GATE if stale else EXIT_OK
-    print(f"regen: {written} golden(s) rewritten")
+    print(f"regen: {len(stale)} golden(s) rewritten")
     return EXIT_OK
 
 
@@ -116,19 +97,8 @@ def cmd_publish(args):
     """Copies a run's reports to reports/<compiler>-<version>/."""
     src = Path(args.report_dir or tools.BuildTree(args.build_dir).reports)
     rep = compare.load_report(src / "report.json")
+    dest = report.publish(rep, src, Path(args.into), force=args.force)
     c = rep["compiler"]
-    name = "-".join(c["name"].split() + c["version"].split())
-    dest = Path(args.into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    if dest.exists() and not args.force:
-        raise UsageError(f"{dest} exists; pass --force to replace it")
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in report.PUBLISHED_FILES:
-        if (src / f).exists():
-            shutil.copy2(src / f, tmp / f)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
     print(f"publish: {rep['verdict']} run of {c['name']} {c['version']} -> {dest}/")
     return EXIT_OK
 

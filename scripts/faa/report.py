@@ -33,7 +33,10 @@ report.json schema (version 1):
 
 import json
 import os
+import shutil
 from pathlib import Path
+
+from .errors import UsageError
 
 SCHEMA = "frame-alloc-audit/report@1"
 # What `audit publish` copies; the run also leaves the harness's own JUnit
@@ -333,3 +336,23 @@ def _rel(path):
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def publish(rep, src, into, force=False):
+    """Copies the PUBLISHED_FILES of the run in `src` (whose report.json is
+    `rep`) to into/<compiler>-<version>/, replacing it only when `force`;
+    returns that directory.  Written beside it first, renamed at the end."""
+    c = rep["compiler"]
+    name = "-".join(c["name"].split() + c["version"].split())
+    dest = Path(into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} exists; pass --force to replace it")
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in PUBLISHED_FILES:
+        if (Path(src) / f).exists():
+            shutil.copy2(Path(src) / f, tmp / f)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
