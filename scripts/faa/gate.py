@@ -12,7 +12,7 @@ The rules, by the name the report prints, and the function that checks each
   golden          check_golden            frc's output equals generated/ (a note)
   calibration     check_calibration, check_calibration_records
   zero            check_zero              every no_alloc window reads 0
-  panic, harness, expect   check_records  complete records from every library
+  panic, harness, expect   check_records: check_panic, check_harness_records, check_expect
   differential    check_differential      both shapes agree (expect: the scenario's values)
   steady          check_steady            the [steady] cycle returns to its start
   baseline        check_baseline, check_baseline_report (run --baseline)
@@ -162,43 +162,65 @@ def check_zero(measurements, findings, modules=None):
 
 
 def check_records(measurements, findings, harness_output=""):
-    """Every library must have left complete records (else it crashed)."""
+    """Every library must have left complete records (else it crashed):
+    the rules panic, harness and expect, library by library."""
     panics = re.findall(r"panicked at ([^\n]*)\n([^\n]*)", harness_output)
     for m in measurements:
-        if m.verdict and "panicked" in m.verdict["message"]:
-            where = "; ".join(f"{a.strip()} {b.strip()}" for a, b in panics[:1])
-            findings.append(Finding("panic", m.fixture,
-                m.verdict["message"].replace(" (message above, on stderr)", "") +
-                (f": panicked at {where}" if where else "")))
+        if check_panic(m, panics, findings):
             continue
         if (m.calibration is not None and not m.calibration.get("ok", False)) or (
                 not m.verdict and any(f.rule == "calibration" and f.fixture == "*" for f in findings)):
             continue            # the calibration finding says why nothing was measured
-        threads = m.meta.get("threads")
-        if threads is not None and threads != 1:
-            findings.append(Finding("harness", m.fixture,
-                f"{m.fixture} {m.mode} O{m.opt}: the measuring process had {threads} threads before "
-                f"the library was loaded (must be 1: an all-threads window would count the "
-                f"harness's own threads)"))
-        if m.mode == "noalloc" and m.meta and m.meta.get("windows") != "all-threads":
-            findings.append(Finding("harness", m.fixture,
-                f"{m.fixture} no_alloc O{m.opt}: its windows counted only the measuring thread "
-                f"(meta windows={m.meta.get('windows')!r}); another thread's allocations went "
-                f"unseen"))
-        unwindowed = (m.observe_windows or {}).get("unwindowed", 0)
-        if unwindowed:
-            findings.append(Finding("harness", m.fixture,
-                f"{m.fixture} {m.mode} O{m.opt}: {unwindowed} observed step(s) ran outside any "
-                f"window (a fixture ABI v1 library): rebuild it with this shim"))
-        if not m.verdict:
-            findings.append(Finding("harness", m.fixture,
-                f"{m.fixture} {m.mode} O{m.opt}: no verdict in its records — the "
-                f"worker crashed, panicked or timed out (see the harness output)"))
-        elif not m.verdict["ok"] and not any(
-                f.rule in ("zero", "calibration") and f.fixture in (m.fixture, "*")
-                for f in findings):
-            findings.append(Finding("expect", m.fixture,
-                f"{m.verdict['message']} ({m.verdict['failures']} failure(s))"))
+        check_harness_records(m, findings)
+        check_expect(m, findings)
+
+
+def check_panic(m, panics, findings):
+    """A library that panicked, with where (the harness output's first
+    `panicked at`); True when it did."""
+    if not (m.verdict and "panicked" in m.verdict["message"]):
+        return False
+    where = "; ".join(f"{a.strip()} {b.strip()}" for a, b in panics[:1])
+    findings.append(Finding("panic", m.fixture,
+        m.verdict["message"].replace(" (message above, on stderr)", "") +
+        (f": panicked at {where}" if where else "")))
+    return True
+
+
+def check_harness_records(m, findings):
+    """Rule `harness` over one library's records: a one-thread measuring
+    process, all-threads windows for no_alloc, every observed step in a
+    window, and a verdict at the end."""
+    threads = m.meta.get("threads")
+    if threads is not None and threads != 1:
+        findings.append(Finding("harness", m.fixture,
+            f"{m.fixture} {m.mode} O{m.opt}: the measuring process had {threads} threads before "
+            f"the library was loaded (must be 1: an all-threads window would count the "
+            f"harness's own threads)"))
+    if m.mode == "noalloc" and m.meta and m.meta.get("windows") != "all-threads":
+        findings.append(Finding("harness", m.fixture,
+            f"{m.fixture} no_alloc O{m.opt}: its windows counted only the measuring thread "
+            f"(meta windows={m.meta.get('windows')!r}); another thread's allocations went "
+            f"unseen"))
+    unwindowed = (m.observe_windows or {}).get("unwindowed", 0)
+    if unwindowed:
+        findings.append(Finding("harness", m.fixture,
+            f"{m.fixture} {m.mode} O{m.opt}: {unwindowed} observed step(s) ran outside any "
+            f"window (a fixture ABI v1 library): rebuild it with this shim"))
+    if not m.verdict:
+        findings.append(Finding("harness", m.fixture,
+            f"{m.fixture} {m.mode} O{m.opt}: no verdict in its records — the "
+            f"worker crashed, panicked or timed out (see the harness output)"))
+
+
+def check_expect(m, findings):
+    """Rule `expect` from the harness's verdict: a library that failed the
+    scenario's expectations for a reason no zero or calibration finding
+    already names (check_differential compares the values themselves)."""
+    if m.verdict and not m.verdict["ok"] and not any(
+            f.rule in ("zero", "calibration") and f.fixture in (m.fixture, "*") for f in findings):
+        findings.append(Finding("expect", m.fixture,
+            f"{m.verdict['message']} ({m.verdict['failures']} failure(s))"))
 
 
 def check_differential(fixtures, measurements, findings):
