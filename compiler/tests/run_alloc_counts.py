@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 
+from rustc_args import frc_tests_rustc
+
 LINE = re.compile(r"^//\s*alloc:\s*(?:(?P<prep>.*?);;)?\s*(?P<call>.+?)\s*=>\s*(?P<a>\d+)/(?P<f>\d+)\s*$")
 
 COUNTER = r"""
@@ -56,10 +58,7 @@ def driver(module: pathlib.Path, steps) -> str:
 
 
 def main() -> int:
-    frc, tests, rustc = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
-    if not rustc:
-        print("SKIP: rustc not found; allocation counts cannot be measured")
-        return 77
+    frc, tests, rustc = frc_tests_rustc("allocation counts cannot be measured")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 
+from rustc_args import frc_tests_rustc
+
 FORBIDDEN = re.compile(r"\b(std::|alloc::|String|Vec|Box|Rc|format!|vec!)")
 
 
@@ -47,10 +49,7 @@ def generated_lines(text: str, source: str):
 
 
 def main() -> int:
-    frc, tests, rustc = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
-    if not rustc:
-        print("SKIP: rustc not found; generated Rust cannot be built")
-        return 77
+    frc, tests, rustc = frc_tests_rustc("generated Rust cannot be built")
     failures = 0
     systems = sorted((tests / "systems").glob("*.frs"))
     with tempfile.TemporaryDirectory() as tmp:
