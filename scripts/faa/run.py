@@ -139,6 +139,10 @@ class Measurement:
 
 
 _VIOLATION_PHASES = ("steady", "batch", "observe")
+# Other record kinds, each kept in the Measurement field of the same name:
+# every record of the kind, in order, or only the last one.
+_EVERY_RECORD = ("steady", "observe")
+_LAST_RECORD = ("meta", "batches", "observe_windows", "timing", "verdict")
 
 
 def read_records(path, fixture, mode, opt, lib=""):
@@ -171,20 +175,10 @@ def read_records(path, fixture, mode, opt, lib=""):
             # failing one if there is any, else the last.
             if m.calibration is None or m.calibration.get("ok", False):
                 m.calibration = rec
-        elif kind == "meta":
-            m.meta = rec
-        elif kind == "steady":
-            m.steady.append(rec)
-        elif kind == "batches":
-            m.batches = rec
-        elif kind == "observe_windows":
-            m.observe_windows = rec
-        elif kind == "observe":
-            m.observe.append(rec)
-        elif kind == "timing":
-            m.timing = rec
-        elif kind == "verdict":
-            m.verdict = rec
+        elif kind in _EVERY_RECORD:
+            getattr(m, kind).append(rec)
+        elif kind in _LAST_RECORD:
+            setattr(m, kind, rec)
     return m
 
 
