@@ -84,6 +84,16 @@ def _num(pattern, text):
     return int(m.group(1).replace(",", "")) if m else 0
 
 
+def _run_tool(cmd, result, tool):
+    """Runs a valgrind tool: the finished process, or None (with `result.message`
+    saying so) when it did not finish within TIMEOUT."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        result.message = f"{tool} did not finish within {TIMEOUT} s"
+        return None
+
+
 def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT, module_name=None):
     """One memcheck run of faa-run over `lib`; `module_name` (the generated
     module's file name) selects the xtree stacks kept for attribution."""
@@ -96,10 +106,8 @@ def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT, module_name=No
            "--xtree-memory=full", f"--xtree-memory-file={xtree}", "--num-callers=40",
            f"--log-file={log}", runner, "--repeat", str(repeat), str(lib)]
     r = Memcheck(lib=str(lib))
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        r.message = f"memcheck did not finish within {TIMEOUT} s"
+    p = _run_tool(cmd, r, "memcheck")
+    if p is None:
         return r
     text = log.read_text(errors="replace") if log.exists() else ""
     r.log = str(log)
@@ -136,10 +144,8 @@ def massif(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
     cmd = [valgrind, "--tool=massif", f"--massif-out-file={out}", "--max-snapshots=200",
            runner, "--repeat", str(repeat), str(lib)]
     r = Massif(lib=str(lib))
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        r.message = f"massif did not finish within {TIMEOUT} s"
+    p = _run_tool(cmd, r, "massif")
+    if p is None:
         return r
     if p.returncode != 0 or not out.exists():
         r.message = f"massif run failed (exit {p.returncode}): {p.stderr.strip()[-500:]}"
