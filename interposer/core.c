@@ -26,10 +26,10 @@
  * block — from inside malloc.  libaudit.so is loaded at start-up by
  * LD_PRELOAD, so its TLS is always in the static block. */
 
-struct window {
-	bool open;
-	unsigned flags;
-	bool captured;
+/* What a window counts, and the first call's stack when it captures one:
+ * the same in the per-thread window (tw) and the all-threads one (gw).
+ * frames comes last, so that opening a window need not clear it. */
+struct counts {
 	uint64_t calls[AUDIT_KIND_COUNT];
 	uint64_t bytes;
 	int64_t live;
@@ -37,8 +37,15 @@ struct window {
 	uint32_t nframes;
 	uint32_t first_kind;
 	int32_t first_tid;
-	int32_t opener_tid;
 	uintptr_t frames[AUDIT_MAX_FRAMES];
+};
+
+struct window {
+	bool open;
+	unsigned flags;
+	bool captured;
+	int32_t opener_tid;
+	struct counts c; /* last: see struct counts */
 };
 
 /* Plain data only: a thread's block is reclaimed with its stack, so there
@@ -58,14 +65,7 @@ int _audit_slow = _AUDIT_SLOW_START;
 enum { CAP_OFF, CAP_WANTED, CAP_BUSY, CAP_DONE };
 static struct {
 	int capture;
-	uint64_t calls[AUDIT_KIND_COUNT];
-	uint64_t bytes;
-	int64_t live;
-	uint64_t live_peak;
-	uint32_t nframes;
-	uint32_t first_kind;
-	int32_t first_tid;
-	uintptr_t frames[AUDIT_MAX_FRAMES];
+	struct counts c;
 } gw;
 
 /* ---- options: one table of AUDIT_* environment variables ---------------- */
@@ -287,35 +287,35 @@ static uint32_t capture(uintptr_t *frames)
 
 static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
 {
-	tw.calls[kind]++;
-	tw.bytes += bytes;
-	tw.live += delta;
-	if (tw.live > 0 && (uint64_t)tw.live > tw.live_peak)
-		tw.live_peak = (uint64_t)tw.live;
+	tw.c.calls[kind]++;
+	tw.c.bytes += bytes;
+	tw.c.live += delta;
+	if (tw.c.live > 0 && (uint64_t)tw.c.live > tw.c.live_peak)
+		tw.c.live_peak = (uint64_t)tw.c.live;
 	if ((tw.flags & AUDIT_CAPTURE_STACK) && !tw.captured) {
 		tw.captured = true;
-		tw.first_kind = kind;
-		tw.first_tid = _audit_tid();
-		tw.nframes = capture(tw.frames);
+		tw.c.first_kind = kind;
+		tw.c.first_tid = _audit_tid();
+		tw.c.nframes = capture(tw.c.frames);
 	}
 }
 
 static void count_global(enum audit_kind kind, uint64_t bytes, int64_t delta)
 {
-	__atomic_add_fetch(&gw.calls[kind], 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&gw.bytes, bytes, __ATOMIC_RELAXED);
-	int64_t live = __atomic_add_fetch(&gw.live, delta, __ATOMIC_RELAXED);
-	uint64_t peak = __atomic_load_n(&gw.live_peak, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gw.c.calls[kind], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gw.c.bytes, bytes, __ATOMIC_RELAXED);
+	int64_t live = __atomic_add_fetch(&gw.c.live, delta, __ATOMIC_RELAXED);
+	uint64_t peak = __atomic_load_n(&gw.c.live_peak, __ATOMIC_RELAXED);
 	while (live > 0 && (uint64_t)live > peak &&
-	       !__atomic_compare_exchange_n(&gw.live_peak, &peak, (uint64_t)live,
+	       !__atomic_compare_exchange_n(&gw.c.live_peak, &peak, (uint64_t)live,
 					    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	int want = CAP_WANTED;
 	if (__atomic_compare_exchange_n(&gw.capture, &want, CAP_BUSY, false,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-		gw.first_kind = kind;
-		gw.first_tid = _audit_tid();
-		gw.nframes = capture(gw.frames);
+		gw.c.first_kind = kind;
+		gw.c.first_tid = _audit_tid();
+		gw.c.nframes = capture(gw.c.frames);
 		__atomic_store_n(&gw.capture, CAP_DONE, __ATOMIC_RELEASE);
 	}
 }
@@ -355,16 +355,16 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	if (flags & AUDIT_ALL_THREADS) {
 		__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
-			__atomic_store_n(&gw.calls[k], 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&gw.bytes, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&gw.live, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&gw.live_peak, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&gw.nframes, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&gw.c.calls[k], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.c.bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.c.live, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.c.live_peak, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.c.nframes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.capture,
 				 flags & AUDIT_CAPTURE_STACK ? CAP_WANTED : CAP_OFF,
 				 __ATOMIC_RELAXED);
 	}
-	memset(&tw, 0, offsetof(struct window, frames));
+	memset(&tw, 0, offsetof(struct window, c.frames));
 	tw.flags = flags;
 	tw.opener_tid = _audit_tid();
 	tw.open = true;
@@ -377,13 +377,13 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 
 static void fill_from_thread(struct audit_counts *out)
 {
-	memcpy(out->calls, tw.calls, sizeof out->calls);
-	out->bytes = tw.bytes;
-	out->live_peak = tw.live_peak;
-	out->nframes = tw.nframes;
-	out->first_kind = tw.first_kind;
-	out->first_tid = tw.first_tid;
-	memcpy(out->frames, tw.frames, tw.nframes * sizeof tw.frames[0]);
+	memcpy(out->calls, tw.c.calls, sizeof out->calls);
+	out->bytes = tw.c.bytes;
+	out->live_peak = tw.c.live_peak;
+	out->nframes = tw.c.nframes;
+	out->first_kind = tw.c.first_kind;
+	out->first_tid = tw.c.first_tid;
+	memcpy(out->frames, tw.c.frames, tw.c.nframes * sizeof tw.c.frames[0]);
 }
 
 static void fill_from_global(struct audit_counts *out)
@@ -392,15 +392,15 @@ static void fill_from_global(struct audit_counts *out)
 	 * are about to read. */
 	__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_SEQ_CST);
 	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
-		out->calls[k] = __atomic_load_n(&gw.calls[k], __ATOMIC_RELAXED);
-	out->bytes = __atomic_load_n(&gw.bytes, __ATOMIC_RELAXED);
-	out->live_peak = __atomic_load_n(&gw.live_peak, __ATOMIC_RELAXED);
+		out->calls[k] = __atomic_load_n(&gw.c.calls[k], __ATOMIC_RELAXED);
+	out->bytes = __atomic_load_n(&gw.c.bytes, __ATOMIC_RELAXED);
+	out->live_peak = __atomic_load_n(&gw.c.live_peak, __ATOMIC_RELAXED);
 	/* A capture still in progress on another thread is reported as none. */
 	if (__atomic_load_n(&gw.capture, __ATOMIC_ACQUIRE) == CAP_DONE) {
-		out->nframes = gw.nframes;
-		out->first_kind = gw.first_kind;
-		out->first_tid = gw.first_tid;
-		memcpy(out->frames, gw.frames, gw.nframes * sizeof gw.frames[0]);
+		out->nframes = gw.c.nframes;
+		out->first_kind = gw.c.first_kind;
+		out->first_tid = gw.c.first_tid;
+		memcpy(out->frames, gw.c.frames, gw.c.nframes * sizeof gw.c.frames[0]);
 	}
 	__atomic_store_n(&gw.capture, CAP_OFF, __ATOMIC_RELAXED);
 }
