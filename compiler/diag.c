@@ -60,15 +60,24 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/* ap is used twice (measure, then print), so it is copied; the caller
+ * still va_ends its own. */
+char *xvsprintf(const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *p = xalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, again);
+	va_end(again);
+	return p;
+}
+
 char *xsprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *p = xalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	char *p = xvsprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }

@@ -50,13 +50,9 @@ void out_f(Out *o, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *b = xvsprintf(fmt, ap);
 	va_end(ap);
-	char *b = xalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	out_n(o, b, (size_t)n);
+	out_n(o, b, strlen(b));
 }
 
 void out_span(Out *o, Span sp)
