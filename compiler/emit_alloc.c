@@ -198,43 +198,10 @@ static void push(Out *o, System *sys)
 }
 
 const Emitter alloc_emitter = {
-	/* the shape */
-	.name = "alloc",
-	.title = "allocating shape (framec 4.x RFC-0020 runtime)",
-	.derive = "Clone",
-	.overflow_doc = "`push$` on a full state stack (never in this shape: the Vec grows).",
-	.escape = true,
-
-	/* events */
-	.event_type = event_type,
-	.event_deref = "&**",
-
-	/* compartments and state representation */
-	.compartment_type = compartment_type,
-	.compartment_value = compartment_value,
-	.find_compartment = find_compartment,
-	.ctx_of = ctx_of,
-
-	/* router and transitions at run time */
-	.state_match = "self.__compartment.state.as_str()",
-	.state_pattern = state_pattern,
-	.route_wildcard = true,
-	.runtime = runtime,
-
-	/* the system struct */
-	.stack_fields = stack_fields,
-	.stack_inits = stack_inits,
-	.enter_start = enter_start,
-
-	/* the context stack */
-	.context_type = context_type,
-	.call_begin = call_begin,
-	.context_push = context_push,
-	.context_pop = context_pop,
-	.context_top = "self.__context_stack.last_mut().unwrap()",
-
-	/* Frame statements */
-	.pop = pop,
-	.forward = forward,
-	.push = push,
+	/* the shape (banner, derives, overflow doc); the router's and context
+	 * stack's expressions; the hooks, by name (EMITTER_HOOKS) */
+	.name = "alloc", .title = "allocating shape (framec 4.x RFC-0020 runtime)", .derive = "Clone",
+	.overflow_doc = "`push$` on a full state stack (never in this shape: the Vec grows).", .escape = true,
+	.event_deref = "&**", .state_match = "self.__compartment.state.as_str()", .route_wildcard = true,
+	.context_top = "self.__context_stack.last_mut().unwrap()", EMITTER_HOOKS,
 };

@@ -199,43 +199,10 @@ static void push(Out *o, System *sys)
 }
 
 const Emitter noalloc_emitter = {
-	/* the shape */
-	.name = "noalloc",
-	.title = "no_alloc shape (RFC-0036)",
-	.derive = "Clone, Copy",
-	.overflow_doc = "`push$` on a full state stack: ignored and counted here.",
-	.escape = false,
-
-	/* events */
-	.event_type = event_type,
-	.event_deref = "",
-
-	/* compartments and state representation */
-	.compartment_type = compartment_type,
-	.compartment_value = compartment_value,
-	.find_compartment = find_compartment,
-	.ctx_of = ctx_of,
-
-	/* router and transitions at run time */
-	.state_match = "self.__compartment.state",
-	.state_pattern = state_pattern,
-	.route_wildcard = false,
-	.runtime = runtime,
-
-	/* the system struct */
-	.stack_fields = stack_fields,
-	.stack_inits = stack_inits,
-	.enter_start = enter_start,
-
-	/* the context stack */
-	.context_type = context_type,
-	.call_begin = call_begin,
-	.context_push = context_push,
-	.context_pop = context_pop,
-	.context_top = "self.__context_stack[self.__context_top - 1]",
-
-	/* Frame statements */
-	.pop = pop,
-	.forward = forward,
-	.push = push,
+	/* the shape (banner, derives, overflow doc); the router's and context
+	 * stack's expressions; the hooks, by name (EMITTER_HOOKS) */
+	.name = "noalloc", .title = "no_alloc shape (RFC-0036)", .derive = "Clone, Copy",
+	.overflow_doc = "`push$` on a full state stack: ignored and counted here.", .escape = false,
+	.event_deref = "", .state_match = "self.__compartment.state", .route_wildcard = false,
+	.context_top = "self.__context_stack[self.__context_top - 1]", EMITTER_HOOKS,
 };

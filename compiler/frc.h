@@ -40,6 +40,7 @@ void *xalloc(size_t n);                  /* zeroed; dies on exhaustion */
 void arena_free_all(void);               /* frees every xalloc block */
 char *xstrndup(const char *s, size_t n);
 char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvsprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 #define VEC_PUSH(arr, n, cap, item)                                        \
 	do {                                                                   \
 		if ((n) == (cap)) {                                                \
@@ -363,6 +364,19 @@ typedef struct Emitter {
 	void (*forward)(Out *o, bool forward);
 	void (*push)(Out *o, System *sys);
 } Emitter;
+
+/* Each back end names its hook functions after the hooks they fill (its
+ * static event_type() fills .event_type, and so on), so a table takes them
+ * all with EMITTER_HOOKS and spells out only its data fields. */
+#define EMITTER_HOOKS                                                          \
+	.event_type = event_type, .compartment_type = compartment_type,        \
+	.compartment_value = compartment_value,                                \
+	.find_compartment = find_compartment, .ctx_of = ctx_of,                \
+	.state_pattern = state_pattern, .runtime = runtime,                    \
+	.stack_fields = stack_fields, .stack_inits = stack_inits,              \
+	.enter_start = enter_start, .context_type = context_type,              \
+	.call_begin = call_begin, .context_push = context_push,                \
+	.context_pop = context_pop, .pop = pop, .forward = forward, .push = push
 
 extern const Emitter alloc_emitter;
 extern const Emitter noalloc_emitter;
