@@ -171,34 +171,31 @@ static void check_declarations(System *sys)
 	for (int i = 0; i < sys->nfields; i++)
 		check_reserved(sys->fields[i].tok, "domain field", sys->fields[i].name);
 	/* a duplicate is reported against the first declaration (the index
-	 * tables keep the first) */
+	 * tables, which find_* look in, keep the first) */
 	for (int i = 0; i < sys->nmethods; i++) {
-		Method *m = sys->methods[i];
+		Method *m = sys->methods[i], *first = find_method(sys, m->name);
 		check_param_dups(&m->params, xsprintf("`%s`", m->name));
-		int j = names_find(&method_ix, m->name);
-		if (j != i)
-			dup(m->tok, sys->methods[j]->tok, "interface method", m->name);
+		if (first != m)
+			dup(m->tok, first->tok, "interface method", m->name);
 	}
 	for (int i = 0; i < sys->nactions; i++) {
-		Action *a = sys->actions[i];
+		Action *a = sys->actions[i], *first = find_action(sys, a->name);
 		check_param_dups(&a->params, xsprintf("action `%s`", a->name));
-		int j = names_find(&action_ix, a->name);
-		if (j != i)
-			dup(a->tok, sys->actions[j]->tok, "action", a->name);
+		if (first != a)
+			dup(a->tok, first->tok, "action", a->name);
 		Method *m = find_method(sys, a->name);
 		if (m)
 			dup(a->tok, m->tok, "name (action and interface method)", a->name);
 	}
 	for (int i = 0; i < sys->nfields; i++) {
-		int j = names_find(&field_ix, sys->fields[i].name);
-		if (j != i)
-			dup(sys->fields[i].tok, sys->fields[j].tok, "domain field", sys->fields[i].name);
+		Field *f = &sys->fields[i], *first = find_field(sys, f->name);
+		if (first != f)
+			dup(f->tok, first->tok, "domain field", f->name);
 	}
 	for (int i = 0; i < sys->nstates; i++) {
-		State *st = sys->states[i];
-		int j = names_find(&state_ix, st->name);
-		if (j != i)
-			dup(st->tok, sys->states[j]->tok, "state", xsprintf("$%s", st->name));
+		State *st = sys->states[i], *first = find_state(sys, st->name);
+		if (first != st)
+			dup(st->tok, first->tok, "state", xsprintf("$%s", st->name));
 		check_param_dups(&st->params, xsprintf("state `$%s`", st->name));
 		Names vars = names_new(st->nvars);
 		for (int v = 0; v < st->nvars; v++) {
