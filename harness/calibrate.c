@@ -46,33 +46,24 @@ struct probe {
 	anyfn volatile sym; /* volatile: the optimiser must not know the callee */
 };
 
-#define PROBE(name, op, kind) { #name, op, kind, (anyfn)name }
+/* A probe of the function `name`, called as OP_what, counted as AUDIT_what. */
+#define PROBE(name, what) { #name, OP_##what, AUDIT_##what, (anyfn)name }
 
 static struct probe probes[FAA_CALIB_ENTRIES] = {
-	PROBE(malloc, OP_MALLOC, AUDIT_MALLOC),
-	PROBE(calloc, OP_CALLOC, AUDIT_CALLOC),
-	PROBE(realloc, OP_REALLOC, AUDIT_REALLOC),
-	PROBE(reallocarray, OP_REALLOCARRAY, AUDIT_REALLOCARRAY),
-	PROBE(free, OP_FREE, AUDIT_FREE),
-	PROBE(posix_memalign, OP_POSIX_MEMALIGN, AUDIT_POSIX_MEMALIGN),
-	PROBE(aligned_alloc, OP_ALIGNED_ALLOC, AUDIT_ALIGNED_ALLOC),
-	PROBE(memalign, OP_MEMALIGN, AUDIT_MEMALIGN),
-	PROBE(valloc, OP_VALLOC, AUDIT_VALLOC),
-	PROBE(pvalloc, OP_PVALLOC, AUDIT_PVALLOC),
-	PROBE(__libc_malloc, OP_MALLOC, AUDIT_MALLOC),
-	PROBE(__libc_calloc, OP_CALLOC, AUDIT_CALLOC),
-	PROBE(__libc_realloc, OP_REALLOC, AUDIT_REALLOC),
-	PROBE(__libc_free, OP_FREE, AUDIT_FREE),
-	PROBE(__libc_memalign, OP_MEMALIGN, AUDIT_MEMALIGN),
-	PROBE(__libc_valloc, OP_VALLOC, AUDIT_VALLOC),
-	PROBE(__libc_pvalloc, OP_PVALLOC, AUDIT_PVALLOC),
-	PROBE(__libc_reallocarray, OP_REALLOCARRAY, AUDIT_REALLOCARRAY),
+	/* the C and POSIX allocators */
+	PROBE(malloc, MALLOC), PROBE(calloc, CALLOC), PROBE(realloc, REALLOC),
+	PROBE(reallocarray, REALLOCARRAY), PROBE(free, FREE),
+	PROBE(posix_memalign, POSIX_MEMALIGN), PROBE(aligned_alloc, ALIGNED_ALLOC),
+	PROBE(memalign, MEMALIGN), PROBE(valloc, VALLOC), PROBE(pvalloc, PVALLOC),
+	/* glibc's own names for them */
+	PROBE(__libc_malloc, MALLOC), PROBE(__libc_calloc, CALLOC), PROBE(__libc_realloc, REALLOC),
+	PROBE(__libc_free, FREE), PROBE(__libc_memalign, MEMALIGN),
+	PROBE(__libc_valloc, VALLOC), PROBE(__libc_pvalloc, PVALLOC),
+	PROBE(__libc_reallocarray, REALLOCARRAY),
+	/* the kernel's: mappings and the program break */
 	{ "mmap", OP_MMAP, AUDIT_MMAP, (anyfn)faa_sym_mmap },
-	PROBE(mmap64, OP_MMAP, AUDIT_MMAP),
-	PROBE(mremap, OP_MREMAP, AUDIT_MREMAP),
-	PROBE(munmap, OP_MUNMAP, AUDIT_MUNMAP),
-	PROBE(brk, OP_BRK, AUDIT_BRK),
-	PROBE(sbrk, OP_SBRK, AUDIT_SBRK),
+	PROBE(mmap64, MMAP), PROBE(mremap, MREMAP), PROBE(munmap, MUNMAP),
+	PROBE(brk, BRK), PROBE(sbrk, SBRK),
 	{ "syscall(SYS_mmap)", OP_SYSCALL_MMAP, AUDIT_MMAP, (anyfn)syscall },
 };
 
