@@ -63,13 +63,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_HANDLER = re.compile(r"//\s*\S+\.frs:\d+\s+\$(\w+)\.(\$>|<\$|\w+)\s*\n\s*(?:pub\s+)?fn\s+(\w+)")
-_FN = re.compile(r"^c?fn=(?:\(\d+\)\s*)?(.+)$")
-_MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s+(.*?)\s*$")
-_BODY_OWNER = re.compile(r"^(\$\w+\.(?:\$>|<\$|\w+)|action \w+)$")
-_REGION_END = re.compile(r"^(// ---- end of system|\})")
-_DL_HEADER = re.compile(r"^(?:CU: )?(\S.*?):(?:\[\+\+\])?$")
-_MARKER = re.compile(r"\s// frs:(\d+)(?::(\d+))?\s*$")
 TIMEOUT = 600
 FORMAT = 4          # of the cached Callgrind/DWARF/objdump results
 SHAPE = {"alloc": "allocating", "noalloc": "no_alloc"}
@@ -78,6 +71,13 @@ EXEMPT = frozenset({"memcpy", "memmove", "memset", "memcmp", "bcmp", "_Unwind_Re
 
 
 # ---- the module: handlers, bodies, the generated -> .frs line map --------
+
+_HANDLER = re.compile(r"//\s*\S+\.frs:\d+\s+\$(\w+)\.(\$>|<\$|\w+)\s*\n\s*(?:pub\s+)?fn\s+(\w+)")
+_MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s+(.*?)\s*$")
+_BODY_OWNER = re.compile(r"^(\$\w+\.(?:\$>|<\$|\w+)|action \w+)$")
+_REGION_END = re.compile(r"^(// ---- end of system|\})")
+_MARKER = re.compile(r"\s// frs:(\d+)(?::(\d+))?\s*$")
+
 
 def handlers(module_text):
     """{function name: (state, event)} from frc's mapping comments."""
@@ -194,6 +194,10 @@ def _all_end_in_string(seq):
 
 # ---- what ran and what has code ------------------------------------------
 
+_FN = re.compile(r"^c?fn=(?:\(\d+\)\s*)?(.+)$")
+_DL_HEADER = re.compile(r"^(?:CU: )?(\S.*?):(?:\[\+\+\])?$")
+
+
 def same_file(path, module):
     """True when a path from DWARF or Callgrind (absolute, or relative to
     rustc's working directory) names the module file."""
@@ -302,12 +306,6 @@ def code_lines(lib, module, readelf=None):
 # ---- calls out of the library ---------------------------------------------
 
 _DL_ROW = re.compile(r"^\S+\s+(\d+|-)\s+(0x[0-9a-fA-F]+)\b")
-_SYM = re.compile(r"^([0-9a-f]+) <(.+)>:$")
-_INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
-_DIRECT = re.compile(r"^([0-9a-f]+) <([^>+]+)(\+0x[0-9a-f]+)?>")
-_RIP_SLOT = re.compile(r"-?0x[0-9a-f]+\(%rip\).*#\s*([0-9a-f]+)\b")
-_RELOC = re.compile(r"^([0-9a-f]+)\s+(R_\w+)\s+(\S+)")
-_UND = re.compile(r"^[0-9a-f]+\s+(.*?)\*UND\*.*\s(\S+)$")
 
 
 def line_rows(text, module):
@@ -338,6 +336,10 @@ def _line_at(rows, addrs, addr):
     return rows[i][1] if i >= 0 else None
 
 
+_SYM = re.compile(r"^([0-9a-f]+) <(.+)>:$")
+_INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
+
+
 def parse_objdump(text):
     """{function address: (name, [(address, mnemonic, operands)])} from
     `objdump -d -C --no-show-raw-insn`."""
@@ -351,6 +353,10 @@ def parse_objdump(text):
         if m and cur is not None:
             cur[1].append((int(m.group(1), 16), m.group(2), m.group(3).strip()))
     return funcs
+
+
+_RELOC = re.compile(r"^([0-9a-f]+)\s+(R_\w+)\s+(\S+)")
+_UND = re.compile(r"^[0-9a-f]+\s+(.*?)\*UND\*.*\s(\S+)$")
 
 
 def parse_imports(text):
@@ -375,6 +381,10 @@ def parse_imports(text):
         else:
             slots[slot] = m.group(3).split("@")[0]
     return {a: (n, undefined[n]) for a, n in slots.items() if n in undefined}, local
+
+
+_DIRECT = re.compile(r"^([0-9a-f]+) <([^>+]+)(\+0x[0-9a-f]+)?>")
+_RIP_SLOT = re.compile(r"-?0x[0-9a-f]+\(%rip\).*#\s*([0-9a-f]+)\b")
 
 
 def call_sites(funcs, imports, local, rows):
