@@ -52,6 +52,25 @@ void expect_only(const struct audit_counts *c, enum audit_kind kind,
 		     (unsigned long long)c->bytes, (unsigned long long)bytes);
 }
 
+int window_errno;
+
+void expect_one_block(const struct audit_counts *c, void *p, size_t align,
+		      enum audit_kind kind, uint64_t bytes)
+{
+	v_free(p);
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % align, 0);
+	expect_only(c, kind, 1, bytes);
+}
+
+void expect_failed(const struct audit_counts *c, void *p, int err,
+		   enum audit_kind kind, uint64_t bytes)
+{
+	cr_assert_null(p);
+	cr_assert_eq(window_errno, err, "errno = %d", window_errno);
+	expect_only(c, kind, 1, bytes);
+}
+
 void run_in_child(void (*fn)(void *result), void *result, size_t size)
 {
 	int fds[2];

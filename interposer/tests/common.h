@@ -20,6 +20,7 @@
 #define INTERPOSER_TESTS_COMMON_H
 
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,30 @@ extern volatile size_t v_huge;
  * other kind, and `bytes` bytes requested; allocs/frees/os must agree. */
 void expect_only(const struct audit_counts *c, enum audit_kind kind,
 		 uint64_t n, uint64_t bytes);
+
+/* Evaluates `call` (a v_* call returning a block) in a this-thread window
+ * closed into *c, and yields the block; window_errno is errno as the call
+ * left it, read inside the window. */
+extern int window_errno;
+#define IN_WINDOW(c, call)                                                     \
+	({                                                                     \
+		audit.open(AUDIT_THIS_THREAD);                                 \
+		void *in_window_block_ = (call);                               \
+		window_errno = errno;                                          \
+		audit.close(c);                                                \
+		in_window_block_;                                              \
+	})
+
+/* After a window that made one block p: frees p, then asserts that it is
+ * a block aligned to `align` (1: any) and that the window counted only
+ * that call, of `bytes` bytes, as `kind` (expect_only). */
+void expect_one_block(const struct audit_counts *c, void *p, size_t align,
+		      enum audit_kind kind, uint64_t bytes);
+
+/* After a window whose one call, counted as `kind` with `bytes` bytes,
+ * failed: asserts that it returned NULL and left errno = err. */
+void expect_failed(const struct audit_counts *c, void *p, int err,
+		   enum audit_kind kind, uint64_t bytes);
 
 /* Runs fn in a forked child (which has a single thread) and copies the
  * `size` bytes it fills in back to the parent.  The child's exit status is

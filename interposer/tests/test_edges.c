@@ -10,12 +10,8 @@ static struct audit_counts c;
 
 Test(edges, realloc_of_null_counts_as_one_realloc_not_malloc)
 {
-	audit.open(AUDIT_THIS_THREAD);
-	void *p = v_realloc(NULL, 48);
-	audit.close(&c);
-	v_free(p);
-	cr_assert_not_null(p);
-	expect_only(&c, AUDIT_REALLOC, 1, 48);
+	void *p = IN_WINDOW(&c, v_realloc(NULL, 48));
+	expect_one_block(&c, p, 1, AUDIT_REALLOC, 48);
 }
 
 Test(edges, realloc_to_zero_counts_as_one_realloc_not_free)
@@ -40,13 +36,8 @@ Test(edges, free_of_null_counts_as_one_free)
 Test(edges, calloc_overflow_returns_enomem_and_counts_once_with_zero_bytes)
 {
 	errno = 0;
-	audit.open(AUDIT_THIS_THREAD);
-	void *p = v_calloc(v_huge, 4);
-	int err = errno;
-	audit.close(&c);
-	cr_assert_null(p);
-	cr_assert_eq(err, ENOMEM, "errno = %d", err);
-	expect_only(&c, AUDIT_CALLOC, 1, 0);
+	void *p = IN_WINDOW(&c, v_calloc(v_huge, 4));
+	expect_failed(&c, p, ENOMEM, AUDIT_CALLOC, 0);
 	cr_assert_eq(c.live_peak, 0);
 }
 
@@ -54,26 +45,16 @@ Test(edges, reallocarray_overflow_returns_enomem_and_counts_once_with_zero_bytes
 {
 	void *p = v_malloc(8);
 	errno = 0;
-	audit.open(AUDIT_THIS_THREAD);
-	void *q = v_reallocarray(p, v_huge, 4);
-	int err = errno;
-	audit.close(&c);
+	void *q = IN_WINDOW(&c, v_reallocarray(p, v_huge, 4));
 	v_free(p);
-	cr_assert_null(q);
-	cr_assert_eq(err, ENOMEM, "errno = %d", err);
-	expect_only(&c, AUDIT_REALLOCARRAY, 1, 0);
+	expect_failed(&c, q, ENOMEM, AUDIT_REALLOCARRAY, 0);
 }
 
 Test(edges, failed_malloc_counts_once_with_the_bytes_requested)
 {
 	errno = 0;
-	audit.open(AUDIT_THIS_THREAD);
-	void *p = v_malloc(v_huge);
-	int err = errno;
-	audit.close(&c);
-	cr_assert_null(p);
-	cr_assert_eq(err, ENOMEM);
-	expect_only(&c, AUDIT_MALLOC, 1, v_huge);
+	void *p = IN_WINDOW(&c, v_malloc(v_huge));
+	expect_failed(&c, p, ENOMEM, AUDIT_MALLOC, v_huge);
 	cr_assert_eq(c.live_peak, 0);
 }
 
