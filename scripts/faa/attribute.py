@@ -32,12 +32,10 @@ from pathlib import Path
 
 from . import rustlex
 
-_FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
+# frc's comments in the generated module, as ModuleMap reads them
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
 _SYSTEM = re.compile(r"^//\s*-+\s*system\s+(\w+)\s+\((\S+\.frs):(\d+)\)")
-_STATEMENT = re.compile(r"//\s*frs:(\d+)(?::\d+)?\s*$")
 _END_SYSTEM = re.compile(r"^//\s*-+\s*end of system\b")
-_CONSTRUCTORS = ("__create", "new")
 
 
 @dataclass
@@ -53,6 +51,10 @@ class Site:
         if not self.frs:
             return where
         return where + f" (from {self.frs}" + (f", {self.what})" if self.what else ")")
+
+
+# a stack frame as the harness records it: OBJECT+0xOFFSET
+_FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 
 
 def symbolise(stack):
@@ -207,6 +209,10 @@ def _in_module(file, mod):
         return False
 
 
+# the generated functions that build a system
+_CONSTRUCTORS = ("__create", "new")
+
+
 def locate(frames, module):
     """frames: [(function, file, line)] innermost first -> Site or None."""
     if not frames or not module:
@@ -244,6 +250,9 @@ def locate(frames, module):
     if system:
         site.frs, site.what = system[0], f"system {system[1]}"
     return site
+
+
+_STATEMENT = re.compile(r"//\s*frs:(\d+)(?::\d+)?\s*$")
 
 
 def _statement_line(site, mm):
