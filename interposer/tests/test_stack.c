@@ -35,6 +35,16 @@ __attribute__((noipa)) void *stack_outer(size_t n)
 	return p;
 }
 
+/* stack_outer(n) (malloc two frames down) in a window opened with flags
+ * and closed into *into, the block freed after. */
+static void outer_in_window(unsigned flags, size_t n, struct audit_counts *into)
+{
+	audit.open(flags);
+	void *p = stack_outer(n);
+	audit.close(into);
+	v_free(p);
+}
+
 static const char *name_of(uintptr_t addr)
 {
 	Dl_info info;
@@ -46,11 +56,7 @@ static const char *name_of(uintptr_t addr)
 
 Test(stack, first_frame_is_the_caller_of_malloc)
 {
-	audit.open(AUDIT_CAPTURE_STACK);
-	void *p = stack_outer(32);
-	audit.close(&c);
-	v_free(p);
-
+	outer_in_window(AUDIT_CAPTURE_STACK, 32, &c);
 	cr_assert_eq(c.allocs, 1);
 	cr_assert_eq(c.first_kind, AUDIT_MALLOC);
 	cr_assert_geq(c.nframes, 2, "nframes = %u", c.nframes);
@@ -88,10 +94,7 @@ Test(stack, a_free_can_be_the_captured_call)
 
 Test(stack, nothing_is_captured_without_the_flag)
 {
-	audit.open(AUDIT_THIS_THREAD);
-	void *p = stack_outer(32);
-	audit.close(&c);
-	v_free(p);
+	outer_in_window(AUDIT_THIS_THREAD, 32, &c);
 	cr_assert_eq(c.allocs, 1);
 	cr_assert_eq(c.nframes, 0);
 }
@@ -107,12 +110,7 @@ Test(stack, nothing_is_captured_in_a_window_without_calls)
 
 static void capture_all_threads_in_child(void *arg)
 {
-	struct audit_counts *r = arg;
-
-	audit.open(AUDIT_ALL_THREADS | AUDIT_CAPTURE_STACK);
-	void *p = stack_outer(16);
-	audit.close(r);
-	v_free(p);
+	outer_in_window(AUDIT_ALL_THREADS | AUDIT_CAPTURE_STACK, 16, arg);
 }
 
 Test(stack, all_threads_window_captures_the_first_caller)
@@ -138,11 +136,7 @@ struct exiting_result {
 
 static void *capture_then_exit(void *arg)
 {
-	struct audit_counts *own = arg;
-	audit.open(AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK);
-	void *p = stack_outer(16);
-	audit.close(own);
-	v_free(p);
+	outer_in_window(AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK, 16, arg);
 	return NULL;
 }
 

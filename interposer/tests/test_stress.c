@@ -101,6 +101,17 @@ static int burst_matches(const struct burst *b, const struct audit_counts *c)
 	       c->frees == b->calls[AUDIT_FREE] && c->os == 0;
 }
 
+/* One burst in a window opened with flags: *b says what the burst did, *c
+ * what the window counted. */
+static void burst_in_window(unsigned flags, uint32_t *seed, struct burst *b,
+			    struct audit_counts *c)
+{
+	*b = (struct burst){0};
+	audit.open(flags);
+	burst(seed, b);
+	audit.close(c);
+}
+
 /* ---- per-thread windows under concurrent allocation --------------------- */
 
 struct worker {
@@ -120,10 +131,8 @@ static void *per_thread_worker(void *arg)
 	struct audit_counts c;
 
 	while (!atomic_load(&stop)) {
-		struct burst b = {0}, outside = {0};
-		audit.open(AUDIT_THIS_THREAD);
-		burst(&w->seed, &b);
-		audit.close(&c);
+		struct burst b, outside = {0};
+		burst_in_window(AUDIT_THIS_THREAD, &w->seed, &b, &c);
 		w->windows++;
 		if (!burst_matches(&b, &c))
 			w->mismatches++;
@@ -159,10 +168,8 @@ Test(stress, per_thread_windows_stay_exact_while_other_threads_allocate)
 
 	start_workers(w, WORKERS, per_thread_worker);
 	while (now() < end) {
-		struct burst b = {0};
-		audit.open(AUDIT_THIS_THREAD);
-		burst(&seed, &b);
-		audit.close(&c);
+		struct burst b;
+		burst_in_window(AUDIT_THIS_THREAD, &seed, &b, &c);
 		windows++;
 		mismatches += !burst_matches(&b, &c);
 	}
@@ -194,10 +201,8 @@ Test(stress, all_threads_windows_opening_and_closing_around_per_thread_windows)
 
 	start_workers(w, WORKERS, per_thread_worker);
 	while (now() < end) {
-		struct burst b = {0};
-		audit.open(AUDIT_ALL_THREADS);
-		burst(&seed, &b);
-		audit.close(&c);
+		struct burst b;
+		burst_in_window(AUDIT_ALL_THREADS, &seed, &b, &c);
 		windows++;
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 			short_counts += c.calls[k] < b.calls[k];
