@@ -158,22 +158,47 @@ static void join_workers(struct worker *w, int n)
 		pthread_join(w[i].tid, NULL);
 }
 
-Test(stress, per_thread_windows_stay_exact_while_other_threads_allocate)
+/* While WORKERS per_thread_workers run, this thread bursts in windows
+ * opened with flags until the stress time is up, and adds up what
+ * faults() finds wrong in each; returns how many windows it closed. */
+static uint64_t windows_among_workers(struct worker *w, unsigned flags, uint32_t seed,
+				      uint64_t (*faults)(const struct burst *, const struct audit_counts *),
+				      uint64_t *nfaults)
 {
-	struct worker w[WORKERS];
 	struct audit_counts c;
-	uint32_t seed = 12345;
-	uint64_t windows = 0, mismatches = 0;
+	uint64_t windows = 0;
 	double end = now() + stress_seconds();
 
 	start_workers(w, WORKERS, per_thread_worker);
 	while (now() < end) {
 		struct burst b;
-		burst_in_window(AUDIT_THIS_THREAD, &seed, &b, &c);
+		burst_in_window(flags, &seed, &b, &c);
 		windows++;
-		mismatches += !burst_matches(&b, &c);
+		*nfaults += faults(&b, &c);
 	}
 	join_workers(w, WORKERS);
+	return windows;
+}
+
+static uint64_t inexact(const struct burst *b, const struct audit_counts *c)
+{
+	return !burst_matches(b, c);
+}
+
+/* kinds the window counted fewer of than the burst made */
+static uint64_t short_kinds(const struct burst *b, const struct audit_counts *c)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < AUDIT_KIND_COUNT; k++)
+		n += c->calls[k] < b->calls[k];
+	return n;
+}
+
+Test(stress, per_thread_windows_stay_exact_while_other_threads_allocate)
+{
+	struct worker w[WORKERS];
+	uint64_t mismatches = 0;
+	uint64_t windows = windows_among_workers(w, AUDIT_THIS_THREAD, 12345, inexact, &mismatches);
 
 	for (int i = 0; i < WORKERS; i++) {
 		cr_expect_eq(w[i].mismatches, 0, "worker %d: %llu of %llu windows inexact", i,
@@ -194,20 +219,8 @@ Test(stress, per_thread_windows_stay_exact_while_other_threads_allocate)
 Test(stress, all_threads_windows_opening_and_closing_around_per_thread_windows)
 {
 	struct worker w[WORKERS];
-	struct audit_counts c;
-	uint32_t seed = 777;
-	uint64_t windows = 0, short_counts = 0;
-	double end = now() + stress_seconds();
-
-	start_workers(w, WORKERS, per_thread_worker);
-	while (now() < end) {
-		struct burst b;
-		burst_in_window(AUDIT_ALL_THREADS, &seed, &b, &c);
-		windows++;
-		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
-			short_counts += c.calls[k] < b.calls[k];
-	}
-	join_workers(w, WORKERS);
+	uint64_t short_counts = 0;
+	uint64_t windows = windows_among_workers(w, AUDIT_ALL_THREADS, 777, short_kinds, &short_counts);
 
 	for (int i = 0; i < WORKERS; i++)
 		cr_expect_eq(w[i].mismatches, 0, "worker %d: %llu of %llu per-thread windows inexact "
