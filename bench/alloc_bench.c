@@ -102,7 +102,7 @@ struct workload {
 	long units; /* per run at --scale 1: ~20-40 ms on a 2020s core */
 };
 
-static const struct workload workloads[] = {
+static struct workload workloads[] = {
 	{ "fixed32", w_fixed32, 2000000 },
 	{ "random", w_random, 1000000 },
 	{ "realloc_growth", w_realloc, 200000 },
@@ -129,8 +129,9 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static double two_threads(const struct workload *w, long n)
+static double two_threads(void *arg, long n)
 {
+	const struct workload *w = arg;
 	pthread_barrier_t start;
 	struct runner r[2];
 	pthread_t t[2];
@@ -151,20 +152,24 @@ static double two_threads(const struct workload *w, long n)
 
 static int inner = 5;
 
-static double best_of(double (*measure)(const struct workload *, long),
-		      const struct workload *w, long n)
+/* One timed run of n iterations of what arg names: ns per iteration. */
+typedef double measure_fn(void *arg, long n);
+
+/* The best (least) of `inner` runs. */
+static double best_of(measure_fn *measure, void *arg, long n)
 {
 	double best = 0;
 	for (int i = 0; i < inner; i++) {
-		double ns = measure(w, n);
+		double ns = measure(arg, n);
 		if (i == 0 || ns < best)
 			best = ns;
 	}
 	return best;
 }
 
-static double one_thread(const struct workload *w, long n)
+static double one_thread(void *arg, long n)
 {
+	const struct workload *w = arg;
 	w->fn(n / 20);
 	double t0 = now_ns();
 	w->fn(n);
@@ -177,24 +182,20 @@ static double one_thread(const struct workload *w, long n)
  * reads and writes memory, exactly as an opaque dispatch would. */
 #define BARRIER() __asm__ __volatile__("" ::: "memory")
 
-static double time_loop(long n)
+static double loop_once(void *arg, long n)
 {
-	double best = 0;
-	for (int k = 0; k < inner; k++) {
-		double t0 = now_ns();
-		for (long i = 0; i < n; i++)
-			BARRIER();
-		double ns = (now_ns() - t0) / (double)n;
-		if (k == 0 || ns < best)
-			best = ns;
-	}
-	return best;
+	(void)arg;
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		BARRIER();
+	return (now_ns() - t0) / (double)n;
 }
 
 /* One timed loop of n empty full windows; a non-zero count in a window
  * around nothing would mean the window API itself allocates. */
-static double api_once(const struct audit_api *api, long n)
+static double api_once(void *arg, long n)
 {
+	const struct audit_api *api = arg;
 	struct audit_counts c;
 	uint64_t sink = 0;
 	double t0 = now_ns();
@@ -211,8 +212,9 @@ static double api_once(const struct audit_api *api, long n)
 	return ns;
 }
 
-static double fast_once(struct audit_fast_window *w, long n)
+static double fast_once(void *arg, long n)
 {
+	struct audit_fast_window *w = arg;
 	uint64_t sink = 0;
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
@@ -225,28 +227,6 @@ static double fast_once(struct audit_fast_window *w, long n)
 		fprintf(stderr, "faa-alloc-bench: %llu call(s) in empty fast windows\n",
 			(unsigned long long)sink);
 	return ns;
-}
-
-static double time_api(const struct audit_api *api, long n)
-{
-	double best = 0;
-	for (int k = 0; k < inner; k++) {
-		double ns = api_once(api, n);
-		if (k == 0 || ns < best)
-			best = ns;
-	}
-	return best;
-}
-
-static double time_fast(struct audit_fast_window *w, long n)
-{
-	double best = 0;
-	for (int k = 0; k < inner; k++) {
-		double ns = fast_once(w, n);
-		if (k == 0 || ns < best)
-			best = ns;
-	}
-	return best;
 }
 
 /* ---- main ------------------------------------------------------------ */
@@ -295,7 +275,7 @@ static int parse_options(int argc, char **argv, double *scale, const char **only
 static void bench_workloads(double scale, const char *only)
 {
 	for (size_t k = 0; k < NWORK; k++) {
-		const struct workload *w = &workloads[k];
+		struct workload *w = &workloads[k];
 		long n = (long)((double)w->units * scale);
 		char name[64];
 		if (n < 1)
@@ -328,15 +308,15 @@ static int bench_windows(double scale, const char *only)
 	if (api_ok && fast_ok && want_windows) {
 		if (wanted(only, "window_api")) {
 			api_once(&api, n / 10);
-			printf("window_api %.3f\n", time_api(&api, n));
+			printf("window_api %.3f\n", best_of(api_once, &api, n));
 		}
 		if (wanted(only, "window_fast")) {
 			fast_once(&fw, n / 10);
-			printf("window_fast %.3f\n", time_fast(&fw, n));
+			printf("window_fast %.3f\n", best_of(fast_once, &fw, n));
 		}
 	}
 	if (wanted(only, "loop")) {
-		printf("loop %.3f\n", time_loop(n));
+		printf("loop %.3f\n", best_of(loop_once, NULL, n));
 	}
 	return 0;
 }
