@@ -47,6 +47,17 @@ static void syntax(P *p, const char *expected)
 	error_tok(cur(p), "E002", "expected %s, found %s", expected, describe(cur(p)));
 }
 
+/* Takes the identifier at p: returns its token's index, or -1 after a
+ * syntax error saying that `what` was expected. */
+static int take_ident(P *p, const char *what)
+{
+	if (!at_ident(p)) {
+		syntax(p, what);
+		return -1;
+	}
+	return p->i++;
+}
+
 static bool expect(P *p, const char *s)
 {
 	if (at(p, s)) {
@@ -153,6 +164,18 @@ static Span opaque(P *p, int stops)
 	return sp;
 }
 
+/* Opaque text up to stops that must not be empty: false after a syntax
+ * error saying that `what` was expected. */
+static bool required_opaque(P *p, int stops, const char *what, Span *out)
+{
+	*out = opaque(p, stops);
+	if (out->b == out->e) {
+		syntax(p, what);
+		return false;
+	}
+	return true;
+}
+
 /* param = IDENT [ ":" type ]
  * params = "(" [ param { "," param } [ "," ] ] ")" */
 static bool parse_params(P *p, Params *ps, bool types_required)
@@ -160,19 +183,14 @@ static bool parse_params(P *p, Params *ps, bool types_required)
 	if (!expect(p, "("))
 		return false;
 	while (!at(p, ")")) {
-		if (!at_ident(p)) {
-			syntax(p, "a parameter name");
+		int t = take_ident(p, "a parameter name");
+		if (t < 0)
 			return false;
-		}
-		Param pm = {tok_str(cur(p)), p->i, {0, 0}};
-		p->i++;
+		Param pm = {tok_str(tk(p, t)), t, {0, 0}};
 		if (at(p, ":")) {
 			p->i++;
-			pm.type = opaque(p, OP_ANGLE | OP_COMMA);
-			if (pm.type.b == pm.type.e) {
-				syntax(p, "a type");
+			if (!required_opaque(p, OP_ANGLE | OP_COMMA, "a type", &pm.type))
 				return false;
-			}
 		} else if (types_required) {
 			syntax(p, xsprintf("`:` and a type for parameter `%s`", pm.name));
 			return false;
@@ -330,6 +348,19 @@ static int parse_transition(P *p, Body *b, int start, int arrow)
 	return k;
 }
 
+/* A form of `kind` starting at k whose expression is the parenthesised
+ * group opening at `open` (its forms parsed); added to b. Returns the index
+ * after the group. */
+static int add_paren_form(P *p, Body *b, FormKind kind, int k, int open)
+{
+	Form *f = new_form(p, kind, k);
+	f->expr = new_body(open + 1, p->match[open]);
+	parse_forms(p, f->expr);
+	f->te = p->match[open] + 1;
+	add_form(b, f);
+	return f->te;
+}
+
 /* context = "@@:" ( "(" expr ")" | "return" [ "(" expr ")" ] | "self" "." IDENT [ args ] )
  * At the "@@". Returns the next index or -1. */
 static int parse_context(P *p, Body *b, int k)
@@ -345,21 +376,11 @@ static int parse_context(P *p, Body *b, int k)
 		return -1;
 	}
 	if (tok_is(t, "(")) {
-		Form *f = new_form(p, F_RETURN_SET, k);
-		f->expr = new_body(k + 3, p->match[k + 2]);
-		parse_forms(p, f->expr);
-		f->te = p->match[k + 2] + 1;
-		add_form(b, f);
-		return f->te;
+		return add_paren_form(p, b, F_RETURN_SET, k, k + 2);
 	}
 	if (tok_is(t, "return")) {
 		if (tok_is(tk(p, k + 3), "(") && adjacent(p, k + 2)) {
-			Form *f = new_form(p, F_RETURN_LEAVE, k);
-			f->expr = new_body(k + 4, p->match[k + 3]);
-			parse_forms(p, f->expr);
-			f->te = p->match[k + 3] + 1;
-			add_form(b, f);
-			return f->te;
+			return add_paren_form(p, b, F_RETURN_LEAVE, k, k + 3);
 		}
 		Form *f = new_form(p, F_RETURN_PLACE, k);
 		f->te = k + 3;
@@ -485,17 +506,25 @@ static Span optional_ret(P *p, int stops)
 	return r;
 }
 
+/* The rest of a handler or action after its parameters: [ ":" type ] body.
+ * False when the body is missing. */
+static bool ret_and_body(P *p, Span *ret, Body **body)
+{
+	*ret = optional_ret(p, OP_ANGLE | OP_BRACE);
+	*body = parse_body(p);
+	return *body != NULL;
+}
+
 /* method = IDENT params [ ":" type [ "=" default ] ] [ ";" ] */
 static bool parse_method(P *p, System *sys)
 {
-	if (!at_ident(p)) {
-		syntax(p, "an interface method name");
+	int t = take_ident(p, "an interface method name");
+	if (t < 0)
 		return false;
-	}
 	Method *m = xalloc(sizeof *m);
-	m->name = tok_str(cur(p));
-	m->tok = p->i++;
 	m->index = sys->nmethods;
+	m->name = tok_str(tk(p, t));
+	m->tok = t;
 	if (!parse_params(p, &m->params, true))
 		return false;
 	m->ret = optional_ret(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
@@ -506,11 +535,8 @@ static bool parse_method(P *p, System *sys)
 			return false;
 		}
 		p->i++;
-		m->dflt = opaque(p, OP_LINE | OP_SEMI);
-		if (m->dflt.b == m->dflt.e) {
-			syntax(p, "a default value");
+		if (!required_opaque(p, OP_LINE | OP_SEMI, "a default value", &m->dflt))
 			return false;
-		}
 	}
 	if (at(p, ";"))
 		p->i++;
@@ -536,9 +562,7 @@ static bool parse_handler(P *p, State *st, HandlerKind kind)
 		if (!parse_params(p, &h->params, kind != H_EVENT))
 			return false;
 	}
-	h->ret = optional_ret(p, OP_ANGLE | OP_BRACE);
-	h->body = parse_body(p);
-	if (!h->body)
+	if (!ret_and_body(p, &h->ret, &h->body))
 		return false;
 	VEC_PUSH(st->handlers, st->nhandlers, st->caphandlers, h);
 	return true;
@@ -551,22 +575,16 @@ static bool parse_state_var(P *p, State *st)
 	p->i += 3;
 	if (!expect(p, ":"))
 		return false;
-	v.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
-	if (v.type.b == v.type.e) {
-		syntax(p, "a type");
+	if (!required_opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI, "a type", &v.type))
 		return false;
-	}
 	if (!at(p, "=")) {
 		error_tok(cur(p), "E002", "state variable `$.%s` needs an initialiser: `$.%s: Type = value`", v.name,
 		          v.name);
 		return false;
 	}
 	p->i++;
-	v.init = opaque(p, OP_LINE | OP_SEMI);
-	if (v.init.b == v.init.e) {
-		syntax(p, "an initial value");
+	if (!required_opaque(p, OP_LINE | OP_SEMI, "an initial value", &v.init))
 		return false;
-	}
 	if (at(p, ";"))
 		p->i++;
 	VEC_PUSH(st->vars, st->nvars, st->capvars, v);
@@ -642,18 +660,13 @@ static bool parse_state(P *p, System *sys)
 /* action = IDENT params [ ":" type ] body */
 static bool parse_action(P *p, System *sys)
 {
-	if (!at_ident(p)) {
-		syntax(p, "an action name");
+	int t = take_ident(p, "an action name");
+	if (t < 0)
 		return false;
-	}
 	Action *a = xalloc(sizeof *a);
-	a->name = tok_str(cur(p));
-	a->tok = p->i++;
-	if (!parse_params(p, &a->params, true))
-		return false;
-	a->ret = optional_ret(p, OP_ANGLE | OP_BRACE);
-	a->body = parse_body(p);
-	if (!a->body)
+	a->name = tok_str(tk(p, t));
+	a->tok = t;
+	if (!parse_params(p, &a->params, true) || !ret_and_body(p, &a->ret, &a->body))
 		return false;
 	VEC_PUSH(sys->actions, sys->nactions, sys->capactions, a);
 	return true;
@@ -664,27 +677,19 @@ static bool parse_field(P *p, System *sys)
 {
 	if (at(p, "var") && tk(p, p->i + 1)->kind == TK_IDENT && !at_k(p, 1, ":"))
 		p->i++;
-	if (!at_ident(p)) {
-		syntax(p, "a domain field `name: Type = value`");
+	int t = take_ident(p, "a domain field `name: Type = value`");
+	if (t < 0)
 		return false;
-	}
-	Field f = {tok_str(cur(p)), p->i, {0, 0}, {0, 0}};
-	p->i++;
+	Field f = {tok_str(tk(p, t)), t, {0, 0}, {0, 0}};
 	if (!expect(p, ":"))
 		return false;
-	f.type = opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI);
-	if (f.type.b == f.type.e) {
-		syntax(p, "a type");
+	if (!required_opaque(p, OP_ANGLE | OP_EQ | OP_LINE | OP_SEMI, "a type", &f.type))
 		return false;
-	}
 	f.init = (Span){p->i, p->i};
 	if (at(p, "=")) {
 		p->i++;
-		f.init = opaque(p, OP_LINE | OP_SEMI);
-		if (f.init.b == f.init.e) {
-			syntax(p, "an initial value");
+		if (!required_opaque(p, OP_LINE | OP_SEMI, "an initial value", &f.init))
 			return false;
-		}
 	}
 	if (at(p, ";") || at(p, ","))
 		p->i++;
@@ -821,12 +826,11 @@ static void parse_system(P *p, Attrs *at_)
 	at_->state_stack = -1;
 	at_->seen_system = true;
 	p->i += 2;
-	if (!at_ident(p)) {
-		syntax(p, "a system name after `@@system`");
+	int t = take_ident(p, "a system name after `@@system`");
+	if (t < 0)
 		return;
-	}
-	sys->name = tok_str(cur(p));
-	sys->tok = p->i++;
+	sys->name = tok_str(tk(p, t));
+	sys->tok = t;
 	if (at(p, "(")) {
 		not_supported(p, p->i, "system parameters (`@@system Name(..)`)");
 		skip_one(p);
