@@ -608,8 +608,12 @@ def _shapes(modes):
 
 def display(path, root):
     """A fixture file's path as the user knows it: relative to the project
-    when it is in it."""
+    when it is in it.  A relative path (as a module's mapping comments give
+    it: `fixtures/x.frs`) is already that and is kept as written, never
+    resolved against the working directory."""
     p = Path(path)
+    if not p.is_absolute():
+        return str(p)
     try:
         p = p.resolve().relative_to(Path(root).resolve())
     except (OSError, ValueError):

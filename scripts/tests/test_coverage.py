@@ -647,3 +647,11 @@ def test_a_strdup_the_scenario_never_reaches_fails_the_gate(build_dir, tmp_path)
     status, text = audit_generated(build_dir, module, toml, tmp_path / "r3")
     assert status == 1, text
     assert "never ran" not in text and "FAIL [zero] port_reset no_alloc" in text, text
+
+
+def test_display_keeps_a_mapping_comments_relative_path_whatever_the_working_directory(tmp_path, monkeypatch):
+    # meson runs the tests from the build directory, inside the project: a
+    # relative fixtures/x.frs once came out as build/fixtures/x.frs.
+    monkeypatch.chdir(ROOT / "scripts")
+    assert coverage.display("fixtures/port_reset.frs", ROOT) == "fixtures/port_reset.frs"
+    assert coverage.display(ROOT / "fixtures" / "port_reset.frs", ROOT) == "fixtures/port_reset.frs"
