@@ -432,8 +432,9 @@ static void measure(struct run *r, int threads)
 	fprintf(r->out, ",\"mode\":\"%s\",\"opt\":%d,\"system\":", fx->mode(), r->e->opt);
 	json_str(r->out, fx->system_name());
 	fprintf(r->out, ",\"size_of\":%zu,\"steps\":%u,\"steady_from\":%u,\"steady_to\":%u,"
-		"\"steady_repeat\":%u,\"pid\":%ld,\"threads\":%d,\"windows\":\"all-threads\"}\n",
-		fx->size_of(), n, fx->steady_from(), s_to, reps, (long)getpid(), threads);
+		"\"steady_repeat\":%u,\"pid\":%ld,\"threads\":%d,\"windows\":\"%s\"}\n",
+		fx->size_of(), n, fx->steady_from(), s_to, reps, (long)getpid(), threads,
+		r->w.flags & AUDIT_ALL_THREADS ? "all-threads" : "this-thread");
 	fflush(r->out); /* stdio's buffer is allocated here, outside any window */
 	if (r->v->failures)
 		return;
@@ -510,7 +511,14 @@ void faa_measure(const struct faa_entry *e, struct faa_verdict *v)
 			faa_fail(v, "%s: %s", e->lib, err);
 		else {
 			r.noalloc = strcmp(r.fx.mode(), "noalloc") == 0;
-			r.w.flags = AUDIT_ALL_THREADS | (r.noalloc ? AUDIT_CAPTURE_STACK : 0);
+			/* no_alloc: every thread's calls, with the culprit's stack.
+			 * The allocating shape only needs its counts, and this
+			 * process has one thread (checked above), so per-thread
+			 * windows count the same calls without the all-threads
+			 * atomics on every allocation, which slowed the timing
+			 * batches of the shape that allocates. */
+			r.w.flags = r.noalloc ? AUDIT_ALL_THREADS | AUDIT_CAPTURE_STACK
+					      : AUDIT_THIS_THREAD;
 			measure(&r, threads);
 		}
 		/* The library stays loaded: the process ends right after. */

@@ -437,6 +437,12 @@ def test_meta_must_say_one_thread_and_all_thread_windows(tmp_path):
     gate.check_records([m], found)
     assert [f.rule for f in found] == ["harness", "harness"]
     assert "had 3 threads" in found[0].message and "counted only the measuring thread" in found[1].message
+    # The allocating shape counts per thread (the process has one): not a finding.
+    m.meta.update(threads=1, windows="this-thread")
+    m.mode = "alloc"
+    found = []
+    gate.check_records([m], found)
+    assert found == []
 
 
 def test_harness_calibration_message_is_quoted_once():
