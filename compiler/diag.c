@@ -1,9 +1,9 @@
-/* diag.c — the only place that prints user diagnostics, plus the arena and
- * the internal-error path (die), which is deliberately separate: a user
- * error exits 65, an internal bug aborts with a different message. */
+/* diag.c — the only place that prints user diagnostics: it collects them
+ * and prints them in source order, each with its source line and a caret.
+ * It uses util.c (arena, Out) and the Token layout (frc.h), and no
+ * function of the files that report errors (lex.c, parse.c, check.c...). */
 #include "frc.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,78 +20,6 @@ typedef struct Diag {
 } Diag;
 static Diag *diags;
 static int ndiags, capdiags;
-
-/* The arena: every allocation is one calloc'd block behind a header that
- * links it into a list, so frc_release() can free them all (the fuzz target
- * compiles thousands of inputs in one process). A block per allocation
- * (rather than big chunks) keeps AddressSanitizer's redzones around each
- * object. */
-typedef union Blk {
-	union Blk *next;
-	max_align_t align;
-} Blk;
-static Blk *arena;
-
-void *xalloc(size_t n)
-{
-	if (n > SIZE_MAX - sizeof(Blk))
-		die("out of memory (%zu bytes)", n);
-	Blk *b = calloc(1, sizeof(Blk) + n);
-	if (!b)
-		die("out of memory (%zu bytes)", n);
-	b->next = arena;
-	arena = b;
-	return b + 1;
-}
-
-void arena_free_all(void)
-{
-	while (arena) {
-		Blk *next = arena->next;
-		free(arena);
-		arena = next;
-	}
-}
-
-char *xstrndup(const char *s, size_t n)
-{
-	char *p = xalloc(n + 1);
-	memcpy(p, s, n);
-	return p;
-}
-
-/* ap is used twice (measure, then print), so it is copied; the caller
- * still va_ends its own. */
-char *xvsprintf(const char *fmt, va_list ap)
-{
-	va_list again;
-	va_copy(again, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	char *p = xalloc((size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, again);
-	va_end(again);
-	return p;
-}
-
-char *xsprintf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *p = xvsprintf(fmt, ap);
-	va_end(ap);
-	return p;
-}
-
-_Noreturn void die(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "frc: internal error: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
 
 int error_count(void)
 {
@@ -242,6 +170,21 @@ void error_at(int line, int col, int width, const char *code, const char *fmt, .
 	          xsprintf("%s:%d:%d: error[%s]: %s\n%s", cur_src->path, line, col, code, msg,
 	                   show_line(line, col, width))};
 	VEC_PUSH(diags, ndiags, capdiags, d);
+}
+
+/* Width of token t in columns, for the caret: its characters up to the end
+ * of its first line (a column is a byte that is not a UTF-8 continuation
+ * byte, as in the lexer); at least 1. */
+static int tok_width(const Token *t)
+{
+	int w = 0;
+	for (int i = t->start; i < t->end; i++) {
+		if (cur_src->text[i] == '\n')
+			break;
+		if (((unsigned char)cur_src->text[i] & 0xC0) != 0x80)
+			w++;
+	}
+	return w ? w : 1;
 }
 
 void error_tok(const Token *t, const char *code, const char *fmt, ...)

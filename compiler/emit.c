@@ -24,37 +24,6 @@ const Emitter *emitter_by_name(const char *name)
 	die("no emitter named '%s'", name);
 }
 
-void out_n(Out *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		size_t nc = o->cap ? o->cap * 2 : 4096;
-		while (nc < o->len + n + 1)
-			nc *= 2;
-		char *b = xalloc(nc);
-		if (o->len)
-			memcpy(b, o->buf, o->len);
-		o->buf = b;
-		o->cap = nc;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-	o->buf[o->len] = 0;
-}
-
-void out_s(Out *o, const char *s)
-{
-	out_n(o, s, strlen(s));
-}
-
-void out_f(Out *o, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *b = xvsprintf(fmt, ap);
-	va_end(ap);
-	out_n(o, b, strlen(b));
-}
-
 void out_span(Out *o, Span sp)
 {
 	if (sp.e <= sp.b)

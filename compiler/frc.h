@@ -3,7 +3,8 @@
  * Pipeline: main.c (CLI) → lex.c (tokens, using scan.c's Rust lexical
  * skippers) → parse.c (AST) → check.c (semantics + no_alloc profile) →
  * emit.c (shared walk) → emit_alloc.c | emit_noalloc.c (the two shapes).
- * diag.c is the only module that prints user diagnostics.
+ * diag.c is the only module that prints user diagnostics. util.c (the
+ * arena, the output buffer Out, die) is used by all and uses none of them.
  *
  * Memory: everything is allocated from an arena (xalloc) and released all
  * at once by frc_release() (the frc executable simply exits). Nothing is
@@ -34,7 +35,7 @@ typedef struct State State;
 typedef struct Method Method;
 typedef struct System System;
 
-/* ---- util (diag.c) ---------------------------------------------------- */
+/* ---- util.c: arena, strings, die, the output buffer --------------------- */
 
 void *xalloc(size_t n);                  /* zeroed; dies on exhaustion */
 void arena_free_all(void);               /* frees every xalloc block */
@@ -53,6 +54,24 @@ char *xvsprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)
 		}                                                                  \
 		(arr)[(n)++] = (item);                                             \
 	} while (0)
+
+/* Internal compiler bug: prints "frc: internal error: ..." and aborts. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable text buffer in the arena; buf is NUL-terminated (NULL while
+ * empty). */
+typedef struct Out {
+	char *buf;
+	size_t len, cap;
+	/* Inside a handler or action body: the .frs line (and, when it starts
+	 * mid-line, the column) the current output line starts on, written as
+	 * its `// frs:N` / `// frs:N:C` line marker (emit_body); 0 elsewhere. */
+	int frs_line, frs_col;
+} Out;
+
+void out_s(Out *o, const char *s);
+void out_n(Out *o, const char *s, size_t n);
+void out_f(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- diag.c ------------------------------------------------------------ */
 
@@ -80,8 +99,6 @@ int error_count(void);
 void diag_reset(void);
 /* Length of the valid UTF-8 sequence at s[i], 0 when it is not UTF-8. */
 int utf8_seq_len(const char *s, int len, int i);
-/* Internal compiler bug: prints "frc: internal error: ..." and aborts. */
-_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- scan.c: Rust lexical structure ------------------------------------ */
 
@@ -123,7 +140,6 @@ extern TokList src_toks;
 #define TOK(k) (&src_toks.v[(k)])
 bool tok_is(const Token *t, const char *s);
 char *tok_str(const Token *t);
-int tok_width(const Token *t);
 
 /* ---- parse.c: the AST ------------------------------------------------------ */
 
@@ -285,18 +301,6 @@ CopyKind type_copy_kind(Span type);
 
 /* ---- emit.c ------------------------------------------------------------- */
 
-typedef struct Out {
-	char *buf;
-	size_t len, cap;
-	/* Inside a handler or action body: the .frs line (and, when it starts
-	 * mid-line, the column) the current output line starts on, written as
-	 * its `// frs:N` / `// frs:N:C` line marker (emit_body); 0 elsewhere. */
-	int frs_line, frs_col;
-} Out;
-
-void out_s(Out *o, const char *s);
-void out_n(Out *o, const char *s, size_t n);
-void out_f(Out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_span(Out *o, Span sp);          /* opaque Rust text verbatim */
 
 /* One back end = one runtime shape, as QBE does it: a table of hooks filled

@@ -26,18 +26,6 @@ char *tok_str(const Token *t)
 	return xstrndup(cur_src->text + t->start, (size_t)(t->end - t->start));
 }
 
-int tok_width(const Token *t)
-{
-	int w = 0;
-	for (int i = t->start; i < t->end; i++) {
-		if (cur_src->text[i] == '\n')
-			break;
-		if (((unsigned char)cur_src->text[i] & 0xC0) != 0x80)
-			w++;
-	}
-	return w ? w : 1;
-}
-
 /* text = { UTF-8 character except NUL }
  * Rust sources are UTF-8 and frc copies native text into its output
  * verbatim, so anything else would only move the error to rustc (or, for a
