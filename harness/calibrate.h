@@ -2,16 +2,17 @@
  * calibrate.h — prove that the interposer counts every entry point it
  * hooks, before anything is measured (DESIGN.md "No false zero").
  *
- * Each hooked function (the ten heap functions, glibc's eight __libc_
- * aliases, mmap, mmap64, mremap, munmap, brk, sbrk and syscall(SYS_mmap))
- * is called once in a window of its own and must read exactly one call of
- * its kind and nothing else.  A library preloaded in front of libaudit.so
- * that takes over one function, or an interposer that stopped counting a
- * kind, fails here instead of reading 0 in every window after it.
+ * Every row of the interposer's table of hooked entry points
+ * (interposer/entries.h: the ten heap functions, glibc's eight __libc_
+ * aliases, mmap, mmap64, __mmap, mremap, munmap, __munmap, brk, sbrk,
+ * __sbrk and syscall() with each of its four memory numbers) is called
+ * once in a window of its own and must read exactly one call of its kind
+ * and nothing else.  A library preloaded in front of libaudit.so that
+ * takes over one function, or an interposer that stopped counting a kind,
+ * fails here instead of reading 0 in every window after it.
  *
- * The calls go through volatile function pointers (gcc deletes a visible
- * malloc/free pair) to the symbols as the dynamic linker binds them for any
- * other object, so what is calibrated is what a fixture library would call.
+ * The table calls each symbol as the dynamic linker binds it for any other
+ * object, so what is calibrated is what a fixture library would call.
  * What a window must not see — allocating the block a free() or realloc()
  * works on, freeing or unmapping the result — happens outside it.
  *
@@ -26,8 +27,9 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "entries.h"
 
-#define FAA_CALIB_ENTRIES 25
+#define FAA_CALIB_ENTRIES ENTRY_COUNT
 
 struct faa_calib_entry {
 	const char *fn;   /* the entry point as called, e.g. "__libc_calloc" */

@@ -1,4 +1,5 @@
-/* calls.c — the entry-point table of calls.h. */
+/* calls.c — the v_* pointers of calls.h, and running and checking one
+ * entry of the shared table (../entries.c) in a window. */
 #define _GNU_SOURCE
 /* The symbol mmap, not the mmap64 that <sys/mman.h> substitutes under
  * -D_FILE_OFFSET_BITS=64 (which Meson passes): each name is its own hook. */
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* glibc exports these without declaring them. */
@@ -59,217 +59,26 @@ void *(*volatile v_sbrk)(intptr_t) = sbrk;
 void *(*volatile v_libc_sbrk)(intptr_t) = __sbrk;
 long (*volatile v_syscall)(long, ...) = syscall;
 
-size_t page_size(void)
-{
-	static size_t pg;
-	if (!pg)
-		pg = (size_t)sysconf(_SC_PAGESIZE);
-	return pg;
-}
-
-#define RW (PROT_READ | PROT_WRITE)
-#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
-
-/* ---- setup / cleanup ---------------------------------------------------- */
-
-static void *small_block(void)
-{
-	return v_malloc(8);
-}
-
-static void *one_page(void)
-{
-	void *p = v_mmap(NULL, page_size(), RW, ANON, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void release_block(void *p)
-{
-	v_free(p);
-}
-
-static void unmap_one(void *p)
-{
-	if (p)
-		v_munmap(p, page_size());
-}
-
-static void unmap_two(void *p)
-{
-	if (p)
-		v_munmap(p, 2 * page_size());
-}
-
-static int ptr_rc(void *p, void **out)
-{
-	*out = p;
-	return p ? 0 : -1;
-}
-
-static int map_rc(void *p, void **out)
-{
-	*out = p == MAP_FAILED ? NULL : p;
-	return p == MAP_FAILED ? -1 : 0;
-}
-
-/* ---- heap calls (each requests 24 bytes; aligned_alloc 64) -------------- */
-
-static int c_malloc(void *in, void **out) { (void)in; return ptr_rc(v_malloc(24), out); }
-static int c_calloc(void *in, void **out) { (void)in; return ptr_rc(v_calloc(3, 8), out); }
-static int c_realloc(void *in, void **out) { return ptr_rc(v_realloc(in, 24), out); }
-static int c_reallocarray(void *in, void **out) { return ptr_rc(v_reallocarray(in, 3, 8), out); }
-static int c_free(void *in, void **out) { v_free(in); *out = NULL; return 0; }
-static int c_aligned_alloc(void *in, void **out) { (void)in; return ptr_rc(v_aligned_alloc(64, 64), out); }
-static int c_memalign(void *in, void **out) { (void)in; return ptr_rc(v_memalign(64, 24), out); }
-static int c_valloc(void *in, void **out) { (void)in; return ptr_rc(v_valloc(24), out); }
-static int c_pvalloc(void *in, void **out) { (void)in; return ptr_rc(v_pvalloc(24), out); }
-
-static int c_posix_memalign(void *in, void **out)
-{
-	(void)in;
-	*out = NULL;
-	int rc = v_posix_memalign(out, 64, 24);
-	if (rc)
-		errno = rc;
-	return rc ? -1 : 0;
-}
-
-static int c_libc_malloc(void *in, void **out) { (void)in; return ptr_rc(v_libc_malloc(24), out); }
-static int c_libc_calloc(void *in, void **out) { (void)in; return ptr_rc(v_libc_calloc(3, 8), out); }
-static int c_libc_realloc(void *in, void **out) { return ptr_rc(v_libc_realloc(in, 24), out); }
-static int c_libc_reallocarray(void *in, void **out) { return ptr_rc(v_libc_reallocarray(in, 3, 8), out); }
-static int c_libc_free(void *in, void **out) { v_libc_free(in); *out = NULL; return 0; }
-static int c_libc_memalign(void *in, void **out) { (void)in; return ptr_rc(v_libc_memalign(64, 24), out); }
-static int c_libc_valloc(void *in, void **out) { (void)in; return ptr_rc(v_libc_valloc(24), out); }
-static int c_libc_pvalloc(void *in, void **out) { (void)in; return ptr_rc(v_libc_pvalloc(24), out); }
-
-/* ---- OS calls ----------------------------------------------------------- */
-
-/* brk(NULL), sbrk(0) and the brk system call with 0 only read the current
- * break (the kernel leaves it alone below its start): safe next to
- * glibc's malloc, which owns the break, even on a threaded process. */
-
-static int c_mmap(void *in, void **out) { (void)in; return map_rc(v_mmap(NULL, page_size(), RW, ANON, -1, 0), out); }
-static int c_mmap64(void *in, void **out) { (void)in; return map_rc(v_mmap64(NULL, page_size(), RW, ANON, -1, 0), out); }
-static int c_libc_mmap(void *in, void **out) { (void)in; return map_rc(v_libc_mmap(NULL, page_size(), RW, ANON, -1, 0), out); }
-static int c_mremap(void *in, void **out) { return map_rc(v_mremap(in, page_size(), 2 * page_size(), MREMAP_MAYMOVE), out); }
-static int c_munmap(void *in, void **out) { *out = NULL; return v_munmap(in, page_size()); }
-static int c_libc_munmap(void *in, void **out) { *out = NULL; return v_libc_munmap(in, page_size()); }
-static int c_brk(void *in, void **out) { (void)in; *out = NULL; return v_brk(NULL); }
-
-static int c_sbrk(void *in, void **out)
-{
-	(void)in;
-	*out = NULL;
-	return v_sbrk(0) == (void *)-1 ? -1 : 0;
-}
-
-static int c_libc_sbrk(void *in, void **out)
-{
-	(void)in;
-	*out = NULL;
-	return v_libc_sbrk(0) == (void *)-1 ? -1 : 0;
-}
-
-static int c_sys_mmap(void *in, void **out)
-{
-	(void)in;
-	long r = v_syscall(SYS_mmap, 0L, (long)page_size(), (long)RW, (long)ANON, -1L, 0L);
-	return map_rc(r == -1 ? MAP_FAILED : (void *)r, out);
-}
-
-static int c_sys_mremap(void *in, void **out)
-{
-	long r = v_syscall(SYS_mremap, (long)in, (long)page_size(),
-			   (long)(2 * page_size()), (long)MREMAP_MAYMOVE, 0L);
-	return map_rc(r == -1 ? MAP_FAILED : (void *)r, out);
-}
-
-static int c_sys_munmap(void *in, void **out)
-{
-	*out = NULL;
-	return v_syscall(SYS_munmap, (long)in, (long)page_size()) == -1 ? -1 : 0;
-}
-
-static int c_sys_brk(void *in, void **out)
-{
-	(void)in;
-	*out = NULL;
-	return v_syscall(SYS_brk, 0L) == -1 ? -1 : 0;
-}
-
-/* ---- the table ---------------------------------------------------------- */
-
-const struct entry entries[] = {
-	{"malloc", AUDIT_MALLOC, 24, NULL, c_malloc, release_block},
-	{"calloc", AUDIT_CALLOC, 24, NULL, c_calloc, release_block},
-	{"realloc", AUDIT_REALLOC, 24, small_block, c_realloc, release_block},
-	{"reallocarray", AUDIT_REALLOCARRAY, 24, small_block, c_reallocarray, release_block},
-	{"free", AUDIT_FREE, 0, small_block, c_free, release_block},
-	{"posix_memalign", AUDIT_POSIX_MEMALIGN, 24, NULL, c_posix_memalign, release_block},
-	{"aligned_alloc", AUDIT_ALIGNED_ALLOC, 64, NULL, c_aligned_alloc, release_block},
-	{"memalign", AUDIT_MEMALIGN, 24, NULL, c_memalign, release_block},
-	{"valloc", AUDIT_VALLOC, 24, NULL, c_valloc, release_block},
-	{"pvalloc", AUDIT_PVALLOC, 24, NULL, c_pvalloc, release_block},
-
-	{"__libc_malloc", AUDIT_MALLOC, 24, NULL, c_libc_malloc, release_block},
-	{"__libc_calloc", AUDIT_CALLOC, 24, NULL, c_libc_calloc, release_block},
-	{"__libc_realloc", AUDIT_REALLOC, 24, small_block, c_libc_realloc, release_block},
-	{"__libc_reallocarray", AUDIT_REALLOCARRAY, 24, small_block, c_libc_reallocarray, release_block},
-	{"__libc_free", AUDIT_FREE, 0, small_block, c_libc_free, release_block},
-	{"__libc_memalign", AUDIT_MEMALIGN, 24, NULL, c_libc_memalign, release_block},
-	{"__libc_valloc", AUDIT_VALLOC, 24, NULL, c_libc_valloc, release_block},
-	{"__libc_pvalloc", AUDIT_PVALLOC, 24, NULL, c_libc_pvalloc, release_block},
-
-	{"mmap", AUDIT_MMAP, 0, NULL, c_mmap, unmap_one},
-	{"mmap64", AUDIT_MMAP, 0, NULL, c_mmap64, unmap_one},
-	{"__mmap", AUDIT_MMAP, 0, NULL, c_libc_mmap, unmap_one},
-	{"mremap", AUDIT_MREMAP, 0, one_page, c_mremap, unmap_two},
-	{"munmap", AUDIT_MUNMAP, 0, one_page, c_munmap, unmap_one},
-	{"__munmap", AUDIT_MUNMAP, 0, one_page, c_libc_munmap, unmap_one},
-	{"brk", AUDIT_BRK, 0, NULL, c_brk, NULL},
-	{"sbrk", AUDIT_SBRK, 0, NULL, c_sbrk, NULL},
-	{"__sbrk", AUDIT_SBRK, 0, NULL, c_libc_sbrk, NULL},
-	{"syscall(SYS_mmap)", AUDIT_MMAP, 0, NULL, c_sys_mmap, unmap_one},
-	{"syscall(SYS_mremap)", AUDIT_MREMAP, 0, one_page, c_sys_mremap, unmap_two},
-	{"syscall(SYS_munmap)", AUDIT_MUNMAP, 0, one_page, c_sys_munmap, unmap_one},
-	{"syscall(SYS_brk)", AUDIT_BRK, 0, NULL, c_sys_brk, NULL},
-};
-const size_t n_entries = sizeof entries / sizeof entries[0];
-
-const struct entry *entry_find(const char *fn)
-{
-	for (size_t i = 0; i < n_entries; i++)
-		if (strcmp(entries[i].fn, fn) == 0)
-			return &entries[i];
-	return NULL;
-}
-
 void entry_run(const struct entry *e, const struct audit_api *api,
 	       unsigned flags, const struct audit_fast_window *fast,
 	       struct entry_result *r)
 {
-	void *in = NULL, *out = NULL;
+	void *in, *out = NULL;
 
 	memset(r, 0, sizeof *r);
 	r->fw = *fast;
-	(void)page_size(); /* sysconf outside the window */
-	if (e->setup)
-		in = e->setup();
+	r->missing = !e->sym;
+	if (r->missing)
+		return;
+	in = entry_setup(e);
 	api->open(flags);
 	audit_fast_open(&r->fw);
 	errno = 0;
-	r->call_rc = e->call(in, &out);
+	r->call_rc = e->call(e, in, &out);
 	r->call_errno = errno;
 	audit_fast_close(&r->fw);
 	r->close_rc = api->close(&r->c);
-	/* a failed realloc/mremap leaves its input in place */
-	if (r->call_rc != 0 && in && in != out && e->setup == small_block)
-		release_block(in);
-	if (r->call_rc != 0 && in && e->setup == one_page)
-		unmap_one(in);
-	if (e->cleanup && out)
-		e->cleanup(out);
+	entry_cleanup(e, in, out, r->call_rc);
 }
 
 #define FAIL(...) (snprintf(msg, cap, __VA_ARGS__), false)
@@ -281,6 +90,8 @@ bool entry_check(const struct entry *e, const struct entry_result *r,
 	const struct audit_counts *c = &r->c;
 	bool heap = e->kind < AUDIT_HEAP_KINDS, is_free = e->kind == AUDIT_FREE;
 
+	if (r->missing)
+		return FAIL("%s: no such symbol in this process", e->fn);
 	if (r->close_rc != 0)
 		return FAIL("%s: closing the window returned %d", e->fn, r->close_rc);
 	if (r->call_rc != 0)

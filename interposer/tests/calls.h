@@ -1,5 +1,8 @@
 /*
- * calls.h — every hooked entry point of libaudit.so, made callable once.
+ * calls.h — every hooked entry point of libaudit.so, callable from the
+ * tests: the v_* pointers below for test bodies, and the table of
+ * ../entries.h (shared with the harness's calibration) run in a window and
+ * checked (entry_run, entry_check).
  *
  * Shared by the Criterion suite (through common.h) and count_probe.c,
  * which must not depend on Criterion.  Nothing here links libaudit.so:
@@ -24,6 +27,7 @@
 #include <sys/types.h>
 
 #include "audit.h"
+#include "entries.h" /* struct entry, entries[], entry_find, page_size */
 
 extern void *(*volatile v_malloc)(size_t);
 extern void *(*volatile v_calloc)(size_t, size_t);
@@ -59,32 +63,8 @@ extern void *(*volatile v_sbrk)(intptr_t);
 extern void *(*volatile v_libc_sbrk)(intptr_t);
 extern long (*volatile v_syscall)(long, ...);
 
-/* The system's page size (what the mmap entries map). */
-size_t page_size(void);
-
-/* One hooked entry point.  setup and cleanup run outside the window (they
- * may allocate or map); call makes exactly one call of the entry point
- * and nothing else.  Every block or mapping is released by cleanup. */
-struct entry {
-	const char *fn;       /* "malloc", "__libc_free", "syscall(SYS_mmap)" */
-	enum audit_kind kind; /* what one call counts as */
-	uint64_t bytes;       /* the bytes one call requests (0: OS kinds) */
-	void *(*setup)(void);
-	/* Returns 0 when the forwarded call succeeded, -1 (errno set) when
-	 * it failed; *out is what cleanup releases. */
-	int (*call)(void *in, void **out);
-	void (*cleanup)(void *out);
-};
-
-/* Every hooked entry point: the 10 heap functions, the 8 __libc_ aliases,
- * the 9 OS functions and syscall() with each of the 4 memory numbers. */
-extern const struct entry entries[];
-extern const size_t n_entries;
-
-/* The entry called `fn`, or NULL. */
-const struct entry *entry_find(const char *fn);
-
 struct entry_result {
+	bool missing;     /* e->sym is NULL: nothing was called */
 	int close_rc;     /* audit_window_close() */
 	int call_rc;      /* 0: the forwarded call succeeded */
 	int call_errno;   /* errno after a failed call */
@@ -92,17 +72,19 @@ struct entry_result {
 	struct audit_fast_window fw; /* the fast window inside it (counts) */
 };
 
-/* setup; open a full window (flags) and, inside it, a fast window on
- * `fast` (bound to the calling thread); call; close both; cleanup. */
+/* entry_setup; open a full window (flags) and, inside it, a fast window
+ * on `fast` (bound to the calling thread); e->call; close both;
+ * entry_cleanup.  Nothing at all when the entry's symbol is missing. */
 void entry_run(const struct entry *e, const struct audit_api *api,
 	       unsigned flags, const struct audit_fast_window *fast,
 	       struct entry_result *r);
 
-/* Checks that r saw exactly `n` calls of e->kind (0 or 1) and nothing
- * else: every other kind 0; allocs, frees and os as the kind implies;
- * e->bytes per call; the fast window agreeing; with AUDIT_CAPTURE_STACK
- * in `flags`, the capture naming e->kind and this thread.  Returns true
- * when it holds; otherwise false with the first difference in msg. */
+/* Checks that the symbol was there and r saw exactly `n` calls of
+ * e->kind (0 or 1) and nothing else: every other kind 0; allocs, frees
+ * and os as the kind implies; e->bytes per call; the fast window
+ * agreeing; with AUDIT_CAPTURE_STACK in `flags`, the capture naming
+ * e->kind and this thread.  Returns true when it holds; otherwise false
+ * with the first difference in msg. */
 bool entry_check(const struct entry *e, const struct entry_result *r,
 		 unsigned flags, uint64_t n, const struct audit_api *api,
 		 char *msg, size_t cap);
