@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rustlex
+from . import procs, rustlex
 
 # frc's comments in the generated module, as ModuleMap reads them
 _MAPPING = re.compile(r"^\s*//\s*(\S+\.frs):(\d+)\s*(.*)$")
@@ -72,7 +72,7 @@ def symbolise(stack):
         # A return address points after the call; -1 lands inside it.
         args = [addr2line, "-e", lib, "-a", "-f", "-i", "-C"] + [hex(max(o - 1, 0)) for o in offs]
         try:
-            text = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
+            text = procs.run(args, timeout=60).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         chunks = re.split(r"^0x0*([0-9a-f]+)\n", text, flags=re.M)[1:]

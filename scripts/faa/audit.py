@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, coverage, gate, html, report, run, scenario, tools, valgrind, variant
+from . import (build, coverage, gate, html, procs, report, run, scenario, tools, valgrind,
+               variant, workdir)
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
 
 ROOT = tools.ROOT
@@ -134,7 +135,12 @@ class PhaseClock:
 
 
 def audit(opts):
-    """One audit run; returns the exit status (0 pass, 1 the gate failed)."""
+    """One audit run; returns the exit status (0 pass, 1 the gate failed).
+
+    Everything is checked before anything is written (arguments, fixtures,
+    scenarios, the report dir); then the work dir is locked for the run
+    (workdir.py); the previous run's reports stay as they are until this
+    run's are complete (write_report)."""
     clock = PhaseClock()
     clock.start("build")
     tree = tools.BuildTree(opts.build_dir, opts.work_dir)
@@ -142,8 +148,15 @@ def audit(opts):
     rustc = tools.rustc()
     if opts.valgrind == "on":
         tools.valgrind(required=True)      # fail before an hour of building, not after
-    reports_dir = _clear_reports(opts, tree)
+    reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
+    with workdir.lock(tree.work):
+        return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
+
+
+def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
+    """audit(), once everything is checked and the work dir is locked."""
+    (tree.work / "criterion.xml").unlink(missing_ok=True)
     progress(f"audit: {len(target.fixtures)} fixture(s) x {len(target.modes)} shape(s) x "
              f"O{',O'.join(map(str, opts.opt))} with {target.compiler.label}")
 
@@ -156,7 +169,7 @@ def audit(opts):
     gate_build(target, r)
     if any(o.libs for o in r.outcomes.values()):
         clock.start("harness")
-    r.harness = run.measure(tree, r.outcomes, jobs=opts.jobs, junit=reports_dir / "criterion.xml",
+    r.harness = run.measure(tree, r.outcomes, jobs=opts.jobs, junit=tree.work / "criterion.xml",
                             interposer=interposer, progress=progress)
     if r.harness:
         gate_measurements(opts, target, r)
@@ -189,14 +202,58 @@ def _interposer(opts):
     return path
 
 
-def _clear_reports(opts, tree):
-    """An interrupted run must not leave the previous run's report looking
-    like this one's: clear it first, write the new one at the very end."""
-    reports_dir = Path(opts.report_dir) if opts.report_dir else tree.reports
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    for old in report.REPORT_FILES:
-        (reports_dir / old).unlink(missing_ok=True)
-    return reports_dir
+def _reports_dir(opts, tree):
+    """Where the reports go, checked but not touched: a run that stops
+    early (a usage error, SIGINT, SIGTERM) leaves the previous run's
+    reports as they were; write_report replaces them all at the end."""
+    d = Path(opts.report_dir) if opts.report_dir else tree.reports
+    if d.exists() and not d.is_dir():
+        raise UsageError(f"report dir {d} is not a directory")
+    for f in report.REPORT_FILES:
+        if (d / f).is_dir():
+            raise UsageError(f"{d / f} is a directory: the report cannot be written there")
+    near = d
+    while not near.exists() and near != near.parent:
+        near = near.parent
+    if not os.access(near, os.W_OK | os.X_OK):
+        raise UsageError(f"report dir {d}: {near} is not writable")
+    if opts.baseline and not Path(opts.baseline).is_file():
+        raise UsageError(f"--baseline {opts.baseline}: no such file")
+    build.compile_timeout()                 # FAA_COMPILE_TIMEOUT must make sense
+    return d
+
+
+def _replace_reports(reports_dir, rep, criterion):
+    """The previous run's report files, all of them, replaced by this
+    run's; a stopping signal waits until the set is complete."""
+    with procs.deferred():
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        for old in report.REPORT_FILES:
+            (reports_dir / old).unlink(missing_ok=True)
+        report.write_reports(rep, reports_dir)
+        if criterion.exists():
+            report.write_atomic(reports_dir / "criterion.xml",
+                                criterion.read_text(encoding="utf-8", errors="replace"))
+        try:
+            html.write(rep, reports_dir)
+        except ToolMissing as e:
+            print(f"note [html] report.html skipped: {e}")
+
+
+def check_names(fixtures):
+    """Fixture names become file names, manifest fields and crate names
+    (build.crate_ident): no control characters, and no two names of one
+    run may come out as the same crate."""
+    seen = {}
+    for fx in fixtures:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in fx.name):
+            raise UsageError(f"fixture name {fx.name!r}: control characters (a tab, a newline) "
+                             f"cannot be in a fixture's name; rename {fx.toml}")
+        ident = build.crate_ident(fx.name)
+        if ident in seen and seen[ident] != fx.name:
+            raise UsageError(f"fixtures {seen[ident]!r} and {fx.name!r} would both build crate "
+                             f"{ident!r}: rename one")
+        seen[ident] = fx.name
 
 
 def select(opts, tree):
@@ -206,6 +263,7 @@ def select(opts, tree):
         compiler = (build.identify(shutil.which(opts.compiler) or opts.compiler, bundled=False)
                     if opts.compiler else build.identify(tree.frc, bundled=True))
         disc = run.survey(Path(opts.fixtures_dir), opts.fixtures or None)
+        check_names(disc.fixtures)
         return Target(fixtures=disc.fixtures, modes=variant.MODES, compiler=compiler, discovery=disc)
     if not (opts.generated and opts.scenario):
         raise UsageError("--generated and --scenario go together")
@@ -215,6 +273,7 @@ def select(opts, tree):
     scen_path = Path(opts.scenario)
     fixture = run.Fixture(name=scen_path.stem, frs=None, toml=scen_path,
                           scenario=scenario.load(scen_path))
+    check_names([fixture])
     compiler = build.Compiler(path=str(generated), name="generated", version=generated.name,
                               bundled=False)
     return Target(fixtures=[fixture], modes=(opts.mode,), compiler=compiler, generated=generated)
@@ -275,11 +334,7 @@ def write_report(opts, target, tree, reports_dir, r):
     perf = report.performance(tree.reports / "bench.json")
     if perf:
         rep["performance"] = perf
-    report.write_reports(rep, reports_dir)
-    try:
-        html.write(rep, reports_dir)
-    except ToolMissing as e:
-        print(f"note [html] report.html skipped: {e}")
+    _replace_reports(reports_dir, rep, tree.work / "criterion.xml")
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)
     for f in r.findings:

@@ -5,14 +5,18 @@ Per fixture the work directory (BUILD/audit/NAME/) holds:
                                       under the fixture's own name (source_name)
   gen/{alloc,noalloc}/NAME.rs         the compiler's output
   shim/NAME_{mode}.rs                 the fixture ABI crate (shim.py)
-  lib/libfx_NAME_{mode}_o{N}.so       one cdylib per mode x opt-level
+  lib/libfx_IDENT_{mode}_o{N}.so      one cdylib per mode x opt-level
+                                      (IDENT: crate_ident(NAME), e.g. my_fixture_1a2b3c4d
+                                      for `my-fixture`; records and reports keep NAME)
   nostd/                              the no_std proof of the no_alloc output (nostd.py)
 
 rustc runs are cached by content: a library is rebuilt only when the hash
 of its inputs (shim, module, rustc version, flags) changes.
 """
 
+import hashlib
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -20,12 +24,42 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import shim, tools, variant
+from . import procs, shim, tools, variant
 from .errors import EXIT_GATE, AuditError, ToolMissing, UsageError
 
 OPT_LEVELS = (0, 3)
-COMPILE_TIMEOUT = int(os.environ.get("FAA_COMPILE_TIMEOUT", "120"))
 RUSTC_TIMEOUT = 600
+
+
+def compile_timeout():
+    """Seconds the compiler under audit gets per file: $FAA_COMPILE_TIMEOUT
+    (a positive number), else 120."""
+    text = os.environ.get("FAA_COMPILE_TIMEOUT", "120")
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"FAA_COMPILE_TIMEOUT={text!r}: expected a positive number of seconds")
+    return value
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def crate_ident(name):
+    """The identifier a fixture goes by in crate names (fx_IDENT_MODE_oN,
+    nostd_IDENT): its name when that is one ([A-Za-z_][A-Za-z0-9_]*), else
+    the name with every other character turned into `_` (and `_` in front
+    of a leading digit) plus `_` and 8 hex digits of the name's sha256, so
+    that `my-fixture` and `my_fixture` stay distinct crates.  Two names of
+    one run that still meet are refused (audit.check_names)."""
+    if _IDENT.match(name):
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not safe or safe[0].isdigit():
+        safe = "_" + safe
+    return f"{safe}_{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 @dataclass
@@ -43,8 +77,7 @@ class Compiler:
 def identify(path, bundled):
     """Runs `COMPILER --version`; the first word is the name, the rest the version."""
     try:
-        r = subprocess.run([str(path), "--version"], capture_output=True, text=True,
-                           timeout=30)
+        r = procs.run([path, "--version"], timeout=30)
     except FileNotFoundError as e:
         raise UsageError(f"compiler {path} not found") from e
     except PermissionError as e:
@@ -75,10 +108,10 @@ class Outcome:
 
 
 def run_tool(cmd, cwd=None, timeout=None):
-    """subprocess.run that turns a missing program into ToolMissing."""
+    """procs.run (the child in its own process group, the whole group
+    stopped on a timeout) that turns a missing program into ToolMissing."""
     try:
-        return subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True,
-                              text=True, errors="replace", timeout=timeout)
+        return procs.run(cmd, cwd=cwd, timeout=timeout)
     except FileNotFoundError as e:
         raise ToolMissing(Path(str(cmd[0])).name, Path(str(cmd[0])).name) from e
 
@@ -112,10 +145,12 @@ def compile_variant(compiler, frs, mode, work):
         out.unlink()
     prog = Path(compiler.path).resolve() if os.sep in compiler.path else compiler.path
     cmd = [prog, "compile", "-l", "rust", "-o", gdir, name]
+    timeout = compile_timeout()
     try:
-        r = run_tool(cmd, cwd=vdir, timeout=COMPILE_TIMEOUT)
+        r = run_tool(cmd, cwd=vdir, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"{compiler.label} did not finish within {COMPILE_TIMEOUT} s on {frs}"
+        return None, (f"{compiler.label} did not finish within {timeout:g} s on {frs} "
+                      f"(FAA_COMPILE_TIMEOUT; it was stopped with every process it started)")
     if r.returncode < 0:
         return None, f"{compiler.label} crashed (signal {-r.returncode}) on {frs}\n{r.stderr}"
     if r.returncode == 65 and mode == "noalloc" and not compiler.bundled:
@@ -204,7 +239,7 @@ def build_mode(c, rustc, rustc_ver, opts=OPT_LEVELS):
         shim_rs.write_text(src, encoding="utf-8")
     t0 = time.monotonic()
     for opt in opts:
-        crate = f"fx_{fx.name}_{mode}_o{opt}"
+        crate = f"fx_{crate_ident(fx.name)}_{mode}_o{opt}"
         lib = work / "lib" / f"lib{crate}.so"
         args = ["--edition", "2021", "--crate-type", "cdylib", "--crate-name", crate,
                 "-C", f"opt-level={opt}", "-C", "debuginfo=1", "-A", "warnings"]
@@ -230,7 +265,7 @@ def nostd_check(o, fx, module, text, work, rustc, rustc_ver):
     src = shim.nostd_wrapper(module.resolve())
     if not wrapper.exists() or wrapper.read_text() != src:
         wrapper.write_text(src, encoding="utf-8")
-    problems = nostd.prove(rustc, rustc_ver, wrapper, module, text, ndir, f"nostd_{fx.name}",
+    problems = nostd.prove(rustc, rustc_ver, wrapper, module, text, ndir, f"nostd_{crate_ident(fx.name)}",
                            sysroot_cache=work.parent / "nostd-sysroot")
     o.nostd = "failed" if problems else "ok"
     o.nostd_problems = problems
@@ -241,8 +276,7 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
     """The build stage: shim and rustc for every compiled module, in
     parallel; returns {(name, mode): Outcome}.  `since`: when the stage's
     wall time started (default now; build_all counts the compile too)."""
-    rustc_ver = subprocess.run([rustc, "--version"], capture_output=True,
-                               text=True).stdout.strip()
+    rustc_ver = procs.run([rustc, "--version"], timeout=60).stdout.strip()
     jobs = jobs or max(1, os.cpu_count() or 1)
     results = {}
     t0 = time.monotonic() if since is None else since
@@ -279,7 +313,7 @@ def compile_rejects(compiler, fixtures_dir, outdir):
     for frs in sorted((fixtures_dir / "reject").glob("*.frs")):
         try:
             r = run_tool([compiler.path, "compile", "-l", "rust", "-o", outdir, frs],
-                         timeout=COMPILE_TIMEOUT)
+                         timeout=compile_timeout())
             out.append((frs, r.returncode, r.stderr))
         except subprocess.TimeoutExpired:
             out.append((frs, None, "timed out"))

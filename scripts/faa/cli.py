@@ -10,12 +10,23 @@ import json
 import sys
 from pathlib import Path
 
-from . import VERSION, audit, bench, build, compare, mutate, report, tools, variant
+from . import VERSION, audit, bench, build, compare, mutate, procs, report, tools, variant
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError
 
 ROOT = tools.ROOT
 # The checks gate.unchecked() can name.
 UNCHECKABLE = ("coverage", "second counter", "memcheck", "baseline", "rejects")
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1 (--jobs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _opts(text):
@@ -149,7 +160,8 @@ def _add_run(sub):
     r.add_argument("--baseline", metavar="REPORT.json",
                    help="fail on any window that allocates more than in this earlier report "
                         "(default for frc: reports/baseline.json)")
-    r.add_argument("--jobs", type=int, default=None, help="parallel builds and harness workers")
+    r.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help="parallel builds and harness workers, N >= 1 (default: the CPU count)")
     r.add_argument("--no-cache", action="store_true",
                    help="re-run Valgrind and Callgrind even for libraries that were not rebuilt "
                         "(their results are otherwise reused, keyed by the library's build hash)")
@@ -221,14 +233,21 @@ def _add_mutate(sub):
     mu.add_argument("--broken-dir", help="where the broken libraries are (default: BUILD/interposer/broken)")
     mu.add_argument("--no-control", action="store_true", help="skip the control run (development only)")
     mu.add_argument("--list", action="store_true", help="list the mutants and exit")
-    mu.add_argument("--jobs", type=int, default=None, help="audits run at once (default 2)")
+    mu.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                    help="audits run at once, N >= 1 (default 2)")
     mu.set_defaults(func=cmd_mutate)
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    procs.install()         # SIGINT/SIGTERM: stop every child, exit 130/143
     try:
         return args.func(args)
+    except procs.Interrupted as e:
+        print(f"audit: interrupted by {e}: every process it started was stopped; reports are "
+              f"only replaced whole, at the end of a run (a previous run's are left as they were)",
+              file=sys.stderr)
+        return e.status
     except AuditError as e:
         print(f"audit: error: {e}", file=sys.stderr)
         return e.status
@@ -239,3 +258,5 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("audit: interrupted; no report was written for this run", file=sys.stderr)
         return 130
+    finally:
+        procs.uninstall()   # a signal from here on ends the process the default way

@@ -63,6 +63,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import procs
+
 TIMEOUT = 600
 FORMAT = 4          # of the cached Callgrind/DWARF/objdump results
 SHAPE = {"alloc": "allocating", "noalloc": "no_alloc"}
@@ -291,8 +293,7 @@ def decoded_lines(lib, readelf=None):
     readelf = readelf or shutil.which("readelf")
     if not readelf:
         raise RuntimeError("readelf (binutils) is needed for line coverage")
-    r = subprocess.run([readelf, "-W", "--debug-dump=decodedline", str(lib)],
-                       capture_output=True, text=True, timeout=TIMEOUT)
+    r = procs.run([readelf, "-W", "--debug-dump=decodedline", str(lib)], timeout=TIMEOUT)
     if r.returncode != 0:
         raise RuntimeError(f"readelf failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
     return r.stdout
@@ -458,7 +459,7 @@ def _tool(name, args, lib):
     exe = shutil.which(name)
     if not exe:
         raise RuntimeError(f"{name} (binutils) is needed for line coverage")
-    r = subprocess.run([exe, *args, str(lib)], capture_output=True, text=True, timeout=TIMEOUT)
+    r = procs.run([exe, *args, str(lib)], timeout=TIMEOUT)
     if r.returncode != 0:
         raise RuntimeError(f"{name} failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
     return r.stdout
@@ -494,7 +495,7 @@ def callgrind(valgrind, runner, lib, module, outdir):
     cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
            "--compress-strings=no", "--compress-pos=no", "--dump-line=yes", "--dump-instr=yes",
            runner, "--repeat", "1", str(lib)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    r = procs.run(cmd, timeout=TIMEOUT)
     if r.returncode != 0 or not out.exists():
         raise RuntimeError(f"callgrind failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
     return parse_profile(out.read_text(errors="replace"), module, lib)

@@ -49,6 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import procs
 from .errors import EXIT_GATE, EXIT_OK, AuditError
 
 # The 15 kinds the interposer counts (interposer/audit.h, audit_kind_name).
@@ -541,7 +542,7 @@ def audit(audit_cmd, module_path, scenario, report_dir, opts, interposer=None, t
     if interposer:
         cmd += ["--interposer", str(interposer)]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+        r = procs.run(cmd, timeout=timeout)
         code, err = r.returncode, r.stdout[-1500:] + r.stderr[-1500:]
     except subprocess.TimeoutExpired:
         return 124, None, f"timed out after {timeout} s: {' '.join(cmd)}"

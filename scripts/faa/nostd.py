@@ -48,7 +48,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from . import rustlex, tools
+from . import procs, rustlex, tools
 from .errors import ToolMissing
 
 PROOF_VERSION = "4"
@@ -101,11 +101,10 @@ def _tool(name):
 def core_only_sysroot(rustc, cache_dir):
     """A sysroot with nothing but core (and what core-only crates need):
     built once per toolchain under cache_dir, reused afterwards."""
-    out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, timeout=60)
+    out = procs.run([rustc, "-vV"], timeout=60)
     host = next((ln.split(":", 1)[1].strip() for ln in out.stdout.splitlines()
                  if ln.startswith("host:")), None)
-    real = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True,
-                          timeout=60).stdout.strip()
+    real = procs.run([rustc, "--print", "sysroot"], timeout=60).stdout.strip()
     if not host or not real:
         raise RuntimeError(f"`{rustc} -vV` / `--print sysroot` did not say the host or sysroot")
     src = Path(real) / "lib" / "rustlib" / host / "lib"
@@ -175,8 +174,7 @@ def _compile(rustc, rustc_ver, wrapper, module_text, ndir, crate, sysroot):
         # directory, and two audits of the same fixture at once (the
         # self-test runs mutants in parallel) then overwrite each other's:
         # one failed, the other "proved" an empty object.
-        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                           timeout=RUSTC_TIMEOUT, cwd=ndir)
+        r = procs.run(cmd, timeout=RUSTC_TIMEOUT, cwd=ndir)
     except subprocess.TimeoutExpired:
         return False, obj, f"rustc did not finish within {RUSTC_TIMEOUT} s", []
     deps = [f for f in _deps(dep) if Path(f).resolve() != wrapper.resolve()]
@@ -214,8 +212,7 @@ def _attr_sites(files):
 
 def symbols(obj):
     """[(name, nm type letter)] of an object file (nm -P, portable format)."""
-    r = subprocess.run([_tool("nm"), "-P", str(obj)], capture_output=True, text=True,
-                       errors="replace", timeout=120)
+    r = procs.run([_tool("nm"), "-P", str(obj)], timeout=120)
     if r.returncode != 0:
         raise RuntimeError(f"nm failed on {obj} (exit {r.returncode}): {r.stderr.strip()[:300]}")
     out = []
@@ -229,8 +226,7 @@ def symbols(obj):
 def disassembly(obj):
     """{function: set of referenced symbols} and [(function, insn)] of syscall
     instructions, from objdump -dr (relocations name what each function calls)."""
-    r = subprocess.run([_tool("objdump"), "-dr", "-C", "--no-show-raw-insn", str(obj)],
-                       capture_output=True, text=True, errors="replace", timeout=120)
+    r = procs.run([_tool("objdump"), "-dr", "-C", "--no-show-raw-insn", str(obj)], timeout=120)
     refs, traps, cur = {}, [], "?"
     for ln in r.stdout.splitlines():
         m = re.match(r"^[0-9a-f]+ <(.+)>:$", ln)

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from . import procs
 from .errors import ToolMissing, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +28,10 @@ def rustc():
 
 def rustc_version(path):
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True,
-                             timeout=60, check=True).stdout
+        r = procs.run([path, "--version"], timeout=60)
+        if r.returncode != 0:
+            raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+        out = r.stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise ToolMissing("rustc", "rustc", f"{path} --version failed: {e}") from e
     return out.strip()
