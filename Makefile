@@ -25,7 +25,7 @@ all: build
 help:
 	@echo "make deps      install missing Debian packages (as root) or print the apt-get line"
 	@echo "make build     configure ($(BUILD)/) and build frc, the interposer and the harness"
-	@echo "make audit     audit every fixture in both shapes at O0 and O3; exit status is the gate"
+	@echo "make audit     audit every fixture in both shapes at O0 and O3; the last line names the audit's exit status (make's is 2 on any failure)"
 	@echo "make test      run every test suite (meson test)"
 	@echo "make regen     rewrite generated/ goldens from frc (review the diff)"
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
@@ -44,13 +44,36 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# make exits 2 whenever a recipe fails, whatever the command's own status:
+# the last line of `make audit` and `make test` says which status the
+# audit (0 pass, 1 gate failed, 2 usage, 3 tool missing, 130/143 stopped by
+# SIGINT/SIGTERM) or meson test returned.  CI that needs the audit's own
+# status runs `make build`, then `scripts/audit --build-dir build run
+# --strict` (README, "Exit status").
+say_status = case $$status in \
+	0) m="every check held";; \
+	1) m="the gate failed";; \
+	2) m="usage or configuration error";; \
+	3) m="a required tool is missing";; \
+	130) m="interrupted by SIGINT";; \
+	143) m="stopped by SIGTERM";; \
+	*) m="unexpected status";; \
+	esac; \
+	echo "make $@: scripts/audit exited $$status ($$m)"; \
+	exit $$status
+
 # --strict: a check that could not run (no Valgrind: memcheck, the second
 # counter, coverage) fails the gate instead of passing as "unchecked".
 audit: build
-	$(AUDIT) run --strict $(AUDIT_ARGS)
+	@echo "$(AUDIT) run --strict $(AUDIT_ARGS)"; \
+	status=0; $(AUDIT) run --strict $(AUDIT_ARGS) || status=$$?; \
+	$(say_status)
 
 test: build
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2 $(MESON_TEST_ARGS)
+	@echo "meson test -C $(BUILD) --print-errorlogs --num-processes 2 $(MESON_TEST_ARGS)"; \
+	status=0; meson test -C $(BUILD) --print-errorlogs --num-processes 2 $(MESON_TEST_ARGS) || status=$$?; \
+	if [ $$status -ne 0 ]; then echo "make $@: meson test exited $$status (a test failed: see the list above)"; fi; \
+	exit $$status
 
 regen: build
 	$(AUDIT) regen

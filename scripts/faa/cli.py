@@ -11,22 +11,11 @@ import sys
 from pathlib import Path
 
 from . import VERSION, audit, bench, build, compare, mutate, procs, report, tools, variant
-from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError
+from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
 ROOT = tools.ROOT
 # The checks gate.unchecked() can name.
 UNCHECKABLE = ("coverage", "second counter", "memcheck", "baseline", "rejects")
-
-
-def positive_int(text):
-    """argparse type: a whole number >= 1 (--jobs)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _opts(text):

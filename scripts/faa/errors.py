@@ -1,4 +1,7 @@
-"""The audit's exit statuses and the exceptions that carry them."""
+"""The audit's exit statuses and the exceptions that carry them, and the
+argparse types of numeric options (a bad value is a usage error, exit 2)."""
+
+import argparse
 
 EXIT_OK = 0        # every check held
 EXIT_GATE = 1      # the gate failed
@@ -33,3 +36,25 @@ class ToolMissing(AuditError):
         super().__init__(msg)
         self.tool = tool
         self.package = package
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1 (--jobs, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0 (scales, seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+    return value
