@@ -427,7 +427,7 @@ static void measure(struct run *r, int threads)
 	int has_steady = reps && fx->steady_from() <= s_to && s_to < n;
 	struct audit_counts *c = &r->w.counts;
 
-	fprintf(r->out, "{\"kind\":\"meta\",\"fixture\":");
+	fprintf(r->out, "{\"kind\":\"meta\",\"version\":%d,\"fixture\":", FAA_RECORDS_VERSION);
 	json_str(r->out, r->e->name);
 	fprintf(r->out, ",\"mode\":\"%s\",\"opt\":%d,\"system\":", fx->mode(), r->e->opt);
 	json_str(r->out, fx->system_name());

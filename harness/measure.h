@@ -19,6 +19,10 @@
 #ifndef FAA_MEASURE_H
 #define FAA_MEASURE_H
 
+/* The records format this harness writes (schemas/records.schema.json);
+ * scripts/faa/model.py RECORDS_VERSION must match. */
+#define FAA_RECORDS_VERSION 2
+
 #define FAA_FIELD_MAX 1024
 
 /* One manifest line. */

@@ -12,7 +12,6 @@ Each stage is a function of its own module; this one only passes their
 results along, times the phases (WORK_DIR/phases.json) and prints.
 """
 
-import json
 import os
 import resource
 import shutil
@@ -21,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import (build, coverage, gate, html, procs, report, run, scenario, tools, valgrind,
+from . import (build, coverage, gate, html, model, procs, report, run, scenario, tools, valgrind,
                variant, workdir)
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
 
@@ -104,8 +103,6 @@ class PhaseClock:
     "compiler_s" and "rustc_s" (wall seconds summed over build tasks),
     "built" and "cached" (libraries)."""
 
-    SCHEMA = "frame-alloc-audit/phases@1"
-
     def __init__(self):
         self.phases, self._name, self._t = {}, None, None
 
@@ -130,8 +127,7 @@ class PhaseClock:
 
     def write(self, path):
         self.start(None)
-        report.write_atomic(path, json.dumps({"schema": self.SCHEMA, "phases": self.phases},
-                                             indent=1) + "\n")
+        model.Phases(self.phases).write(path)
 
 
 def audit(opts):
@@ -328,12 +324,10 @@ def write_report(opts, target, tree, reports_dir, r):
     status = EXIT_GATE if any(f.failure for f in r.findings) else EXIT_OK
     ms = r.measurements
     print(report.table(target.fixtures, ms, target.compiler))
-    rep = report.to_json(target.fixtures, ms, r.outcomes, target.compiler, r.findings, r.rejects,
-                         status, r.vg.results, r.coverage, unchecked=r.unchecked,
-                         skips=target.discovery.skips if target.discovery else {}, strict=opts.strict)
-    perf = report.performance(tree.reports / "bench.json")
-    if perf:
-        rep["performance"] = perf
+    rep = report.build(target.fixtures, ms, r.outcomes, target.compiler, r.findings, r.rejects,
+                       status, r.vg.results, r.coverage, unchecked=r.unchecked,
+                       skips=target.discovery.skips if target.discovery else {}, strict=opts.strict,
+                       performance=report.performance(tree.reports / "bench.json"))
     _replace_reports(reports_dir, rep, tree.work / "criterion.xml")
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)

@@ -6,11 +6,10 @@ configuration error, 3 a required tool is missing.
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
-from . import VERSION, audit, bench, build, compare, mutate, procs, report, tools, variant
+from . import VERSION, audit, bench, build, compare, model, mutate, procs, report, tools, variant
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
 ROOT = tools.ROOT
@@ -63,19 +62,19 @@ def cmd_baseline(args):
     src = Path(args.report or tools.BuildTree(args.build_dir).reports / "report.json")
     if not src.exists():
         raise UsageError(f"{src}: no report; run `make audit` first")
-    rep = json.loads(src.read_text())
-    doc = compare.baseline_document(compare.of_report(rep), rep["compiler"]["name"],
-                                    rep["compiler"]["version"])
+    rep = model.Report.load(src)
+    base = model.Baseline.of_windows(compare.of_report(rep), rep.compiler["name"],
+                                     rep.compiler["version"])
     dest = ROOT / "reports" / "baseline.json"
-    compare.write_baseline(doc, dest)
-    print(f"baseline: {len(doc['fixtures'])} fixture(s) written to {dest.relative_to(ROOT)}")
+    base.write(dest)
+    print(f"baseline: {len(base.fixtures)} fixture(s) written to {dest.relative_to(ROOT)}")
     return EXIT_OK
 
 
 def cmd_compare(args):
     """Window-by-window difference of two runs; exit 1 on a regression."""
-    a = compare.of_report(compare.load_report(args.old))
-    b = compare.of_report(compare.load_report(args.new))
+    a = compare.of_report(model.Report.load(args.old))
+    b = compare.of_report(model.Report.load(args.new))
     regress = better = 0
     for c in compare.changes(a, b):
         k = c.key
@@ -96,10 +95,10 @@ def cmd_compare(args):
 def cmd_publish(args):
     """Copies a run's reports to reports/<compiler>-<version>/."""
     src = Path(args.report_dir or tools.BuildTree(args.build_dir).reports)
-    rep = compare.load_report(src / "report.json")
+    rep = model.Report.load(src / "report.json")
     dest = report.publish(rep, src, Path(args.into), force=args.force)
-    c = rep["compiler"]
-    print(f"publish: {rep['verdict']} run of {c['name']} {c['version']} -> {dest}/")
+    c = rep.compiler
+    print(f"publish: {rep.verdict} run of {c['name']} {c['version']} -> {dest}/")
     return EXIT_OK
 
 

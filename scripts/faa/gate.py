@@ -23,42 +23,28 @@ The rules, by the name the report prints, and the function that checks each
   strict          check_strict            --strict: what could not run fails
 """
 
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import attribute, compare, valgrind, variant
-from .run import parse_observation
-
-
-@dataclass
-class Finding:
-    rule: str        # short rule id: zero, baseline, differential, nostd, ...
-    fixture: str
-    message: str
-    failure: bool = True
-    # Where a zero-rule or valgrind-count finding points (None otherwise):
-    opt: int | None = None      # rustc opt-level of the library
-    gen: str | None = None      # "path/to/module.rs:LINE"
-    frs: str | None = None      # "fixtures/NAME.frs:LINE"
+from .model import Baseline, Finding, Report  # noqa: F401  (Finding: the gate's output type)
 
 
 OS_KINDS = ("mmap", "mremap", "munmap", "brk", "sbrk")
 
 
 def _fmt_counts(rec):
-    calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.get("calls", {}).items()))
-    text = f"{rec['allocs']} allocation(s), {rec['frees']} free(s)"
-    if rec.get("os"):
-        text += f", {rec['os']} OS memory call(s)"
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items()))
+    text = f"{rec.allocs} allocation(s), {rec.frees} free(s)"
+    if rec.os:
+        text += f", {rec.os} OS memory call(s)"
     return text + (f" [{calls}]" if calls else "")
 
 
 def _verb(rec):
     """What the first call of a window did, for "<verb> at FILE:LINE"."""
-    kind = rec.get("first_kind")
-    if kind == "free" or (kind is None and not rec["allocs"] and not rec.get("os") and rec["frees"]):
+    kind = rec.first_kind
+    if kind == "free" or (kind is None and not rec.allocs and not rec.os and rec.frees):
         return "freed at"
     if kind in OS_KINDS:
         return f"called {kind} at"
@@ -67,7 +53,7 @@ def _verb(rec):
 
 def _where(rec, module, cache):
     """Attribution text for a window; symbolised once per distinct stack."""
-    stack = rec.get("stack") or []
+    stack = rec.stack
     if not stack:
         return ""
     key = (tuple(stack), str(module))
@@ -75,44 +61,43 @@ def _where(rec, module, cache):
         cache[key] = attribute.culprit(stack, module)
     site = cache[key]
     if site:
-        rec["site"] = str(site)
+        rec.site = str(site)
         return f"; {_verb(rec)} {site}"
     return f"; first call from {stack[0]} (no generated-source line found)"
 
 
 def _thread(rec):
-    if rec.get("thread") == "other":
-        return f" on another thread (tid {rec.get('tid', '?')})"
+    if rec.thread == "other":
+        return f" on another thread (tid {rec.tid if rec.tid is not None else '?'})"
     return ""
 
 
 def _summary(rows, step):
-    return next((r for r in rows if r.get("step") == step), None)
+    return next((r for r in rows if r.step == step), None)
 
 
 def window_what(m, rec):
     """Names the window precisely: which phase, step, repeat or batch."""
-    phase, step = rec.get("phase"), rec.get("step", -1)
-    label = rec.get("label", "")
+    phase, step, label = rec.phase, rec.step, rec.label
     stepname = f"step {step + 1} {label}".rstrip()
     if phase == "construct":
         return "construction (__create())"
     if phase == "step":
         return stepname
     if phase == "steady":
-        s = _summary(m.steady, step) or {}
-        rep = f", repeat {rec['repeat']}" if "repeat" in rec else ""
-        tail = (f" ({s['violations']} of {s['n']} replay windows of this step not zero; the first)"
-                if s.get("violations") and "n" in s else "")
+        s = _summary(m.steady, step)
+        rep = f", repeat {rec.repeat}" if rec.repeat is not None else ""
+        tail = (f" ({s.violations} of {s.n} replay windows of this step not zero; the first)"
+                if s and s.violations else "")
         return f"steady-state replay of {stepname}{rep}{tail}"
     if phase == "batch":
-        b = rec.get("batch", "?")
+        b = rec.batch if rec.batch is not None else "?"
         which = "timing warm-up batch (0)" if b == 0 else f"timing batch {b}"
-        to = rec.get("step_to", step)
-        cycles = rec.get("cycles", (m.batches or {}).get("cycles", "?"))
-        bs = m.batches or {}
-        tail = (f" ({bs['violations']} of {bs['n']} batches not zero; the first)"
-                if bs.get("violations") and "n" in bs else "")
+        to = rec.step_to if rec.step_to is not None else step
+        bs = m.batches
+        cycles = rec.cycles if rec.cycles is not None else (bs.cycles if bs and bs.cycles else "?")
+        tail = (f" ({bs.violations} of {bs.n} batches not zero; the first)"
+                if bs and bs.violations else "")
         return f"{which}: steps {step + 1}..{to + 1} x {cycles} cycles{tail}"
     if phase == "observe":
         where = "construction" if step < 0 else stepname
@@ -120,10 +105,6 @@ def window_what(m, rec):
     if phase == "destroy":
         return "destroy (drop of the system)"
     return f"{phase} window {stepname}"
-
-
-def nonzero(rec):
-    return bool(rec.get("allocs") or rec.get("frees") or rec.get("os"))
 
 
 def check_zero(measurements, findings, modules=None):
@@ -140,15 +121,15 @@ def check_zero(measurements, findings, modules=None):
             continue
         by_site = {}
         for rec in m.windows:
-            if not nonzero(rec):
+            if not rec.counted:
                 continue
             module = modules.get((m.fixture, m.mode))
             where = _where(rec, module, cache)
-            site = cache.get((tuple(rec.get("stack") or []), str(module)))
+            site = cache.get((tuple(rec.stack), str(module)))
             msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {_fmt_counts(rec)}"
                    f"{_thread(rec)}, expected 0{where}")
-            key = (_verb(rec), rec.get("site") or where)
-            by_site.setdefault(key, []).append((rec.get("phase"), msg, site))
+            key = (_verb(rec), rec.site or where)
+            by_site.setdefault(key, []).append((rec.phase, msg, site))
         for msgs in by_site.values():
             more = ""
             if len(msgs) > 1:
@@ -168,7 +149,7 @@ def check_records(measurements, findings, harness_output=""):
     for m in measurements:
         if check_panic(m, panics, findings):
             continue
-        if (m.calibration is not None and not m.calibration.get("ok", False)) or (
+        if (m.calibration is not None and not m.calibration.ok) or (
                 not m.verdict and any(f.rule == "calibration" and f.fixture == "*" for f in findings)):
             continue            # the calibration finding says why nothing was measured
         check_harness_records(m, findings)
@@ -178,11 +159,11 @@ def check_records(measurements, findings, harness_output=""):
 def check_panic(m, panics, findings):
     """A library that panicked, with where (the harness output's first
     `panicked at`); True when it did."""
-    if not (m.verdict and "panicked" in m.verdict["message"]):
+    if not (m.verdict and "panicked" in m.verdict.message):
         return False
     where = "; ".join(f"{a.strip()} {b.strip()}" for a, b in panics[:1])
     findings.append(Finding("panic", m.fixture,
-        m.verdict["message"].replace(" (message above, on stderr)", "") +
+        m.verdict.message.replace(" (message above, on stderr)", "") +
         (f": panicked at {where}" if where else "")))
     return True
 
@@ -191,18 +172,20 @@ def check_harness_records(m, findings):
     """Rule `harness` over one library's records: a one-thread measuring
     process, all-threads windows for no_alloc, every observed step in a
     window, and a verdict at the end."""
-    threads = m.meta.get("threads")
+    for problem in m.problems:
+        findings.append(Finding("harness", m.fixture, f"{m.fixture} {m.mode} O{m.opt}: {problem}"))
+    threads = m.meta.threads
     if threads is not None and threads != 1:
         findings.append(Finding("harness", m.fixture,
             f"{m.fixture} {m.mode} O{m.opt}: the measuring process had {threads} threads before "
             f"the library was loaded (must be 1: an all-threads window would count the "
             f"harness's own threads)"))
-    if m.mode == "noalloc" and m.meta and m.meta.get("windows") != "all-threads":
+    if m.mode == "noalloc" and m.meta.windows is not None and m.meta.windows != "all-threads":
         findings.append(Finding("harness", m.fixture,
             f"{m.fixture} no_alloc O{m.opt}: its windows counted only the measuring thread "
-            f"(meta windows={m.meta.get('windows')!r}); another thread's allocations went "
+            f"(meta windows={m.meta.windows!r}); another thread's allocations went "
             f"unseen"))
-    unwindowed = (m.observe_windows or {}).get("unwindowed", 0)
+    unwindowed = m.observe_windows.unwindowed if m.observe_windows else 0
     if unwindowed:
         findings.append(Finding("harness", m.fixture,
             f"{m.fixture} {m.mode} O{m.opt}: {unwindowed} observed step(s) ran outside any "
@@ -217,10 +200,10 @@ def check_expect(m, findings):
     """Rule `expect` from the harness's verdict: a library that failed the
     scenario's expectations for a reason no zero or calibration finding
     already names (check_differential compares the values themselves)."""
-    if m.verdict and not m.verdict["ok"] and not any(
+    if m.verdict and not m.verdict.ok and not any(
             f.rule in ("zero", "calibration") and f.fixture in (m.fixture, "*") for f in findings):
         findings.append(Finding("expect", m.fixture,
-            f"{m.verdict['message']} ({m.verdict['failures']} failure(s))"))
+            f"{m.verdict.message} ({m.verdict.failures} failure(s))"))
 
 
 def check_differential(fixtures, measurements, findings):
@@ -236,21 +219,21 @@ def check_differential(fixtures, measurements, findings):
             if not (a and n):
                 continue
             for ra, rn in zip(a.observe, n.observe):
-                if ra["text"] != rn["text"]:
-                    step = fx.scenario.steps[ra["step"]]
-                    oa, on = parse_observation(ra["text"]), parse_observation(rn["text"])
+                if ra.text != rn.text:
+                    step = fx.scenario.steps[ra.step]
+                    oa, on = ra.values(), rn.values()
                     diff = ", ".join(f"{k}: {oa.get(k)!s} vs {on.get(k)!s}"
                                      for k in sorted(set(oa) | set(on)) if oa.get(k) != on.get(k))
                     findings.append(Finding("differential", fx.name,
-                        f"{fx.name} O{opt} step {ra['step'] + 1} {step.call}: the shapes "
+                        f"{fx.name} O{opt} step {ra.step + 1} {step.call}: the shapes "
                         f"disagree (allocating vs no_alloc) — {diff}"))
                     break   # later steps follow from the first divergence
 
 
 def _check_expected(fx, m, findings):
     for rec in m.observe:
-        step = fx.scenario.steps[rec["step"]]
-        seen = parse_observation(rec["text"])
+        step = fx.scenario.steps[rec.step]
+        seen = rec.values()
         wants = dict(step.domain)
         if step.returns is not None:
             wants["ret"] = step.returns
@@ -258,7 +241,7 @@ def _check_expected(fx, m, findings):
             if seen.get(k) != want:
                 what = "return value" if k == "ret" else f"domain field {k}"
                 findings.append(Finding("expect", fx.name,
-                    f"{fx.name} {m.mode} O{m.opt} step {rec['step'] + 1} {step.call}: "
+                    f"{fx.name} {m.mode} O{m.opt} step {rec.step + 1} {step.call}: "
                     f"{what} is {seen.get(k)}, the scenario expects {want} "
                     f"({fx.scenario.path}:{step.line})"))
 
@@ -273,18 +256,18 @@ def check_steady(fixtures, measurements, findings):
     for m in measurements:
         if m.mode != "alloc" or not m.steady:
             continue
-        first = {s["step"]: s["allocs"] for s in m.steps}
+        first = {s.step: s.allocs for s in m.steps}
         for r in m.steady:
-            base = first.get(r["step"])
-            if base is None:
+            base = first.get(r.step)
+            if base is None or not r.n:
                 continue
-            mean = r["allocs_sum"] / r["n"]
-            if r["allocs_max"] > base or mean < base - 1:
+            mean = r.allocs_sum / r.n
+            if r.allocs_max > base or mean < base - 1:
                 sc = calls[m.fixture]
                 findings.append(Finding("steady", m.fixture,
-                    f"{m.fixture} alloc O{m.opt}: replaying step {r['step'] + 1} "
-                    f"{sc.steps[r['step']].call} reads {mean:.2f} allocation(s) per dispatch "
-                    f"(max {r['allocs_max']}), the scenario pass read {base}: the [steady] cycle "
+                    f"{m.fixture} alloc O{m.opt}: replaying step {r.step + 1} "
+                    f"{sc.steps[r.step].call} reads {mean:.2f} allocation(s) per dispatch "
+                    f"(max {r.allocs_max}), the scenario pass read {base}: the [steady] cycle "
                     f"{sc.steady_from + 1}..{sc.steady_to + 1} does not return the system to the "
                     f"state it started in ({sc.path})"))
                 break
@@ -325,7 +308,7 @@ def calibration_problems(cal):
     if cal is None:
         return ["no calibration record: the worker never proved that the interposer "
                 "counts each hooked entry point"]
-    entries = cal.get("entries") or []
+    entries = cal.entries
     bad = [f"{e.get('fn', '?')} read {e.get('calls', '?')} call(s) of kind {e.get('kind', '?')}, "
            f"expected 1" for e in entries if e.get("calls") != 1 or e.get("ok") is False]
     kinds = {e.get("kind") for e in entries}
@@ -334,7 +317,7 @@ def calibration_problems(cal):
         a for a in CALIBRATED_ALIASES if a not in fns]
     if missing:
         bad.append(f"no calibration entry for {', '.join(missing)}")
-    if not bad and not cal.get("ok", False):
+    if not bad and not cal.ok:
         bad.append("the calibration record says ok=false")
     return bad
 
@@ -410,18 +393,18 @@ def check_baseline(measurements, baseline_path, compiler, findings):
         findings.append(Finding("baseline", "*", f"no baseline at {path}: allocating counts "
                                 "were not compared (record one with `audit baseline`)", failure=False))
         return
-    base = json.loads(path.read_text())
-    if base.get("compiler") != compiler.name:
-        findings.append(Finding("baseline", "*", f"{path} records {base.get('compiler')}, this run "
+    base = Baseline.load(path)
+    if base.compiler != compiler.name:
+        findings.append(Finding("baseline", "*", f"{path} records {base.compiler}, this run "
                                 f"audits {compiler.name}: not compared", failure=False))
         return
     ran = [m for m in measurements if m.mode == "alloc" and m.construct]
-    recorded = base.get("fixtures", {})
+    recorded = base.fixtures
     for fixture in dict.fromkeys(m.fixture for m in ran):
         if fixture not in recorded:
             findings.append(Finding("baseline", fixture, f"{fixture}: not in {path} yet", failure=False))
-    calls = {m.fixture: [s.get("label") for s in m.steps] for m in ran}
-    for c in compare.changes(compare.of_baseline(base, calls), compare.of_measurements(ran)):
+    calls = {m.fixture: [s.label for s in m.steps] for m in ran}
+    for c in compare.changes(base.windows(calls), compare.of_measurements(ran)):
         if c.old is None or c.new is None:
             continue        # a step or opt-level the baseline does not have (or no longer run)
         what = "construction" if c.key.step < 0 else f"step {c.key.step + 1}"
@@ -434,7 +417,7 @@ def check_baseline(measurements, baseline_path, compiler, findings):
 def check_baseline_report(path, measurements, fixtures, findings):
     """Rule 2 for any compiler (`run --baseline REPORT`): no window allocates
     more than it did in a previous report.json of the same compiler."""
-    old = compare.of_report(compare.load_report(path))
+    old = compare.of_report(Report.load(path))
     calls = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
     for c in compare.changes(old, compare.of_measurements(measurements, calls)):
         if c.more_allocations:

@@ -83,16 +83,20 @@ def chart_massif(report, plt, path):
     return True
 
 
-def write(report, outdir):
-    """Writes report.html and its charts into outdir; returns the html path."""
+def write(rep, outdir):
+    """Writes report.html and its charts into outdir; returns the html path.
+    The page renders the report's JSON form (model.Report.to_json), the
+    same document as report.json."""
     jinja2, plt = _libs()
+    report = rep.to_json()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     chart_allocs(report, plt, outdir / "allocs_per_dispatch.png")
     has_massif = chart_massif(report, plt, outdir / "massif.png")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    from .report import mean_text, write_atomic
+    from .model import write_atomic
+    from .report import mean_text
     html = env.get_template("report.html.j2").render(r=report, has_massif=has_massif,
                                                       mean_allocs=_mean_allocs, mean_text=mean_text)
     write_atomic(outdir / "report.html", html)

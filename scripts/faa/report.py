@@ -1,4 +1,6 @@
-"""Reports of one audit run: the terminal table, report.json, report.md.
+"""Reports of one audit run: the terminal table, report.json, report.md,
+junit.xml.  The report is a model.Report (build() makes it from the run);
+model.py holds its one reader and writer, and this module renders it.
 
 report.json schema (version 1):
   schema            "frame-alloc-audit/report@1"
@@ -8,9 +10,12 @@ report.json schema (version 1):
                     "coverage", "second counter", "memcheck"; "baseline", "rejects");
                     unchecked_why {check: reason}; strict: true when they fail the gate
   skipped           [{fixture, reason}]: fixtures/SKIP.toml (a .frs with no scenario, on purpose)
-  findings          [{rule, fixture, message, failure}]
+  findings          [{rule, fixture, message, failure, opt, gen, frs}] (opt/gen/frs: where a
+                    zero or valgrind-count finding points, else null)
   fixtures[]        {name, system, source, nostd, size_of: {alloc, noalloc},
-                     runs: [{mode, opt, construct, steps[], steady[], timing}]}
+                     runs: [{mode, opt, construct, steps[], steady[], destroy, batches,
+                             observe_windows, violations[], calibration, timing, memcheck}],
+                     massif, coverage}
     construct/steps[] {step (1-based, 0 = construction), call, allocs, frees, os,
                        bytes, live_peak, calls{kind: n}, stack[]?, first_kind?, thread?, tid?, site?}
     destroy           the window around the drop of the system (same fields), or null
@@ -21,8 +26,13 @@ report.json schema (version 1):
     observe_windows   the observation pass's summary {n, allocs_sum, frees_sum, os_sum,
                        violations}, or null
     violations[]      the not-zero windows of the steady replay, timing batches and
-                       observation pass (first per step / batch), as written by the harness
-    calibration       the worker's calibration record {ok, entries[{fn, kind, calls}]}, or null
+                       observation pass (first per step / batch): the window fields plus
+                       phase (steady | batch | observe), repeat (steady), batch, step_to
+                       and cycles (batch); step and step_to 1-based like every step here
+    calibration       the worker's calibration record {kind, ok, entries[{fn, kind, calls}]}, or null
+    timing            {kind, method, dispatches, median_ns, min_ns, p90_ns, cycles_per_batch,
+                       batches}, or null
+    memcheck          {ok, errors, definitely_lost, indirectly_lost, windows, log}, or null
     massif            {mode: {opt, peak_bytes, series: [[time, heap bytes]]}}
     coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
                       (null when the compiler writes no handler mapping comments)
@@ -31,27 +41,28 @@ report.json schema (version 1):
                     or absent: {created, window, overhead, dispatch{summary, fixtures[]}, audit}
 """
 
-import json
-import os
 import shutil
 from pathlib import Path
 
 from .errors import UsageError
-
-SCHEMA = "frame-alloc-audit/report@1"
+from .model import (CREATE, BenchResult, FixtureResult, Report, RunResult,
+                    write_atomic)
 # What `audit publish` copies; the run also leaves the harness's own JUnit
-# (criterion.xml).  A run clears REPORT_FILES first, so an interrupted run
-# never shows the previous run's reports as its own.
+# (criterion.xml).  A run replaces REPORT_FILES all at once at its end
+# (audit._replace_reports); a run that stops early leaves the previous run's
+# set as it was (criterion.xml is written to WORK by the harness and copied
+# in then).
 PUBLISHED_FILES = ("report.json", "report.md", "report.html", "junit.xml",
                    "allocs_per_dispatch.png", "massif.png")
 REPORT_FILES = PUBLISHED_FILES + ("criterion.xml",)
 
 
-def _cell(rec):
-    if rec is None:
+def _cell(w):
+    """A model.Window as `allocs/frees/bytes[+Nos]`."""
+    if w is None:
         return "—"
-    os_ = f"+{rec['os']}os" if rec.get("os") else ""
-    return f"{rec['allocs']}/{rec['frees']}/{rec['bytes']}{os_}"
+    os_ = f"+{w.os}os" if w.os else ""
+    return f"{w.allocs}/{w.frees}/{w.bytes}{os_}"
 
 
 def mean_text(total, n):
@@ -65,12 +76,12 @@ def mean_text(total, n):
     return f"{mean:.2f}"
 
 
-def _summary_cell(s, what):
-    """Cell of a summary row (timing batches, observation pass)."""
+def _summary_cell(s):
+    """Cell of a summary row (a model.Summary: timing batches, observation pass)."""
     if not s:
         return "—"
-    a, f, o = s.get("allocs_sum", 0), s.get("frees_sum", 0), s.get("os_sum", 0)
-    return f"{a}/{f}{f'+{o}os' if o else ''} in {s.get('n', '?')}"
+    o = s.os_sum
+    return f"{s.allocs_sum}/{s.frees_sum}{f'+{o}os' if o else ''} in {s.n}"
 
 
 def table(fixtures, measurements, compiler):
@@ -83,7 +94,7 @@ def table(fixtures, measurements, compiler):
         ms = [by.get((fx.name, mode, o)) for mode, o in cols]
         if not any(ms):
             continue
-        rows = [("-", "__create()", [_cell(m.construct if m else None) for m in ms])]
+        rows = [("-", CREATE, [_cell(m.construct if m else None) for m in ms])]
         for i, s in enumerate(fx.scenario.steps):
             rows.append((str(i + 1), s.call,
                          [_cell(m.steps[i] if m and i < len(m.steps) else None) for m in ms]))
@@ -93,22 +104,22 @@ def table(fixtures, measurements, compiler):
                 if not m or not m.steady:
                     cells.append("—")
                     continue
-                n = sum(r["n"] for r in m.steady)
-                a = sum(r["allocs_sum"] for r in m.steady)
-                f = sum(r["frees_sum"] for r in m.steady)
-                o = sum(r.get("os_sum", 0) for r in m.steady)
+                n = sum(r.n for r in m.steady)
+                a = sum(r.allocs_sum for r in m.steady)
+                f = sum(r.frees_sum for r in m.steady)
+                o = sum(r.os_sum for r in m.steady)
                 os_ = f" +{mean_text(o, n)}os" if o else ""
                 cells.append(f"{mean_text(a, n)}/{mean_text(f, n)}{os_} x{n}")
             rows.append(("", "steady mean", cells))
         if any(m and m.batches for m in ms):
-            rows.append(("", "timing batches (sums)", [_summary_cell(m.batches if m else None, "batches")
-                                                for m in ms]))
+            rows.append(("", "timing batches (sums)", [_summary_cell(m.batches if m else None) for m in ms]))
         if any(m and m.observe_windows for m in ms):
-            rows.append(("", "observation pass (sums)", [_summary_cell(m.observe_windows if m else None,
-                                                                "windows") for m in ms]))
+            rows.append(("", "observation pass (sums)", [_summary_cell(m.observe_windows if m else None)
+                                                                for m in ms]))
         if any(m and m.destroy for m in ms):
             rows.append(("", "destroy", [_cell(m.destroy if m else None) for m in ms]))
-        rows.append(("", "size_of (bytes)", [str(m.meta.get("size_of", "—")) if m else "—" for m in ms]))
+        rows.append(("", "size_of (bytes)", [str(m.meta.size_of if m and m.meta.size_of is not None else "—")
+                                              for m in ms]))
         width = max(len(r[1]) for r in rows) + 2
         cw = max([len(c) for r in rows for c in r[2]] + [11]) + 2
         out.append(f"{fx.scenario.system} — {_rel(fx.frs or fx.toml)} (compiler: {compiler.label})")
@@ -131,98 +142,64 @@ def verdict_word(status, unchecked):
     return f"PASS (unchecked: {', '.join(unchecked)})" if unchecked else "PASS"
 
 
-def _window(rec, call):
-    keys = ("allocs", "frees", "os", "bytes", "live_peak", "calls", "stack", "first_kind", "site",
-            "thread", "tid")
-    d = {k: rec[k] for k in keys if k in rec}
-    d["step"] = rec["step"] + 1
-    d["call"] = call
-    return d
+def build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
+          cov=None, unchecked=None, skips=None, strict=False, performance=None):
+    """The model.Report of this run."""
+    vg, cov = vg or {}, cov or {}
+    return Report(
+        compiler={"name": compiler.name, "version": compiler.version,
+                  "path": compiler.path, "bundled": compiler.bundled},
+        exit_status=status, unchecked_why=dict(unchecked or {}), strict=bool(strict),
+        skipped=dict(skips or {}), findings=list(findings),
+        fixtures=[_fixture_result(fx, measurements, outcomes, vg, cov) for fx in fixtures],
+        rejects=rejects, performance=performance)
 
 
-def to_json(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
-            cov=None, unchecked=None, skips=None, strict=False):
-    vg, cov, unchecked = vg or {}, cov or {}, unchecked or {}
-    fxs = []
-    for fx in fixtures:
-        runs, sizes = [], {}
-        for m in sorted((m for m in measurements if m.fixture == fx.name),
-                        key=lambda m: (m.mode, m.opt)):
-            sizes[m.mode] = m.meta.get("size_of")
-            runs.append({
-                "mode": m.mode, "opt": m.opt,
-                "construct": _window(m.construct, "__create()") if m.construct else None,
-                "steps": [_window(s, fx.scenario.steps[s["step"]].call) for s in m.steps],
-                "steady": [{"step": r["step"] + 1, "n": r["n"],
-                            "allocs_mean": r["allocs_sum"] / r["n"] if r["n"] else 0,
-                            "allocs_max": r["allocs_max"],
-                            "frees_mean": r["frees_sum"] / r["n"] if r["n"] else 0,
-                            "allocs_sum": r["allocs_sum"], "frees_sum": r["frees_sum"],
-                            "os_sum": r.get("os_sum", 0), "violations": r.get("violations", 0)}
-                           for r in m.steady],
-                "destroy": _window(m.destroy, "destroy") if m.destroy else None,
-                "batches": m.batches,
-                "observe_windows": m.observe_windows,
-                "violations": m.violations,
-                "calibration": m.calibration,
-                "timing": m.timing,
-                "memcheck": _memcheck(vg.get((fx.name, m.mode, m.opt, "memcheck"))),
-            })
-        massif = {mode: {"opt": key[2], "peak_bytes": r.peak, "series": r.series}
-                  for key, r in vg.items()
-                  if key[0] == fx.name and key[3] == "massif" and r.ok for mode in [key[1]]}
-        na = outcomes.get((fx.name, "noalloc"))
-        fxs.append({"name": fx.name, "system": fx.scenario.system,
-                    "source": str(fx.frs) if fx.frs else None,
-                    "nostd": na.nostd if na else "not run",
-                    "size_of": sizes, "runs": runs, "massif": massif,
-                    "coverage": cov.get(fx.name)})
-    return {
-        "schema": SCHEMA,
-        "compiler": {"name": compiler.name, "version": compiler.version,
-                     "path": compiler.path, "bundled": compiler.bundled},
-        "verdict": "pass" if status == 0 else "fail",
-        "exit_status": status,
-        "unchecked": list(unchecked),
-        "unchecked_why": dict(unchecked),
-        "strict": bool(strict),
-        "skipped": [{"fixture": k, "reason": v} for k, v in sorted((skips or {}).items())],
-        "findings": [f.__dict__ for f in findings],
-        "fixtures": fxs,
-        "rejects": rejects,
-    }
+def _fixture_result(fx, measurements, outcomes, vg, cov):
+    calls = [s.call for s in fx.scenario.steps]
+    runs, sizes = [], {}
+    for m in sorted((m for m in measurements if m.fixture == fx.name), key=lambda m: (m.mode, m.opt)):
+        sizes[m.mode] = m.meta.size_of
+        runs.append(RunResult.of(m, calls, _memcheck(vg.get((fx.name, m.mode, m.opt, "memcheck")))))
+    massif = {key[1]: {"opt": key[2], "peak_bytes": r.peak, "series": r.series}
+              for key, r in vg.items() if key[0] == fx.name and key[3] == "massif" and r.ok}
+    na = outcomes.get((fx.name, "noalloc"))
+    return FixtureResult(name=fx.name, system=fx.scenario.system,
+                         source=str(fx.frs) if fx.frs else None,
+                         nostd=na.nostd if na else "not run", size_of=sizes, runs=runs,
+                         massif=massif, coverage=cov.get(fx.name))
 
 
 def performance(bench_path):
     """The performance section: the headline figures of the last `make bench`
-    (bench.json, schema frame-alloc-audit/bench@1), or None."""
-    try:
-        b = json.loads(Path(bench_path).read_text())
-    except (OSError, ValueError):
+    (model.BenchResult), or None."""
+    b = BenchResult.load(bench_path)
+    if b is None:
         return None
-    if b.get("schema") != "frame-alloc-audit/bench@1":
-        return None
-    out = {"source": str(bench_path), "created": b.get("created")}
-    if "window" in b:
-        out["window"] = {k: b["window"].get(k) for k in ("api_ns", "fast_ns", "goal_ns", "met")}
-    if "overhead" in b:
+    out = {"source": str(bench_path), "created": b.created}
+    sec = b.sections
+    if "window" in sec:
+        out["window"] = {k: sec["window"].get(k) for k in ("api_ns", "fast_ns", "goal_ns", "met")}
+    if "overhead" in sec:
         out["overhead"] = {name: {"unit": w.get("unit"), "ratio": w.get("ratio")}
-                           for name, w in b["overhead"].get("workloads", {}).items()}
-        out["overhead_goal"] = b["overhead"].get("goal_ratio")
-    if "dispatch" in b:
-        out["dispatch"] = {"summary": b["dispatch"].get("summary"),
-                           "fixtures": [{k: f.get(k) for k in ("fixture", "opt", "ns_ratio", "ir_ratio",
-                                                                "ir_ratio_transitions")}
-                                        | {"alloc_ns": f.get("alloc", {}).get("median_ns"),
-                                           "noalloc_ns": f.get("noalloc", {}).get("median_ns"),
-                                           "alloc_ir": f.get("alloc", {}).get("ir_per_dispatch"),
-                                           "noalloc_ir": f.get("noalloc", {}).get("ir_per_dispatch")}
-                                        for f in b["dispatch"].get("fixtures", [])]}
-    if "audit" in b:
-        a = b["audit"]
+                           for name, w in sec["overhead"].get("workloads", {}).items()}
+        out["overhead_goal"] = sec["overhead"].get("goal_ratio")
+    if "dispatch" in sec:
+        out["dispatch"] = {"summary": sec["dispatch"].get("summary"),
+                           "fixtures": [_perf_fixture(f) for f in sec["dispatch"].get("fixtures", [])]}
+    if "audit" in sec:
+        a = sec["audit"]
         out["audit"] = {"cold_s": a.get("cold", {}).get("wall_s"), "warm_s": a.get("warm", {}).get("wall_s"),
                         "goal_cold_s": a.get("goal_cold_s"), "goal_warm_s": a.get("goal_warm_s")}
     return out
+
+
+def _perf_fixture(f):
+    return ({k: f.get(k) for k in ("fixture", "opt", "ns_ratio", "ir_ratio", "ir_ratio_transitions")}
+            | {"alloc_ns": f.get("alloc", {}).get("median_ns"),
+               "noalloc_ns": f.get("noalloc", {}).get("median_ns"),
+               "alloc_ir": f.get("alloc", {}).get("ir_per_dispatch"),
+               "noalloc_ir": f.get("noalloc", {}).get("ir_per_dispatch")})
 
 
 def _memcheck(r):
@@ -232,86 +209,75 @@ def _memcheck(r):
             "indirectly_lost": r.indirectly_lost, "windows": len(r.windows), "log": r.log}
 
 
-def markdown(report):
-    """A summary ready to paste into a pull-request comment."""
-    c = report["compiler"]
-    unchecked = report.get("unchecked") or []
-    word = report["verdict"].upper() + (f" (unchecked: {', '.join(unchecked)})"
-                                        if unchecked and report["verdict"] == "pass" else "")
+def markdown(rep):
+    """A summary of a model.Report ready to paste into a pull-request comment."""
+    c = rep.compiler
+    word = rep.verdict.upper() + (f" (unchecked: {', '.join(rep.unchecked)})"
+                                  if rep.unchecked and rep.verdict == "pass" else "")
     lines = [f"### frame-alloc-audit: **{word}** — {c['name']} {c['version']}", "",
              "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
              "|---|---|---|---|---|---|---|---|"]
-    failed = {f["fixture"] for f in report["findings"] if f["failure"]}
-    for fx in report["fixtures"]:
-        for r in fx["runs"]:
-            steps = r["steps"]
-            n = len(steps) or 1
-            mean = mean_text(sum(s["allocs"] for s in steps), len(steps))
-            mx = max((s["allocs"] for s in steps), default=0)
-            by = sum(s["bytes"] for s in steps) / n
-            ok = "✅" if fx["name"] not in failed else "❌"
-            lines.append(f"| {fx['name']} | {r['mode']} | O{r['opt']} | {mean} | {mx} | "
-                         f"{by:.0f} | {fx['size_of'].get(r['mode'], '—')} | {ok} |")
-    perf = report.get("performance")
+    failed = {f.fixture for f in rep.failures}
+    for fx in rep.fixtures:
+        for r in fx.runs:
+            n = len(r.steps) or 1
+            mean = mean_text(sum(s.allocs for s in r.steps), len(r.steps))
+            mx = max((s.allocs for s in r.steps), default=0)
+            by = sum(s.bytes for s in r.steps) / n
+            ok = "✅" if fx.name not in failed else "❌"
+            lines.append(f"| {fx.name} | {r.mode} | O{r.opt} | {mean} | {mx} | "
+                         f"{by:.0f} | {fx.size_of.get(r.mode, '—')} | {ok} |")
+    perf = rep.performance
     if perf and perf.get("dispatch", {}).get("summary"):
         sm = perf["dispatch"]["summary"]
         lines += ["", f"Performance (`make bench`, {perf.get('created')}): no_alloc dispatch is "
                   f"{sm.get('geomean_ns_ratio', 0):.1f}x faster and executes "
                   f"{sm.get('geomean_ir_ratio', 0):.1f}x fewer instructions (geometric means; "
                   f"{sm.get('geomean_ir_ratio_transitions', 0):.1f}x on transitions)."]
-    fails = [f for f in report["findings"] if f["failure"]]
-    if fails:
-        lines += ["", "**Failures**", ""] + [f"- `{f['rule']}` {f['message']}" for f in fails]
-    why = report.get("unchecked_why") or {}
-    if unchecked:
-        lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if report.get("strict") else ""),
-                  ""] + [f"- {u}: {why.get(u, '')}" for u in unchecked]
-    if report.get("skipped"):
+    if rep.failures:
+        lines += ["", "**Failures**", ""] + [f"- `{f.rule}` {f.message}" for f in rep.failures]
+    if rep.unchecked:
+        lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if rep.strict else ""),
+                  ""] + [f"- {u}: {why}" for u, why in rep.unchecked_why.items()]
+    if rep.skipped:
         lines += ["", "**Fixtures without a scenario (fixtures/SKIP.toml)**", ""] + [
-            f"- `{x['fixture']}`: {x['reason']}" for x in report["skipped"]]
+            f"- `{name}`: {why}" for name, why in sorted(rep.skipped.items())]
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path, text):
-    """Write then rename: an interrupted run never leaves a half report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _junit_cases(rep):
+    """[(name, [failure message])] and {name: skip message} of a model.Report."""
+    cases = []
+    for fx in rep.fixtures:
+        msgs = [f.message for f in rep.failures if f.fixture == fx.name]
+        for r in fx.runs:
+            mine = [m for m in msgs if f" {r.mode} O{r.opt}" in m or
+                    ("no_alloc" in m and r.mode == "noalloc" and f"O{r.opt}" in m)]
+            cases.append((f"{fx.name}.{r.mode}.O{r.opt}", mine))
+        rest = [m for m in msgs if not any(m in c[1] for c in cases)]
+        if rest:
+            cases.append((f"{fx.name}.checks", rest))
+    for x in rep.rejects:
+        cases.append((f"reject.{x['fixture']}", [] if x["ok"] else [x["message"]]))
+    cases.append(("audit.global", [f.message for f in rep.failures if f.fixture == "*"]))
+    skipped = {}
+    if not rep.strict:
+        for u, why in rep.unchecked_why.items():
+            skipped[f"unchecked.{u.replace(' ', '_')}"] = f"not checked: {why}"
+    for name, why in sorted(rep.skipped.items()):
+        skipped[f"skipped.{name}"] = f"fixtures/SKIP.toml: {why}"
+    return cases + [(name, []) for name in skipped], skipped
 
 
-def junit(report):
+def junit(rep):
     """One testcase per fixture x shape x opt-level and per reject fixture;
     a failure carries every finding about that fixture."""
     from xml.sax.saxutils import escape, quoteattr
-    cases = []
-    for fx in report["fixtures"]:
-        msgs = [f["message"] for f in report["findings"] if f["failure"] and f["fixture"] == fx["name"]]
-        for r in fx["runs"]:
-            mine = [m for m in msgs if f" {r['mode']} O{r['opt']}" in m or
-                    ("no_alloc" in m and r["mode"] == "noalloc" and f"O{r['opt']}" in m)]
-            cases.append((f"{fx['name']}.{r['mode']}.O{r['opt']}", mine))
-        rest = [m for m in msgs if not any(m in c[1] for c in cases)]
-        if rest:
-            cases.append((f"{fx['name']}.checks", rest))
-    for x in report["rejects"]:
-        cases.append((f"reject.{x['fixture']}", [] if x["ok"] else [x["message"]]))
-    glob = [f["message"] for f in report["findings"] if f["failure"] and f["fixture"] == "*"]
-    cases.append(("audit.global", glob))
-    skipped = {}
-    why = report.get("unchecked_why") or {}
-    for u in report.get("unchecked") or []:
-        if not report.get("strict"):
-            skipped[f"unchecked.{u.replace(' ', '_')}"] = f"not checked: {why.get(u, '')}"
-            cases.append((f"unchecked.{u.replace(' ', '_')}", []))
-    for x in report.get("skipped") or []:
-        skipped[f"skipped.{x['fixture']}"] = f"fixtures/SKIP.toml: {x['reason']}"
-        cases.append((f"skipped.{x['fixture']}", []))
+    cases, skipped = _junit_cases(rep)
     fails = sum(1 for _, m in cases if m)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="frame-alloc-audit" tests="{len(cases)}" failures="{fails}">',
-           f'<testsuite name={quoteattr(report["compiler"]["name"] + " " + report["compiler"]["version"])} '
+           f'<testsuite name={quoteattr(rep.compiler["name"] + " " + rep.compiler["version"])} '
            f'tests="{len(cases)}" failures="{fails}" skipped="{len(skipped)}">']
     for name, msgs in cases:
         out.append(f'<testcase classname="frame-alloc-audit" name={quoteattr(name)}>')
@@ -324,10 +290,11 @@ def junit(report):
     return "\n".join(out) + "\n"
 
 
-def write_reports(report, outdir):
-    write_atomic(Path(outdir) / "report.json", json.dumps(report, indent=1) + "\n")
-    write_atomic(Path(outdir) / "report.md", markdown(report))
-    write_atomic(Path(outdir) / "junit.xml", junit(report))
+def write_reports(rep, outdir):
+    """report.json, report.md and junit.xml of a model.Report."""
+    rep.write(Path(outdir) / "report.json")
+    write_atomic(Path(outdir) / "report.md", markdown(rep))
+    write_atomic(Path(outdir) / "junit.xml", junit(rep))
 
 
 def _rel(path):
@@ -339,10 +306,11 @@ def _rel(path):
 
 
 def publish(rep, src, into, force=False):
-    """Copies the PUBLISHED_FILES of the run in `src` (whose report.json is
-    `rep`) to into/<compiler>-<version>/, replacing it only when `force`;
-    returns that directory.  Written beside it first, renamed at the end."""
-    c = rep["compiler"]
+    """Copies the PUBLISHED_FILES of the run in `src` (whose report is the
+    model.Report `rep`) to into/<compiler>-<version>/, replacing it only
+    when `force`; returns that directory.  Written beside it first, renamed
+    at the end."""
+    c = rep.compiler
     name = "-".join(c["name"].split() + c["version"].split())
     dest = Path(into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
     if dest.exists() and not force:

@@ -1,6 +1,5 @@
 """Run the Criterion harness over fixture libraries and read its records."""
 
-import json
 import os
 import re
 import subprocess
@@ -10,8 +9,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import procs
 from . import scenario as scenario_mod
 from .errors import UsageError
+from .model import Measurement
 
 HARNESS_TIMEOUT = 3600
 
@@ -105,90 +106,9 @@ class Discovery:
     skipped_with_scenario: list = field(default_factory=list)   # listed, but audited anyway
 
 
-@dataclass
-class Measurement:
-    """One fixture library's records: fixture x mode x opt-level.
-
-    Records v2 (harness/harness.c; CONTRACT): the worker's calibration of
-    every hooked entry point, then meta, one window per construction,
-    scenario step and destroy, the steady summaries, the timing-batch and
-    observation-pass summaries, and the violating windows of the steady
-    replay, the timing batches and the observation pass (`violations`)."""
-    fixture: str
-    mode: str
-    opt: int
-    meta: dict = field(default_factory=dict)
-    calibration: dict | None = None
-    construct: dict | None = None
-    steps: list = field(default_factory=list)
-    steady: list = field(default_factory=list)
-    violations: list = field(default_factory=list)   # steady / batch / observe windows
-    batches: dict | None = None
-    observe_windows: dict | None = None
-    destroy: dict | None = None
-    observe: list = field(default_factory=list)
-    timing: dict | None = None
-    verdict: dict | None = None
-    meta_lib: str = ""
-
-    @property
-    def windows(self):
-        """Every window record, in the order the harness ran them."""
-        return (([self.construct] if self.construct else []) + self.steps + self.violations
-                + ([self.destroy] if self.destroy else []))
-
-
-_VIOLATION_PHASES = ("steady", "batch", "observe")
-# Other record kinds, each kept in the Measurement field of the same name:
-# every record of the kind, in order, or only the last one.
-_EVERY_RECORD = ("steady", "observe")
-_LAST_RECORD = ("meta", "batches", "observe_windows", "timing", "verdict")
-
-
 def read_records(path, fixture, mode, opt, lib=""):
-    m = Measurement(fixture=fixture, mode=mode, opt=opt, meta_lib=str(lib))
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return m
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue      # a worker killed mid-line leaves a torn last line
-        if not isinstance(rec, dict):
-            continue
-        kind = rec.get("kind")
-        if kind == "window":
-            rec.setdefault("os", 0)
-            phase = rec.get("phase")
-            if phase == "construct":
-                m.construct = rec
-            elif phase == "step":
-                m.steps.append(rec)
-            elif phase in _VIOLATION_PHASES:
-                m.violations.append(rec)
-            elif phase == "destroy":
-                m.destroy = rec
-        elif kind == "calibration":
-            # The worker and its measuring process each calibrate: keep a
-            # failing one if there is any, else the last.
-            if m.calibration is None or m.calibration.get("ok", False):
-                m.calibration = rec
-        elif kind in _EVERY_RECORD:
-            getattr(m, kind).append(rec)
-        elif kind in _LAST_RECORD:
-            setattr(m, kind, rec)
-    return m
-
-
-def parse_observation(text):
-    """'ret=..\\x1ffield=..' -> {'ret': .., 'field': ..}."""
-    out = {}
-    for part in text.split("\x1f"):
-        k, _, v = part.partition("=")
-        out[k] = v
-    return out
+    """The records file of one library (model.Measurement.read)."""
+    return Measurement.read(path, fixture, mode, opt, lib)
 
 
 @dataclass
@@ -224,10 +144,9 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer
         cmd.append(f"--xml={junit}")
     t0 = time.monotonic()
     try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                           errors="replace", timeout=HARNESS_TIMEOUT)
+        r = procs.run(cmd, env=env, timeout=HARNESS_TIMEOUT)
         status, output = r.returncode, r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:
+    except subprocess.TimeoutExpired:
         status, output = 124, f"harness did not finish within {HARNESS_TIMEOUT} s"
     print(f"audit: harness phase {time.monotonic() - t0:.1f} s wall ({len(entries)} "
           f"librar{'y' if len(entries) == 1 else 'ies'})", file=sys.stderr, flush=True)

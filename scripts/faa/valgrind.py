@@ -30,6 +30,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import procs
+
 STEADY_REPEAT = 20          # steady cycles under Valgrind (it is ~50x slower)
 TIMEOUT = 900
 
@@ -88,7 +90,7 @@ def _run_tool(cmd, result, tool):
     """Runs a valgrind tool: the finished process, or None (with `result.message`
     saying so) when it did not finish within TIMEOUT."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        return procs.run(cmd, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         result.message = f"{tool} did not finish within {TIMEOUT} s"
         return None
@@ -218,14 +220,15 @@ def compare(measurement, mc, module=None, labels=None):
     When Valgrind saw more, the text names the line from Valgrind's stacks.
     `labels`: the scenario's step calls, to name the step."""
     labels = labels or []
-    ours = {}
+    ours = {}      # the interposer's windows: (allocs, frees)
     if measurement.construct:
-        ours[("construct", 0)] = measurement.construct
+        ours[("construct", 0)] = measurement.construct.pair
     for s in measurement.steps:
-        ours[("step", s["step"])] = s
-    theirs = {(w["phase"], w["step"]): w for w in mc.windows if w["phase"] != "steady"}
+        ours[("step", s.step)] = s.pair
+    theirs = {(w["phase"], w["step"]): (w["allocs"], w["frees"])
+              for w in mc.windows if w["phase"] != "steady"}
     if measurement.destroy and ("destroy", 0) in theirs:
-        ours[("destroy", 0)] = measurement.destroy
+        ours[("destroy", 0)] = measurement.destroy.pair
     else:
         theirs.pop(("destroy", 0), None)      # records v1, or an older faa-run: not compared
     out = []
@@ -250,22 +253,21 @@ def compare(measurement, mc, module=None, labels=None):
 
     for key in sorted(set(ours) & set(theirs)):
         a, b = ours[key], theirs[key]
-        if (a["allocs"], a["frees"]) != (b["allocs"], b["frees"]):
+        if a != b:
             what = {"construct": "construction (__create())", "destroy": "destroy (drop of the system)"
                     }.get(key[0]) or name(key[1])
             ent = {"construct": "__create", "destroy": "drop"}.get(key[0]) or entry(key[1])
-            out.append(f"{what}: Valgrind counted {b['allocs']} allocation(s), {b['frees']} free(s), "
-                       f"the interposer {a['allocs']}/{a['frees']}"
-                       + more(b["allocs"] + b["frees"], a["allocs"] + a["frees"], ent))
+            out.append(f"{what}: Valgrind counted {b[0]} allocation(s), {b[1]} free(s), "
+                       f"the interposer {a[0]}/{a[1]}" + more(sum(b), sum(a), ent))
     vg = steady_means(mc)
     for r in measurement.steady:
-        if r["step"] in vg and r["n"]:
-            ip = (r["allocs_sum"] / r["n"], r["frees_sum"] / r["n"])
-            if abs(ip[0] - vg[r["step"]][0]) > 1e-9 or abs(ip[1] - vg[r["step"]][1]) > 1e-9:
-                out.append(f"steady-state replay of {name(r['step'])}: Valgrind counted "
-                           f"{vg[r['step']][0]:.3f}/{vg[r['step']][1]:.3f} per dispatch, the interposer "
+        if r.step in vg and r.n:
+            ip, theirs_ = (r.allocs_sum / r.n, r.frees_sum / r.n), vg[r.step]
+            if abs(ip[0] - theirs_[0]) > 1e-9 or abs(ip[1] - theirs_[1]) > 1e-9:
+                out.append(f"steady-state replay of {name(r.step)}: Valgrind counted "
+                           f"{theirs_[0]:.3f}/{theirs_[1]:.3f} per dispatch, the interposer "
                            f"{ip[0]:.3f}/{ip[1]:.3f} (allocations/frees)"
-                           + more(sum(vg[r["step"]]), sum(ip), entry(r["step"])))
+                           + more(sum(theirs_), sum(ip), entry(r.step)))
     return out
 
 
@@ -327,8 +329,7 @@ def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True,
             top[(m.fixture, m.mode)] = (m.opt, m)
     jobs_ = [(m, "memcheck") for m in measurements if m.verdict] + [(m, "massif") for _, m in top.values()]
     progress(f"audit: Valgrind: {len(jobs_)} run(s) (memcheck every library, massif per shape)")
-    version = subprocess.run([str(valgrind_bin), "--version"], capture_output=True, text=True,
-                             errors="replace", timeout=60).stdout.strip()
+    version = procs.run([valgrind_bin, "--version"], timeout=60).stdout.strip()
 
     def one(job):
         m, tool = job

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from faa import attribute, gate, report, run, valgrind
-from faa.run import Measurement
+from faa.model import Measurement, Report, Window
 
 CAL_ENTRIES = ([{"fn": k, "kind": k, "calls": 1} for k in gate.CALIBRATED_KINDS]
                + [{"fn": a, "kind": a.replace("__libc_", ""), "calls": 1} for a in gate.CALIBRATED_ALIASES]
@@ -21,6 +21,12 @@ def win(phase, step=0, allocs=0, frees=0, os=0, **kw):
     return {"kind": "window", "phase": phase, "step": step, "label": kw.pop("label", "go()"),
             "allocs": allocs, "frees": frees, "os": os, "bytes": 8 * allocs, "live_peak": 0,
             "calls": calls, **kw}
+
+
+def set_(obj, **kw):
+    """Sets fields of a model object, as a test's edit of a record."""
+    for k, v in kw.items():
+        setattr(obj, k, v)
 
 
 def records(tmp_path, lines):
@@ -52,17 +58,17 @@ def zero(ms):
 
 def test_records_v2_are_read_into_their_places(tmp_path):
     m = v2(tmp_path, [win("batch", 3, 1, step_to=31, batch=3, cycles=512)])
-    assert m.calibration["ok"] and len(m.calibration["entries"]) == len(CAL_ENTRIES)
-    assert m.batches["n"] == 16 and m.observe_windows["n"] == 3
-    assert m.destroy["phase"] == "destroy" and [w["phase"] for w in m.violations] == ["batch"]
-    assert [w["phase"] for w in m.windows] == ["construct", "step", "step", "batch", "destroy"]
+    assert m.calibration.ok and len(m.calibration.entries) == len(CAL_ENTRIES)
+    assert m.batches.n == 16 and m.observe_windows.n == 3
+    assert m.destroy.phase == "destroy" and [w.phase for w in m.violations] == ["batch"]
+    assert [w.phase for w in m.windows] == ["construct", "step", "step", "batch", "destroy"]
     assert zero(m) == ["f no_alloc O3 timing batch 3: steps 4..32 x 512 cycles: 1 allocation(s), "
                        "0 free(s), expected 0"]
 
 
 def test_records_v1_still_read(tmp_path):
     m = records(tmp_path, [{"kind": "meta"}, {k: v for k, v in win("step", 0, 1).items() if k != "os"}])
-    assert m.calibration is None and m.steps[0]["os"] == 0
+    assert m.calibration is None and m.steps[0].os == 0
     assert zero(m) == ["f no_alloc O3 step 1 go(): 1 allocation(s), 0 free(s), expected 0"]
 
 
@@ -89,7 +95,7 @@ def test_every_phase_is_named_precisely(tmp_path, rec, needle):
 
 def test_steady_finding_counts_the_other_violating_replays(tmp_path):
     m = v2(tmp_path, [win("steady", 0, 1, repeat=2501)])
-    m.steady[0].update(allocs_sum=3, violations=3)
+    set_(m.steady[0], allocs_sum=3, violations=3)
     (msg,) = zero(m)
     assert ("steady-state replay of step 1 go(), repeat 2501 (3 of 4000 replay windows of this "
             "step not zero; the first): 1 allocation(s)") in msg
@@ -97,7 +103,7 @@ def test_steady_finding_counts_the_other_violating_replays(tmp_path):
 
 def test_destroy_window_and_os_calls_fail_the_zero_rule(tmp_path):
     m = v2(tmp_path)
-    m.destroy.update(os=2, calls={"mmap": 1, "munmap": 1}, first_kind="mmap")
+    set_(m.destroy, os=2, calls={"mmap": 1, "munmap": 1}, first_kind="mmap")
     (msg,) = zero(m)
     assert msg.startswith("f no_alloc O3 destroy (drop of the system): 0 allocation(s), 0 free(s), "
                           "2 OS memory call(s) [mmap 1, munmap 1], expected 0")
@@ -105,10 +111,10 @@ def test_destroy_window_and_os_calls_fail_the_zero_rule(tmp_path):
 
 def test_another_thread_is_named_with_its_tid(tmp_path):
     m = v2(tmp_path)
-    m.steps[1].update(allocs=1, calls={"malloc": 1}, thread="other", tid=4242, first_kind="malloc")
+    set_(m.steps[1], allocs=1, calls={"malloc": 1}, thread="other", tid=4242, first_kind="malloc")
     (msg,) = zero(m)
     assert "step 2 stop(): 1 allocation(s), 0 free(s) [malloc 1] on another thread (tid 4242), expected 0" in msg
-    m.steps[1]["thread"] = "own"
+    m.steps[1].thread = "own"
     assert "another thread" not in zero(m)[0]
 
 
@@ -235,7 +241,7 @@ def test_locate_ignores_frames_outside_the_module_and_finds_nothing_without_them
 
 def test_a_window_that_only_frees_says_freed_at(tmp_path, monkeypatch, mod):
     m = v2(tmp_path)
-    m.steps[0].update(frees=1, calls={"free": 1}, first_kind="free", stack=["lib.so+0x10"])
+    set_(m.steps[0], frees=1, calls={"free": 1}, first_kind="free", stack=["lib.so+0x10"])
     site = attribute.Site("Sys::_s_Idle_go", str(mod), 31, "fixtures/x.frs:12", "handler $Idle.go")
     monkeypatch.setattr(attribute, "culprit", lambda stack, module: site)
     found = []
@@ -243,7 +249,7 @@ def test_a_window_that_only_frees_says_freed_at(tmp_path, monkeypatch, mod):
     (f,) = found
     assert "; freed at " in f.message and "allocated at" not in f.message
     assert "(from fixtures/x.frs:12, handler $Idle.go)" in f.message
-    m.steps[0].update(allocs=1, first_kind="malloc")
+    set_(m.steps[0], allocs=1, first_kind="malloc")
     found = []
     gate.check_zero([m], found, {("f", "noalloc"): mod})
     assert "; allocated at " in found[0].message
@@ -252,12 +258,12 @@ def test_a_window_that_only_frees_says_freed_at(tmp_path, monkeypatch, mod):
 def test_calibration_record_missing_or_wrong_fails_naming_the_entry_point(tmp_path):
     m = v2(tmp_path)
     found = []
-    m.calibration["entries"][1]["calls"] = 0            # calloc read 0
-    m.calibration["ok"] = False
+    m.calibration.entries[1]["calls"] = 0            # calloc read 0
+    m.calibration.ok = False
     gate.check_calibration_records([m], found)
     assert len(found) == 1 and "calloc read 0 call(s) of kind calloc, expected 1" in found[0].message
-    m.calibration["entries"] = [e for e in CAL_ENTRIES if e["fn"] != "__libc_free"]
-    m.calibration["ok"] = True
+    m.calibration.entries = [e for e in CAL_ENTRIES if e["fn"] != "__libc_free"]
+    m.calibration.ok = True
     found = []
     gate.check_calibration_records([m], found)
     assert "no calibration entry for __libc_free" in found[0].message
@@ -272,7 +278,7 @@ def test_calibration_failures_shared_by_workers_are_one_finding(tmp_path):
     for opt in (0, 3):
         m = v2(tmp_path)
         m.opt = opt
-        m.calibration["entries"][0]["calls"] = 2
+        m.calibration.entries = [dict(CAL_ENTRIES[0], calls=2)] + CAL_ENTRIES[1:]
         ms.append(m)
     found = []
     gate.check_calibration_records(ms, found)
@@ -288,7 +294,7 @@ def test_mean_text_never_prints_a_nonzero_window_as_zero():
 
 def test_table_shows_a_rare_steady_allocation_as_calls_over_windows(tmp_path):
     m = v2(tmp_path)
-    m.steady[0].update(allocs_sum=2, frees_sum=2, allocs_max=1, violations=2)
+    set_(m.steady[0], allocs_sum=2, frees_sum=2, allocs_max=1, violations=2)
 
     class Sc:
         system, steps = "Sys", [type("S", (), {"call": "go()"})(), type("S", (), {"call": "stop()"})()]
@@ -321,10 +327,9 @@ def test_unchecked_lists_what_valgrind_would_have_checked(tmp_path):
 
 
 def test_report_files_show_unchecked_and_skips():
-    rep = {"compiler": {"name": "frc", "version": "0"}, "verdict": "pass", "findings": [], "fixtures": [],
-           "rejects": [], "unchecked": ["coverage", "second counter"],
-           "unchecked_why": {"coverage": "--valgrind off", "second counter": "--valgrind off"},
-           "skipped": [{"fixture": "big", "reason": "needs E042"}], "strict": False}
+    rep = Report(compiler={"name": "frc", "version": "0"}, exit_status=0,
+                 unchecked_why={"coverage": "--valgrind off", "second counter": "--valgrind off"},
+                 skipped={"big": "needs E042"})
     md = report.markdown(rep)
     assert "**PASS (unchecked: coverage, second counter)**" in md and "`big`: needs E042" in md
     xml = report.junit(rep)
@@ -409,8 +414,8 @@ def test_valgrind_count_names_the_line_from_valgrinds_stack(mod):
                                              {"phase": "step", "step": 0, "allocs": 1, "frees": 1}],
                            stacks=valgrind.parse_xtree(text, "x.rs"))
     m = Measurement(fixture="f", mode="noalloc", opt=3)
-    m.construct = win("construct", -1)
-    m.steps = [win("step", 0)]
+    m.construct = Window.from_record(win("construct", -1))
+    m.steps = [Window.from_record(win("step", 0))]
     (d,) = valgrind.compare(m, mc, mod, ["go()"])
     assert d.startswith("step 1 go(): Valgrind counted 1 allocation(s), 1 free(s), the interposer 0/0; "
                         "Valgrind: allocated at ")
@@ -433,12 +438,12 @@ def test_meta_must_say_one_thread_and_all_thread_windows(tmp_path):
     found = []
     gate.check_records([m], found)
     assert found == []
-    m.meta.update(threads=3, windows="this-thread")
+    set_(m.meta, threads=3, windows="this-thread")
     gate.check_records([m], found)
     assert [f.rule for f in found] == ["harness", "harness"]
     assert "had 3 threads" in found[0].message and "counted only the measuring thread" in found[1].message
     # The allocating shape counts per thread (the process has one): not a finding.
-    m.meta.update(threads=1, windows="this-thread")
+    set_(m.meta, threads=1, windows="this-thread")
     m.mode = "alloc"
     found = []
     gate.check_records([m], found)

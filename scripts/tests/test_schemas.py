@@ -209,14 +209,34 @@ def test_failing_report_validates(failing):
 
 def test_baseline_of_a_fresh_report_validates(passing, tmp_path):
     """What `audit baseline` writes (into reports/, so built here the same way)."""
-    from faa import compare
-    rep = report_of(passing)
-    doc = compare.baseline_document(compare.of_report(rep), rep["compiler"]["name"],
-                                    rep["compiler"]["version"])
-    compare.write_baseline(doc, tmp_path / "baseline.json")
+    from faa import compare, model
+    rep = model.Report.load(passing / "rep" / "report.json")
+    b = model.Baseline.of_windows(compare.of_report(rep), rep.compiler["name"], rep.compiler["version"])
+    b.write(tmp_path / "baseline.json")
     base = json.loads((tmp_path / "baseline.json").read_text())
     valid("baseline", base)
     assert set(base["fixtures"]["port_reset"]) == {"O0", "O3"}
+    # one reader, one writer: what is read back is what was written
+    again = model.Baseline.load(tmp_path / "baseline.json")
+    assert again == b and again.windows({}) == b.windows({})
+
+
+@pytest.mark.parametrize("run", ["passing", "failing"])
+def test_report_reads_back_as_written(run, request):
+    """model.Report.from_json is the inverse of to_json on a real report:
+    the one reader and the one writer of report.json agree."""
+    from faa import model
+    d = report_of(request.getfixturevalue(run))
+    rep = model.Report.from_json(d)
+    assert rep.to_json() == d
+    # steps are 0-based inside, 1-based in the file, for violations too
+    runs = [r for fx in rep.fixtures for r in fx.runs]
+    assert all(w.step == i for r in runs for i, w in enumerate(r.steps))
+    vs = [(v, w) for fx in d["fixtures"] for r, rr in zip(fx["runs"], runs)
+          for v, w in zip(r["violations"], rr.violations)]
+    assert all(v["step"] == w.step + 1 for v, w in vs)
+    if run == "failing":
+        assert vs
 
 
 @pytest.mark.parametrize("run", ["passing", "failing"])

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from faa import attribute, coverage, gate, report, valgrind
-from faa.run import Measurement
+from faa.model import Measurement, StepSummary, Window
 
 TRACE = """==1== Memcheck
 --1-- malloc(10) = 0x1
@@ -32,8 +32,9 @@ def test_parse_trace_counts_calls_between_markers_only():
 
 def meas(construct, steps, mode="alloc"):
     m = Measurement(fixture="f", mode=mode, opt=0)
-    m.construct = {"step": -1, "allocs": construct[0], "frees": construct[1]}
-    m.steps = [{"step": i, "allocs": a, "frees": f} for i, (a, f) in enumerate(steps)]
+    m.construct = Window(phase="construct", step=-1, allocs=construct[0], frees=construct[1])
+    m.steps = [Window(phase="step", step=i, label="x()", allocs=a, frees=f)
+               for i, (a, f) in enumerate(steps)]
     return m
 
 
@@ -95,9 +96,6 @@ def test_baseline_fails_on_any_changed_allocating_count(tmp_path):
 
 def test_zero_rule_fails_every_nonzero_no_alloc_window():
     m = meas((0, 0), [(0, 0), (0, 1)], mode="noalloc")
-    for w in [m.construct] + m.steps:
-        w.update(phase="step", label="x()", calls={})
-    m.construct["phase"] = "construct"
     found = []
     gate.check_zero([m], found)
     assert len(found) == 1 and "step 2" in found[0].message and "1 free(s)" in found[0].message
@@ -126,11 +124,11 @@ def test_steady_cycle_that_does_not_close_is_flagged():
         name, scenario = "f", Sc
 
     m = meas((4, 2), [(4, 4)])
-    m.steady = [{"step": 0, "n": 10, "allocs_sum": 10, "allocs_max": 1}]     # 1 per replay, 4 first
+    m.steady = [StepSummary(step=0, n=10, allocs_sum=10, allocs_max=1)]     # 1 per replay, 4 first
     found = []
     gate.check_steady([Fx], [m], found)
     assert len(found) == 1 and "does not return the system" in found[0].message
-    m.steady = [{"step": 0, "n": 10, "allocs_sum": 30, "allocs_max": 3}]     # first-time growth: 4 then 3
+    m.steady = [StepSummary(step=0, n=10, allocs_sum=30, allocs_max=3)]     # first-time growth: 4 then 3
     found = []
     gate.check_steady([Fx], [m], found)
     assert found == []

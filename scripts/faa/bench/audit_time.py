@@ -2,19 +2,18 @@
 cold then warm; seconds per phase from the phases.json the audit writes in
 its work dir (audit.PhaseClock)."""
 
-import json
 import os
 import resource
 import shutil
 import subprocess
 import time
 
-from .. import build
+from .. import build, model, procs
+from ..errors import UsageError
 from .common import ROOT, note, say, verdict
 
 GOAL_COLD_S = 180.0
 GOAL_WARM_S = 30.0
-PHASES_SCHEMA = "frame-alloc-audit/phases@1"
 BUILD_FIGURES = ("compiler_s", "rustc_s", "built", "cached")
 
 
@@ -22,13 +21,11 @@ def read_phases(path):
     """WORK_DIR/phases.json -> ({phase: wall seconds}, build figures);
     ({}, {}) when the audit left none (it stopped early)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        phases_ = model.Phases.load(path).phases
+    except UsageError:
         return {}, {}
-    if data.get("schema") != PHASES_SCHEMA:
-        return {}, {}
-    phases = {name: p["wall_s"] for name, p in data["phases"].items() if "wall_s" in p}
-    b = data["phases"].get("build", {})
+    phases = {name: p["wall_s"] for name, p in phases_.items() if "wall_s" in p}
+    b = phases_.get("build", {})
     build_figures = {"wall_s": b["wall_s"], **{k: b[k] for k in BUILD_FIGURES}} \
         if all(k in b for k in ("wall_s",) + BUILD_FIGURES) else {}
     return phases, build_figures
@@ -39,9 +36,8 @@ def _timed_audit(cmd, log, phases_file):
     phases_file.unlink(missing_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    with open(log, "w") as lf:
-        p = subprocess.Popen([str(c) for c in cmd], stdout=lf, stderr=subprocess.PIPE,
-                             text=True, errors="replace")
+    with open(log, "w") as lf, procs.start(cmd, stdout=lf, stderr=subprocess.PIPE,
+                                            text=True, errors="replace") as p:
         for line in p.stderr:
             lf.write(f"[{time.monotonic() - t0:7.1f}] {line}")
         status = p.wait()

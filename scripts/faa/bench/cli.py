@@ -8,9 +8,10 @@ from pathlib import Path
 
 from .. import run as fixtures_mod
 from .. import tools
-from ..errors import AuditError, ToolMissing, UsageError
+from ..errors import AuditError, ToolMissing, UsageError, positive_float, positive_int
 from .audit_time import bench_audit, print_audit
-from .common import SCHEMA, note, say, write_json
+from ..model import BenchResult
+from .common import note, say
 from .dispatch import bench_dispatch, print_dispatch
 from .interposer import interleaved_runs, overhead, print_overhead
 from .window import print_window, window
@@ -29,17 +30,17 @@ def add_arguments(ap):
                     help="run only this section (repeatable; default: all)")
     ap.add_argument("--fixtures", nargs="+", metavar="NAME", help="dispatch: these fixtures (default: all)")
     ap.add_argument("--opt", default="3", help="dispatch: opt-levels, e.g. 0,3 (default: 3)")
-    ap.add_argument("--reps", type=int, default=5,
+    ap.add_argument("--reps", type=positive_int, default=5,
                     help="overhead: interleaved runs per condition (default: %(default)s)")
-    ap.add_argument("--scale", type=float, default=0.5,
+    ap.add_argument("--scale", type=positive_float, default=0.5,
                     help="overhead: loop length factor (default: %(default)s)")
-    ap.add_argument("--batches", type=int, default=15,
+    ap.add_argument("--batches", type=positive_int, default=15,
                     help="dispatch: timed batches per run (default: %(default)s)")
-    ap.add_argument("--time-reps", type=int, default=3,
+    ap.add_argument("--time-reps", type=positive_int, default=3,
                     help="dispatch: timing runs per library (default: %(default)s)")
-    ap.add_argument("--callgrind-repeat", type=int, default=20,
+    ap.add_argument("--callgrind-repeat", type=positive_int, default=20,
                     help="dispatch: steady cycles per step under Callgrind (default: %(default)s)")
-    ap.add_argument("--jobs", type=int, default=None, help="parallel builds / Callgrind runs")
+    ap.add_argument("--jobs", type=positive_int, default=None, help="parallel builds / Callgrind runs")
     ap.add_argument("--work-dir", help="dispatch: fixture libraries (default: BUILD/bench/work)")
     ap.add_argument("--scratch", help="audit: scratch for the cold/warm runs (default: BUILD/bench/audit)")
     ap.add_argument("--touch", default="port_reset",
@@ -96,15 +97,16 @@ def _run(args):
     except ValueError:
         raise UsageError(f"--opt {args.opt}: expected e.g. 3 or 0,3")
     out_path = Path(args.out) if args.out else tree.reports / "bench.json"
-    data = {"schema": SCHEMA,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "host": {"cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
-            "commands": {}}
+    result = BenchResult(
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        sections={"host": {"cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
+                  "commands": {}})
+    data = result.sections
     say(f"bench: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start "
         f"(benchmarks on a shared machine: compare the ratios, which are measured in the same run)")
     say()
     _sections(args, tree, opts, data)
     data["host"]["loadavg_end"] = list(os.getloadavg())
-    write_json(data, out_path)
+    result.write(out_path)
     say(f"bench: figures written to {out_path}")
     return 0

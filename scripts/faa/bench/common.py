@@ -1,16 +1,13 @@
 """Shared by the bench sections: statistics, formatting, running programs,
 writing bench.json."""
 
-import json
 import math
 import statistics
-import subprocess
 import sys
 
-from .. import report, tools
+from .. import procs, tools
 from ..errors import AuditError
 
-SCHEMA = "frame-alloc-audit/bench@1"
 ROOT = tools.ROOT
 
 
@@ -46,13 +43,10 @@ def note(msg):
 
 def run_cmd(cmd, env=None, timeout=600):
     """Runs a program; its stdout, or AuditError (status 1) when it fails."""
-    r = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
-                       errors="replace", timeout=timeout)
+    r = procs.run(cmd, env=env, timeout=timeout)
     if r.returncode != 0:
         raise AuditError(f"bench: `{' '.join(map(str, cmd))}` exited {r.returncode}:\n"
                          f"{r.stderr[-2000:]}", status=1)
     return r.stdout
 
 
-def write_json(data, path):
-    report.write_atomic(path, json.dumps(data, indent=1) + "\n")
