@@ -108,7 +108,7 @@ void expect_entry_counts_once(const char *fn)
 	struct entry_result r;
 	char msg[256];
 
-	cr_assert_not_null(e, "no entry point %s in calls.c", fn);
+	cr_assert_not_null(e, "no entry point %s in entries.c", fn);
 	cr_assert_eq(audit_fast_resolve(&fast), 0,
 		     "interposer not loaded: audit_thread_state()");
 	entry_run(e, &audit, AUDIT_THIS_THREAD | AUDIT_CAPTURE_STACK, &fast, &r);

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n_entries; i++)
 			n += (unsigned)entries[i].kind == k;
 		if (!n) {
-			printf("FAIL kind %s: no entry point in calls.c\n", api.kind_name(k));
+			printf("FAIL kind %s: no entry point in entries.c\n", api.kind_name(k));
 			failures++;
 		}
 	}

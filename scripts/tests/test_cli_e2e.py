@@ -177,7 +177,8 @@ def test_report_html_renders_in_a_browser(run_dir, tmp_path):
 
 
 def test_interrupted_audit_leaves_no_report(build_dir, tmp_path):
-    """Ctrl-C mid-run: exit 130, and no report (old or half-written) left behind."""
+    """Ctrl-C mid-run: exit 130, the previous report kept as it was, no
+    half-written one."""
     import signal
     import time
     out = tmp_path / "r"
@@ -194,7 +195,7 @@ def test_interrupted_audit_leaves_no_report(build_dir, tmp_path):
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err[-500:]
     assert "interrupted" in err
-    assert not (out / "report.json").exists()
+    assert (out / "report.json").read_text() == '{"verdict": "pass"}'   # kept, untouched
     assert not list(out.glob(".*.tmp"))
 
 

@@ -3,11 +3,10 @@ without and with LD_PRELOAD=libaudit.so.  The same preloaded runs give
 section 2 (window.py)."""
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
-from .. import tools
+from .. import procs, tools
 from ..errors import UsageError
 from .callgrind import parse_callgrind
 from .common import fmt, median, note, ratio, run_cmd, say, verdict
@@ -89,9 +88,8 @@ def _instructions(vg, exe, name, env, scales=(0.005, 0.01)):
     with tempfile.TemporaryDirectory() as tmp:
         for sc in scales:
             out = Path(tmp) / f"cg.{sc}"
-            subprocess.run([vg, "--tool=callgrind", f"--callgrind-out-file={out}", str(exe),
-                            "--only", name, "--inner", "1", "--scale", str(sc)],
-                           env=env, capture_output=True, text=True, timeout=300)
+            procs.run([vg, "--tool=callgrind", f"--callgrind-out-file={out}", exe,
+                       "--only", name, "--inner", "1", "--scale", sc], env=env, timeout=300)
             irs.append(parse_callgrind(out.read_text(errors="replace"))["ir"] if out.exists() else None)
     if None in irs:
         return None
