@@ -2,14 +2,19 @@
  * harness.c — Criterion tests that measure fixture libraries per window.
  *
  * Input (environment, inherited by Criterion's re-executed workers):
- *   FAA_MANIFEST  a text file, one fixture library per line:
+ *   FAA_MANIFEST  a text file, one fixture per line:
  *                 name TAB mode TAB opt TAB library-path TAB records-path
- *                 ('#' starts a comment line)
+ *                 [TAB prefix]
+ *                 ('#' starts a comment line).  prefix is the fixture's
+ *                 symbol prefix in the library (fixture.h), "fx_" when the
+ *                 column is missing; several lines may name one library
+ *                 (a bundle of fixtures) with different prefixes.
  *   LD_PRELOAD    must name interposer/libaudit.so; without it every test
  *                 fails with "interposer not loaded" (no false zero).
  *
  * Each manifest line is one parameter of fixture::audit, hence one worker
- * process.  The worker proves the interposer counts (calibration of every
+ * process and one measuring process (a library named on several lines is
+ * loaded by each of them).  The worker proves the interposer counts (calibration of every
  * hooked entry point, in this-thread windows), then forks the measuring
  * process (measure.h), waits for its verdict, and only then asserts.
  *
@@ -45,6 +50,7 @@
 
 #include "audit.h"
 #include "calibrate.h"
+#include "fixture.h"
 #include "measure.h"
 
 #define MAX_ENTRIES 512
@@ -70,6 +76,22 @@ static int copy_field(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
+/* Fills *e from the tab-separated fields of one manifest line (5, or 6
+ * with the prefix).  Returns 0, or -1 when a field is missing or too long. */
+static int parse_entry(char *line, struct faa_entry *e)
+{
+	char *fld[7];
+	int n = split_tabs(line, fld, 7);
+	if (n < 5 || n > 6 || copy_field(e->name, sizeof e->name, fld[0]) ||
+	    copy_field(e->mode, sizeof e->mode, fld[1]) ||
+	    copy_field(e->lib, sizeof e->lib, fld[3]) ||
+	    copy_field(e->records, sizeof e->records, fld[4]) ||
+	    copy_field(e->prefix, sizeof e->prefix, n == 6 ? fld[5] : FAA_FIXTURE_PREFIX))
+		return -1;
+	e->opt = atoi(fld[2]);
+	return 0;
+}
+
 /* Reads line `want` of the manifest into *e (want < 0: only count).
  * Returns the number of entries, or -1 (message in err). */
 static int manifest_read(int want, struct faa_entry *e, char *err, size_t errlen)
@@ -84,24 +106,17 @@ static int manifest_read(int want, struct faa_entry *e, char *err, size_t errlen
 		snprintf(err, errlen, "cannot open manifest %s: %s", path, strerror(errno));
 		return -1;
 	}
-	char line[4 * FAA_FIELD_MAX + 64];
+	char line[5 * FAA_FIELD_MAX + 64];
 	int n = 0, lineno = 0;
 	while (fgets(line, sizeof line, f)) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		if (n == want) {
-			char *fld[5];
-			if (split_tabs(line, fld, 5) != 5 ||
-			    copy_field(e->name, sizeof e->name, fld[0]) ||
-			    copy_field(e->mode, sizeof e->mode, fld[1]) ||
-			    copy_field(e->lib, sizeof e->lib, fld[3]) ||
-			    copy_field(e->records, sizeof e->records, fld[4])) {
-				snprintf(err, errlen, "%s:%d: expected 5 tab-separated fields", path, lineno);
-				fclose(f);
-				return -1;
-			}
-			e->opt = atoi(fld[2]);
+		if (n == want && parse_entry(line, e) != 0) {
+			snprintf(err, errlen, "%s:%d: expected 5 or 6 tab-separated fields "
+				 "(fixture, mode, opt, library, records[, prefix])", path, lineno);
+			fclose(f);
+			return -1;
 		}
 		n++;
 	}

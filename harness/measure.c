@@ -507,8 +507,8 @@ void faa_measure(const struct faa_entry *e, struct faa_verdict *v)
 		void *lib = dlopen(e->lib, RTLD_NOW | RTLD_LOCAL);
 		if (!lib)
 			faa_fail(v, "%s: cannot load fixture library: %s", e->name, dlerror());
-		else if (faa_fixture_bind(lib, &r.fx, err, sizeof err) != 0)
-			faa_fail(v, "%s: %s", e->lib, err);
+		else if (faa_fixture_bind(lib, e->prefix, &r.fx, err, sizeof err) != 0)
+			faa_fail(v, "%s (prefix %s): %s", e->lib, e->prefix, err);
 		else {
 			r.noalloc = strcmp(r.fx.mode(), "noalloc") == 0;
 			/* no_alloc: every thread's calls, with the culprit's stack.

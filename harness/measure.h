@@ -25,13 +25,17 @@
 
 #define FAA_FIELD_MAX 1024
 
-/* One manifest line. */
+/* One manifest line (harness.c).  prefix: the fixture's symbol prefix in
+ * lib (fixture.h), "fx_" when the line has no 6th column.  Several lines
+ * may name one library with different prefixes: each is measured in a
+ * measuring process of its own. */
 struct faa_entry {
 	char name[FAA_FIELD_MAX];
 	char mode[16];
 	int opt;
 	char lib[FAA_FIELD_MAX];
 	char records[FAA_FIELD_MAX];
+	char prefix[FAA_FIELD_MAX];
 };
 
 /* How many checks failed, and the first one's message (NUL-terminated;
@@ -48,7 +52,8 @@ void faa_fail(struct faa_verdict *v, const char *fmt, ...)
  * they cannot be counted. */
 int faa_count_threads(void);
 
-/* Measures the library of *e; see the top of this file. */
+/* Measures the fixture e->prefix of the library e->lib; see the top of
+ * this file. */
 void faa_measure(const struct faa_entry *e, struct faa_verdict *v);
 
 #endif

@@ -1,8 +1,13 @@
 /*
- * runner.c — faa-run: drive one fixture library outside Criterion, for
- * Valgrind.
+ * runner.c — faa-run: drive the fixtures of one fixture library outside
+ * Criterion, for Valgrind.
  *
- *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count] LIBRARY
+ *   faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count]
+ *           LIBRARY [PREFIX...]
+ *
+ * PREFIX is a fixture's symbol prefix in LIBRARY (fixture.h: a bundle
+ * library holds several fixtures, each exporting the fixture ABI under its
+ * own prefix).  Without one, the library's only fixture, prefix "fx_".
  *
  * Runs what the harness runs — construction, every step, the steady-state
  * cycle (N repeats, default the scenario's), destroy — in one process with
@@ -14,11 +19,25 @@
  *   FAA-OPEN <phase> <step>      phase: construct | step | steady | destroy
  *   FAA-CLOSE
  *
+ * Every PREFIX given is bound first (one that fails: exit 4, nothing run);
+ * then the fixtures run in turn, in the order given, each preceded by
+ *
+ *   FAA-FIXTURE <prefix>         in Valgrind's log, before its markers
+ *   faa-run: fixture <prefix>    on stdout, before its summary line(s)
+ *
+ * With no PREFIX neither line is written: the output is the same as for a
+ * library of one fixture before prefixes existed.  After each fixture of
+ * the default run (and of --callgrind) one summary line:
+ *
+ *   faa-run: S steps, D steady-state dispatches
+ *
  * With --trace-malloc=yes every allocator call between two markers is one
  * line, which scripts/faa/valgrind.py counts per window.  --callgrind
  * instead turns Callgrind's collection on only around steady-state
  * dispatches (run with --collect-atstart=no), so Ir / dispatches is the
- * cost of one dispatch.  --callgrind-steps does the same one cycle step at
+ * cost of one dispatch; with a PREFIX, each fixture's counters are dumped
+ * after it (CALLGRIND_DUMP_STATS_AT "faa-fixture <prefix>"), so each dump
+ * is one fixture's.  --callgrind-steps does the same one cycle step at
  * a time: for each step j of the cycle it replays N whole cycles collecting
  * only around step j's dispatches, then dumps Callgrind's counters
  * (CALLGRIND_DUMP_STATS_AT "faa-step j"), so each dump's Ir / N is the
@@ -37,9 +56,12 @@
  *
  * Without the interposer it exits 4 with "interposer not loaded".
  *
+ * --time, --count and --callgrind-steps drive one fixture: at most one
+ * PREFIX (more is a usage error).
+ *
  * Exit: 0 ok, 1 a dispatch failed while timing, 2 usage, 4 the library
- * cannot be loaded, lacks an fx_* symbol or has another FX_ABI_VERSION
- * (fixture.h), or --count without the interposer.
+ * cannot be loaded, lacks a fixture's symbol (PREFIX + field) or has
+ * another FX_ABI_VERSION (fixture.h), or --count without the interposer.
  */
 #define _GNU_SOURCE
 #define AUDIT_WANT_RESOLVE
@@ -105,9 +127,14 @@ static void none(void *ctx)
 
 static void usage(FILE *f)
 {
-	fputs("usage: faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count] LIBRARY\n"
-	      "Drives one fixture library (construction, steps, steady cycle) for Valgrind,\n"
-	      "or times its steady cycle natively (--time); see harness/runner.c.\n", f);
+	fputs("usage: faa-run [--repeat N] [--callgrind | --callgrind-steps | --time [--batches B] | --count]\n"
+	      "               LIBRARY [PREFIX...]\n"
+	      "Drives fixtures of a fixture library (construction, steps, steady cycle) for\n"
+	      "Valgrind, or times one fixture's steady cycle natively (--time).  PREFIX: a\n"
+	      "fixture's symbol prefix in LIBRARY (default fx_); several run in turn, each\n"
+	      "announced by FAA-FIXTURE PREFIX in Valgrind's log and `faa-run: fixture PREFIX`\n"
+	      "on stdout.  --time, --count and --callgrind-steps take at most one PREFIX.\n"
+	      "See harness/runner.c.\n", f);
 }
 
 struct options {
@@ -115,6 +142,9 @@ struct options {
 	long batches;
 	int callgrind, per_step, timing, count;
 	const char *path;
+	/* The PREFIX arguments (nprefix 0: the library's one fixture, fx_). */
+	char **prefixes;
+	int nprefix;
 };
 
 /* A whole decimal argument in [lo, hi]. */
@@ -155,8 +185,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		default: ok = 0;
 		}
 	}
-	if (ok && optind == argc - 1)
+	if (ok && optind < argc) {
 		o->path = argv[optind];
+		o->prefixes = argv + optind + 1;
+		o->nprefix = argc - optind - 1;
+	}
+	if (ok && o->nprefix > 1 && (o->timing || o->count || o->per_step)) {
+		fprintf(stderr, "faa-run: --time, --count and --callgrind-steps drive one "
+			"fixture: give at most one PREFIX (got %d)\n", o->nprefix);
+		ok = 0;
+	}
 	if (!ok || !o->path || o->timing + o->callgrind + o->count > 1) {
 		usage(stderr);
 		return 2;
@@ -269,14 +307,63 @@ static int drive(struct run *r)
 	return 0;
 }
 
+/* Binds fixture `prefix` (NULL: the library's only one, fx_) into *fx.
+ * Returns 0, or 4 with the message on stderr. */
+static int bind_fixture(const struct options *o, void *lib, const char *prefix,
+			struct fx_api *fx)
+{
+	char err[512];
+	if (faa_fixture_bind(lib, prefix, fx, err, sizeof err) == 0)
+		return 0;
+	if (prefix)
+		fprintf(stderr, "faa-run: %s (prefix %s): %s\n", o->path, prefix, err);
+	else
+		fprintf(stderr, "faa-run: %s: %s\n", o->path, err);
+	return 4;
+}
+
+/* Runs one fixture (bound before: binding again cannot fail).  prefix
+ * NULL: the library's only fixture, announced by no line. */
+static int run_fixture(const struct options *o, void *lib, const char *prefix,
+		       struct audit_fast_window *fw)
+{
+	struct run r = { .o = o, .fw = *fw };
+	if (bind_fixture(o, lib, prefix, &r.fx) != 0)
+		return 4;
+	if (prefix) {
+		printf("faa-run: fixture %s\n", prefix);
+		fflush(stdout);
+		VALGRIND_PRINTF("FAA-FIXTURE %s\n", prefix);
+	}
+	r.n = r.fx.step_count();
+	r.from = r.fx.steady_from();
+	r.to = r.fx.steady_to();
+	r.reps = o->repeat >= 0 ? (uint32_t)o->repeat : r.fx.steady_repeat();
+	r.open = o->callgrind ? none : mark_open;
+	r.close = o->callgrind ? none : mark_close;
+	r.s_open = o->callgrind ? collect_on : mark_open;
+	r.s_close = o->callgrind ? collect_on : mark_close;
+	if (drive(&r) != 0)
+		return 1;
+	if (!o->timing && !o->count)
+		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", r.n, r.dispatches,
+		       o->per_step ? "collected " : "");
+	if (prefix && o->callgrind && !o->per_step) {
+		char label[FAA_PREFIX_MAX + 32];
+		snprintf(label, sizeof label, "faa-fixture %s", prefix);
+		CALLGRIND_DUMP_STATS_AT(label);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	int rc = parse_options(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct run r = { .o = &o };
-	if (o.count && audit_fast_resolve(&r.fw) != 0) {
+	struct audit_fast_window fw = { 0 };
+	if (o.count && audit_fast_resolve(&fw) != 0) {
 		fprintf(stderr, "faa-run: --count: interposer not loaded: run with "
 			"LD_PRELOAD=<build>/interposer/libaudit.so\n");
 		return 4;
@@ -286,23 +373,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "faa-run: cannot load %s: %s\n", o.path, dlerror());
 		return 4;
 	}
-	char err[512];
-	if (faa_fixture_bind(lib, &r.fx, err, sizeof err) != 0) {
-		fprintf(stderr, "faa-run: %s: %s\n", o.path, err);
-		return 4;
+	if (o.nprefix == 0)
+		return run_fixture(&o, lib, NULL, &fw);
+	/* Every fixture is bound before any runs: one that cannot be is
+	 * refused with nothing run. */
+	for (int k = 0; k < o.nprefix; k++) {
+		struct fx_api fx;
+		if (bind_fixture(&o, lib, o.prefixes[k], &fx) != 0)
+			return 4;
 	}
-	r.n = r.fx.step_count();
-	r.from = r.fx.steady_from();
-	r.to = r.fx.steady_to();
-	r.reps = o.repeat >= 0 ? (uint32_t)o.repeat : r.fx.steady_repeat();
-	r.open = o.callgrind ? none : mark_open;
-	r.close = o.callgrind ? none : mark_close;
-	r.s_open = o.callgrind ? collect_on : mark_open;
-	r.s_close = o.callgrind ? collect_on : mark_close;
-	if (drive(&r) != 0)
-		return 1;
-	if (!o.timing && !o.count)
-		printf("faa-run: %u steps, %lu %ssteady-state dispatches\n", r.n, r.dispatches,
-		       o.per_step ? "collected " : "");
+	for (int k = 0; k < o.nprefix; k++)
+		if ((rc = run_fixture(&o, lib, o.prefixes[k], &fw)) != 0)
+			return rc;
 	return 0;
 }

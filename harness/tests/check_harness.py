@@ -3,18 +3,21 @@
 
     check_harness.py --harness H --interposer LIBAUDIT [--fixture LIB]
                      [--noise LIB] [--steal-calloc LIB] [--runner FAA_RUN]
-                     [--kind K] SCENARIO
+                     [--single LIB] [--valgrind VALGRIND] [--kind K] SCENARIO
 
 Each SCENARIO states one behaviour of the harness (meson.build names the
 tests after them): the exit status, the verdict record, the window records
 and the output it must produce.  The harness runs as `scripts/audit run`
 runs it: FAA_MANIFEST names a one-line manifest, LD_PRELOAD the
 interposer (and, for some scenarios, another test library beside it).
+The bundle scenarios give --fixture a library of two fixtures (prefixes
+BUNDLE below) and --single a library of one (prefix fx_).
 Exit 0 when every check holds, 1 otherwise (each failed check printed).
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,12 +43,22 @@ class Run:
         return self.one("verdict")
 
 
-def run_harness(args, preload, extra_env=None):
+# The bundle library's fixtures (harness/tests/meson.build): prefix ->
+# (system name, steps).  fx_test.c's steady cycle is every step, 10 times.
+BUNDLE = {"fx_one__": ("TestSysOne", 3), "fx_two__": ("TestSysTwo", 5)}
+
+
+def run_manifest(args, rows, preload, extra_env=None):
+    """Runs the harness over a manifest of `rows`, (fixture, library, prefix
+    or None for no 6th column): (status, output, {fixture: records})."""
     with tempfile.TemporaryDirectory(prefix="faa-harness-test-") as tmp:
         tmp = Path(tmp)
-        records = tmp / "records.jsonl"
         manifest = tmp / "manifest.tsv"
-        manifest.write_text(f"# test manifest\ntest\tnoalloc\t0\t{args.fixture}\t{records}\n")
+        text = "# test manifest\n"
+        for name, lib, prefix in rows:
+            text += f"{name}\tnoalloc\t0\t{lib}\t{tmp / (name + '.jsonl')}"
+            text += f"\t{prefix}\n" if prefix is not None else "\n"
+        manifest.write_text(text)
         env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAA_NOISE_AT_FORK")}
         env["FAA_MANIFEST"] = str(manifest)
         if preload:
@@ -55,13 +68,20 @@ def run_harness(args, preload, extra_env=None):
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, errors="replace",
                            timeout=300)
         out = p.stdout + p.stderr
-        recs = []
-        if records.exists():
-            for line in records.read_text(errors="replace").splitlines():
-                recs.append(json.loads(line))
-        print(f"$ LD_PRELOAD={env.get('LD_PRELOAD', '')} {' '.join(cmd)}  -> exit {p.returncode}")
+        recs = {}
+        for name, _, _ in rows:
+            path = tmp / (name + ".jsonl")
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            recs[name] = [json.loads(line) for line in lines]
+        print(f"$ FAA_MANIFEST=<<{text}>> LD_PRELOAD={env.get('LD_PRELOAD', '')} "
+              f"{' '.join(cmd)}  -> exit {p.returncode}")
         print(out[-3000:])
-        return Run(p.returncode, out, recs)
+        return p.returncode, out, recs
+
+
+def run_harness(args, preload, extra_env=None):
+    status, out, recs = run_manifest(args, [("test", args.fixture, None)], preload, extra_env)
+    return Run(status, out, recs["test"])
 
 
 class Checks:
@@ -77,8 +97,8 @@ def zero(w):
     return w["allocs"] == 0 and w["frees"] == 0 and w["os"] == 0
 
 
-def measured_clean(check, r):
-    """A clean library: every record there, every window at zero."""
+def measured_clean(check, r, steps=3):
+    """A clean library of `steps` steps: every record there, every window at zero."""
     check(r.status == 0, f"harness exit status 0 (got {r.status})")
     check(r.records and r.records[0].get("kind") == "calibration", "the first record is calibration")
     cal = r.one("calibration")
@@ -89,16 +109,16 @@ def measured_clean(check, r):
     check(meta and meta["threads"] == 1 and meta["windows"] == "all-threads",
           "meta: threads 1, windows all-threads")
     check(r.verdict and r.verdict["ok"], f"verdict ok ({r.verdict})")
-    check(len(r.windows("construct")) == 1 and len(r.windows("step")) == 3
-          and len(r.windows("destroy")) == 1, "construct, 3 step and destroy windows written")
+    check(len(r.windows("construct")) == 1 and len(r.windows("step")) == steps
+          and len(r.windows("destroy")) == 1, f"construct, {steps} step and destroy windows written")
     check(all(zero(w) for w in r.kind("window")), "every window reads zero")
     b = r.one("batches")
     check(b and b["n"] > 15 and b["violations"] == 0 and b["dispatches"] > 1000
           and b["allocs_sum"] == b["frees_sum"] == b["os_sum"] == 0,
           f"batches summary: every batch windowed and at zero ({b})")
     o = r.one("observe_windows")
-    check(o and o["n"] == 5 and o["violations"] == 0,
-          f"observe_windows: construction, 3 steps, destroy ({o})")
+    check(o and o["n"] == steps + 2 and o["violations"] == 0,
+          f"observe_windows: construction, {steps} steps, destroy ({o})")
 
 
 def violation(check, r, phase, must_say):
@@ -225,6 +245,146 @@ def scenario_no_preload(args, check):
     check(not r.records, "no records at all")
 
 
+# ---- bundles: several fixtures in one library, one prefix each ---------
+
+def scenario_bundle(args, check):
+    """Two manifest lines name the bundle with its two prefixes, a third
+    (no prefix column) a library of one fixture: three fixtures measured."""
+    rows = [(p, args.fixture, p) for p in BUNDLE] + [("single", args.single, None)]
+    status, out, recs = run_manifest(args, rows, [args.interposer])
+    check("Tested: 4 | Passing: 4 | Failing: 0" in out,
+          "three Criterion parameters and harness::calibration, all passing")
+    pids = set()
+    for name, (system, steps) in list(BUNDLE.items()) + [("single", ("TestSys", 3))]:
+        print(f"-- {name}")
+        r = Run(status, out, recs[name])
+        measured_clean(check, r, steps)
+        meta = r.one("meta") or {}
+        check(meta.get("fixture") == name and meta.get("system") == system
+              and meta.get("steps") == steps,
+              f"{name}: meta says fixture {name}, system {system}, {steps} steps "
+              f"({meta.get('fixture')}, {meta.get('system')}, {meta.get('steps')})")
+        pids.add(meta.get("pid"))
+    check(len(pids) == 3, f"each fixture measured in a process of its own (pids {pids})")
+
+
+def scenario_wrong_prefix(args, check):
+    """A prefix the bundle lacks, or one too long, fails that line only."""
+    rows = [("one", args.fixture, "fx_one__"), ("three", args.fixture, "fx_three__"),
+            ("long", args.fixture, "x" * 201)]
+    status, out, recs = run_manifest(args, rows, [args.interposer])
+    check(status != 0, f"harness exit status non-zero (got {status})")
+    check("Tested: 4 | Passing: 2 | Failing: 2" in out,
+          "one line (and harness::calibration) passes, two fail")
+    one = Run(status, out, recs["one"])
+    check(one.verdict and one.verdict["ok"], "fx_one__: verdict ok")
+    for name, says in (("three", "(prefix fx_three__): fixture library lacks fx_three__abi_version"),
+                       ("long", "fixture symbol prefix of 201 bytes")):
+        r = Run(status, out, recs[name])
+        v = r.verdict
+        check(v is not None and not v["ok"] and says in v["message"],
+              f"{name}: verdict says {says!r} ({v and v['message']!r})")
+        check(not r.kind("window"), f"{name}: no window was measured")
+    if not args.runner:
+        return
+    p = run_runner(args, [args.fixture, "fx_one__", "fx_three__"])
+    check(p.returncode == 4, f"faa-run exits 4 (got {p.returncode})")
+    says = "(prefix fx_three__): fixture library lacks fx_three__abi_version"
+    check(says in p.stderr, f"faa-run says {says!r}")
+    check(p.stdout == "", "faa-run ran nothing, not even fx_one__ (every prefix is bound first)")
+    p = run_runner(args, [args.fixture])
+    check(p.returncode == 4 and "fixture library lacks fx_abi_version" in p.stderr,
+          "faa-run with no PREFIX looks for fx_abi_version, which a bundle lacks")
+
+
+def run_runner(args, argv, valgrind=()):
+    cmd = [*valgrind, args.runner, *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
+    print(f"$ {' '.join(cmd)}  -> exit {p.returncode}\n{p.stdout}{p.stderr[-2000:]}")
+    return p
+
+
+def expected_opens(steps, repeat):
+    """faa-run's markers for one fixture of fx_test.c: (phase, step) per window."""
+    return ([("construct", 0)] + [("step", i) for i in range(steps)]
+            + [("steady", i) for _ in range(repeat) for i in range(steps)] + [("destroy", 0)])
+
+
+def marker_groups(log):
+    """{prefix or None: [(phase, step)]} from FAA-FIXTURE / FAA-OPEN markers,
+    in order, and the allocator calls traced inside windows."""
+    groups, cur, inside, calls = [], None, False, 0
+    for line in log.splitlines():
+        m = re.match(r"^\*\*\d+\*\* FAA-(FIXTURE (\S+)|OPEN (\w+) (\d+)|CLOSE)$", line)
+        if not m:
+            calls += inside and re.match(r"^--\d+-- \w+\(", line) is not None
+            continue
+        if m.group(2):
+            groups.append((m.group(2), []))
+        elif m.group(3):
+            if not groups:
+                groups.append((None, []))
+            groups[-1][1].append((m.group(3), int(m.group(4))))
+        inside = bool(m.group(3))
+    return groups, calls
+
+
+def bundle_under_valgrind(args, check, tmp):
+    log = tmp / "memcheck.log"
+    vg = [args.valgrind, "--tool=memcheck", "--trace-malloc=yes", f"--log-file={log}"]
+    run_runner(args, ["--repeat", "2", args.fixture, *BUNDLE], vg)
+    groups, calls = marker_groups(log.read_text(errors="replace"))
+    want = [(p, expected_opens(steps, 2)) for p, (_, steps) in BUNDLE.items()]
+    check(groups == want, "memcheck log: FAA-FIXTURE fx_one__, its 3 steps' markers, then "
+          f"FAA-FIXTURE fx_two__, its 5 steps' ({[(g, len(o)) for g, o in groups]})")
+    check(calls == 0, f"no allocator call inside a window ({calls})")
+    run_runner(args, ["--repeat", "2", args.single], vg)
+    groups, _ = marker_groups(log.read_text(errors="replace"))
+    check(groups == [(None, expected_opens(3, 2))], "no PREFIX: no FAA-FIXTURE line, markers as before")
+    out = tmp / "cg.out"
+    p = run_runner(args, ["--callgrind", "--repeat", "2", args.fixture, *BUNDLE],
+                   [args.valgrind, "--tool=callgrind", "--collect-atstart=no",
+                    f"--callgrind-out-file={out}"])
+    dumps = {}
+    for f in sorted(tmp.glob("cg.out.*")):
+        text = f.read_text(errors="replace")
+        d = re.search(r"^desc: Trigger: Client Request: faa-fixture (\S+)$", text, re.M)
+        t = re.search(r"^totals: (\d+)", text, re.M)
+        dumps[d and d.group(1)] = int(t.group(1)) if t else 0
+    check(p.returncode == 0 and list(dumps) == list(BUNDLE) and all(dumps.values()),
+          f"--callgrind: one dump per fixture, faa-fixture PREFIX, each with a cost ({dumps})")
+
+
+def scenario_bundle_run(args, check):
+    """faa-run LIBRARY PREFIX PREFIX: each fixture in turn, told apart."""
+    p = run_runner(args, [args.fixture, *BUNDLE])
+    want = "".join(f"faa-run: fixture {px}\nfaa-run: {n} steps, {10 * n} steady-state dispatches\n"
+                   for px, (_, n) in BUNDLE.items())
+    check(p.returncode == 0 and p.stdout == want, f"stdout is exactly {want!r}")
+    p = run_runner(args, [args.single])
+    check(p.returncode == 0 and p.stdout == "faa-run: 3 steps, 30 steady-state dispatches\n",
+          "no PREFIX: stdout as before (one summary line, no fixture line)")
+    if not args.valgrind:
+        print("note: no Valgrind: its markers are not checked")
+        return
+    with tempfile.TemporaryDirectory(prefix="faa-run-test-") as tmp:
+        bundle_under_valgrind(args, check, Path(tmp))
+
+
+def scenario_prefix_usage(args, check):
+    """--time, --count and --callgrind-steps drive one fixture."""
+    for mode in ("--time", "--count", "--callgrind-steps"):
+        p = run_runner(args, [mode, args.fixture, *BUNDLE])
+        check(p.returncode == 2 and "at most one PREFIX" in p.stderr and "usage:" in p.stderr
+              and p.stdout == "", f"{mode} with two PREFIXes: usage error, exit 2, nothing run")
+    p = run_runner(args, ["--time", "--batches", "3", args.fixture, "fx_two__"])
+    lines = p.stdout.splitlines()
+    check(p.returncode == 0 and len(lines) == 2 and lines[0] == "faa-run: fixture fx_two__"
+          and lines[1].startswith("faa-run: timing "), "--time with one PREFIX times that fixture")
+    p = run_runner(args, ["--help"])
+    check(p.returncode == 0 and "LIBRARY [PREFIX...]" in p.stdout, "--help names PREFIX...")
+
+
 SCENARIOS = {
     "clean": scenario_clean,
     "noise": scenario_noise,
@@ -238,6 +398,10 @@ SCENARIOS = {
     "two-threads": scenario_two_threads,
     "no-preload": scenario_no_preload,
     "old-abi": scenario_old_abi,
+    "bundle": scenario_bundle,
+    "wrong-prefix": scenario_wrong_prefix,
+    "bundle-run": scenario_bundle_run,
+    "prefix-usage": scenario_prefix_usage,
 }
 
 
@@ -250,10 +414,12 @@ def main():
     ap.add_argument("--steal-calloc", help="steal_calloc.c's preload")
     ap.add_argument("--runner", help="faa-run, for the scenarios that check it too")
     ap.add_argument("--kind", help="the kind the broken interposer does not count")
+    ap.add_argument("--single", help="a library of one fixture, beside a bundle")
+    ap.add_argument("--valgrind", help="valgrind, for the faa-run scenarios' markers")
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     args = ap.parse_args()
     # Meson passes build-dir-relative paths; LD_PRELOAD needs them absolute.
-    for k in ("harness", "interposer", "fixture", "noise", "steal_calloc", "runner"):
+    for k in ("harness", "interposer", "fixture", "noise", "steal_calloc", "runner", "single"):
         if getattr(args, k):
             setattr(args, k, str(Path(getattr(args, k)).resolve()))
     check = Checks()

@@ -17,6 +17,12 @@
  *               must refuse it (fixture.h).
  * Every allocation is a malloc+free pair through volatile pointers (gcc
  * deletes a visible pair).  mode() says "noalloc" in every variant.
+ *
+ * A bundle (several fixtures in one library, fixture.h): -DFX_PREFIX=P
+ * exports the ABI as P##field instead of fx_##field (every other symbol is
+ * static, so objects built with different prefixes link into one shared
+ * module); -DFX_SYSTEM="Name" and -DFX_STEPS=N (at most 8) tell the
+ * fixtures of one bundle apart.  Defaults: fx_, "TestSys", 3.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -39,7 +45,22 @@
 #error "build with -DFX_VARIANT=FX_..."
 #endif
 
-#define STEPS 3
+#ifndef FX_PREFIX
+#define FX_PREFIX fx_
+#endif
+#ifndef FX_SYSTEM
+#define FX_SYSTEM "TestSys"
+#endif
+#ifndef FX_STEPS
+#define FX_STEPS 3
+#endif
+
+/* FX(construct) is the exported name of field construct. */
+#define FX_CAT2(a, b) a##b
+#define FX_CAT(a, b) FX_CAT2(a, b)
+#define FX(field) FX_CAT(FX_PREFIX, field)
+
+#define STEPS FX_STEPS
 #define FX_LATE_AT 1000
 
 #define EXPORT __attribute__((visibility("default")))
@@ -108,28 +129,29 @@ static void step(uint32_t i)
 #endif
 }
 
-EXPORT uint32_t fx_abi_version(void) { return FX_VARIANT == FX_OLD_ABI ? 1 : FX_ABI_VERSION; }
-EXPORT const char *fx_mode(void) { return "noalloc"; }
-EXPORT const char *fx_system_name(void) { return "TestSys"; }
-EXPORT uint32_t fx_step_count(void) { return STEPS; }
-EXPORT uint32_t fx_steady_from(void) { return 0; }
-EXPORT uint32_t fx_steady_to(void) { return STEPS - 1; }
-EXPORT uint32_t fx_steady_repeat(void) { return 10; }
-EXPORT size_t fx_size_of(void) { return sizeof constructed; }
+EXPORT uint32_t FX(abi_version)(void) { return FX_VARIANT == FX_OLD_ABI ? 1 : FX_ABI_VERSION; }
+EXPORT const char *FX(mode)(void) { return "noalloc"; }
+EXPORT const char *FX(system_name)(void) { return FX_SYSTEM; }
+EXPORT uint32_t FX(step_count)(void) { return STEPS; }
+EXPORT uint32_t FX(steady_from)(void) { return 0; }
+EXPORT uint32_t FX(steady_to)(void) { return STEPS - 1; }
+EXPORT uint32_t FX(steady_repeat)(void) { return 10; }
+EXPORT size_t FX(size_of)(void) { return sizeof constructed; }
 
-EXPORT const char *fx_step_label(uint32_t i)
+EXPORT const char *FX(step_label)(uint32_t i)
 {
-	static const char *labels[STEPS] = { "a()", "b()", "c()" };
+	static const char *labels[8] = { "a()", "b()", "c()", "d()", "e()", "f()", "g()", "h()" };
+	_Static_assert(STEPS <= 8, "FX_STEPS: at most 8");
 	return i < STEPS ? labels[i] : "?";
 }
 
-EXPORT void fx_expect(int32_t i, int64_t *allocs, int64_t *frees)
+EXPORT void FX(expect)(int32_t i, int64_t *allocs, int64_t *frees)
 {
 	(void)i;
 	*allocs = *frees = -1;
 }
 
-EXPORT int32_t fx_construct(fx_hook open, fx_hook close, void *ctx)
+EXPORT int32_t FX(construct)(fx_hook open, fx_hook close, void *ctx)
 {
 	open(ctx);
 	constructed = 1;
@@ -142,7 +164,7 @@ EXPORT int32_t fx_construct(fx_hook open, fx_hook close, void *ctx)
 	return 0;
 }
 
-EXPORT int32_t fx_dispatch(uint32_t i, fx_hook open, fx_hook close, void *ctx)
+EXPORT int32_t FX(dispatch)(uint32_t i, fx_hook open, fx_hook close, void *ctx)
 {
 	if (!constructed || i >= STEPS)
 		return -1;
@@ -152,15 +174,15 @@ EXPORT int32_t fx_dispatch(uint32_t i, fx_hook open, fx_hook close, void *ctx)
 	return 0;
 }
 
-EXPORT int64_t fx_observe(uint32_t i, char *buf, size_t len, fx_hook open, fx_hook close,
+EXPORT int64_t FX(observe)(uint32_t i, char *buf, size_t len, fx_hook open, fx_hook close,
 			  void *ctx)
 {
-	if (fx_dispatch(i, open, close, ctx) != 0)
+	if (FX(dispatch)(i, open, close, ctx) != 0)
 		return -1;
 	return snprintf(buf, len, "ret=()\x1f" "dispatches=%lu", dispatches);
 }
 
-EXPORT void fx_destroy(void)
+EXPORT void FX(destroy)(void)
 {
 #if FX_VARIANT == FX_DESTROY
 	if (constructed)
