@@ -11,6 +11,10 @@ ends and a shell script's `sleep &` stay in the child's group: every
 process whose parent, process group or session belongs to the tree is
 frozen (SIGSTOP, so that none forks behind our back), sent SIGTERM and
 SIGCONT, and after GRACE_S seconds whatever still runs gets SIGKILL.
+A daemon -- a process that forked twice and called setsid(), so that its
+parent is gone and it shares no group or session with the tree -- is not
+found (only a cgroup or a child subreaper would find it); the audit's own
+tools do not do that.
 
 * on a timeout run() stops the child's tree this way and raises
   subprocess.TimeoutExpired (with the output read so far);
