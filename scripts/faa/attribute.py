@@ -152,6 +152,13 @@ class ModuleMap:
                 best = (first, name, header)
         return (best[1], best[2]) if best else None
 
+    def fn_header(self, function):
+        """The `fn` line of `function` (a demangled path: its last part is
+        the name), when exactly one function of the module has that name."""
+        name = re.sub(r"(::\{\{closure\}\}|::\{closure#\d+\})+$", "", function).rsplit("::", 1)[-1]
+        found = [header for _, _, n, header in self._fn_spans() if n == name]
+        return found[0] if len(found) == 1 else None
+
     def mapping_above(self, fn_line):
         """The mapping comment directly above line `fn_line` (attributes and
         doc comments may sit between): ("FILE.frs:N", description) or None."""
@@ -218,10 +225,20 @@ def locate(frames, module):
     if not frames or not module:
         return None
     mod = Path(module).resolve()
-    mine = [(f, ln) for f, file, ln in frames if _in_module(file, mod) and ln > 0]
-    if not mine:
+    own = [(f, ln) for f, file, ln in frames if _in_module(file, mod)]
+    if not own:
         return None
     mm = ModuleMap(mod)
+    mine = [(f, ln) for f, ln in own if ln > 0]
+    if own[0][1] <= 0:
+        # No line for the innermost function of the module: rustc 1.63 gives
+        # drop glue inlined at O3 line 0 in its caller.  Its `fn` line, not
+        # the next frame's line in the caller's caller, says whose it is.
+        header = mm.fn_header(own[0][0])
+        if header:
+            mine.insert(0, (own[0][0], header))
+    if not mine:
+        return None
     func, line = mine[0]
     site = Site(function=func, file=str(mod), line=line)
     for k, (_, ln) in enumerate(mine):

@@ -13,7 +13,7 @@ ROOT = SCRIPTS.parent
 @pytest.fixture(scope="session")
 def build_dir():
     """The Meson build directory (FAA_BUILD_DIR, else ROOT/build)."""
-    d = Path(os.environ.get("FAA_BUILD_DIR", ROOT / "build"))
+    d = Path(os.environ.get("FAA_BUILD_DIR", ROOT / "build")).resolve()
     need = [d / "compiler/frc", d / "interposer/libaudit.so", d / "harness/faa-harness"]
     missing = [str(p) for p in need if not p.exists()]
     if missing:

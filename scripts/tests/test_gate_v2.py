@@ -472,3 +472,18 @@ def test_records_of_another_format_version_fail_rule_harness(tmp_path):
     found = []
     gate.check_records([m], found)
     assert found == []
+
+
+def test_a_module_function_with_no_line_is_named_by_its_fn_line_not_its_caller(mod):
+    """rustc 1.63 at O3: drop glue inlined into a handler has line 0, so the
+    handler's frame has no line and the next one, the router, has.  The
+    handler's own `fn` line says whose the allocation is."""
+    frames = [("Sys::_s_Idle_go", str(mod), 0),
+              ("Sys::__route", str(mod), line_of(MODULE, "let v = vec![1];")),
+              ("Sys::go", str(mod), line_of(MODULE, "self.__route();"))]
+    site = attribute.locate(frames, mod)
+    assert (site.line, site.frs, site.what) == (
+        line_of(MODULE, "fn _s_Idle_go("), "fixtures/x.frs:12", "handler $Idle.go")
+    # a name the module does not define once: the old fallback (the router)
+    frames[0] = ("Sys::_s_Nowhere", str(mod), 0)
+    assert attribute.locate(frames, mod).what == "system Sys"
