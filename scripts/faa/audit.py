@@ -15,11 +15,11 @@ results along, times the phases (WORK_DIR/phases.json) and prints.
 import os
 import resource
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import progress as progress_mod
 from . import (build, coverage, gate, html, model, procs, report, run, scenario, tools, valgrind,
                variant, workdir)
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
@@ -29,7 +29,8 @@ BASELINE = ROOT / "reports" / "baseline.json"
 
 
 def progress(msg):
-    print(msg, file=sys.stderr, flush=True)
+    """A progress line on stderr (progress.py: nothing under -q)."""
+    progress_mod.say(msg)
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Options:
     allow_unchecked: list = field(default_factory=list)
     interposer: str | None = None
     verbose: bool = False
+    quiet: bool = False          # -q: only the findings and the verdict
+    color: str = "auto"          # --color auto | always | never (NO_COLOR: never)
 
     @property
     def workers(self):
@@ -323,17 +326,21 @@ def write_report(opts, target, tree, reports_dir, r):
     verdict line; returns the exit status."""
     status = EXIT_GATE if any(f.failure for f in r.findings) else EXIT_OK
     ms = r.measurements
-    print(report.table(target.fixtures, ms, target.compiler))
+    if not opts.quiet:
+        print(report.table(target.fixtures, ms, target.compiler))
     rep = report.build(target.fixtures, ms, r.outcomes, target.compiler, r.findings, r.rejects,
                        status, r.vg.results, r.coverage, unchecked=r.unchecked,
                        skips=target.discovery.skips if target.discovery else {}, strict=opts.strict,
-                       performance=report.performance(tree.reports / "bench.json"))
+                       performance=report.performance(tree.reports / "bench.json"),
+                       massif=r.vg.massif)
     _replace_reports(reports_dir, rep, tree.work / "criterion.xml")
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)
     for f in r.findings:
-        print(f"{'FAIL' if f.failure else 'note'} [{f.rule}] {f.message}")
+        word = progress_mod.paint("FAIL", "fail") if f.failure else progress_mod.paint("note", "note")
+        print(f"{word} [{f.rule}] {f.message}")
     nfail = sum(f.failure for f in r.findings)
-    print(f"audit: {report.verdict_word(status, r.unchecked)} — {len(ms)} librar"
+    verdict = report.verdict_word(status, r.unchecked)
+    print(f"audit: {progress_mod.paint(verdict, 'pass' if status == 0 else 'fail')} — {len(ms)} librar"
           f"{'y' if len(ms) == 1 else 'ies'} measured, {nfail} failure(s); reports in {reports_dir}")
     return status

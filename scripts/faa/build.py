@@ -4,14 +4,18 @@ Per fixture the work directory (BUILD/audit/NAME/) holds:
   variants/{alloc,noalloc}/fixtures/NAME.frs   the two sources (variant.py),
                                       under the fixture's own name (source_name)
   gen/{alloc,noalloc}/NAME.rs         the compiler's output
-  shim/NAME_{mode}.rs                 the fixture ABI crate (shim.py)
-  lib/libfx_IDENT_{mode}_o{N}.so      one cdylib per mode x opt-level
+  shim/NAME_{mode}.rs                 the fixture's ABI module (shim.py), its
+                                      functions exported as fx_IDENT__construct, ...
                                       (IDENT: crate_ident(NAME), e.g. my_fixture_1a2b3c4d
                                       for `my-fixture`; records and reports keep NAME)
-  nostd/                              the no_std proof of the no_alloc output (nostd.py)
+and for all fixtures (bundle.py) BUILD/audit/bundles/:
+  src/fxb_MODE_HASH_oN.rs             a bundle crate's root: its members' shims as modules
+  lib/libfxb_MODE_HASH_oN.so          one cdylib per bundle x opt-level (fxs_: one
+                                      fixture rebuilt alone after its bundle failed)
+  nostd/                              the no_std proof of the no_alloc modules (nostd.py)
 
 rustc runs are cached by content: a library is rebuilt only when the hash
-of its inputs (shim, module, rustc version, flags) changes.
+of its inputs (root, shims, modules, rustc version, flags) changes.
 """
 
 import hashlib
@@ -24,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import procs, shim, tools, variant
+from . import bundle, procs, shim, tools, variant
+from .progress import Phase
 from .errors import EXIT_GATE, AuditError, ToolMissing, UsageError
 
 OPT_LEVELS = (0, 3)
@@ -96,11 +101,12 @@ class Outcome:
     fixture: str
     mode: str
     module: Path | None = None
-    libs: dict = field(default_factory=dict)      # opt -> Path
+    libs: dict = field(default_factory=dict)      # opt -> Path (a bundle: bundle.py)
     errors: list = field(default_factory=list)    # human-readable failures
     nostd: str = "not run"                        # ok / failed / not run / n/a
     nostd_log: str = ""
     nostd_problems: list = field(default_factory=list)   # one finding each
+    prefix: str = "fx_"                           # its ABI functions' symbol prefix in libs
     cached: int = 0
     built: int = 0
     compile_s: float = 0.0                        # wall seconds in the compiler
@@ -164,27 +170,6 @@ def compile_variant(compiler, frs, mode, work):
     return out, None
 
 
-def _rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):
-    """Runs rustc unless `out` was built from the same inputs; returns (ok, cached)."""
-    key = tools.digest(rustc_ver, " ".join(map(str, args)), src.read_text(), *inputs)
-    stamp = out.with_name(out.name + ".key")
-    if out.exists() and stamp.exists() and stamp.read_text() == key:
-        return True, True
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        r = run_tool([rustc, *args, "-o", out, src], timeout=RUSTC_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        log.append(f"rustc did not finish within {RUSTC_TIMEOUT} s on {src}")
-        return False, False
-    if r.returncode != 0:
-        log.append(f"rustc failed on {src}:\n{r.stderr.strip()}")
-        if stamp.exists():
-            stamp.unlink()
-        return False, False
-    stamp.write_text(key)
-    return True, False
-
-
 @dataclass
 class Compiled:
     """One fixture x shape after the compile stage: the module, or why there is none."""
@@ -200,6 +185,9 @@ def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, genera
     """The compile stage: every fixture x shape through the compiler under
     audit, in parallel; with `generated`, that module is every output.
     Returns {(name, mode): Compiled} in fixture x mode order."""
+    tasks = [(fx, m) for fx in fixtures for m in modes]
+    phase = Phase("compile", len(tasks), "module")
+
     def one(task):
         fx, mode = task
         work = tree.work / fx.name
@@ -209,20 +197,21 @@ def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, genera
             t0 = time.monotonic()
             c.module, c.error = compile_variant(compiler, fx.frs, mode, work)
             c.compile_s = time.monotonic() - t0
+            phase.tick(f"{fx.name} {mode}" + (": FAILED" if c.error else ""))
         return c
 
-    tasks = [(fx, m) for fx in fixtures for m in modes]
     with ThreadPoolExecutor(max_workers=jobs or max(1, os.cpu_count() or 1)) as pool:
         return {(c.fixture.name, c.mode): c for c in pool.map(one, tasks)}
 
 
-def build_mode(c, rustc, rustc_ver, opts=OPT_LEVELS):
-    """Shim one compiled module and build its libraries (one per opt-level)."""
+def prepare(c):
+    """Shim one compiled module: (Outcome, bundle.Member or None when it
+    cannot be built: the Outcome's errors say why)."""
     fx, mode, work, module = c.fixture, c.mode, c.work, c.module
     o = Outcome(fixture=fx.name, mode=mode, compile_s=c.compile_s)
     if c.error:
         o.errors.append(c.error)
-        return o
+        return o, None
     o.module = module
     text = module.read_text(encoding="utf-8", errors="replace")
     try:
@@ -230,70 +219,102 @@ def build_mode(c, rustc, rustc_ver, opts=OPT_LEVELS):
         shim.check_steps(api, fx.scenario)
     except UsageError as e:
         o.errors.append(str(e))
-        return o
-    sdir = work / "shim"
-    sdir.mkdir(parents=True, exist_ok=True)
-    shim_rs = sdir / f"{fx.name}_{mode}.rs"
-    src = shim.generate(fx.scenario, api, module.resolve(), mode)
-    if not shim_rs.exists() or shim_rs.read_text() != src:
-        shim_rs.write_text(src, encoding="utf-8")
-    t0 = time.monotonic()
-    for opt in opts:
-        crate = f"fx_{crate_ident(fx.name)}_{mode}_o{opt}"
-        lib = work / "lib" / f"lib{crate}.so"
-        args = ["--edition", "2021", "--crate-type", "cdylib", "--crate-name", crate,
-                "-C", f"opt-level={opt}", "-C", "debuginfo=1", "-A", "warnings"]
-        ok, cached = _rustc_cached(rustc, rustc_ver, args, shim_rs, [text], lib, o.errors)
-        if ok:
-            o.libs[opt] = lib
-            o.cached += cached
-            o.built += not cached
-    if mode == "noalloc":
-        nostd_check(o, fx, module, text, work, rustc, rustc_ver)
-    else:
-        o.nostd = "n/a"
-    o.rustc_s = time.monotonic() - t0
-    return o
+        return o, None
+    ident = crate_ident(fx.name)
+    o.prefix = bundle.prefix(ident)
+    shim_rs = work / "shim" / f"{fx.name}_{mode}.rs"
+    bundle.write_if_changed(shim_rs, shim.generate(fx.scenario, api, module.resolve(), mode, o.prefix))
+    o.nostd = "n/a" if mode == "alloc" else "not run"
+    return o, bundle.Member(fixture=fx.name, ident=ident, shim=shim_rs, module=module, text=text)
 
 
-def nostd_check(o, fx, module, text, work, rustc, rustc_ver):
-    """Gate rule 4 (nostd.py): the no_alloc module links neither alloc nor std."""
+def _take_crates(results, mode, crates):
+    """Each member's share of the crates built: its libraries, the counts
+    and rustc's wall time (split evenly between a crate's members)."""
+    for c in crates:
+        for m in c.members:
+            o = results[(m.fixture, mode)]
+            o.rustc_s += c.seconds / len(c.members)
+            if c.lib:
+                o.libs[c.opt] = c.lib
+                o.cached += c.cached
+                o.built += not c.cached
+            elif len(c.members) == 1:
+                o.errors += c.errors
+
+
+def nostd_check(o, member, ndir, rustc, rustc_ver, sysroot_cache):
+    """Gate rule 4 (nostd.py) for one no_alloc module on its own."""
     from . import nostd
-    ndir = work / "nostd"
-    ndir.mkdir(parents=True, exist_ok=True)
-    wrapper = ndir / f"{fx.name}_nostd.rs"
-    src = shim.nostd_wrapper(module.resolve())
-    if not wrapper.exists() or wrapper.read_text() != src:
-        wrapper.write_text(src, encoding="utf-8")
-    problems = nostd.prove(rustc, rustc_ver, wrapper, module, text, ndir, f"nostd_{crate_ident(fx.name)}",
-                           sysroot_cache=work.parent / "nostd-sysroot")
+    wrapper = ndir / f"{member.fixture}_nostd.rs"
+    bundle.write_if_changed(wrapper, shim.nostd_wrapper(member.module.resolve()))
+    problems = nostd.prove(rustc, rustc_ver, wrapper, member.module, member.text, ndir,
+                           f"nostd_{member.ident}", sysroot_cache=sysroot_cache)
     o.nostd = "failed" if problems else "ok"
     o.nostd_problems = problems
     o.nostd_log = "\n".join(problems)
 
 
+def nostd_bucket(results, members, bdir, rustc, rustc_ver):
+    """Gate rule 4 for a bucket of no_alloc modules: one proof crate of
+    them all; only when it finds a problem is each module proved on its
+    own, so every problem is named against its own fixture."""
+    from . import nostd
+    t0 = time.monotonic()
+    ndir = bdir / "nostd"
+    ndir.mkdir(parents=True, exist_ok=True)
+    name = bundle.crate_name("nostd", "noalloc", members)
+    root = ndir / f"{name}.rs"
+    bundle.write_if_changed(root, bundle.nostd_root(members))
+    sysroot_cache = bdir.parent / "nostd-sysroot"
+    problems = nostd.prove(rustc, rustc_ver, root, root, "\0".join(m.text for m in members), ndir,
+                           name, sysroot_cache=sysroot_cache)
+    for m in members:
+        o = results[(m.fixture, "noalloc")]
+        if problems:
+            nostd_check(o, m, ndir, rustc, rustc_ver, sysroot_cache)
+        else:
+            o.nostd = "ok"
+        o.rustc_s += (time.monotonic() - t0) / len(members)
+
+
 def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, since=None):
-    """The build stage: shim and rustc for every compiled module, in
-    parallel; returns {(name, mode): Outcome}.  `since`: when the stage's
-    wall time started (default now; build_all counts the compile too)."""
+    """The build stage: shim every compiled module, build them in bundle
+    crates (bundle.py) and prove the no_alloc ones need neither std nor
+    alloc; returns {(name, mode): Outcome}.  `since`: when the stage's wall
+    time started (default now; build_all counts the compile too)."""
     rustc_ver = procs.run([rustc, "--version"], timeout=60).stdout.strip()
     jobs = jobs or max(1, os.cpu_count() or 1)
-    results = {}
     t0 = time.monotonic() if since is None else since
+    results, members = {}, {}
+    for key, c in compiled.items():
+        results[key], m = prepare(c)
+        if m:
+            members.setdefault(c.mode, []).append(m)
+    if not members:
+        return results
+    bdir = next(iter(compiled.values())).work.parent / "bundles"
+    crates = 0
+    phase = Phase("build", sum(len(bundle.tasks(ms, opts)) for ms in members.values()), "crate")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outs = pool.map(lambda c: build_mode(c, rustc, rustc_ver, opts=opts), compiled.values())
-        for n, (key, o) in enumerate(zip(compiled, outs), 1):
-            results[key] = o
-            if progress:
-                state = "FAILED" if o.errors else (
-                    f"{o.built} built, {o.cached} cached")
-                progress(f"[{n}/{len(compiled)}] {key[0]} {key[1]}: {state}")
-    if progress and results:
+        for mode, ms in members.items():
+            built = bundle.build(ms, mode, opts, bdir, rustc, rustc_ver, pool, tick=phase.tick)
+            _take_crates(results, mode, built)
+            crates += len(built)
+        noalloc = [m for m in members.get("noalloc", []) if results[(m.fixture, "noalloc")].libs]
+        proofs = bundle.buckets(noalloc) if noalloc else []
+        nphase = Phase("no_std proof", len(proofs), "proof")
+
+        def prove(b):
+            nostd_bucket(results, b, bdir, rustc, rustc_ver)
+            nphase.tick(f"{len(b)} no_alloc module(s)")
+        list(pool.map(prove, proofs))
+    if progress:
         rs = results.values()
         progress(f"audit: build phase {time.monotonic() - t0:.1f} s wall with {jobs} job(s): "
                  f"compiler {sum(o.compile_s for o in rs):.1f} s, rustc "
-                 f"{sum(o.rustc_s for o in rs):.1f} s (summed over tasks); "
-                 f"libraries: {sum(o.built for o in rs)} built, {sum(o.cached for o in rs)} cached")
+                 f"{sum(o.rustc_s for o in rs):.1f} s (summed over tasks); {crates} crate(s); "
+                 f"fixture libraries: {sum(o.built for o in rs)} built, {sum(o.cached for o in rs)} cached")
     return results
 
 

@@ -9,7 +9,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from . import VERSION, audit, bench, build, compare, model, mutate, procs, report, tools, variant
+from . import VERSION, audit, bench, build, compare, model, mutate, procs, progress, report, tools, variant
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
 ROOT = tools.ROOT
@@ -30,6 +30,7 @@ def _opts(text):
 def cmd_run(args):
     """`audit run`: the pipeline of audit.py."""
     opts = audit.Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(audit.Options)})
+    progress.configure(quiet=opts.quiet, color=opts.color)
     return audit.audit(opts)
 
 
@@ -173,6 +174,11 @@ def _add_run(sub):
                    help="preload this libaudit.so instead of the build's (for the self-test with "
                         "deliberately broken interposers)")
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
+    r.add_argument("-q", "--quiet", action="store_true",
+                   help="print only the findings and the verdict (no progress, no table)")
+    r.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour PASS/FAIL/note: auto = on a terminal unless NO_COLOR is set "
+                        "(default: %(default)s)")
     r.set_defaults(func=cmd_run)
 
 

@@ -1,8 +1,11 @@
 """Coverage of the Frame source: which handlers, and which .frs lines, ran.
 
-A zero must not hide behind an untested path.  The O0 library of each
+A zero must not hide behind an untested path.  The O0 libraries of each
 shape (no inlining: every handler keeps its own function, every line its
-own code) is run once under Callgrind by faa-run, with line-level output.
+own code) are run once each under Callgrind by faa-run, with line-level
+output; a bundle library (bundle.py) runs all its fixtures in that one
+process, and each fixture's lines, functions (own_names: those in its own
+shim module) and call sites are read from the one profile.
 
 Handlers.  frc writes a mapping comment above every handler it emits
 (`// FILE.frs:LINE $State.event`, `$>` / `<$` for enter / exit; `// FILE.frs:LINE
@@ -64,9 +67,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import procs
+from .progress import Phase
 
 TIMEOUT = 600
-FORMAT = 4          # of the cached Callgrind/DWARF/objdump results
+FORMAT = 6          # of the cached Callgrind/DWARF/objdump results
 SHAPE = {"alloc": "allocating", "noalloc": "no_alloc"}
 # calls out of the library that need not have run (see the module docstring)
 EXEMPT = frozenset({"memcpy", "memmove", "memset", "memcmp", "bcmp", "_Unwind_Resume"})
@@ -227,7 +231,24 @@ def parse_profile(text, module, lib=None):
     --compress-strings=no, and --dump-instr=yes for the addresses.  The
     address of an instruction of a shared object is as Callgrind writes it:
     relative to the object (see library_calls())."""
-    names, ran, executed = set(), set(), set()
+    names, by_file, executed = parse_profile_files(text, lib)
+    return names, lines_of(by_file, module), executed
+
+
+def lines_of(by_file, module):
+    """The lines of {file: lines} whose file names `module` (same_file)."""
+    out = set()
+    for f, lines in by_file.items():
+        if same_file(f, module):
+            out |= lines
+    return out
+
+
+def parse_profile_files(text, lib=None):
+    """parse_profile for every source file at once: (names, {file: lines
+    that ran}, addresses of `lib` that ran), so that a bundle's profile is
+    read once for all its fixtures."""
+    names, ran, executed = set(), {}, set()
     fl = fi = None
     fields = ["line"]
     mine = False                # the current ob= is `lib`
@@ -253,8 +274,8 @@ def parse_profile(text, module, lib=None):
                 raise RuntimeError(f"Callgrind wrote a compressed position ({line.strip()!r}); "
                                    f"the profile must be written with --compress-pos=no")
             n = pos.get("line", "0")
-            if int(n, 0) > 0 and same_file(fi, module):
-                ran.add(int(n, 0))
+            if int(n, 0) > 0 and fi:
+                ran.setdefault(fi, set()).add(int(n, 0))
             if mine and "instr" in pos:
                 executed.add(int(pos["instr"], 0))
     return names, ran, executed
@@ -273,18 +294,21 @@ def _same_object(path, lib):
 
 def parse_decodedline(text, module):
     """Lines of `module` with code, from `readelf -W --debug-dump=decodedline`."""
-    lines, cur = set(), None
-    for row in text.splitlines():
-        # a file header: "CU: path:", "path:", or "path:[++]" (readelf's mark
-        # for a name it had to qualify with its directory)
-        head = _DL_HEADER.match(row)
-        if head:
-            cur = head.group(1).strip()
-            continue
-        parts = row.split()
-        if (cur and len(parts) >= 3 and parts[1].isdigit() and parts[2].startswith("0x")
-                and int(parts[1]) > 0 and same_file(cur, module)):
-            lines.add(int(parts[1]))
+    return lines_of(parse_decoded_files(text), module)
+
+
+def parse_decoded_files(text):
+    """{file: lines with code} of every file in a decoded line table.  A
+    row followed by another at the same address covers no instruction:
+    rustc 1.63 starts every function with a zero-length row for its `fn`
+    line before the prologue's end, at the same address, and Callgrind puts
+    that instruction on the second row's line, so the `fn` line would look
+    like code that never ran."""
+    rows = all_rows(text)
+    lines = {}
+    for (addr, f, line), nxt in zip(rows, rows[1:] + [None]):
+        if line is not None and (nxt is None or nxt[0] > addr):
+            lines.setdefault(f, set()).add(line)
     return lines
 
 
@@ -314,6 +338,23 @@ def line_rows(text, module):
     sorted by address: the line of `module` that the code from that address
     on belongs to; None where another file's code, line 0 or the end of a
     sequence starts."""
+    return rows_for(all_rows(text), module)
+
+
+def rows_for(rows, module):
+    """line_rows() of `module` from all_rows()."""
+    mine = {}
+    out = []
+    for addr, f, line in rows:
+        if line is not None and f not in mine:
+            mine[f] = same_file(f, module)
+        out.append((addr, line if line is not None and mine[f] else None))
+    return out
+
+
+def all_rows(text):
+    """[(address, file, line or None)] of a decoded line table, sorted by
+    address (None: line 0 or an end of sequence)."""
     rows, cur = [], None
     for row in text.splitlines():
         head = _DL_HEADER.match(row)
@@ -324,11 +365,11 @@ def line_rows(text, module):
         if not (cur and m):
             continue
         end = m.group(1) == "-"
-        line = None if end or int(m.group(1)) == 0 or not same_file(cur, module) else int(m.group(1))
+        line = None if end or int(m.group(1)) == 0 else int(m.group(1))
         # an end of sequence sorts before a sequence starting at its address
-        rows.append((int(m.group(2), 16), 0 if end else 1, len(rows), line))
+        rows.append((int(m.group(2), 16), 0 if end else 1, len(rows), cur, line))
     rows.sort()
-    return [(addr, line) for addr, _, _, line in rows]
+    return [(addr, f, line) for addr, _, _, f, line in rows]
 
 
 def _line_at(rows, addrs, addr):
@@ -465,15 +506,22 @@ def _tool(name, args, lib):
     return r.stdout
 
 
-def library_calls(lib, module, executed, decoded):
+def library_calls(lib, module, executed, decoded, objdump=None, parsed=None):
     """The judged call sites of the module's code in `lib`, each with `ran`,
     and the counts of exempt and indirect calls.  `executed`: instruction
     addresses Callgrind saw run in the object.  Refuses (RuntimeError) when
     those addresses do not fall on the module's instructions: a load bias
-    this code did not expect would otherwise read as calls that ran."""
-    funcs = parse_objdump(_tool("objdump", ["-d", "-C", "--no-show-raw-insn"], lib))
-    imports, local = parse_imports(_tool("objdump", ["-R", "-T"], lib))
-    seen_code, sites, seen = call_sites(funcs, imports, local, line_rows(decoded, module))
+    this code did not expect would otherwise read as calls that ran.
+    `decoded`: readelf's decoded line table, or its all_rows(); `objdump`:
+    the library's (disassembly, relocations) text, or `parsed` their
+    (parse_objdump, *parse_imports) when read already (a bundle's members
+    share them)."""
+    if parsed is None:
+        dis, rel = objdump or objdump_texts(lib)
+        parsed = (parse_objdump(dis), *parse_imports(rel))
+    funcs, imports, local = parsed
+    rows = rows_for(decoded, module) if isinstance(decoded, list) else line_rows(decoded, module)
+    seen_code, sites, seen = call_sites(funcs, imports, local, rows)
     inside = [a for a in executed
               if any(lo <= a < hi for lo, hi in seen_code["functions"].values())]
     stray = [a for a in inside if a not in seen_code["instructions"]]
@@ -487,18 +535,34 @@ def library_calls(lib, module, executed, decoded):
     return sites, seen
 
 
-def callgrind(valgrind, runner, lib, module, outdir):
-    """Runs faa-run over lib under Callgrind: (functions that ran, lines of
-    the module that ran, addresses of the library's instructions that ran)."""
+def objdump_texts(lib):
+    """(disassembly, dynamic relocations and symbols) of a library."""
+    return (_tool("objdump", ["-d", "-C", "--no-show-raw-insn"], lib),
+            _tool("objdump", ["-R", "-T"], lib))
+
+
+def callgrind(valgrind, runner, lib, prefixes, outdir):
+    """Runs faa-run over lib's fixtures (`prefixes`, in turn) under
+    Callgrind; returns the profile's text."""
     outdir.mkdir(parents=True, exist_ok=True)
     out = outdir / (Path(lib).stem + ".callgrind.out")
     cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
            "--compress-strings=no", "--compress-pos=no", "--dump-line=yes", "--dump-instr=yes",
-           runner, "--repeat", "1", str(lib)]
+           runner, "--repeat", "1", str(lib), *prefixes]
     r = procs.run(cmd, timeout=TIMEOUT)
     if r.returncode != 0 or not out.exists():
         raise RuntimeError(f"callgrind failed on {lib} (exit {r.returncode}): {r.stderr[-400:]}")
-    return parse_profile(out.read_text(errors="replace"), module, lib)
+    return out.read_text(errors="replace")
+
+
+def own_names(names, prefix):
+    """The function names of one fixture of a bundle: those in its shim's
+    module (`CRATE::fx_IDENT::...`, the prefix less its `__`), so that a
+    handler of the same name in a bucket-mate is not taken for its own."""
+    mod = prefix[:-2] if prefix.endswith("__") else None
+    if not mod:
+        return set(names)
+    return {n for n in names if f"::{mod}::" in n or n.startswith(f"{mod}::")}
 
 
 @dataclass
@@ -512,26 +576,36 @@ class Run:
     seen: dict = field(default_factory=dict)    # {"exempt": n, "indirect": n} calls not judged
 
 
-def measure(valgrind, runner, lib, module, outdir, key, reuse=True):
-    """A Run for one O0 library, cached in outdir under `key` (what the
-    library and the runner were built from)."""
+def measure(valgrind, runner, lib, members, outdir, key, reuse=True):
+    """{prefix: Run} for one O0 library and its fixtures `members`
+    [(prefix, module)]: one Callgrind run of them all, each fixture's lines,
+    functions and call sites read from it; cached in outdir under `key`
+    (what the library and the runner were built from)."""
     cache = Path(outdir) / f"{Path(lib).stem}.lines.json"
-    key = [FORMAT, str(module)] + list(key)
+    key = [FORMAT, [[p, str(m)] for p, m in members]] + list(key)
     if reuse:
         try:
             saved = json.loads(cache.read_text())
             if saved["key"] == key:
-                return Run(Path(module), set(saved["functions"]), set(saved["ran"]), set(saved["code"]),
-                           saved["calls"], saved["seen"])
+                return {p: Run(Path(r["module"]), set(r["functions"]), set(r["ran"]), set(r["code"]),
+                               r["calls"], r["seen"]) for p, r in saved["runs"].items()}
         except (OSError, ValueError, KeyError):
             pass
-    names, ran, executed = callgrind(valgrind, runner, lib, module, Path(outdir))
+    text = callgrind(valgrind, runner, lib, [p for p, _ in members], Path(outdir))
+    names, ran_by_file, executed = parse_profile_files(text, lib)
     decoded = decoded_lines(lib)
-    code = parse_decodedline(decoded, module)
-    calls, seen = library_calls(lib, module, executed, decoded)
-    cache.write_text(json.dumps({"key": key, "functions": sorted(names), "ran": sorted(ran),
-                                 "code": sorted(code), "calls": calls, "seen": seen}))
-    return Run(Path(module), names, ran, code, calls, seen)
+    code_by_file, rows = parse_decoded_files(decoded), all_rows(decoded)
+    dis, rel = objdump_texts(lib)
+    parsed = (parse_objdump(dis), *parse_imports(rel))
+    out = {}
+    for pfx, module in members:
+        calls, seen = library_calls(lib, module, executed, rows, parsed=parsed)
+        out[pfx] = Run(Path(module), own_names(names, pfx), lines_of(ran_by_file, module),
+                       lines_of(code_by_file, module), calls, seen)
+    cache.write_text(json.dumps({"key": key, "runs": {
+        p: {"module": str(r.module), "functions": sorted(r.functions), "ran": sorted(r.ran),
+            "code": sorted(r.code), "calls": r.calls, "seen": r.seen} for p, r in out.items()}}))
+    return out
 
 
 # ---- the matrix ------------------------------------------------------------
@@ -841,45 +915,57 @@ def audit(fixtures, modules, libs, valgrind, runner, workdir, root, stamp, jobs=
           progress=print):
     """Handler and line coverage of every fixture with an O0 library.
 
-    modules / libs: {(fixture name, mode): path}; stamp(path) is what a file
-    was built from (the cache key).  Returns ({fixture: matrix with a
-    `lines` entry per shape}, [(fixture, message, is_failure)]).
+    modules: {(fixture name, mode): path}; libs: {(fixture name, mode):
+    (library, symbol prefix)} (several fixtures may share a bundle library:
+    one Callgrind run serves them all); stamp(path) is what a file was
+    built from (the cache key).  Returns ({fixture: matrix with a `lines`
+    entry per shape}, [(fixture, message, is_failure)]).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    jobs_ = []
+    groups = {}       # library -> [(fx, mode, handlers, module, prefix)]
     for fx in fixtures:
         for mode in SHAPE:
             key = (fx.name, mode)
             if key in modules and key in libs:
                 hs = handlers(Path(modules[key]).read_text(errors="replace"))
                 if hs:
-                    jobs_.append((fx, mode, hs, libs[key], modules[key]))
+                    lib, prefix = libs[key]
+                    groups.setdefault(str(lib), []).append((fx, mode, hs, modules[key], prefix))
     found = []
-    if not jobs_:
+    if not groups:
         if libs:
             found.append(("*", "no handler coverage: it needs O0 libraries and frc's mapping "
                                "comments", False))
         return {}, found
-    progress(f"audit: handler coverage: {len(jobs_)} Callgrind run(s), handlers and .frs lines")
+    progress(f"audit: handler coverage: {len(groups)} Callgrind run(s) over "
+             f"{sum(len(g) for g in groups.values())} fixture librar(ies), handlers and .frs lines")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    def one(job):
-        fx, mode, hs, lib, module = job
+    def one(item):
+        lib, group = item
         try:
-            return job, measure(valgrind, str(runner), lib, module, workdir,
-                                [stamp(Path(lib)), stamp(Path(runner))], reuse=reuse)
+            return group, measure(valgrind, str(runner), lib, [(g[4], g[3]) for g in group], workdir,
+                                  [stamp(Path(lib)), stamp(Path(runner))], reuse=reuse)
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            return job, e
+            return group, e
 
     per = {}
+    phase = Phase("coverage", len(groups), "Callgrind run")
+
+    def timed(item):
+        res = one(item)
+        phase.tick(f"{len(item[1])} fixture(s)")
+        return res
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for (fx, mode, hs, lib, module), res in pool.map(one, jobs_):
-            if isinstance(res, Exception):
-                found.append((fx.name, f"{fx.name} {mode}: {res}", True))
-                continue
-            per.setdefault(fx.name, {})[mode] = (hs, res)
+        for group, res in pool.map(timed, groups.items()):
+            for fx, mode, hs, module, prefix in group:
+                if isinstance(res, Exception):
+                    found.append((fx.name, f"{fx.name} {mode}: {res}", True))
+                else:
+                    per.setdefault(fx.name, {})[mode] = (hs, res[prefix])
     out = {}
     for fx in fixtures:
         if fx.name not in per:
@@ -904,6 +990,6 @@ def stage(fixtures, modules, measurements, valgrind_bin, runner, workdir, root, 
     """The coverage stage: handler and .frs line coverage from the O0
     libraries that produced a verdict; returns audit()'s (coverage, found)."""
     from . import tools
-    libs = {(m.fixture, m.mode): m.meta_lib for m in measurements if m.opt == 0 and m.verdict}
+    libs = {(m.fixture, m.mode): (m.meta_lib, m.prefix) for m in measurements if m.opt == 0 and m.verdict}
     return audit(fixtures, modules, libs, valgrind_bin, runner, workdir, root, tools.stamp,
                  jobs=jobs, reuse=reuse, progress=progress)

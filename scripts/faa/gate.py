@@ -26,7 +26,7 @@ The rules, by the name the report prints, and the function that checks each
 import re
 from pathlib import Path
 
-from . import attribute, compare, valgrind, variant
+from . import attribute, compare, panic, valgrind, variant
 from .model import Baseline, Finding, Report  # noqa: F401  (Finding: the gate's output type)
 
 
@@ -145,7 +145,7 @@ def check_zero(measurements, findings, modules=None):
 def check_records(measurements, findings, harness_output=""):
     """Every library must have left complete records (else it crashed):
     the rules panic, harness and expect, library by library."""
-    panics = re.findall(r"panicked at ([^\n]*)\n([^\n]*)", harness_output)
+    panics = panic.parse(harness_output)
     for m in measurements:
         if check_panic(m, panics, findings):
             continue
@@ -157,11 +157,12 @@ def check_records(measurements, findings, harness_output=""):
 
 
 def check_panic(m, panics, findings):
-    """A library that panicked, with where (the harness output's first
-    `panicked at`); True when it did."""
+    """A library that panicked, with where (faa.panic: the first panic in the fixture's own
+    module, else the first; either rustc layout); True when it did."""
     if not (m.verdict and "panicked" in m.verdict.message):
         return False
-    where = "; ".join(f"{a.strip()} {b.strip()}" for a, b in panics[:1])
+    first = panic.pick(panics, m.fixture)
+    where = first.one_line() if first else ""
     findings.append(Finding("panic", m.fixture,
         m.verdict.message.replace(" (message above, on stderr)", "") +
         (f": panicked at {where}" if where else "")))
@@ -517,10 +518,12 @@ def check_valgrind_count(m, res, module, labels, findings):
             f"{m.fixture} {m.mode} O{m.opt}: the interposer and Valgrind disagree — {d}"))
 
 
-def check_massif(key, res, findings):
+def check_massif(res, findings):
     """massif ran (peak heap and heap over time for the report)."""
     if not res.ok:
-        findings.append(Finding("massif", key[0], f"{_tag(key)}: {res.message}"))
+        who = res.fixtures[0] if len(res.fixtures) == 1 else "*"
+        findings.append(Finding("massif", who, f"{', '.join(res.fixtures)} {res.mode} O{res.opt}: "
+                                               f"{res.message}"))
 
 
 def check_valgrind(vg, measurements, modules, fixtures, findings):
@@ -531,10 +534,9 @@ def check_valgrind(vg, measurements, modules, fixtures, findings):
                                 failure=False))
     by = {(m.fixture, m.mode, m.opt): m for m in measurements}
     labels = {fx.name: [s.call for s in fx.scenario.steps] for fx in fixtures}
+    for res in vg.massif:
+        check_massif(res, findings)
     for key, res in vg.results.items():
-        if key[3] == "massif":
-            check_massif(key, res, findings)
-            continue
         check_memcheck(key, res, findings)
         check_valgrind_count(by[key[:3]], res, modules.get(key[:2]), labels.get(key[0]), findings)
 

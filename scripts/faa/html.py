@@ -2,7 +2,7 @@
 
 Charts are written as PNG files beside report.html:
   allocs_per_dispatch.png   mean allocations per dispatch, fixture x shape
-  massif.png                massif heap over time, both shapes per fixture
+  massif.png                massif heap over time, one panel per faa-run process
 The coverage matrix (state x event, per shape) is an HTML table.
 Both libraries are optional: without them report.html is skipped with a
 note naming the Debian package.
@@ -55,28 +55,34 @@ def chart_allocs(report, plt, path):
     plt.close(fig)
 
 
+def _names(fixtures, most=4):
+    head = ", ".join(fixtures[:most])
+    return head + (f" +{len(fixtures) - most} more" if len(fixtures) > most else "")
+
+
 def chart_massif(report, plt, path):
-    fxs = [f for f in report["fixtures"] if f.get("massif")]
-    if not fxs:
+    """One panel per massif run: the heap of one faa-run process over time
+    while it drove a bundle's fixtures in turn (faa-run's own heap included)."""
+    runs = [r for r in report.get("massif") or [] if r["series"]]
+    if not runs:
         return False
-    cols = 3
-    rows = (len(fxs) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.6 * rows), squeeze=False)
-    for ax, f in zip(axes.flat, fxs):
-        for mode, color in (("alloc", "#c0504d"), ("noalloc", "#4f81bd")):
-            m = f["massif"].get(mode)
-            if m and m["series"]:
-                t = [p[0] / 1e6 for p in m["series"]]
-                b = [p[1] / 1024 for p in m["series"]]
-                ax.step(t, b, where="post", color=color, label=f"{mode} (peak {m['peak_bytes'] / 1024:.1f} KiB)")
-        ax.set_title(f["name"], fontsize=9)
+    cols = 2
+    rows = (len(runs) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows), squeeze=False)
+    for ax, r in zip(axes.flat, runs):
+        color = "#c0504d" if r["mode"] == "alloc" else "#4f81bd"
+        t = [p[0] / 1e6 for p in r["series"]]
+        b = [p[1] / 1024 for p in r["series"]]
+        ax.step(t, b, where="post", color=color, label=f"peak {r['peak_bytes'] / 1024:.1f} KiB")
+        ax.set_title(f"{r['mode']} O{r['opt']}: {_names(r['fixtures'])}", fontsize=8)
         ax.set_xlabel("time (M instructions)", fontsize=7)
         ax.set_ylabel("heap KiB", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(fxs):]:
+    for ax in list(axes.flat)[len(runs):]:
         ax.axis("off")
-    fig.suptitle("massif: heap over time of faa-run (construction, scenario, steady replay)", fontsize=10)
+    fig.suptitle("massif: heap over time of one faa-run process per library (its fixtures in turn, "
+                 "faa-run's own heap included)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

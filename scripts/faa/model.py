@@ -286,7 +286,8 @@ class Measurement:
     observe: list = field(default_factory=list)       # [Observation]
     timing: Timing | None = None
     verdict: Verdict | None = None
-    meta_lib: str = ""
+    meta_lib: str = ""                                # the library (a bundle: bundle.py)
+    prefix: str = "fx_"                               # the fixture's symbol prefix in it
     problems: list = field(default_factory=list)      # what the reader could not accept
 
     @property
@@ -296,11 +297,11 @@ class Measurement:
                 + ([self.destroy] if self.destroy else []))
 
     @classmethod
-    def read(cls, path, fixture, mode, opt, lib=""):
+    def read(cls, path, fixture, mode, opt, lib="", prefix="fx_"):
         """The one reader of a records file.  A missing file gives an empty
         Measurement (the worker measured nothing); a torn last line (a
         worker killed mid-write) is skipped."""
-        m = cls(fixture=fixture, mode=mode, opt=opt, meta_lib=str(lib))
+        m = cls(fixture=fixture, mode=mode, opt=opt, meta_lib=str(lib), prefix=prefix)
         try:
             lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
@@ -442,21 +443,19 @@ class FixtureResult:
     nostd: str
     size_of: dict = field(default_factory=dict)     # mode -> bytes
     runs: list = field(default_factory=list)        # [RunResult], sorted by (mode, opt)
-    massif: dict = field(default_factory=dict)      # mode -> {opt, peak_bytes, series}
     coverage: dict | None = None
 
     def to_json(self):
         return {"name": self.name, "system": self.system, "source": self.source,
                 "nostd": self.nostd, "size_of": self.size_of,
-                "runs": [r.to_json() for r in self.runs], "massif": self.massif,
-                "coverage": self.coverage}
+                "runs": [r.to_json() for r in self.runs], "coverage": self.coverage}
 
     @classmethod
     def from_json(cls, d):
         return cls(name=d["name"], system=d.get("system", ""), source=d.get("source"),
                    nostd=d.get("nostd", ""), size_of=d.get("size_of") or {},
                    runs=[RunResult.from_json(r) for r in d.get("runs") or []],
-                   massif=d.get("massif") or {}, coverage=d.get("coverage"))
+                   coverage=d.get("coverage"))
 
 
 @dataclass
@@ -473,6 +472,7 @@ class Report:
     fixtures: list = field(default_factory=list)        # [FixtureResult]
     rejects: list = field(default_factory=list)
     performance: dict | None = None
+    massif: list = field(default_factory=list)          # [{mode, opt, fixtures, peak_bytes, series}]
 
     @property
     def verdict(self):
@@ -492,7 +492,8 @@ class Report:
              "unchecked_why": dict(self.unchecked_why), "strict": self.strict,
              "skipped": [{"fixture": k, "reason": v} for k, v in sorted(self.skipped.items())],
              "findings": [f.to_json() for f in self.findings],
-             "fixtures": [fx.to_json() for fx in self.fixtures], "rejects": self.rejects}
+             "fixtures": [fx.to_json() for fx in self.fixtures], "rejects": self.rejects,
+             "massif": self.massif}
         if self.performance is not None:
             d["performance"] = self.performance
         return d
@@ -509,7 +510,8 @@ class Report:
                    skipped={x["fixture"]: x["reason"] for x in d.get("skipped") or []},
                    findings=[Finding.from_json(f) for f in d.get("findings") or []],
                    fixtures=[FixtureResult.from_json(fx) for fx in d.get("fixtures") or []],
-                   rejects=d.get("rejects") or [], performance=d.get("performance"))
+                   rejects=d.get("rejects") or [], performance=d.get("performance"),
+                   massif=d.get("massif") or [])
 
     @classmethod
     def load(cls, path):

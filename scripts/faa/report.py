@@ -15,7 +15,7 @@ report.json schema (version 1):
   fixtures[]        {name, system, source, nostd, size_of: {alloc, noalloc},
                      runs: [{mode, opt, construct, steps[], steady[], destroy, batches,
                              observe_windows, violations[], calibration, timing, memcheck}],
-                     massif, coverage}
+                     coverage}
     construct/steps[] {step (1-based, 0 = construction), call, allocs, frees, os,
                        bytes, live_peak, calls{kind: n}, stack[]?, first_kind?, thread?, tid?, site?}
     destroy           the window around the drop of the system (same fields), or null
@@ -33,10 +33,12 @@ report.json schema (version 1):
     timing            {kind, method, dispatches, median_ns, min_ns, p90_ns, cycles_per_batch,
                        batches}, or null
     memcheck          {ok, errors, definitely_lost, indirectly_lost, windows, log}, or null
-    massif            {mode: {opt, peak_bytes, series: [[time, heap bytes]]}}
     coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
                       (null when the compiler writes no handler mapping comments)
   rejects[]         {fixture, expected, got, exit, ok, message}
+  massif[]          {mode, opt, fixtures[], peak_bytes, series: [[time, heap bytes]]}: one per
+                    faa-run process under massif (a bundle's fixtures run in one process,
+                    so its heap is theirs together, and faa-run's own)
   performance       headline figures of the last `make bench` (BUILD/reports/bench.json),
                     or absent: {created, window, overhead, dispatch{summary, fixtures[]}, audit}
 """
@@ -143,7 +145,7 @@ def verdict_word(status, unchecked):
 
 
 def build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
-          cov=None, unchecked=None, skips=None, strict=False, performance=None):
+          cov=None, unchecked=None, skips=None, strict=False, performance=None, massif=()):
     """The model.Report of this run."""
     vg, cov = vg or {}, cov or {}
     return Report(
@@ -152,7 +154,9 @@ def build(fixtures, measurements, outcomes, compiler, findings, rejects, status,
         exit_status=status, unchecked_why=dict(unchecked or {}), strict=bool(strict),
         skipped=dict(skips or {}), findings=list(findings),
         fixtures=[_fixture_result(fx, measurements, outcomes, vg, cov) for fx in fixtures],
-        rejects=rejects, performance=performance)
+        rejects=rejects, performance=performance,
+        massif=[{"mode": r.mode, "opt": r.opt, "fixtures": list(r.fixtures), "peak_bytes": r.peak,
+                 "series": [list(p) for p in r.series]} for r in massif if r.ok])
 
 
 def _fixture_result(fx, measurements, outcomes, vg, cov):
@@ -161,13 +165,11 @@ def _fixture_result(fx, measurements, outcomes, vg, cov):
     for m in sorted((m for m in measurements if m.fixture == fx.name), key=lambda m: (m.mode, m.opt)):
         sizes[m.mode] = m.meta.size_of
         runs.append(RunResult.of(m, calls, _memcheck(vg.get((fx.name, m.mode, m.opt, "memcheck")))))
-    massif = {key[1]: {"opt": key[2], "peak_bytes": r.peak, "series": r.series}
-              for key, r in vg.items() if key[0] == fx.name and key[3] == "massif" and r.ok}
     na = outcomes.get((fx.name, "noalloc"))
     return FixtureResult(name=fx.name, system=fx.scenario.system,
                          source=str(fx.frs) if fx.frs else None,
                          nostd=na.nostd if na else "not run", size_of=sizes, runs=runs,
-                         massif=massif, coverage=cov.get(fx.name))
+                         coverage=cov.get(fx.name))
 
 
 def performance(bench_path):

@@ -3,13 +3,11 @@
 import os
 import re
 import subprocess
-import sys
-import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import procs
+from . import procs, progress
 from . import scenario as scenario_mod
 from .errors import UsageError
 from .model import Measurement
@@ -106,9 +104,9 @@ class Discovery:
     skipped_with_scenario: list = field(default_factory=list)   # listed, but audited anyway
 
 
-def read_records(path, fixture, mode, opt, lib=""):
-    """The records file of one library (model.Measurement.read)."""
-    return Measurement.read(path, fixture, mode, opt, lib)
+def read_records(path, fixture, mode, opt, lib="", prefix="fx_"):
+    """The records file of one fixture library (model.Measurement.read)."""
+    return Measurement.read(path, fixture, mode, opt, lib, prefix)
 
 
 @dataclass
@@ -121,20 +119,32 @@ class HarnessRun:
     measurements: list = field(default_factory=list)
 
 
+def _finished(rdir):
+    """Records files whose measuring process has written its verdict."""
+    n = 0
+    for p in rdir.glob("*.jsonl"):
+        with open(p, "rb") as f:
+            f.seek(max(0, p.stat().st_size - 512))
+            n += b'"kind":"verdict"' in f.read()
+    return n
+
+
 def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer=None):
-    """entries: [(fixture, mode, opt, libpath)] -> HarnessRun with records.
-    `interposer`: the libaudit.so to preload (default: the build's)."""
+    """entries: [(fixture, mode, opt, libpath[, symbol prefix])] -> HarnessRun
+    with records; several entries may share one (bundle) library, each with
+    its fixture's prefix (default fx_).  `interposer`: the libaudit.so to
+    preload (default: the build's)."""
     rdir = tree.work / "records"
     rdir.mkdir(parents=True, exist_ok=True)
     for old in rdir.glob("*.jsonl"):
         old.unlink()
     manifest = tree.work / "manifest.tsv"
     rows, recs = [], []
-    for fixture, mode, opt, lib in entries:
+    for fixture, mode, opt, lib, *prefix in entries:
         rec = rdir / f"{fixture}-{mode}-O{opt}.jsonl"
-        rows.append(f"{fixture}\t{mode}\t{opt}\t{lib}\t{rec}")
-        recs.append((rec, fixture, mode, opt, lib))
-    manifest.write_text("# fixture\tmode\topt\tlibrary\trecords\n" + "\n".join(rows) + "\n")
+        rows.append(f"{fixture}\t{mode}\t{opt}\t{lib}\t{rec}\t{prefix[0] if prefix else 'fx_'}")
+        recs.append((rec, fixture, mode, opt, lib, prefix[0] if prefix else "fx_"))
+    manifest.write_text("# fixture\tmode\topt\tlibrary\trecords\tprefix\n" + "\n".join(rows) + "\n")
     env = dict(os.environ)
     env["FAA_MANIFEST"] = str(manifest)
     env["LD_PRELOAD"] = str(interposer or tree.interposer)
@@ -142,14 +152,14 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer
     cmd = [str(tree.harness), f"--jobs={jobs or max(1, os.cpu_count() or 1)}"]
     if junit:
         cmd.append(f"--xml={junit}")
-    t0 = time.monotonic()
+    phase = progress.Phase("harness", len(recs), "fixture library")
     try:
-        r = procs.run(cmd, env=env, timeout=HARNESS_TIMEOUT)
+        with progress.Watch(phase, lambda: _finished(rdir)):
+            r = procs.run(cmd, env=env, timeout=HARNESS_TIMEOUT)
         status, output = r.returncode, r.stdout + r.stderr
     except subprocess.TimeoutExpired:
         status, output = 124, f"harness did not finish within {HARNESS_TIMEOUT} s"
-    print(f"audit: harness phase {time.monotonic() - t0:.1f} s wall ({len(entries)} "
-          f"librar{'y' if len(entries) == 1 else 'ies'})", file=sys.stderr, flush=True)
+    phase.end(f"exit status {status}")
     run = HarnessRun(status=status, output=output)
     m = re.search(r"Tested:\s*(\d+)\s*\|\s*Passing:\s*(\d+)\s*\|\s*Failing:\s*(\d+)"
                   r"\s*\|\s*Crashing:\s*(\d+)", output)
@@ -162,7 +172,7 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer
 def measure(tree, outcomes, jobs=None, junit=None, interposer=None, progress=None):
     """The harness stage: every library the build produced, measured under
     the interposer; None when there is nothing to measure."""
-    entries = [(o.fixture, o.mode, opt, lib) for o in outcomes.values()
+    entries = [(o.fixture, o.mode, opt, lib, o.prefix) for o in outcomes.values()
                for opt, lib in sorted(o.libs.items())]
     if not entries:
         return None

@@ -1,4 +1,5 @@
-"""The shim generator: scenario + generated module -> a fixture cdylib crate.
+"""The shim generator: scenario + generated module -> the fixture's module of
+a bundle crate (bundle.py builds many of them into one cdylib).
 
 The shim is the Rust side of the fixture ABI (harness/fixture_abi.h).  It
 includes the generated module unchanged (`#[path] mod`), owns the system in
@@ -162,12 +163,15 @@ def _template():
     return (Path(__file__).parent / "templates" / "shim.rs.tmpl").read_text(encoding="utf-8")
 
 
-def generate(scen, api, module_path, mode):
-    """Returns the shim crate source (lib.rs) for one fixture and mode,
-    templates/shim.rs.tmpl filled in."""
+def generate(scen, api, module_path, mode, prefix="fx_"):
+    """Returns the shim source for one fixture and mode, templates/shim.rs.tmpl
+    filled in: a module of a bundle crate (bundle.py) whose ABI functions
+    are exported as PREFIX + the fixture_abi.h name (`fx_port_reset__construct`)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
+        raise ValueError(f"symbol prefix {prefix!r} is not a Rust identifier")
     steps = scen.steps
     return string.Template(_template()).substitute(
-        source=_comment(scen.path.name), system=api.system, mode=mode,
+        source=_comment(scen.path.name), system=api.system, mode=mode, prefix=prefix,
         module_path=_rust_path(module_path),
         mode_bytes=_rust_bytes(mode), system_bytes=_rust_bytes(api.system),
         step_count=len(steps),

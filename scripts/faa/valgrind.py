@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import procs
+from .progress import Phase
 
 STEADY_REPEAT = 20          # steady cycles under Valgrind (it is ~50x slower)
 TIMEOUT = 900
@@ -54,6 +55,24 @@ class Memcheck:
     # Valgrind's stacks through the generated module (parse_xtree):
     # [{"frames": [[function, file, line], ...innermost first], "allocs": n, "frees": n}]
     stacks: list = field(default_factory=list)
+
+
+_FIXTURE = re.compile(r"^\*\*\d+\*\* FAA-FIXTURE (\S+)")
+
+
+def split_fixtures(log, default="fx_"):
+    """{prefix: the part of a faa-run log about that fixture}: faa-run over a
+    bundle writes `FAA-FIXTURE PREFIX` before each fixture's markers; a
+    log without one is all about `default`."""
+    parts, cur = {}, default
+    for line in log.splitlines(keepends=True):
+        m = _FIXTURE.match(line)
+        if m:
+            cur = m.group(1)
+            parts.setdefault(cur, [])
+            continue
+        parts.setdefault(cur, []).append(line)
+    return {k: "".join(v) for k, v in parts.items()}
 
 
 def parse_trace(log):
@@ -96,9 +115,13 @@ def _run_tool(cmd, result, tool):
         return None
 
 
-def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT, module_name=None):
-    """One memcheck run of faa-run over `lib`; `module_name` (the generated
-    module's file name) selects the xtree stacks kept for attribution."""
+def memcheck(valgrind, runner, lib, logdir, prefixes=("fx_",), module_names=None,
+             repeat=STEADY_REPEAT):
+    """One memcheck run of faa-run over `lib` and the fixtures of `prefixes`
+    (a bundle: bundle.py); returns {prefix: Memcheck}.  Errors and leaks are
+    the run's, so every fixture of the run shares them; the windows and the
+    xtree stacks (kept when they pass through the fixture's generated
+    module, `module_names` {prefix: file name}) are each fixture's own."""
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / (Path(lib).stem + ".memcheck.log")
     xtree = logdir / (Path(lib).stem + ".xtree.ms")
@@ -106,45 +129,53 @@ def memcheck(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT, module_name=No
     cmd = [valgrind, "--tool=memcheck", "--trace-malloc=yes", "--leak-check=full",
            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
            "--xtree-memory=full", f"--xtree-memory-file={xtree}", "--num-callers=40",
-           f"--log-file={log}", runner, "--repeat", str(repeat), str(lib)]
-    r = Memcheck(lib=str(lib))
-    p = _run_tool(cmd, r, "memcheck")
+           f"--log-file={log}", runner, "--repeat", str(repeat), str(lib), *prefixes]
+    run = Memcheck(lib=str(lib))
+    p = _run_tool(cmd, run, "memcheck")
     if p is None:
-        return r
+        return {pfx: dataclasses.replace(run) for pfx in prefixes}
     text = log.read_text(errors="replace") if log.exists() else ""
-    r.log = str(log)
-    r.errors = _num(r"ERROR SUMMARY: ([\d,]+) errors", text)
-    r.definitely_lost = _num(r"definitely lost: ([\d,]+) bytes", text)
-    r.indirectly_lost = _num(r"indirectly lost: ([\d,]+) bytes", text)
-    r.windows = parse_trace(text)
-    if module_name and xtree.exists():
-        r.stacks = parse_xtree(xtree.read_text(errors="replace"), module_name)
+    run.log = str(log)
+    run.errors = _num(r"ERROR SUMMARY: ([\d,]+) errors", text)
+    run.definitely_lost = _num(r"definitely lost: ([\d,]+) bytes", text)
+    run.indirectly_lost = _num(r"indirectly lost: ([\d,]+) bytes", text)
+    others = f" (one run of {len(prefixes)} fixtures: {', '.join(prefixes)})" if len(prefixes) > 1 else ""
     if p.returncode not in (0, 99):
-        r.message = f"faa-run exited {p.returncode} under memcheck: {p.stderr.strip()[-500:]}"
-        return r
-    if r.errors or r.definitely_lost or r.indirectly_lost:
-        r.message = (f"memcheck: {r.errors} error(s), {r.definitely_lost} bytes definitely "
-                     f"and {r.indirectly_lost} indirectly lost (log: {log})")
-        return r
-    r.ok = True
-    return r
+        run.message = f"faa-run exited {p.returncode} under memcheck{others}: {p.stderr.strip()[-500:]}"
+    elif run.errors or run.definitely_lost or run.indirectly_lost:
+        run.message = (f"memcheck: {run.errors} error(s), {run.definitely_lost} bytes definitely "
+                       f"and {run.indirectly_lost} indirectly lost{others} (log: {log})")
+    else:
+        run.ok = True
+    tree = xtree.read_text(errors="replace") if xtree.exists() else ""
+    parts = split_fixtures(text, default=prefixes[0])
+    out = {}
+    for pfx in prefixes:
+        name = (module_names or {}).get(pfx)
+        out[pfx] = dataclasses.replace(run, windows=parse_trace(parts.get(pfx, "")),
+                                       stacks=parse_xtree(tree, name) if name and tree else [])
+    return out
 
 
 @dataclass
 class Massif:
     lib: str
+    mode: str = ""
+    opt: int = 0
+    fixtures: list = field(default_factory=list)   # the fixtures the process ran, in order
     peak: int = 0
     series: list = field(default_factory=list)   # [(time, heap bytes)]
     ok: bool = False
     message: str = ""
 
 
-def massif(valgrind, runner, lib, logdir, repeat=STEADY_REPEAT):
-    """Peak heap and heap over time (massif's instruction clock)."""
+def massif(valgrind, runner, lib, logdir, prefixes=("fx_",), repeat=STEADY_REPEAT):
+    """Peak heap and heap over time (massif's instruction clock) of one
+    faa-run process driving the fixtures of `prefixes` in turn."""
     logdir.mkdir(parents=True, exist_ok=True)
     out = logdir / (Path(lib).stem + ".massif.out")
     cmd = [valgrind, "--tool=massif", f"--massif-out-file={out}", "--max-snapshots=200",
-           runner, "--repeat", str(repeat), str(lib)]
+           runner, "--repeat", str(repeat), str(lib), *prefixes]
     r = Massif(lib=str(lib))
     p = _run_tool(cmd, r, "massif")
     if p is None:
@@ -281,71 +312,111 @@ def steady_means(mc):
     return {k: (a / n, f / n) for k, (n, a, f) in acc.items()}
 
 
-def cached(fn, cls, key_parts, cache_file, *args, reuse=True):
+def cached(fn, key_parts, cache_file, *args, reuse=True, load=None, dump=None, ok=None):
     """Runs fn(*args) unless cache_file holds its result for the same key.
 
     The key is the library's build stamp (the hash of everything it was
     built from) plus the tool's settings: a library rustc did not rebuild
     gives the same Valgrind result, so a warm audit skips the slow part.
+    load/dump convert the result from/to JSON; only a result `ok` says is
+    good is kept.
     """
-    key = json.dumps(key_parts)
+    key = json.dumps(key_parts, default=str)
     try:
         saved = json.loads(Path(cache_file).read_text()) if reuse else {}
         if saved.get("key") == key:
-            return cls(**saved["result"])
+            return load(saved["result"])
     except (OSError, ValueError, TypeError, KeyError):
         pass
     result = fn(*args)
-    if getattr(result, "ok", False):
-        Path(cache_file).write_text(json.dumps({"key": key, "result": dataclasses.asdict(result)}))
+    if ok(result):
+        Path(cache_file).write_text(json.dumps({"key": key, "result": dump(result)}))
     return result
 
 
 @dataclass
 class ValgrindRun:
-    """The Valgrind stage's results: {(fixture, mode, opt, "memcheck" |
-    "massif"): Memcheck | Massif}, in the order the runs were started, or
-    the reason Valgrind did not run."""
+    """The Valgrind stage's results: `results` {(fixture, mode, opt,
+    "memcheck"): Memcheck}, and `massif` [Massif], one per process of the
+    highest opt-level of each shape (a bundle's fixtures run in one
+    process, so its heap is theirs together); or the reason Valgrind did
+    not run."""
     results: dict = field(default_factory=dict)
+    massif: list = field(default_factory=list)
     skipped: str | None = None
 
 
+def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse):
+    prefixes = tuple(m.prefix for m in ms)
+    names = {m.prefix: modules[(m.fixture, m.mode)].name
+             for m in ms if modules.get((m.fixture, m.mode))}
+    from . import tools
+    key = [tools.stamp(lib), tools.stamp(runner), version, "memcheck", STEADY_REPEAT, prefixes,
+           sorted(names.items())]
+    return cached(memcheck, key, logdir / f"{lib.stem}.memcheck.json", valgrind_bin, str(runner),
+                  str(lib), logdir, prefixes, names, reuse=reuse,
+                  load=lambda d: {p: Memcheck(**r) for p, r in d.items()},
+                  dump=lambda res: {p: dataclasses.asdict(r) for p, r in res.items()},
+                  ok=lambda res: all(r.ok for r in res.values()))
+
+
+def _massif_job(valgrind_bin, runner, version, lib, ms, logdir, reuse):
+    prefixes = tuple(m.prefix for m in ms)
+    from . import tools
+    key = [tools.stamp(lib), tools.stamp(runner), version, "massif", STEADY_REPEAT, prefixes]
+    r = cached(massif, key, logdir / f"{lib.stem}.massif.json", valgrind_bin, str(runner), str(lib),
+               logdir, prefixes, reuse=reuse, load=lambda d: Massif(**d), dump=dataclasses.asdict,
+               ok=lambda r: r.ok)
+    r.mode, r.opt, r.fixtures = ms[0].mode, ms[0].opt, [m.fixture for m in ms]
+    return r
+
+
 def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True, progress=print):
-    """memcheck every measured library, massif the highest opt-level of each
-    fixture x shape (faa-run with no interposer), each result cached by the
+    """memcheck every measured library, massif those of the highest
+    opt-level of each shape, one Valgrind process per library (a bundle's
+    fixtures in turn: faa-run LIB PREFIX...), each result cached by the
     library's build stamp.  `modules` {(fixture, mode): generated module}
     selects the xtree stacks kept for attribution."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from . import tools
     runner = Path(runner)
     if not valgrind_bin or not runner.exists():
         why = "apt-get install -y valgrind" + (
             ", then `make build` (faa-run needs valgrind/valgrind.h)" if not runner.exists() else "")
         return ValgrindRun(skipped=why)
-    top = {}
+    libs = {}
     for m in measurements:
-        if m.verdict and m.opt >= top.get((m.fixture, m.mode), (-1,))[0]:
-            top[(m.fixture, m.mode)] = (m.opt, m)
-    jobs_ = [(m, "memcheck") for m in measurements if m.verdict] + [(m, "massif") for _, m in top.values()]
-    progress(f"audit: Valgrind: {len(jobs_)} run(s) (memcheck every library, massif per shape)")
+        if m.verdict:
+            libs.setdefault(Path(m.meta_lib), []).append(m)
+    top = {}
+    for ms in libs.values():
+        top[ms[0].mode] = max(top.get(ms[0].mode, -1), ms[0].opt)
+    jobs_ = [(lib, ms, "memcheck") for lib, ms in libs.items()] + [
+        (lib, ms, "massif") for lib, ms in libs.items() if ms[0].opt == top[ms[0].mode]]
+    progress(f"audit: Valgrind: {len(jobs_)} run(s) over {len(libs)} librar(ies) "
+             f"(memcheck each, massif the top opt-level of each shape)")
     version = procs.run([valgrind_bin, "--version"], timeout=60).stdout.strip()
+    logdir.mkdir(parents=True, exist_ok=True)
 
     def one(job):
-        m, tool = job
-        lib = Path(m.meta_lib)
-        key = [tools.stamp(lib), tools.stamp(runner), version, tool, STEADY_REPEAT]
-        fn, cls, extra = massif, Massif, ()
+        lib, ms, tool = job
         if tool == "memcheck":
-            module = modules.get((m.fixture, m.mode))
-            fn, cls, extra = memcheck, Memcheck, (STEADY_REPEAT, module.name if module else None)
-            key += ["xtree", extra[1]]
-        logdir.mkdir(parents=True, exist_ok=True)
-        return job, cached(fn, cls, key, logdir / f"{lib.stem}.{tool}.json", valgrind_bin,
-                           str(runner), str(lib), logdir, *extra, reuse=reuse)
+            return job, _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse)
+        return job, _massif_job(valgrind_bin, runner, version, lib, ms, logdir, reuse)
 
     out = ValgrindRun()
+    phase = Phase("Valgrind", len(jobs_), "run")
+
+    def timed(job):
+        res = one(job)
+        phase.tick(f"{job[2]} {job[1][0].mode} O{job[1][0].opt} ({len(job[1])} fixture(s))")
+        return res
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for (m, tool), res in pool.map(one, jobs_):
-            out.results[(m.fixture, m.mode, m.opt, tool)] = res
+        for (lib, ms, tool), res in pool.map(timed, sorted(jobs_, key=lambda j: j[2] != "massif")):
+            if tool == "massif":
+                out.massif.append(res)
+                continue
+            for m in ms:
+                out.results[(m.fixture, m.mode, m.opt, "memcheck")] = res[m.prefix]
+    out.massif.sort(key=lambda r: (r.mode, r.fixtures))
     return out

@@ -24,12 +24,13 @@ def audit(build_dir, *args):
 @pytest.fixture(scope="module")
 def port_reset(build_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    status, text = audit(build_dir, "run", "port_reset", "--report-dir", str(out))
-    return status, text, json.loads((out / "report.json").read_text())
+    work = out.parent / (out.name + "-work")
+    status, text = audit(build_dir, "run", "port_reset", "--report-dir", str(out), "--work-dir", str(work))
+    return status, text, json.loads((out / "report.json").read_text()), work
 
 
 def test_port_reset_passes_the_gate(port_reset):
-    status, text, rep = port_reset
+    status, text, rep, _ = port_reset
     assert status == 0, text
     assert rep["verdict"] == "pass"
     assert re.search(r"PortReset — .*port_reset\.frs", text)
@@ -74,10 +75,13 @@ def test_every_reject_fixture_is_rejected_with_its_code(port_reset):
 
 def test_harness_without_the_interposer_fails_loudly(build_dir, port_reset):
     """No false zero: the same libraries, LD_PRELOAD unset -> every test fails."""
-    tree = tools.BuildTree(build_dir)
-    libs = sorted((tree.work / "port_reset" / "lib").glob("libfx_port_reset_noalloc_o*.so"))
-    assert libs
-    entries = [("port_reset", "noalloc", 0, libs[0])]
+    work = port_reset[3]
+    tree = tools.BuildTree(build_dir, work)
+    rows = [line.split("\t") for line in (work / "manifest.tsv").read_text().splitlines()
+            if not line.startswith("#")]
+    row = next(r for r in rows if r[:3] == ["port_reset", "noalloc", "0"])
+    assert row[5] == "fx_port_reset__" and "bundles" in row[3]     # a bundle library
+    entries = [("port_reset", "noalloc", 0, row[3], row[5])]
     hr = run.run_harness(tree, entries, jobs=1, extra_env={"LD_PRELOAD": ""})
     assert hr.status != 0
     assert "interposer not loaded" in hr.output
@@ -86,7 +90,7 @@ def test_harness_without_the_interposer_fails_loudly(build_dir, port_reset):
 
 
 def test_injected_allocation_fails_the_gate_and_names_the_call(build_dir, port_reset, tmp_path):
-    gen = tools.BuildTree(build_dir).work / "port_reset" / "gen" / "noalloc" / "port_reset.rs"
+    gen = port_reset[3] / "port_reset" / "gen" / "noalloc" / "port_reset.rs"
     src = gen.read_text()
     m = re.search(r"pub fn connect\(&mut self\)[^{]*\{", src)
     assert m, "generated module has no connect()"

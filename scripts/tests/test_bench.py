@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from faa import audit, cli
+from faa import audit, cli, model
 from faa.bench import audit_time, callgrind, common, interposer, steps
 
 # A mid-run Callgrind dump as faa-run --callgrind-steps leaves it
@@ -121,7 +121,7 @@ def test_audit_phases_come_from_the_file_the_audit_writes(tmp_path, monkeypatch)
         clock.start(name)
     clock.write(tmp_path / "phases.json")
     data = json.loads((tmp_path / "phases.json").read_text())
-    assert data["schema"] == audit_time.PHASES_SCHEMA
+    assert data["schema"] == model.PHASES_SCHEMA
     assert data["phases"]["harness"] == {"wall_s": 2, "cpu_s": 0.0}
     ph, build = audit_time.read_phases(tmp_path / "phases.json")
     assert list(ph) == ["build", "harness", "valgrind", "coverage", "rejects+report"]
@@ -134,7 +134,7 @@ def test_audit_phases_absent_or_foreign_file(tmp_path):
     (tmp_path / "phases.json").write_text('{"schema": "other", "phases": {"build": {"wall_s": 1}}}')
     assert audit_time.read_phases(tmp_path / "phases.json") == ({}, {})
     (tmp_path / "phases.json").write_text(json.dumps(
-        {"schema": audit_time.PHASES_SCHEMA, "phases": {"build": {"wall_s": 5.0, "cpu_s": 1.0}}}))
+        {"schema": model.PHASES_SCHEMA, "phases": {"build": {"wall_s": 5.0, "cpu_s": 1.0}}}))
     assert audit_time.read_phases(tmp_path / "phases.json") == ({"build": 5.0}, {})
 
 
@@ -155,8 +155,13 @@ def test_bench_usage_error_exits_2(tmp_path):
     assert not (cli.ROOT / "scripts" / "bench").exists()
 
 
-def test_json_is_written_atomically(tmp_path):
+def test_json_is_written_atomically_and_reads_back(tmp_path):
     out = tmp_path / "reports" / "bench.json"
-    common.write_json({"schema": common.SCHEMA, "x": [1.5]}, out)
-    assert json.loads(out.read_text()) == {"schema": "frame-alloc-audit/bench@1", "x": [1.5]}
+    model.BenchResult(created="2026-12-02T00:00:00+00:00", sections={"x": [1.5]}).write(out)
+    assert json.loads(out.read_text()) == {"schema": "frame-alloc-audit/bench@1",
+                                           "created": "2026-12-02T00:00:00+00:00", "x": [1.5]}
     assert [p.name for p in out.parent.iterdir()] == ["bench.json"]
+    back = model.BenchResult.load(out)
+    assert back.sections == {"x": [1.5]} and back.created.startswith("2026")
+    out.write_text('{"schema": "other"}')
+    assert model.BenchResult.load(out) is None

@@ -49,7 +49,9 @@ def test_valgrind_agrees_with_the_interposer_and_memcheck_is_clean(run_dir):
     for r in fx["runs"]:
         assert r["memcheck"]["ok"] and r["memcheck"]["errors"] == 0
         assert r["memcheck"]["windows"] > 7     # construction + steps + steady replays
-    assert fx["massif"]["alloc"]["peak_bytes"] > 0 and fx["massif"]["noalloc"]["series"]
+    massif = {m["mode"]: m for m in rep["massif"]}
+    assert massif["alloc"]["peak_bytes"] > 0 and massif["noalloc"]["series"]
+    assert massif["alloc"]["fixtures"] == ["port_reset"] and massif["alloc"]["opt"] == 3
     assert fx["coverage"]["cells"]["Resetting.reset_done"] == {"alloc": True, "noalloc": True}
 
 

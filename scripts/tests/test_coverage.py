@@ -655,3 +655,16 @@ def test_display_keeps_a_mapping_comments_relative_path_whatever_the_working_dir
     monkeypatch.chdir(ROOT / "scripts")
     assert coverage.display("fixtures/port_reset.frs", ROOT) == "fixtures/port_reset.frs"
     assert coverage.display(ROOT / "fixtures" / "port_reset.frs", ROOT) == "fixtures/port_reset.frs"
+
+
+def test_a_zero_length_line_table_row_is_no_code():
+    """rustc 1.63: the `fn` line and the first body line at one address;
+    only the second has an instruction (Callgrind counts it there)."""
+    module = __import__("pathlib").Path("/tmp/x/gen/alloc/m.rs")
+    text = ("CU: /tmp/x/gen/alloc/m.rs:\n"
+            "File name                            Line number    Starting address    View    Stmt\n"
+            "m.rs                                459             0x12d40               x\n"
+            "m.rs                                460             0x12d40       1       x\n"
+            "m.rs                                461             0x12d49               x\n"
+            "m.rs                                  -             0x12d4a\n")
+    assert coverage.parse_decodedline(text, module) == {460, 461}

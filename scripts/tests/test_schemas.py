@@ -191,7 +191,8 @@ def test_passing_report_validates(passing):
     valid("report", rep)
     # the sections Valgrind fills in are there, so their schemas were used
     fx = rep["fixtures"][0]
-    assert fx["coverage"] and fx["coverage"]["lines"] and fx["massif"]
+    assert fx["coverage"] and fx["coverage"]["lines"] and rep["massif"]
+    assert {m["mode"] for m in rep["massif"]} == {"alloc", "noalloc"}
     assert all(r["memcheck"] and r["calibration"] and r["timing"] for r in fx["runs"])
     assert rep["rejects"] and rep["verdict"] == "pass"
 

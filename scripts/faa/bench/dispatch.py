@@ -17,7 +17,8 @@ SHAPES = ("alloc", "noalloc")
 
 
 def _fixture_libs(tree, fixtures, work, opts, jobs):
-    """Builds (or finds in the content-hash cache) every fixture library."""
+    """Builds (or finds in the content-hash cache) every fixture library:
+    {(fixture, mode, opt): (library, symbol prefix)}."""
     rustc = tools.rustc()
     frc = build.identify(tree.frc, bundled=True)
     btree = tools.BuildTree(tree.dir, work)
@@ -27,7 +28,7 @@ def _fixture_libs(tree, fixtures, work, opts, jobs):
         for e in o.errors:
             note(f"bench: {name} {mode}: {e.splitlines()[0]}")
         for opt, lib in o.libs.items():
-            libs[(name, mode, opt)] = lib
+            libs[(name, mode, opt)] = (lib, o.prefix)     # faa-run LIB PREFIX
     return libs
 
 
@@ -44,7 +45,7 @@ def _time_native(runner, fixtures, libs, opts, batches, time_reps):
             runs = {"alloc": [], "noalloc": []}
             for i in range(time_reps):
                 for m in (SHAPES if i % 2 == 0 else SHAPES[::-1]):
-                    t = parse_timing(run_cmd([runner, "--time", "--batches", str(batches), pair[m]]))
+                    t = parse_timing(run_cmd([runner, "--time", "--batches", str(batches), *pair[m]]))
                     runs[m].append(t.get("median_ns"))
             rows.append({"fixture": fx.name, "opt": opt, "libs": pair,
                          "alloc": {"median_ns": median(runs["alloc"]), "runs_ns": runs["alloc"]},
@@ -79,7 +80,7 @@ def _count_steps(tree, vg, runner, rows, fixtures, outdir, jobs, cg_repeat):
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for (row, mode), steps in pool.map(one, [(r, m) for r in rows for m in SHAPES]):
-            counts = parse_counts(run_cmd([runner, "--count", row["libs"][mode]],
+            counts = parse_counts(run_cmd([runner, "--count", *row["libs"][mode]],
                                           env=dict(os.environ, LD_PRELOAD=str(tree.interposer))))
             for s in steps:
                 st = scen[row["fixture"]].steps
@@ -125,7 +126,7 @@ def _row_ratios(row, trans):
     row["ir_ratio_transitions_net"] = ratio(sum(net_a[j] for j in trans if j in net_n),
                                             sum(net_n[j] for j in trans if j in net_n)) \
         if trans else None
-    row["libs"] = {m: str(p) for m, p in row["libs"].items()}
+    row["libs"] = {m: f"{lib} {prefix}" for m, (lib, prefix) in row["libs"].items()}
 
 
 def _summary(rows):

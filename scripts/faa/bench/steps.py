@@ -78,14 +78,16 @@ def _step(d, j, repeat):
 
 
 def callgrind_steps(vg, runner, lib, outdir, repeat):
-    """Per-step Ir of one library (one Callgrind run), in step order."""
+    """Per-step Ir of one fixture library (one Callgrind run), in step
+    order; `lib` is (library, the fixture's symbol prefix)."""
+    path, prefix = lib
     outdir.mkdir(parents=True, exist_ok=True)
-    base = outdir / (Path(lib).stem + ".steps.callgrind")
+    base = outdir / f"{Path(path).stem}.{prefix}steps.callgrind"
     for old in outdir.glob(base.name + "*"):
         old.unlink()
     run_cmd([vg, "--tool=callgrind", "--collect-atstart=no", "--compress-strings=no",
              f"--callgrind-out-file={base}", runner, "--callgrind-steps", "--repeat", str(repeat),
-             lib], timeout=900)
+             path, prefix], timeout=900)
     steps = {}
     for f in sorted(outdir.glob(base.name + ".*")):
         d = parse_callgrind(f.read_text(errors="replace"))

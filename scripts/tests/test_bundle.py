@@ -1,0 +1,88 @@
+"""Bundles (bundle.py): many fixtures in one crate, results per fixture.
+
+Unit tests of the bucketing and naming; end to end, a bundle that one
+fixture breaks is rebuilt fixture by fixture, so that fixture fails alone
+with rustc's error and its bucket-mates are measured as usual."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT
+from faa import bundle
+
+
+def member(name):
+    return bundle.Member(fixture=name, ident=name, shim=Path(f"/s/{name}.rs"),
+                         module=Path(f"/g/{name}.rs"), text="")
+
+
+def test_buckets_are_stable_and_split_by_size():
+    ms = [member(f"fx{i}") for i in range(26)]
+    b8 = bundle.buckets(ms, 8)
+    assert len(b8) <= 4 and sum(len(b) for b in b8) == 26
+    assert bundle.buckets(list(reversed(ms)), 8) == b8          # order of discovery does not matter
+    assert bundle.buckets(ms, 100) == [sorted(ms, key=lambda m: m.fixture)]
+    assert len(bundle.buckets(ms, 1)) <= 26
+
+
+def test_an_edit_of_one_fixture_changes_one_buckets_inputs():
+    ms = [member(f"fx{i}") for i in range(26)]
+    before = {bundle.crate_name("fxb", "alloc", b, 3): [m.fixture for m in b] for b in bundle.buckets(ms, 8)}
+    ms[5] = bundle.Member(fixture="fx5", ident="fx5", shim=Path("/s/fx5.rs"), module=Path("/g/fx5.rs"),
+                          text="edited")
+    after = {bundle.crate_name("fxb", "alloc", b, 3): [m.fixture for m in b] for b in bundle.buckets(ms, 8)}
+    assert before == after     # names and members depend on the names only; the cache key on the text
+
+
+def test_prefix_and_module_name_are_rust_identifiers():
+    assert bundle.prefix("port_reset") == "fx_port_reset__"
+    assert bundle.module_name("port_reset") == "fx_port_reset"
+    root = bundle.root_source([member("a"), member("b")], "test")
+    assert 'pub mod fx_a;' in root and 'pub mod fx_b;' in root and root.count("#[path") == 2
+
+
+def test_bundle_size_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FAA_BUNDLE_SIZE", "3")
+    assert bundle.bucket_size() == 3
+    for bad in ("0", "-1", "x"):
+        monkeypatch.setenv("FAA_BUNDLE_SIZE", bad)
+        try:
+            bundle.bucket_size()
+        except Exception as e:
+            assert "FAA_BUNDLE_SIZE" in str(e)
+        else:
+            raise AssertionError(f"FAA_BUNDLE_SIZE={bad} accepted")
+
+
+def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for name in ("port_reset", "debounce_button"):
+        for ext in (".frs", ".toml"):
+            shutil.copy(ROOT / "fixtures" / (name + ext), fixtures / (name + ext))
+    shutil.copytree(ROOT / "fixtures" / "reject", fixtures / "reject")
+    shutil.copy(ROOT / "fixtures" / "debounce_button.frs", fixtures / "broken_button.frs")
+    toml = (ROOT / "fixtures" / "debounce_button.toml").read_text()
+    assert 'call = "sample(true)"' in toml
+    # a string where the interface takes a bool: the shim does not compile
+    (fixtures / "broken_button.toml").write_text(toml.replace('call = "sample(true)"',
+                                                              'call = "sample(\\"yes\\")"', 1))
+    out = tmp_path / "r"
+    env = dict(os.environ, FAA_BUNDLE_SIZE="8")
+    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                        "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
+                        "--work-dir", str(tmp_path / "w"), "--report-dir", str(out)],
+                       capture_output=True, text=True, env=env, timeout=900)
+    text = r.stdout + r.stderr
+    assert r.returncode == 1, text
+    assert "alone" in r.stderr and "FAILED" in r.stderr          # the bundle was split
+    rep = json.loads((out / "report.json").read_text())
+    build = [f for f in rep["findings"] if f["rule"] == "build" and f["failure"]]
+    assert build and {f["fixture"] for f in build} == {"broken_button"}, build
+    assert any("rustc" in f["message"] or "mismatched types" in f["message"] for f in build)
+    runs = {fx["name"]: fx["runs"] for fx in rep["fixtures"]}
+    assert len(runs["port_reset"]) == 4 and len(runs["debounce_button"]) == 4
+    assert not runs.get("broken_button")
+    assert not [f for f in rep["findings"] if f["failure"] and f["fixture"] != "broken_button"]
