@@ -90,8 +90,10 @@ publish:
 mutate: build
 	$(AUDIT) mutate
 
+# --all: every section, the slow two included (make-test: a fresh clone's
+# `make test`; scaling: 7 cold audits); BENCH_ARGS="--only NAME" picks some
 bench: build
-	$(AUDIT) bench $(BENCH_ARGS)
+	$(AUDIT) bench --all $(BENCH_ARGS)
 
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)

@@ -1,7 +1,7 @@
 """`audit bench`: what counting costs, what dispatch costs in both shapes,
 and what the audit itself costs — benchmarks, printed with their ratios and
 written to BUILD/reports/bench.json.  Figures, not tests: nothing here
-asserts a timing; a missed goal is printed as "missed" with the figures
+asserts a timing; a missed goal is printed as "NOT MET" with the figures
 that explain it.
 
 Sections (--only picks some), one module each:
@@ -27,15 +27,40 @@ Sections (--only picks some), one module each:
             allocating dispatch makes >= 3 allocator calls, DESIGN.md's
             figure for any transition); goal >= 10x fewer instructions on
             transitions.
-  audit     (audit_time.py) `audit run` over a copy of fixtures/: cold
-            (empty work dir) and warm (one fixture edited: a comment line
-            prepended, so exactly its libraries must rebuild), wall and CPU
-            seconds, seconds per phase (from the audit's own
-            WORK_DIR/phases.json, see audit.PhaseClock); goals <= 180 s cold,
-            <= 30 s warm.
+  audit     (audit_time.py) `make audit`'s run (run --strict --valgrind on)
+            over a copy of fixtures/: cold (empty work dir) and warm (one
+            fixture, --touch, edited: a comment line appended, which frc
+            carries into its module), wall and CPU seconds, the load average
+            at start and end, wall and CPU seconds per phase (from the
+            audit's own WORK_DIR/phases.json, see audit.PhaseClock), bundle
+            crates built and cached (their build stamps in
+            WORK_DIR/bundles/lib); the warm run must rebuild a crate with
+            the edited fixture at every shape x opt-level and no crate
+            without it.  Targets (issue 12): <= 45 s cold, <= 8 s warm, each
+            met only by a whole passing audit (every phase, exit 0).
+  make-test (make_test.py) `make test` in a fresh `git clone` of HEAD under
+            BUILD/bench/make-test, make's and the audit's environment
+            variables removed: deps, configure, build and every suite, timed
+            as one (plus when meson test started, its summary, the slowest
+            tests); target <= 240 s.  Not in the default set (several
+            minutes): --all or --only make-test; `make bench` passes --all.
+  scaling   (scaling.py) the corpus duplicated under new names (NAME_2,
+            NAME_3, ...) to N x each --scaling-factors (default 1,2,4: 26,
+            52, 104 fixtures), a cold `make audit` run per corpus: wall and
+            CPU seconds, per fixture and per phase; "flat" when every corpus
+            ran whole and passed and the CPU s/fixture of each larger corpus
+            is <= 1.5x the smallest's, else "SUPERLINEAR" (null: not every
+            corpus ran whole).  About 7 cold audits: not in the default set
+            (--all or --only scaling; `make bench` passes --all).
+
+`audit bench` alone runs overhead, window, dispatch and audit; --all adds
+make-test and scaling; --only NAME (repeatable) picks sections and wins
+over --all.
 
 Shared: common.py (statistics, formatting, running programs, bench.json),
-callgrind.py (reading Callgrind dumps), cli.py (options and the run).
+runs.py (a program run timed with its CPU seconds and load average; the
+audit's command line; what an audit left in its work dir), callgrind.py
+(reading Callgrind dumps), cli.py (options and the run).
 
 bench.json (schema "frame-alloc-audit/bench@1"):
 
@@ -64,10 +89,24 @@ bench.json (schema "frame-alloc-audit/bench@1"):
                  "allocs", "annotate" / "alloc_annotate": [[Ir, function]],
                  "lines": [[Ir, "file:line", source text]]}
                 (the transition step with the lowest ratio)},
-   "audit": {"fixtures", "jobs", "cold": RUN, "warm": RUN,
-       "goal_cold_s", "goal_warm_s", "met_cold", "met_warm"}}
-  RUN = {"wall_s", "cpu_s", "status", "phases": {name: seconds},
-         "build": {"compiler_s", "rustc_s", "built", "cached"}}
+   "audit": {"fixtures", "jobs", "touched", "edit", "cold": RUN, "warm": RUN,
+       "goal_cold_s", "goal_warm_s", "met_cold", "met_warm", "expected_rebuilt"
+       (shapes x opt-levels of the edited fixture), "rebuild": {"touched_crates",
+       "rebuilt", "missing" (["MODE oN"]), "extra", "ok"}},
+   "make-test": {"commit", "dirty_tree", "clone", "clone_s", "command", "wall_s",
+       "cpu_s", "status", "timed_out", "loadavg_start", "loadavg_end", "log",
+       "build_s" (until meson test started), "test_s", "tests": {"ok", "fail",
+       "skipped", ...} (meson's summary), "failed": [..], "slowest": [[test, s]],
+       "goal_s", "met"},
+   "scaling": {"factors", "jobs", "points": [RUN + {"fixtures",
+       "wall_per_fixture_s", "cpu_per_fixture_s"}], "ratios": {fixtures: CPU
+       s/fixture over the smallest corpus's}, "worst_ratio", "exponent" (total
+       CPU ~ fixtures^exponent), "limit_ratio", "rule", "flat"}}
+  RUN = {"wall_s", "cpu_s" (the audit's and its descendants'), "status",
+         "complete" (every phase ran), "loadavg_start", "loadavg_end",
+         "phases": {name: wall s}, "phases_cpu": {name: CPU s},
+         "build": {"wall_s", "compiler_s", "rustc_s", "built", "cached"}
+         (fixture libraries), "crates": {"built", "cached"}, "log"}
 
 A section that was not run is absent.  Ratios are plain numbers (x).
 """

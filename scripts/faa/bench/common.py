@@ -30,7 +30,7 @@ def fmt(x, spec=".2f", none="—"):
 
 
 def verdict(ok):
-    return "n/a" if ok is None else ("met" if ok else "MISSED")
+    return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
 
 def say(msg=""):
