@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import progress as progress_mod
-from . import (build, coverage, gate, html, model, procs, report, run, scenario, tools, valgrind,
-               variant, workdir)
+from . import (build, coverage, gate, html, model, procs, report, run, scenario, shard, tools,
+               valgrind, variant, workdir)
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
 
 ROOT = tools.ROOT
@@ -57,6 +57,8 @@ class Options:
     verbose: bool = False
     quiet: bool = False          # -q: only the findings and the verdict
     color: str = "auto"          # --color auto | always | never (NO_COLOR: never)
+    shard: object = None               # --shard K/N (a shard.Spec): this machine's 1/N of the selection
+    shard_costs: str | None = None     # --shard-costs FILE: balance the shards by its costs
 
     @property
     def workers(self):
@@ -71,6 +73,9 @@ class Target:
     compiler: build.Compiler
     generated: Path | None = None          # --generated: a module instead of a compiler
     discovery: run.Discovery | None = None  # fixtures/ as found (None with --generated)
+    shard: dict | None = None              # --shard: report.json's `shard` (shard.take)
+    check_rejects: bool = True             # fixtures/reject: not with --generated, --no-rejects
+                                           # or on shards 2..N (shard 1 checks them)
 
 
 @dataclass
@@ -101,7 +106,8 @@ class PhaseClock:
        "phases": {name: {"wall_s": seconds, "cpu_s": CPU seconds of the
                          audit and the children it waited for}}}
 
-    Phases in run order: build, harness, valgrind, coverage, rejects+report;
+    Phases in run order: build, harness, valgrind+coverage (side by side),
+    rejects+report;
     a phase the run did not reach is absent.  build also carries
     "compiler_s" and "rustc_s" (wall seconds summed over build tasks),
     "built" and "cached" (libraries)."""
@@ -163,7 +169,7 @@ def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
     compiled = build.compile_all(target.fixtures, target.compiler, tree, target.modes, jobs=opts.jobs,
                                  generated=target.generated)
     r = Run(outcomes=build.build_libraries(compiled, rustc, jobs=opts.jobs, progress=progress,
-                                           opts=opts.opt, since=t0))
+                                           opts=opts.opt, since=t0, reuse=not opts.no_cache))
     clock.built(r.outcomes)
     gate_build(target, r)
     if any(o.libs for o in r.outcomes.values()):
@@ -173,23 +179,36 @@ def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
     if r.harness:
         gate_measurements(opts, target, r)
     if r.measurements:
-        clock.start("valgrind")
-    if r.measurements and opts.valgrind != "off":
-        r.vg = valgrind.stage(r.measurements, r.modules, tools.valgrind(required=opts.valgrind == "on"),
-                              tree.dir / "harness" / "faa-run", tree.work / "valgrind", opts.workers,
-                              reuse=not opts.no_cache, progress=progress)
-        gate.check_valgrind(r.vg, r.measurements, r.modules, target.fixtures, r.findings)
-    if r.vg.results:
-        clock.start("coverage")
-        r.coverage, found = coverage.stage(target.fixtures, r.modules, r.measurements, tools.valgrind(),
-                                           tree.dir / "harness" / "faa-run", tree.work / "coverage",
-                                           ROOT, opts.workers, reuse=not opts.no_cache, progress=progress)
-        gate.check_coverage(found, r.findings)
+        clock.start("valgrind+coverage")
+        second_counter(opts, target, tree, r)
     clock.start("rejects+report")
     gate_rest(opts, target, tree, r)
     status = write_report(opts, target, tree, reports_dir, r)
     clock.write(tree.work / "phases.json")
     return status
+
+
+def second_counter(opts, target, tree, r):
+    """Valgrind (memcheck, massif) and coverage (Callgrind), side by side:
+    both only read the libraries, so neither waits for the other's tail."""
+    from concurrent.futures import ThreadPoolExecutor
+    if opts.valgrind == "off":
+        return
+    vg_bin = tools.valgrind(required=opts.valgrind == "on")
+    runner = tree.dir / "harness" / "faa-run"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        vg = pool.submit(valgrind.stage, r.measurements, r.modules, vg_bin, runner, tree.work / "valgrind",
+                         opts.workers, reuse=not opts.no_cache, progress=progress)
+        cov = None
+        if vg_bin and runner.exists():
+            cov = pool.submit(coverage.stage, target.fixtures, r.modules, r.measurements, vg_bin, runner,
+                              tree.work / "coverage", ROOT, opts.workers, reuse=not opts.no_cache,
+                              progress=progress)
+        r.vg = vg.result()
+        gate.check_valgrind(r.vg, r.measurements, r.modules, target.fixtures, r.findings)
+        if cov is not None and r.vg.results:
+            r.coverage, found = cov.result()
+            gate.check_coverage(found, r.findings)
 
 
 def _interposer(opts):
@@ -257,13 +276,20 @@ def check_names(fixtures):
 
 def select(opts, tree):
     """The fixtures of fixtures/ (all, or the named ones) with the compiler
-    under audit, or one --generated module with its --scenario."""
+    under audit, or one --generated module with its --scenario; with
+    --shard K/N, this shard's share of them (shard.take)."""
+    if opts.shard_costs and not opts.shard:
+        raise UsageError("--shard-costs goes with --shard K/N")
+    if opts.shard and (opts.generated or opts.scenario):
+        raise UsageError("--shard shares out fixtures of fixtures/; --generated audits one module")
     if not (opts.generated or opts.scenario):
         compiler = (build.identify(shutil.which(opts.compiler) or opts.compiler, bundled=False)
                     if opts.compiler else build.identify(tree.frc, bundled=True))
         disc = run.survey(Path(opts.fixtures_dir), opts.fixtures or None)
         check_names(disc.fixtures)
-        return Target(fixtures=disc.fixtures, modes=variant.MODES, compiler=compiler, discovery=disc)
+        target = Target(fixtures=disc.fixtures, modes=variant.MODES, compiler=compiler,
+                        discovery=disc, check_rejects=not opts.no_rejects)
+        return _shard(opts, target) if opts.shard else target
     if not (opts.generated and opts.scenario):
         raise UsageError("--generated and --scenario go together")
     generated = Path(opts.generated).resolve()
@@ -275,7 +301,23 @@ def select(opts, tree):
     check_names([fixture])
     compiler = build.Compiler(path=str(generated), name="generated", version=generated.name,
                               bundled=False)
-    return Target(fixtures=[fixture], modes=(opts.mode,), compiler=compiler, generated=generated)
+    return Target(fixtures=[fixture], modes=(opts.mode,), compiler=compiler, generated=generated,
+                  check_rejects=False)
+
+
+def _shard(opts, target):
+    """--shard K/N: the target narrowed to shard K's fixtures; what is
+    about the whole corpus (fixtures/reject, the survey's .frs files
+    without a scenario and SKIP.toml's stale entries) is shard 1's alone."""
+    target.fixtures, target.shard = shard.take(target.fixtures, opts.shard, opts.shard_costs)
+    if opts.shard.k != 1:
+        target.check_rejects = False
+        disc = target.discovery
+        disc.unscenarioed, disc.stale_skips, disc.skipped_with_scenario = [], [], []
+    progress(f"audit: shard {opts.shard}: {len(target.fixtures)} of {len(target.shard['fixtures'])} "
+             f"fixture(s), shared out by {target.shard['balance']}"
+             f"{'; fixtures/reject and the fixtures/ survey on shard 1' if opts.shard.n > 1 else ''}")
+    return target
 
 
 def gate_build(target, r):
@@ -312,7 +354,7 @@ def gate_rest(opts, target, tree, r):
         r.measurements, r.vg.results, r.coverage, valgrind_mode=opts.valgrind,
         baseline=bool(opts.baseline or not target.compiler.bundled or BASELINE.exists()),
         rejects=not (opts.no_rejects and not target.generated))
-    if not target.generated and not opts.no_rejects:
+    if target.check_rejects:
         compiled = build.compile_rejects(target.compiler, Path(opts.fixtures_dir), tree.work / "rejects")
         r.rejects = gate.check_reject(compiled, target.compiler.bundled, r.findings)
         progress(f"audit: {sum(x['ok'] for x in r.rejects)}/{len(r.rejects)} reject fixtures "
@@ -333,7 +375,9 @@ def write_report(opts, target, tree, reports_dir, r):
                        skips=target.discovery.skips if target.discovery else {}, strict=opts.strict,
                        performance=report.performance(tree.reports / "bench.json"),
                        massif=r.vg.massif)
+    rep.shard = target.shard
     _replace_reports(reports_dir, rep, tree.work / "criterion.xml")
+    shard.record_costs(tree.work / "costs.json", r.outcomes)
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)
     for f in r.findings:

@@ -278,7 +278,7 @@ def nostd_bucket(results, members, bdir, rustc, rustc_ver):
         o.rustc_s += (time.monotonic() - t0) / len(members)
 
 
-def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, since=None):
+def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, since=None, reuse=True):
     """The build stage: shim every compiled module, build them in bundle
     crates (bundle.py) and prove the no_alloc ones need neither std nor
     alloc; returns {(name, mode): Outcome}.  `since`: when the stage's wall
@@ -298,7 +298,8 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
     phase = Phase("build", sum(len(bundle.tasks(ms, opts)) for ms in members.values()), "crate")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for mode, ms in members.items():
-            built = bundle.build(ms, mode, opts, bdir, rustc, rustc_ver, pool, tick=phase.tick)
+            built = bundle.build(ms, mode, opts, bdir, rustc, rustc_ver, pool, tick=phase.tick,
+                                 reuse=reuse)
             _take_crates(results, mode, built)
             crates += len(built)
         noalloc = [m for m in members.get("noalloc", []) if results[(m.fixture, "noalloc")].libs]

@@ -27,6 +27,7 @@ its bucket-mates are still measured.
 """
 
 import hashlib
+import json
 import math
 import os
 import subprocess
@@ -157,21 +158,59 @@ class Crate:
     errors: list = None
 
 
+def _args(name, opt):
+    return ["--edition", "2021", "--crate-type", "cdylib", "--crate-name", name,
+            "-C", f"opt-level={opt}", "-C", "debuginfo=1", "-A", "warnings"]
+
+
+def member_key(m, rustc_ver, opt):
+    """What one member's code in a library was built from."""
+    return tools.digest(rustc_ver, " ".join(_args("", opt)), m.shim.read_text(encoding="utf-8"), m.text)
+
+
 def build_crate(members, mode, opt, bdir, rustc, rustc_ver, kind="fxb"):
-    """Builds one crate of `members`; a Crate with `lib` None when rustc failed."""
+    """Builds one crate of `members`; a Crate with `lib` None when rustc
+    failed.  Records which member versions the library holds
+    (bdir/state/NAME.json) for delta()."""
     name = crate_name(kind, mode, members, opt)
     root = bdir / "src" / f"{name}.rs"
     write_if_changed(root, root_source(members, f"{len(members)} fixture(s), {mode} shape"))
     lib = bdir / "lib" / f"lib{name}.so"
-    args = ["--edition", "2021", "--crate-type", "cdylib", "--crate-name", name,
-            "-C", f"opt-level={opt}", "-C", "debuginfo=1", "-A", "warnings"]
     inputs = [p for m in members for p in (m.shim.read_text(encoding="utf-8"), m.text)]
     c = Crate(members=members, mode=mode, opt=opt, errors=[])
     t0 = time.monotonic()
-    ok, c.cached = rustc_cached(rustc, rustc_ver, args, root, inputs, lib, c.errors)
+    ok, c.cached = rustc_cached(rustc, rustc_ver, _args(name, opt), root, inputs, lib, c.errors)
     c.seconds = time.monotonic() - t0
     c.lib = lib if ok else None
+    if ok and not c.cached:
+        write_if_changed(bdir / "state" / f"{name}.json", json.dumps({
+            "stamp": tools.stamp(lib),
+            "members": {m.fixture: member_key(m, rustc_ver, opt) for m in members}}))
     return c
+
+
+def delta(members, mode, opt, bdir, rustc_ver):
+    """When a bundle's library holds an older version of a few of its
+    members (at most a quarter, at least one) and the current version of
+    the rest: (the members it still serves, the ones to build apart).
+    None when the library must be rebuilt (or is current: rustc_cached
+    says so).  So a warm run after editing one fixture builds that fixture
+    alone and measures its bucket-mates in the library they were built in."""
+    name = crate_name("fxb", mode, members, opt)
+    lib = bdir / "lib" / f"lib{name}.so"
+    try:
+        state = json.loads((bdir / "state" / f"{name}.json").read_text())
+        if not lib.exists() or state["stamp"] != tools.stamp(lib):
+            return None
+    except (OSError, ValueError, KeyError):
+        return None
+    held = state["members"]
+    if set(held) != {m.fixture for m in members}:
+        return None
+    changed = [m for m in members if held[m.fixture] != member_key(m, rustc_ver, opt)]
+    if not changed or len(changed) > max(1, len(members) // 4) or len(changed) == len(members):
+        return None
+    return [m for m in members if m not in changed], changed
 
 
 def tasks(members, opts):
@@ -186,19 +225,33 @@ def _said(c, kind):
     return f"{kind} {c.mode} O{c.opt} ({what}): {state}"
 
 
-def build(members, mode, opts, bdir, rustc, rustc_ver, pool, tick=None):
+def build(members, mode, opts, bdir, rustc, rustc_ver, pool, tick=None, reuse=True):
     """Every bucket of `members` at every opt-level, in `pool`; a bundle
     that fails is rebuilt member by member.  Returns [Crate], one per
     library built or tried (a failed bundle's Crate is replaced by its
-    members' own).  `tick(text)` after each crate."""
+    members' own).  `tick(text)` after each crate.  `reuse`: a bundle whose
+    library holds an older version of a few members keeps serving the rest
+    (delta()); off, every changed bundle is rebuilt whole."""
     def one(task, kind="fxb"):
         c = build_crate(task[0], mode, task[1], bdir, rustc, rustc_ver, kind=kind)
         if tick:
-            tick(_said(c, "crate" if kind == "fxb" else "alone"))
+            tick(_said(c, {"fxb": "crate", "fxd": "changed", "fxs": "alone"}[kind]))
         return c
 
+    def fresh(task):
+        """A bundle whose library is current, or serves all but a few
+        changed members (built apart, `fxd`), or is rebuilt."""
+        bucket, opt = task
+        split = delta(bucket, mode, opt, bdir, rustc_ver) if reuse else None
+        if split is None:
+            return [one(task)]
+        kept, changed = split
+        lib = bdir / "lib" / f"lib{crate_name('fxb', mode, bucket, opt)}.so"
+        old = Crate(members=kept, mode=mode, opt=opt, lib=lib, cached=True, errors=[])
+        return [old, one((changed, opt), kind="fxd")]
+
     out, retry = [], []
-    for c in pool.map(one, tasks(members, opts)):
+    for c in (c for cs in pool.map(fresh, tasks(members, opts)) for c in cs):
         if c.lib or len(c.members) == 1:
             out.append(c)
         else:

@@ -582,14 +582,17 @@ def measure(valgrind, runner, lib, members, outdir, key, reuse=True):
     functions and call sites read from it; cached in outdir under `key`
     (what the library and the runner were built from)."""
     cache = Path(outdir) / f"{Path(lib).stem}.lines.json"
-    key = [FORMAT, [[p, str(m)] for p, m in members]] + list(key)
+    key = [FORMAT] + list(key)
     if reuse:
+        # a run over more of the library's fixtures serves a run over some
         try:
             saved = json.loads(cache.read_text())
-            if saved["key"] == key:
-                return {p: Run(Path(r["module"]), set(r["functions"]), set(r["ran"]), set(r["code"]),
-                               r["calls"], r["seen"]) for p, r in saved["runs"].items()}
-        except (OSError, ValueError, KeyError):
+            runs = saved["runs"]
+            if saved["key"] == key and all(runs.get(p, {}).get("module") == str(m) for p, m in members):
+                return {p: Run(Path(runs[p]["module"]), set(runs[p]["functions"]), set(runs[p]["ran"]),
+                               set(runs[p]["code"]), runs[p]["calls"], runs[p]["seen"])
+                        for p, _ in members}
+        except (OSError, ValueError, KeyError, AttributeError):
             pass
     text = callgrind(valgrind, runner, lib, [p for p, _ in members], Path(outdir))
     names, ran_by_file, executed = parse_profile_files(text, lib)

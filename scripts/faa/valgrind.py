@@ -312,8 +312,10 @@ def steady_means(mc):
     return {k: (a / n, f / n) for k, (n, a, f) in acc.items()}
 
 
-def cached(fn, key_parts, cache_file, *args, reuse=True, load=None, dump=None, ok=None):
-    """Runs fn(*args) unless cache_file holds its result for the same key.
+def cached(fn, key_parts, cache_file, prefixes, *args, reuse=True, load=None, dump=None, ok=None):
+    """Runs fn(*args) unless cache_file holds its result for the same key
+    and for every fixture in `prefixes` (a run of more of the library's
+    fixtures serves a run of some: each fixture's windows are its own).
 
     The key is the library's build stamp (the hash of everything it was
     built from) plus the tool's settings: a library rustc did not rebuild
@@ -324,13 +326,14 @@ def cached(fn, key_parts, cache_file, *args, reuse=True, load=None, dump=None, o
     key = json.dumps(key_parts, default=str)
     try:
         saved = json.loads(Path(cache_file).read_text()) if reuse else {}
-        if saved.get("key") == key:
+        if saved.get("key") == key and set(prefixes) <= set(saved.get("prefixes", ())):
             return load(saved["result"])
     except (OSError, ValueError, TypeError, KeyError):
         pass
     result = fn(*args)
     if ok(result):
-        Path(cache_file).write_text(json.dumps({"key": key, "result": dump(result)}))
+        Path(cache_file).write_text(json.dumps({"key": key, "prefixes": list(prefixes),
+                                                "result": dump(result)}))
     return result
 
 
@@ -351,10 +354,9 @@ def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse
     names = {m.prefix: modules[(m.fixture, m.mode)].name
              for m in ms if modules.get((m.fixture, m.mode))}
     from . import tools
-    key = [tools.stamp(lib), tools.stamp(runner), version, "memcheck", STEADY_REPEAT, prefixes,
-           sorted(names.items())]
-    return cached(memcheck, key, logdir / f"{lib.stem}.memcheck.json", valgrind_bin, str(runner),
-                  str(lib), logdir, prefixes, names, reuse=reuse,
+    key = [tools.stamp(lib), tools.stamp(runner), version, "memcheck", STEADY_REPEAT]
+    return cached(memcheck, key, logdir / f"{lib.stem}.memcheck.json", prefixes, valgrind_bin,
+                  str(runner), str(lib), logdir, prefixes, names, reuse=reuse,
                   load=lambda d: {p: Memcheck(**r) for p, r in d.items()},
                   dump=lambda res: {p: dataclasses.asdict(r) for p, r in res.items()},
                   ok=lambda res: all(r.ok for r in res.values()))
@@ -363,12 +365,15 @@ def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse
 def _massif_job(valgrind_bin, runner, version, lib, ms, logdir, reuse):
     prefixes = tuple(m.prefix for m in ms)
     from . import tools
-    key = [tools.stamp(lib), tools.stamp(runner), version, "massif", STEADY_REPEAT, prefixes]
-    r = cached(massif, key, logdir / f"{lib.stem}.massif.json", valgrind_bin, str(runner), str(lib),
-               logdir, prefixes, reuse=reuse, load=lambda d: Massif(**d), dump=dataclasses.asdict,
-               ok=lambda r: r.ok)
-    r.mode, r.opt, r.fixtures = ms[0].mode, ms[0].opt, [m.fixture for m in ms]
-    return r
+    key = [tools.stamp(lib), tools.stamp(runner), version, "massif", STEADY_REPEAT]
+
+    def run():
+        r = massif(valgrind_bin, str(runner), str(lib), logdir, prefixes)
+        r.mode, r.opt, r.fixtures = ms[0].mode, ms[0].opt, [m.fixture for m in ms]
+        return r
+    # the fixtures are those the process ran (a cached run may have run more)
+    return cached(run, key, logdir / f"{lib.stem}.massif.json", prefixes, reuse=reuse,
+                  load=lambda d: Massif(**d), dump=dataclasses.asdict, ok=lambda r: r.ok)
 
 
 def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True, progress=print):

@@ -86,3 +86,38 @@ def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
     assert len(runs["port_reset"]) == 4 and len(runs["debounce_button"]) == 4
     assert not runs.get("broken_button")
     assert not [f for f in rep["findings"] if f["failure"] and f["fixture"] != "broken_button"]
+
+
+def test_a_warm_run_after_one_edit_builds_that_fixture_alone(build_dir, tmp_path):
+    """delta(): the edited fixture is built in a crate of its own, its
+    bucket-mates are measured in the library they were built in, and
+    Valgrind's results for that library are reused for them."""
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for name in ("port_reset", "debounce_button", "elevator", "traffic_light"):
+        for ext in (".frs", ".toml"):
+            shutil.copy(ROOT / "fixtures" / (name + ext), fixtures / (name + ext))
+    env = dict(os.environ, FAA_BUNDLE_SIZE="8")
+
+    def run():
+        r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                            "--fixtures-dir", str(fixtures), "run", "--no-rejects",
+                            "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r")],
+                           capture_output=True, text=True, env=env, timeout=900)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = [line.split("\t") for line in (tmp_path / "w" / "manifest.tsv").read_text().splitlines()
+                if not line.startswith("#")]
+        return r.stderr, {(row[0], row[1], row[2]): Path(row[3]).name for row in rows}
+
+    _, cold = run()
+    assert all(lib.startswith("libfxb_") for lib in cold.values())
+    with open(fixtures / "port_reset.frs", "a") as f:
+        f.write("// an edit\n")
+    err, warm = run()
+    for (name, mode, opt), lib in warm.items():
+        if name == "port_reset":
+            assert lib.startswith("libfxd_"), (name, mode, opt, lib)     # built apart
+        else:
+            assert lib == cold[(name, mode, opt)]                       # the same library as before
+    assert err.count("changed ") == 4 and "(port_reset): built" in err
+    assert "memcheck alloc O0 (1 fixture(s))" in err

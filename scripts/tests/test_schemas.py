@@ -128,7 +128,7 @@ def phase_clock_file(tmp_path, monkeypatch):
     clock = PhaseClock()
     clock.start("build")
     clock.phases["build"] = {"compiler_s": 0.5, "rustc_s": 9.0, "built": 4, "cached": 0}
-    for name in ("harness", "valgrind", "coverage", "rejects+report"):
+    for name in ("harness", "valgrind+coverage", "rejects+report"):
         clock.start(name)
     clock.write(tmp_path / "phases.json")
     return json.loads((tmp_path / "phases.json").read_text())
@@ -254,7 +254,7 @@ def test_records_validate_line_by_line(run, request):
 def test_phases_of_a_run_validate(run, request):
     doc = json.loads((request.getfixturevalue(run) / "work" / "phases.json").read_text())
     valid("phases", doc)
-    assert list(doc["phases"]) == ["build", "harness", "valgrind", "coverage", "rejects+report"]
+    assert list(doc["phases"]) == ["build", "harness", "valgrind+coverage", "rejects+report"]
 
 
 def test_report_broken_documents_are_rejected(failing):
