@@ -9,7 +9,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from . import VERSION, audit, bench, build, compare, model, mutate, procs, progress, report, tools, variant
+from . import (VERSION, audit, bench, build, compare, model, mutate, procs, progress, report, shard,
+               tools, variant)
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
 ROOT = tools.ROOT
@@ -32,6 +33,13 @@ def cmd_run(args):
     opts = audit.Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(audit.Options)})
     progress.configure(quiet=opts.quiet, color=opts.color)
     return audit.audit(opts)
+
+
+def cmd_merge(args):
+    """`audit merge DIR...`: the shards' reports as one report set, one verdict."""
+    progress.configure(color=args.color)
+    out = args.report_dir or tools.BuildTree(args.build_dir).reports
+    return shard.command(args.dirs, out)
 
 
 def cmd_mutate(args):
@@ -119,6 +127,7 @@ def parser():
     p.add_argument("--fixtures-dir", default=str(ROOT / "fixtures"), help="default: %(default)s")
     sub = p.add_subparsers(dest="cmd", required=True)
     _add_run(sub)
+    _add_merge(sub)
     _add_files(sub)
     _add_mutate(sub)
     u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
@@ -179,7 +188,30 @@ def _add_run(sub):
     r.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour PASS/FAIL/note: auto = on a terminal unless NO_COLOR is set "
                         "(default: %(default)s)")
+    r.add_argument("--shard", type=shard.parse_spec, metavar="K/N",
+                   help="audit shard K of N (1 <= K <= N): a deterministic 1/N of the selected "
+                        "fixtures, the same on every machine; fixtures/reject and the fixtures/ "
+                        "survey on shard 1 only; combine the N report dirs with `audit merge`")
+    r.add_argument("--shard-costs", metavar="COSTS.json",
+                   help="with --shard: balance the shards by the per-fixture seconds in this file "
+                        "(a run writes WORK/costs.json; give every shard the same file, e.g. a "
+                        "committed one) instead of by a hash of the names")
     r.set_defaults(func=cmd_run)
+
+
+def _add_merge(sub):
+    m = sub.add_parser("merge", help="combine the report dirs of `run --shard K/N` into one report set "
+                                     "with one verdict (exit 1 if any shard failed)",
+                       description=(
+        "Check that the DIRs hold the N shards of one selection (each K once, same N, same fixtures, "
+        "same balance, same compiler and --strict; exit 2 naming what is wrong) and write the "
+        "combined report.json, report.md, junit.xml and report.html. Exit status: 0 pass, 1 the gate "
+        "failed on some shard, 2 usage."))
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's --report-dir (its report.json)")
+    m.add_argument("--report-dir", help="where the merged reports go (default: BUILD/reports)")
+    m.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour PASS/FAIL/note (default: %(default)s)")
+    m.set_defaults(func=cmd_merge)
 
 
 def _add_files(sub):

@@ -473,6 +473,10 @@ class Report:
     rejects: list = field(default_factory=list)
     performance: dict | None = None
     massif: list = field(default_factory=list)          # [{mode, opt, fixtures, peak_bytes, series}]
+    # `run --shard K/N` (shard.py): {k, n, fixtures: the whole selection's
+    # names, assigned: this shard's, balance: how they were shared out};
+    # None for a run of the whole selection and for a merged report.
+    shard: dict | None = None
 
     @property
     def verdict(self):
@@ -493,7 +497,7 @@ class Report:
              "skipped": [{"fixture": k, "reason": v} for k, v in sorted(self.skipped.items())],
              "findings": [f.to_json() for f in self.findings],
              "fixtures": [fx.to_json() for fx in self.fixtures], "rejects": self.rejects,
-             "massif": self.massif}
+             "massif": self.massif, "shard": self.shard}
         if self.performance is not None:
             d["performance"] = self.performance
         return d
@@ -511,7 +515,7 @@ class Report:
                    findings=[Finding.from_json(f) for f in d.get("findings") or []],
                    fixtures=[FixtureResult.from_json(fx) for fx in d.get("fixtures") or []],
                    rejects=d.get("rejects") or [], performance=d.get("performance"),
-                   massif=d.get("massif") or [])
+                   massif=d.get("massif") or [], shard=d.get("shard"))
 
     @classmethod
     def load(cls, path):
