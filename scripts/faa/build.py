@@ -53,8 +53,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def crate_ident(name):
-    """The identifier a fixture goes by in crate names (fx_IDENT_MODE_oN,
-    nostd_IDENT): its name when that is one ([A-Za-z_][A-Za-z0-9_]*), else
+    """The identifier a fixture goes by in symbol and module names
+    (fx_IDENT__construct, mod fx_IDENT in a bundle, nostd_IDENT): its name
+    when that is one ([A-Za-z_][A-Za-z0-9_]*), else
     the name with every other character turned into `_` (and `_` in front
     of a leading digit) plus `_` and 8 hex digits of the name's sha256, so
     that `my-fixture` and `my_fixture` stay distinct crates.  Two names of
