@@ -9,14 +9,15 @@ each with one reader and one writer.
     baseline.json (baseline@1)                 Baseline.load         Baseline.write
     bench.json (bench@1)                       BenchResult.load      BenchResult.write
     phases.json (phases@1)                     Phases.load           Phases.write
+    costs.json (costs@1)                       Costs.load            Costs.write
 
 Every file has a JSON Schema under schemas/ (scripts/tests/test_schemas.py
 validates real files against them).
 
 Steps: 0-based everywhere in this model (records use 0-based steps; -1 is
-the construction or the drop of the system).  Only the JSON that users
-read — report.json and what is printed — numbers steps from 1: the report
-writer adds 1 and the report reader subtracts it, here and nowhere else.
+the construction or the drop of the system).  report.json numbers steps
+from 1: its writer adds 1 and its reader subtracts it, here and nowhere
+else; printed text (findings, the table) adds 1 where it formats.
 """
 
 import json
@@ -32,6 +33,7 @@ REPORT_SCHEMA = "frame-alloc-audit/report@1"
 BASELINE_SCHEMA = "frame-alloc-audit/baseline@1"
 BENCH_SCHEMA = "frame-alloc-audit/bench@1"
 PHASES_SCHEMA = "frame-alloc-audit/phases@1"
+COSTS_SCHEMA = "frame-alloc-audit/costs@1"
 CREATE = "__create()"
 
 
@@ -267,7 +269,7 @@ _VIOLATION_PHASES = ("steady", "batch", "observe")
 class Measurement:
     """One fixture library's records: fixture x mode x opt-level.
 
-    The worker's calibration, then meta, one window per construction,
+    The measuring process's calibration, then meta, one window per construction,
     scenario step and destroy, the steady summaries, the timing-batch and
     observation-pass summaries, and the not-zero windows of the steady
     replay, the timing batches and the observation pass (`violations`)."""
@@ -322,8 +324,8 @@ class Measurement:
         if kind == "window":
             self._take_window(Window.from_record(rec))
         elif kind == "calibration":
-            # The worker and its measuring process each calibrate: keep a
-            # failing one if there is any, else the last.
+            # Keep a failing calibration if there is any, else the last
+            # (one file may hold several if a process calibrates again).
             if self.calibration is None or self.calibration.ok:
                 self.calibration = Calibration.from_record(rec)
         elif kind == "meta":
@@ -656,3 +658,28 @@ class Phases:
         if not isinstance(d, dict) or d.get("schema") != PHASES_SCHEMA:
             raise UsageError(f"{path}: not a {PHASES_SCHEMA} file")
         return cls(phases=d.get("phases") or {})
+
+
+@dataclass
+class Costs:
+    """costs.json: build seconds per fixture (shard.py balances --shard by
+    it; every run writes WORK/costs.json, shard.record_costs)."""
+    fixtures: dict = field(default_factory=dict)    # name -> seconds >= 0
+
+    def write(self, path):
+        doc = {"schema": COSTS_SCHEMA, "fixtures": {k: self.fixtures[k] for k in sorted(self.fixtures)}}
+        write_atomic(path, json.dumps(doc, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        """The costs.json at `path`, or UsageError naming the problem."""
+        d = _load_json(path, "costs.json")
+        if not isinstance(d, dict) or d.get("schema") != COSTS_SCHEMA:
+            raise UsageError(f"{path}: not a {COSTS_SCHEMA} file (write one with `audit run`: "
+                             f"WORK/costs.json)")
+        costs = d.get("fixtures")
+        if not isinstance(costs, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
+                for v in costs.values()):
+            raise UsageError(f"{path}: `fixtures` must map fixture names to seconds >= 0")
+        return cls({str(k): float(v) for k, v in costs.items()})

@@ -39,6 +39,8 @@ report.json schema (version 1):
   massif[]          {mode, opt, fixtures[], peak_bytes, series: [[time, heap bytes]]}: one per
                     faa-run process under massif (a bundle's fixtures run in one process,
                     so its heap is theirs together, and faa-run's own)
+  shard             {k, n, fixtures (the whole selection), assigned, balance} for a shard's
+                    report (`run --shard K/N`), else null (unsharded or merged: shard.py)
   performance       headline figures of the last `make bench` (BUILD/reports/bench.json),
                     or absent: {created, window, overhead, dispatch{summary, fixtures[]}, audit}
 """

@@ -40,9 +40,8 @@ from pathlib import Path
 
 from . import html, procs, progress, report
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
-from .model import Report, write_atomic
+from .model import Costs, Report
 
-COSTS_SCHEMA = "frame-alloc-audit/costs@1"
 HASH_BALANCE = "name hash"
 
 
@@ -75,25 +74,12 @@ def _type_error(msg):
 # --- costs.json ------------------------------------------------------------
 
 def load_costs(path):
-    """{fixture: seconds} of a costs.json, or UsageError naming the problem."""
-    try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UsageError(f"{path}: not a readable costs.json: {e}") from e
-    if not isinstance(d, dict) or d.get("schema") != COSTS_SCHEMA:
-        raise UsageError(f"{path}: not a {COSTS_SCHEMA} file (write one with `audit run`: "
-                         f"WORK/costs.json)")
-    costs = d.get("fixtures")
-    if not isinstance(costs, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
-            for v in costs.values()):
-        raise UsageError(f"{path}: `fixtures` must map fixture names to seconds >= 0")
-    return {str(k): float(v) for k, v in costs.items()}
+    """{fixture: seconds} of a costs.json (model.Costs), or UsageError."""
+    return Costs.load(path).fixtures
 
 
 def write_costs(path, costs):
-    doc = {"schema": COSTS_SCHEMA, "fixtures": {k: costs[k] for k in sorted(costs)}}
-    write_atomic(path, json.dumps(doc, indent=1) + "\n")
+    Costs(dict(costs)).write(path)
 
 
 def record_costs(path, outcomes):

@@ -22,7 +22,7 @@ from conftest import ROOT, SCRIPTS
 jsonschema = pytest.importorskip("jsonschema")
 
 SCHEMAS = ROOT / "schemas"
-NAMES = ("report", "baseline", "bench", "records", "phases")
+NAMES = ("report", "baseline", "bench", "records", "phases", "costs")
 AUDIT = str(SCRIPTS / "audit")
 
 
