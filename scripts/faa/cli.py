@@ -28,6 +28,13 @@ def _opts(text):
     return opts
 
 
+def _count(text):
+    """A whole number >= 0 (compare --limit)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def cmd_run(args):
     """`audit run`: the pipeline of audit.py."""
     opts = audit.Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(audit.Options)})
@@ -81,24 +88,9 @@ def cmd_baseline(args):
 
 
 def cmd_compare(args):
-    """Window-by-window difference of two runs; exit 1 on a regression."""
-    a = compare.of_report(model.Report.load(args.old))
-    b = compare.of_report(model.Report.load(args.new))
-    regress = better = 0
-    for c in compare.changes(a, b):
-        k = c.key
-        if c.old is None or c.new is None:
-            print(f"{'only in new' if c.old is None else 'only in old'}: "
-                  f"{k.fixture} {k.mode} {k.opt} {k.label()}")
-            continue
-        worse = c.more_allocations or (k.mode == "noalloc" and c.new != (0, 0))
-        regress += worse
-        better += not worse
-        print(f"{'REGRESSION' if worse else 'changed'}: {k.fixture} {k.mode} O{k.opt} {k.label()}: "
-              f"{c.old[0]}/{c.old[1]} -> {c.new[0]}/{c.new[1]} (allocations/frees)")
-    print(f"compare: {len(set(a) & set(b))} window(s) in both, {regress} regression(s), "
-          f"{better} other change(s)")
-    return EXIT_GATE if regress else EXIT_OK
+    """Window-by-window comparison of two runs (compare.py); exit 1 on a
+    regression or a missing fixture or window."""
+    return compare.command(args.old, args.new, args.format, args.limit)
 
 
 def cmd_publish(args):
@@ -229,11 +221,25 @@ def _add_files(sub):
     b = sub.add_parser("baseline", help="record the last run's allocating counts as reports/baseline.json")
     b.add_argument("--report", help="report.json to read (default: BUILD/reports/report.json)")
     b.set_defaults(func=cmd_baseline)
-    c = sub.add_parser("compare", help="compare two report.json files (exit 1 on a regression)",
-                       description="Window-by-window comparison: more allocations in any window, or any "
-                                   "allocation in a no_alloc window, is a regression.")
-    c.add_argument("old")
-    c.add_argument("new")
+    c = sub.add_parser("compare", help="compare two runs (report.json or baseline.json): exit 1 on a "
+                                       "regression or a missing fixture/window",
+                       description="Window by window (fixture, shape, opt-level, step): allocations, "
+                                   "frees and bytes. A regression is more allocations or bytes, or any "
+                                   "count in a no_alloc window that changed; an improvement fewer; a "
+                                   "fixture, run or window in OLD but not in NEW is missing, a failure "
+                                   "too; what is only in NEW is listed, not judged. A baseline.json on "
+                                   "either side is compared on what it records (the allocating shape's "
+                                   "allocations and frees). Exit status: 0 no regression and nothing "
+                                   "missing, 1 otherwise, 2 a file that is neither a report.json nor a "
+                                   "baseline.json.")
+    c.add_argument("old", help="the earlier run's report.json or a baseline.json")
+    c.add_argument("new", help="the later run's report.json or a baseline.json")
+    c.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="text (default), json (schemas/compare.schema.json) or markdown (a table "
+                        "for a pull-request comment)")
+    c.add_argument("--limit", type=_count, default=50, metavar="N",
+                   help="list at most N lines per section in text and markdown (0: all; "
+                        "default %(default)s); json lists everything")
     c.set_defaults(func=cmd_compare)
 
 

@@ -566,8 +566,9 @@ class Baseline:
         for key in sorted(k for k in windows if k.mode == "alloc" and k.step < 0):
             steps = sorted((k for k in windows if k.mode == "alloc" and k.step >= 0
                             and (k.fixture, k.opt) == (key.fixture, key.opt)), key=lambda k: k.step)
+            # (allocations, frees): the windows' bytes (compare.Counts) are not kept
             fixtures.setdefault(key.fixture, {})[key.opt] = (
-                tuple(windows[key]), [tuple(windows[k]) for k in steps])
+                tuple(windows[key])[:2], [tuple(windows[k])[:2] for k in steps])
         return cls(compiler, compiler_version, fixtures)
 
     def windows(self, calls):
