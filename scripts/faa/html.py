@@ -1,16 +1,38 @@
 """report.html: the per-run report a person reads (jinja2 + matplotlib).
 
+The page, top to bottom: the verdict; a table of contents; the findings
+(errors, failures, then notes; each shows the generated `file:line` and
+the `.frs` `file:line` as text); what was not checked; a per-fixture
+summary (one row per fixture, a column per shape x opt-level); the
+allocations chart; the interposer's live heap peak per fixture and shape;
+per fixture a collapsible <details> (open when the fixture failed) with
+its runs, its per-step table, the allocation sites of its windows and its
+handler coverage; the reject fixtures; performance; provenance.
+
 Charts are written as PNG files beside report.html:
-  allocs_per_dispatch.png   mean allocations per dispatch, fixture x shape
-  massif.png                massif heap over time, one panel per faa-run process
-The coverage matrix (state x event, per shape) is an HTML table.
+  allocs_per_dispatch.png   mean allocations per dispatch, fixture x shape, one
+                            panel per opt-level that ran (small multiples), so a
+                            no_alloc module that allocates only at O0 shows
+The live heap peak is an HTML bar table (numbers as text).  Massif's heap
+(report.json's `massif`: the faa-run process's heap, not a fixture's) is
+not drawn.  The page renders the report's JSON form (model.Report.to_json)
+and shows report.json's `provenance` object when there is one.
 Both libraries are optional: without them report.html is skipped with a
 note naming the Debian package.
 """
 
+import re
 from pathlib import Path
 
+from . import junit
 from .errors import ToolMissing
+
+CHART = "allocs_per_dispatch.png"
+# Charts earlier versions wrote; removed so a report dir never shows a stale one.
+OLD_CHARTS = ("massif.png",)
+MODES = ("alloc", "noalloc")
+LABEL = {"alloc": "allocating (RFC-0020)", "noalloc": "@@[no_alloc] (RFC-0036)"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _libs():
@@ -30,80 +52,272 @@ def _mean_allocs(run):
     return sum(s["allocs"] for s in steps) / len(steps) if steps else 0.0
 
 
-def chart_allocs(report, plt, path):
-    names = [f["name"] for f in report["fixtures"]]
-    opt = max((r["opt"] for f in report["fixtures"] for r in f["runs"]), default=0)
-    series = {}
-    for mode in ("alloc", "noalloc"):
-        series[mode] = [next((_mean_allocs(r) for r in f["runs"]
-                              if r["mode"] == mode and r["opt"] == opt), 0.0)
-                        for f in report["fixtures"]]
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(names) + 2), 4.2))
-    xs = range(len(names))
-    w = 0.4
-    ax.bar([x - w / 2 for x in xs], series["alloc"], w, label="allocating (RFC-0020)", color="#c0504d")
-    ax.bar([x + w / 2 for x in xs], series["noalloc"], w, label="@@[no_alloc] (RFC-0036)", color="#4f81bd")
-    for x, v in zip(xs, series["noalloc"]):
-        ax.annotate(f"{v:g}", (x + w / 2, v), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(xs))
+def columns(report):
+    """[(mode, opt)] that ran anywhere in the report, in table order."""
+    have = {(r["mode"], r["opt"]) for f in report["fixtures"] for r in f["runs"]}
+    return sorted(have, key=lambda k: (MODES.index(k[0]) if k[0] in MODES else 9, k[1]))
+
+
+def opt_levels(report):
+    return sorted({o for _, o in columns(report)})
+
+
+def _panel(ax, report, opt, failing):
+    """One opt-level's bars: allocating and no_alloc side by side per
+    fixture; each no_alloc mean written above its bar (red when not 0)."""
+    fixtures = report["fixtures"]
+    names = [f["name"] for f in fixtures]
+    xs, w = list(range(len(names))), 0.4
+    series = {mode: [next((_mean_allocs(r) for r in f["runs"] if r["mode"] == mode and r["opt"] == opt),
+                          None) for f in fixtures] for mode in MODES}
+    for mode, dx, color in (("alloc", -w / 2, "#c0504d"), ("noalloc", w / 2, "#4f81bd")):
+        if any(v is not None for v in series[mode]):
+            ax.bar([x + dx for x in xs], [v or 0 for v in series[mode]], w, label=LABEL[mode], color=color)
+    if any(v is not None for v in series["noalloc"]):
+        for x, v in zip(xs, series["noalloc"]):
+            if v is None:
+                ax.annotate("not run", (x + w / 2, 0), ha="center", va="bottom", fontsize=7,
+                            color="#777", rotation=90)
+            else:
+                ax.annotate(f"{v:.2f}" if v else "0", (x + w / 2, v), ha="center", va="bottom",
+                            fontsize=8, color="#b71c1c" if v else "#333",
+                            fontweight="bold" if v else "normal")
+    ax.set_xticks(xs)
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("allocations per dispatch (mean)")
-    ax.set_title(f"Allocator calls per dispatch, rustc -C opt-level={opt}")
+    for lab in ax.get_xticklabels():
+        if lab.get_text() in failing:
+            lab.set_color("#b71c1c")
+            lab.set_fontweight("bold")
+    ax.set_ylabel("allocations per dispatch (mean)", fontsize=8)
+    ax.set_title(f"rustc -C opt-level={opt}", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
-def _names(fixtures, most=4):
-    head = ", ".join(fixtures[:most])
-    return head + (f" +{len(fixtures) - most} more" if len(fixtures) > most else "")
-
-
-def chart_massif(report, plt, path):
-    """One panel per massif run: the heap of one faa-run process over time
-    while it drove a bundle's fixtures in turn (faa-run's own heap included)."""
-    runs = [r for r in report.get("massif") or [] if r["series"]]
-    if not runs:
-        return False
-    cols = 2
-    rows = (len(runs) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.8 * rows), squeeze=False)
-    for ax, r in zip(axes.flat, runs):
-        color = "#c0504d" if r["mode"] == "alloc" else "#4f81bd"
-        t = [p[0] / 1e6 for p in r["series"]]
-        b = [p[1] / 1024 for p in r["series"]]
-        ax.step(t, b, where="post", color=color, label=f"peak {r['peak_bytes'] / 1024:.1f} KiB")
-        ax.set_title(f"{r['mode']} O{r['opt']}: {_names(r['fixtures'])}", fontsize=8)
-        ax.set_xlabel("time (M instructions)", fontsize=7)
-        ax.set_ylabel("heap KiB", fontsize=7)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(runs):]:
-        ax.axis("off")
-    fig.suptitle("massif: heap over time of one faa-run process per library (its fixtures in turn, "
-                 "faa-run's own heap included)", fontsize=10)
+def chart_allocs(report, plt, path, failing=()):
+    """Small multiples: one panel per opt-level that ran (_panel); a
+    failing fixture's name is red.  Returns the opt-levels drawn ([] and
+    no file when nothing ran)."""
+    opts = opt_levels(report)
+    if not opts:
+        return []
+    n = len(report["fixtures"])
+    fig, axes = plt.subplots(len(opts), 1, figsize=(max(6, 0.55 * n + 2), 3.6 * len(opts)), squeeze=False,
+                             sharey=True)
+    for ax, opt in zip(axes[:, 0], opts):
+        _panel(ax, report, opt, failing)
+    top = max([_mean_allocs(r) for f in report["fixtures"] for r in f["runs"]] + [0])
+    axes[0, 0].set_ylim(0, max(1.0, top * 1.15))
+    fig.suptitle("Allocator calls per dispatch (interposer), one panel per opt-level", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return True
+    return opts
+
+
+def display_path(text):
+    """A `path:line` shown relative to the project (or the working
+    directory) when it lies below it."""
+    if not text:
+        return text
+    path, sep, line = text.rpartition(":") if re.search(r":\d+$", text) else (text, "", "")
+    for base in (ROOT, Path.cwd()):
+        try:
+            path = str(Path(path).resolve().relative_to(base)) if Path(path).is_absolute() else path
+            break
+        except ValueError:
+            continue
+    return f"{path}{sep}{line}"
+
+
+def finding_view(f):
+    """One finding as the page shows it: kind, locations, first line, rest."""
+    from .model import Finding
+    fd = Finding.from_json(f)
+    gen, frs = junit.where(fd)
+    head, _, rest = f["message"].partition("\n")
+    return {"rule": f["rule"], "fixture": f["fixture"], "kind": junit.kind(fd),
+            "gen": display_path(gen), "frs": frs, "opt": f.get("opt"),
+            "head": head, "rest": rest.strip("\n"), "anchor": anchor(f["fixture"])}
+
+
+def anchor(name):
+    return "fx-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+# Failures first (the allocating line is what a reader looks for), then
+# what could not be measured, then notes; located findings first in each.
+ORDER = {"failure": 0, "error": 1, "note": 2}
+
+
+def findings_view(report):
+    out = [finding_view(f) for f in report["findings"]]
+    return sorted(out, key=lambda v: (ORDER[v["kind"]], not (v["frs"] or v["gen"])))
+
+
+def _windows(run):
+    """Every window of a run the page lists, with a label: the construction,
+    the steps, the drop and the not-zero windows of the later passes."""
+    out = []
+    if run.get("construct"):
+        out.append(("__create()", run["construct"]))
+    out += [(f"step {s['step']} {s['call']}", s) for s in run["steps"]]
+    if run.get("destroy"):
+        out.append(("destroy (drop)", run["destroy"]))
+    for v in run.get("violations") or []:
+        what = v.get("phase", "")
+        out.append((f"{what} step {v['step']} {v['call']}" if v.get("step") else f"{what} {v['call']}", v))
+    return out
+
+
+def live_peak(run):
+    """(bytes, window label) of the run's highest live-heap peak, from the
+    interposer's per-window `live_peak`."""
+    best = (0, "")
+    for label, w in _windows(run):
+        if w.get("live_peak", 0) > best[0]:
+            best = (w["live_peak"], label)
+    return best
+
+
+def sites(fx):
+    """The allocation sites the gate attributed, as text, each with the
+    windows that allocated there: [(site, ["noalloc O0 step 1 connect()", ...])]."""
+    out = {}
+    for run in fx["runs"]:
+        for label, w in _windows(run):
+            if w.get("site"):
+                out.setdefault(display_path(w["site"]), []).append(f"{run['mode']} O{run['opt']} {label}")
+    return list(out.items())
+
+
+def coverage_view(fx, audited=MODES):
+    """The handler matrix over the shapes that ran: ✓ means every shape
+    measured for this fixture ran the handler (one shape under
+    --generated, or when the other shape did not build)."""
+    cov = fx.get("coverage")
+    if not cov:
+        return None
+    shapes = [m for m in MODES if any(m in c for c in cov["cells"].values())]
+    rows = []
+    for st in cov["states"]:
+        cells = []
+        for ev in cov["events"]:
+            c = cov["cells"].get(f"{st}.{ev}")
+            ran = [m for m in shapes if c and c.get(m)]
+            ok = len(ran) == len(shapes)
+            cells.append(None if c is None else
+                         {"mark": "✓" if ok else ("✗" if not ran else f"{ran[0]} only"), "ok": ok})
+        rows.append((st, cells))
+    handlers = [c for _, cs in rows for c in cs if c]
+    lines = {m: (v.get("covered", 0), v.get("total", 0)) for m, v in (cov.get("lines") or {}).items()}
+    return {"events": cov["events"], "rows": rows, "shapes": shapes,
+            "note": _coverage_note(shapes, audited), "ran": sum(c["ok"] for c in handlers),
+            "handlers": len(handlers), "lines": lines}
+
+
+def _coverage_note(shapes, audited):
+    """What ✓ means, naming the shape(s) it covers."""
+    if len(shapes) > 1:
+        return "✓: exercised by the scenario in both shapes; ✗: in neither; “X only”: in that shape only"
+    if not shapes:
+        return "no shape ran"
+    if len(audited) == 1:
+        return (f"✓: exercised by the scenario in the {shapes[0]} shape, the only shape this run "
+                f"audited; ✗: never exercised")
+    missing = ", ".join(m for m in audited if m not in shapes)
+    return (f"✓: exercised by the scenario in the {shapes[0]} shape; the {missing} shape was not "
+            f"measured for this fixture (see its findings); ✗: never exercised")
+
+
+def _shapes_text(cv, audited):
+    if len(cv["shapes"]) > 1:
+        return "in both shapes"
+    if len(audited) == 1:
+        return f"in the {cv['shapes'][0]} shape (the only shape this run audited)"
+    return f"in the {cv['shapes'][0]} shape only (the other was not measured)"
+
+
+def _cell(run):
+    if run is None:
+        return None
+    steps = run["steps"]
+    total = sum(s["allocs"] for s in steps)
+    peak, where = live_peak(run)
+    return {"mean": _mean_allocs(run), "total": total, "n": len(steps),
+            "max": max((s["allocs"] for s in steps), default=0),
+            "bytes": sum(s["bytes"] for s in steps) / len(steps) if steps else 0,
+            "peak": peak, "peak_at": where, "mode": run["mode"],
+            "memcheck": run.get("memcheck")}
+
+
+def fixture_view(fx, cols, findings, audited=MODES):
+    """One fixture's summary row and detail: its cells per (mode, opt)
+    column, its findings by kind, its coverage and allocation sites."""
+    runs = {(r["mode"], r["opt"]): r for r in fx["runs"]}
+    mine = [f for f in findings if f["fixture"] == fx["name"] and f["kind"] != "note"]
+    mc = [r["memcheck"] for r in fx["runs"] if r.get("memcheck")]
+    return {"name": fx["name"], "system": fx["system"], "source": fx.get("source"),
+            "anchor": anchor(fx["name"]), "failed": bool(mine),
+            "errors": sum(f["kind"] == "error" for f in mine),
+            "failures": sum(f["kind"] == "failure" for f in mine),
+            "cells": [_cell(runs.get(c)) for c in cols], "runs": fx["runs"],
+            "size_of": fx.get("size_of") or {}, "nostd": fx.get("nostd"),
+            "memcheck": ("—" if not mc else "clean" if all(m["ok"] for m in mc) else "FAILED"),
+            "coverage": coverage_view(fx, audited), "sites": sites(fx)}
+
+
+def provenance_rows(prov):
+    """report.json's `provenance` object as (key, text) rows, nested
+    objects flattened to `a.b`; [] when there is none."""
+    if not isinstance(prov, dict):
+        return []
+    rows = []
+    for k, v in prov.items():
+        if isinstance(v, dict):
+            rows += [(f"{k}.{kk}", vv) for kk, vv in provenance_rows(v)]
+        elif isinstance(v, list):
+            rows.append((k, ", ".join(str(x) for x in v)))
+        elif v is not None:
+            rows.append((k, str(v)))
+    return rows
+
+
+def view(report):
+    """Everything the template lays out, computed once."""
+    cols = columns(report)
+    findings = findings_view(report)
+    shapes = [m for m in MODES if any(m == c[0] for c in cols)]
+    fixtures = [fixture_view(f, cols, findings, shapes) for f in report["fixtures"]]
+    for fx in fixtures:
+        if fx["coverage"]:
+            fx["coverage"]["shapes_text"] = _shapes_text(fx["coverage"], shapes)
+    count = {k: sum(f["kind"] == k for f in findings) for k in ORDER}
+    peak = max([c["peak"] for fx in fixtures for c in fx["cells"] if c] + [1])
+    return {"cols": cols, "findings": findings, "fixtures": fixtures, "count": count,
+            "failing": [fx for fx in fixtures if fx["failed"]], "peak_max": peak,
+            "shapes": shapes, "opts": opt_levels(report),
+            "provenance": provenance_rows(report.get("provenance"))}
 
 
 def write(rep, outdir):
-    """Writes report.html and its charts into outdir; returns the html path.
+    """Writes report.html and its chart into outdir; returns the html path.
     The page renders the report's JSON form (model.Report.to_json), the
     same document as report.json."""
     jinja2, plt = _libs()
     report = rep.to_json()
+    if getattr(rep, "provenance", None) and "provenance" not in report:
+        report["provenance"] = rep.provenance
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    chart_allocs(report, plt, outdir / "allocs_per_dispatch.png")
-    has_massif = chart_massif(report, plt, outdir / "massif.png")
+    for old in OLD_CHARTS + (CHART,):
+        (outdir / old).unlink(missing_ok=True)
+    v = view(report)
+    v["chart_opts"] = chart_allocs(report, plt, outdir / CHART, {fx["name"] for fx in v["failing"]})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     from .model import write_atomic
     from .report import mean_text
-    html = env.get_template("report.html.j2").render(r=report, has_massif=has_massif,
-                                                      mean_allocs=_mean_allocs, mean_text=mean_text)
+    html = env.get_template("report.html.j2").render(r=report, v=v, chart=CHART, mean_text=mean_text,
+                                                      display_path=display_path)
     write_atomic(outdir / "report.html", html)
     return outdir / "report.html"
