@@ -73,12 +73,16 @@ class BuildTree:
 
     @property
     def work(self):
-        """Per-run scratch: variants, generated code, libraries, records."""
-        return self._work or self.dir / "audit"
+        """Per-run scratch: variants, generated code, libraries, records
+        (--work-dir, else $FAA_WORK_DIR, else BUILD/audit)."""
+        env = os.environ.get("FAA_WORK_DIR")
+        return self._work or (Path(env).resolve() if env else self.dir / "audit")
 
     @property
     def reports(self):
-        return self.dir / "reports"
+        """Where reports go by default ($FAA_REPORT_DIR, else BUILD/reports)."""
+        env = os.environ.get("FAA_REPORT_DIR")
+        return Path(env).resolve() if env else self.dir / "reports"
 
 
 def digest(*parts):

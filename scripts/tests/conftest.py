@@ -9,6 +9,18 @@ sys.path.insert(0, str(SCRIPTS))
 
 ROOT = SCRIPTS.parent
 
+# Every audit a test starts without --work-dir/--report-dir works in this
+# process's own scratch, not in BUILD/audit and BUILD/reports: meson runs
+# the test files side by side, and two audits may not share a work dir.
+if "FAA_WORK_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+    _scratch = Path(tempfile.mkdtemp(prefix="faa-tests-"))
+    os.environ["FAA_WORK_DIR"] = str(_scratch / "work")
+    os.environ["FAA_REPORT_DIR"] = str(_scratch / "reports")
+    atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def build_dir():
