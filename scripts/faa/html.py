@@ -292,6 +292,8 @@ def view(report):
         if fx["coverage"]:
             fx["coverage"]["shapes_text"] = _shapes_text(fx["coverage"], shapes)
     count = {k: sum(f["kind"] == k for f in findings) for k in ORDER}
+    count["text"] = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in
+                              (("error", count["error"]), ("failure", count["failure"])) if n)
     peak = max([c["peak"] for fx in fixtures for c in fx["cells"] if c] + [1])
     return {"cols": cols, "findings": findings, "fixtures": fixtures, "count": count,
             "failing": [fx for fx in fixtures if fx["failed"]], "peak_max": peak,

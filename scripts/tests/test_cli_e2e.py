@@ -153,29 +153,57 @@ def test_unwritable_report_dir_is_a_clear_error(build_dir, tmp_path):
     assert status == 2 and "report.json" in text
 
 
-def test_report_html_renders_in_a_browser(run_dir, tmp_path):
-    """The page a person reads: rendered by headless Chromium, not blank."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
+def _failing_page(run_dir, out):
+    """The passing run's report made to fail as a mutant that allocates only
+    at O0 does: port_reset's no_alloc O0 library allocates in step 1, a
+    zero-rule finding names the generated and the .frs line."""
+    from faa import html
+    from faa.model import Finding, Report
+    rep = Report.load(run_dir / "report.json")
+    fx = rep.fixtures[0]
+    w = next(r for r in fx.runs if r.mode == "noalloc" and r.opt == 0).steps[0]
+    gen, frs = "port_reset/gen/noalloc/port_reset.rs:244", "fixtures/port_reset.frs:12"
+    w.allocs, w.bytes, w.live_peak, w.calls = 1, 16, 16, {"malloc": 1}
+    w.stack, w.first_kind, w.thread, w.tid = ["libfxb.so+0x1f0"], "malloc", "own", 1
+    w.site = f"{gen} in _s_Idle_connect (from {frs}, handler $Idle.connect)"
+    rep.exit_status = 1
+    rep.findings.append(Finding("zero", fx.name, f"port_reset no_alloc O0 step 1 connect(): 1 allocation(s), "
+                                f"0 free(s) [malloc 1], expected 0; allocated at {w.site}", opt=0, gen=gen, frs=frs))
+    return html.write(rep, out)
+
+
+@pytest.mark.parametrize("verdict", ["pass", "fail"])
+def test_report_html_renders_in_a_browser(run_dir, build_dir, tmp_path, verdict):
+    """The page a person reads, passing and failing: rendered by headless
+    Chromium, not blank, with the chart's bars, findings readable (not red
+    on red), the page short.  Screenshots: BUILD/screenshots/report-*.png."""
+    from test_html import browser, check_readable, chromium, computed_styles
+    if not browser():
         pytest.skip("chromium not installed (apt-get install -y chromium) — see README for the manual command")
     np = pytest.importorskip("numpy")
     image = pytest.importorskip("matplotlib.image")
-    shot = tmp_path / "report.png"
-    r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-                        f"--screenshot={shot}", "--window-size=1300,1600",
-                        (run_dir / "report.html").as_uri()],
-                       capture_output=True, text=True, timeout=120)
+    page = run_dir / "report.html" if verdict == "pass" else _failing_page(run_dir, tmp_path / "fail")
+    shot = build_dir / "screenshots" / f"report-{verdict}.png"
+    shot.parent.mkdir(exist_ok=True)
+    shot.unlink(missing_ok=True)
+    r = chromium([f"--screenshot={shot}", "--window-size=1300,1600", "--hide-scrollbars", page.as_uri()],
+                 tmp_path)
     assert shot.exists(), r.stderr[-1000:]
     px = image.imread(str(shot))
     assert px.shape[0] == 1600 and px.shape[1] == 1300
     # A rendered report has text, a chart and coloured table cells: many
-    # distinct colours, and the chart's red and blue bars somewhere.
+    # distinct colours, and the chart's red bars or the red badge somewhere.
     flat = (px[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
     assert len(np.unique(flat, axis=0)) > 200
     red = ((flat[:, 0] > 150) & (flat[:, 1] < 110) & (flat[:, 2] < 110)).sum()
-    assert red > 500, "no allocating-shape bars in the chart"
+    assert red > 500, "nothing red: no badge, no allocating-shape bars"
+    styles = computed_styles(page, tmp_path)
+    check_readable(styles, verdict)
+    assert styles["height"] < 8000, f"the page is {styles['height']} px tall"
+    if verdict == "fail":
+        assert {i["cls"] for i in styles["items"]} == {"failure"}
+        text = page.read_text()
+        assert "fixtures/port_reset.frs:12</code>" in text and "port_reset.rs:244</code>" in text
 
 
 def test_interrupted_audit_leaves_no_report(build_dir, tmp_path):
