@@ -241,14 +241,15 @@ def _reports_dir(opts, tree):
     return d
 
 
-def _replace_reports(reports_dir, rep, criterion):
+def _replace_reports(reports_dir, rep, criterion, prev=None):
     """The previous run's report files, all of them, replaced by this
-    run's; a stopping signal waits until the set is complete."""
+    run's (report.md compared with `prev`, a report.Previous); a stopping
+    signal waits until the set is complete."""
     with procs.deferred():
         reports_dir.mkdir(parents=True, exist_ok=True)
         for old in report.REPORT_FILES:
             (reports_dir / old).unlink(missing_ok=True)
-        report.write_reports(rep, reports_dir)
+        report.write_reports(rep, reports_dir, prev)
         if criterion.exists():
             report.write_atomic(reports_dir / "criterion.xml",
                                 criterion.read_text(encoding="utf-8", errors="replace"))
@@ -374,9 +375,11 @@ def write_report(opts, target, tree, reports_dir, r):
                        status, r.vg.results, r.coverage, unchecked=r.unchecked,
                        skips=target.discovery.skips if target.discovery else {}, strict=opts.strict,
                        performance=report.performance(tree.reports / "bench.json"),
-                       massif=r.vg.massif)
+                       massif=r.vg.massif, work_dir=tree.work, fixtures_dir=opts.fixtures_dir)
     rep.shard = target.shard
-    _replace_reports(reports_dir, rep, tree.work / "criterion.xml")
+    prev = opts.baseline or (BASELINE if target.compiler.bundled and BASELINE.exists() else None)
+    _replace_reports(reports_dir, rep, tree.work / "criterion.xml",
+                     report.previous(prev, rep) if prev else None)
     shard.record_costs(tree.work / "costs.json", r.outcomes)
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)

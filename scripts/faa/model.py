@@ -479,6 +479,9 @@ class Report:
     # names, assigned: this shard's, balance: how they were shared out};
     # None for a run of the whole selection and for a merged report.
     shard: dict | None = None
+    # Where the report comes from (provenance.py): {date, audit, compiler,
+    # rustc, valgrind, host[, published]}; None in reports older than it.
+    provenance: dict | None = None
 
     @property
     def verdict(self):
@@ -502,6 +505,8 @@ class Report:
              "massif": self.massif, "shard": self.shard}
         if self.performance is not None:
             d["performance"] = self.performance
+        if self.provenance is not None:
+            d["provenance"] = self.provenance
         return d
 
     def write(self, path):
@@ -517,7 +522,8 @@ class Report:
                    findings=[Finding.from_json(f) for f in d.get("findings") or []],
                    fixtures=[FixtureResult.from_json(fx) for fx in d.get("fixtures") or []],
                    rejects=d.get("rejects") or [], performance=d.get("performance"),
-                   massif=d.get("massif") or [], shard=d.get("shard"))
+                   massif=d.get("massif") or [], shard=d.get("shard"),
+                   provenance=d.get("provenance"))
 
     @classmethod
     def load(cls, path):

@@ -1,6 +1,7 @@
 """Reports of one audit run: the terminal table, report.json, report.md,
-junit.xml.  The report is a model.Report (build() makes it from the run);
-model.py holds its one reader and writer, and this module renders it.
+junit.xml, and their publication.  The report is a model.Report (build()
+makes it from the run); model.py holds its one reader and writer, and this
+module renders it.
 
 report.json schema (version 1):
   schema            "frame-alloc-audit/report@1"
@@ -43,13 +44,37 @@ report.json schema (version 1):
                     report (`run --shard K/N`), else null (unsharded or merged: shard.py)
   performance       headline figures of the last `make bench` (BUILD/reports/bench.json),
                     or absent: {created, window, overhead, dispatch{summary, fixtures[]}, audit}
+  provenance        {date, audit{commit, dirty}, compiler{name, path, version, commit, dirty},
+                    rustc, valgrind, host{system, release, machine, cpus}[, published]}
+                    (provenance.py; `published`: added by `audit publish`); absent in
+                    reports older than it
+
+Paths in report.json (compiler.path, fixtures[].source, memcheck.log, stacks,
+sites, findings' gen and messages, provenance) are relative to the project
+root when they lie inside it (`build/audit/valgrind/x.memcheck.log`);
+otherwise `$WORK/...` is relative to the run's work dir (`--work-dir`) and
+`$FIXTURES/...` to its fixtures dir (`--fixtures-dir`).  Other absolute
+paths (system libraries in stacks, a compiler installed elsewhere, a
+`--generated` module outside all three) stay absolute.  portable() does it.
+
+report.md (markdown()) is the pull-request comment: verdict, a one-line
+delta against a Previous (the baseline or an earlier report), provenance,
+the changed or failing windows, the failures, the full table in <details>.
+`audit publish` (publish()) writes a release report set with report.json
+compressed; release.py writes the release index over all of them.
 """
 
+import gzip
+import json
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import compare, provenance
+from .tools import ROOT
 from .errors import UsageError
-from .model import (CREATE, BenchResult, FixtureResult, Report, RunResult,
+from .model import (CREATE, Baseline, BenchResult, FixtureResult, Report, RunResult, WindowKey,
                     write_atomic)
 # What `audit publish` copies; the run also leaves the harness's own JUnit
 # (criterion.xml).  A run replaces REPORT_FILES all at once at its end
@@ -146,9 +171,55 @@ def verdict_word(status, unchecked):
     return f"PASS (unchecked: {', '.join(unchecked)})" if unchecked else "PASS"
 
 
+def _bases(work_dir, fixtures_dir, root):
+    """[(compiled pattern, replacement)]: the project root (paths become
+    relative to it) and, outside it, the work dir ($WORK/) and the
+    fixtures dir ($FIXTURES/), each as given and resolved, longest first."""
+    root = Path(root).resolve()
+    bases = {str(root): ""}
+    for d, token in ((work_dir, "$WORK/"), (fixtures_dir, "$FIXTURES/")):
+        for p in ({Path(d).absolute(), Path(d).resolve()} if d else ()):
+            if p != root and root not in p.parents and str(p) != "/":
+                bases.setdefault(str(p), token)
+    return [(re.compile(r"(?<![\w./-])" + re.escape(b) + "/"), t)
+            for b, t in sorted(bases.items(), key=lambda bt: -len(bt[0]))]
+
+
+def portable(doc, work_dir=None, fixtures_dir=None, root=ROOT):
+    """report.json's dict with every absolute path in it (compiler path,
+    fixture sources, memcheck logs, stacks, sites, findings) made relative:
+    to the project root when inside it, else `$WORK/...` (the run's work
+    dir) or `$FIXTURES/...` (its fixtures dir); other paths (system
+    libraries, a compiler installed elsewhere) stay as they are."""
+    bases = _bases(work_dir, fixtures_dir, root)
+
+    def walk(x):
+        if isinstance(x, str):
+            for pat, token in bases:
+                x = pat.sub(lambda _m, t=token: t, x)
+            return x
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        return x
+    return walk(doc)
+
+
 def build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
-          cov=None, unchecked=None, skips=None, strict=False, performance=None, massif=()):
-    """The model.Report of this run."""
+          cov=None, unchecked=None, skips=None, strict=False, performance=None, massif=(),
+          work_dir=None, fixtures_dir=None):
+    """The model.Report of this run, with its provenance and its paths made
+    portable (portable(): relative to the project, the work dir or the
+    fixtures dir)."""
+    rep = _build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
+                 unchecked, skips, strict, performance, massif)
+    rep.provenance = provenance.collect(compiler)
+    return Report.from_json(portable(rep.to_json(), work_dir, fixtures_dir))
+
+
+def _build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
+           unchecked, skips, strict, performance, massif):
     vg, cov = vg or {}, cov or {}
     return Report(
         compiler={"name": compiler.name, "version": compiler.version,
@@ -213,39 +284,264 @@ def _memcheck(r):
             "indirectly_lost": r.indirectly_lost, "windows": len(r.windows), "log": r.log}
 
 
-def markdown(rep):
-    """A summary of a model.Report ready to paste into a pull-request comment."""
-    c = rep.compiler
-    word = rep.verdict.upper() + (f" (unchecked: {', '.join(rep.unchecked)})"
-                                  if rep.unchecked and rep.verdict == "pass" else "")
-    lines = [f"### frame-alloc-audit: **{word}** — {c['name']} {c['version']}", "",
-             "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
-    failed = {f.fixture for f in rep.failures}
+# --- report.md: a pull-request comment --------------------------------------
+
+MD_MARKER = "<!-- frame-alloc-audit report.md -->"   # finds the sticky comment to replace
+MD_MAX_ROWS = 40                                     # rows of the changed/failing table
+
+
+@dataclass
+class Previous:
+    """What report.md compares a run with: `run --baseline REPORT` or
+    reports/baseline.json.  `windows`: {WindowKey: (allocs, frees)};
+    `modes`: the shapes it recorded (baseline.json: the allocating one);
+    `any_change_fails`: the baseline rule fails on every changed count
+    (baseline.json), not only on more allocations (a report.json)."""
+    label: str                  # the file, relative to the project when inside it
+    windows: dict
+    about: str = ""             # whose counts: "frc 0.1.0"
+    modes: tuple = ("alloc", "noalloc")
+    any_change_fails: bool = False
+
+
+def previous(path, rep):
+    """The Previous of a report.json or baseline.json at `path`, for the
+    model.Report `rep` (a baseline names steps by this run's calls);
+    None when it records another compiler (the gate does not compare it)."""
+    label = provenance.relative(path)
+    try:
+        old = Report.load(path)
+    except UsageError:
+        base = Baseline.load(path)
+        if base.compiler != rep.compiler.get("name"):
+            return None
+        calls = {fx.name: fx.runs[0].calls for fx in rep.fixtures if fx.runs}
+        return Previous(label, base.windows(calls), f"{base.compiler} {base.compiler_version}",
+                        modes=("alloc",), any_change_fails=True)
+    c = old.compiler
+    return Previous(label, compare.of_report(old), f"{c.get('name')} {c.get('version')}")
+
+
+def md_text(text, cell=False):
+    """`text` as literal GitHub Markdown: HTML special characters as
+    entities, Markdown punctuation backslash-escaped (`$` too: GitHub reads
+    `$...$` as math; `_` only where it could open or close emphasis, i.e.
+    not inside a word); newlines become spaces in a table cell (`cell`)."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"([\\`*\[\]|~#$])", r"\\\1", text)
+    text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
+    return re.sub(r"\s*\n\s*", " ", text) if cell else text
+
+
+def md_code(text, cell=False):
+    """`text` as an inline code span (backticks inside it are fenced by a
+    longer run; `|` escaped in a table cell, as GFM requires there)."""
+    text = re.sub(r"\s*\n\s*", " ", str(text))
+    ticks = "`" * (max((len(t) for t in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    out = f"{ticks}{pad}{text}{pad}{ticks}"
+    return out.replace("|", "\\|") if cell else out
+
+
+def md_fence(text, indent=""):
+    """A fenced ```text block (a longer fence when the text holds one)."""
+    fence = "`" * max(3, max((len(t) for t in re.findall(r"`{3,}", text)), default=0) + 1)
+    body = [indent + line if line else "" for line in text.rstrip("\n").split("\n")]
+    return [f"{indent}{fence}text", *body, f"{indent}{fence}"]
+
+
+def delta(rep, prev):
+    """[compare.Change] of the windows of `rep` against the Previous `prev`,
+    over the fixtures, shapes and opt-levels this run measured (Change.kind:
+    regression, improvement, changed, new, missing)."""
+    new = {k: v for k, v in compare.of_report(rep).items() if k.mode in prev.modes}
+    ran = {(k.fixture, k.mode, k.opt) for k in new}
+    old = {k: v for k, v in prev.windows.items() if (k.fixture, k.mode, k.opt) in ran}
+    return compare.changes(old, new)
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def delta_line(rep, prev):
+    """The one line under the verdict: what changed against `prev`."""
+    if prev is None:
+        return "No previous run to compare (`audit run --baseline REPORT` names one)."
+    kinds = [c.kind for c in delta(rep, prev)]
+    n = sum(k in ("regression", "improvement", "changed") for k in kinds)
+    extra = "".join(f", {kinds.count(k)} {k}" for k in ("new", "missing") if kinds.count(k))
+    about = f" ({md_text(prev.about)})" if prev.about else ""
+    return (f"Against {md_code(prev.label)}{about}: {_plural(n, 'window')} changed, "
+            f"{_plural(kinds.count('regression'), 'regression')}, "
+            f"{_plural(kinds.count('improvement'), 'improvement')}{extra} "
+            f"(allocations/frees/bytes per window).")
+
+
+def _failing(mode, w):
+    """A window whose counts fail the zero rule: any count in a no_alloc window."""
+    return w is not None and mode == "noalloc" and w.counted
+
+
+def _gate_fails(c, prev):
+    """Does the baseline rule fail this change?  More allocations always;
+    with a baseline.json any other change of the counts too."""
+    return c.more_allocations or (prev.any_change_fails and c.old is not None and c.new is not None
+                                  and c.old_call is None and c.kind in ("improvement", "changed"))
+
+
+def _window_name(w, call):
+    if w.phase in ("construct", "step", "destroy"):
+        return CREATE if w.phase == "construct" else (
+            "destroy" if w.phase == "destroy" else f"step {w.step + 1} {call}")
+    tail = f" (repeat {w.repeat})" if w.repeat else (f" (batch {w.batch})" if w.batch is not None else "")
+    what = "construction" if w.step < 0 else f"step {w.step + 1} {call}"
+    return f"{w.phase}: {what}{tail}"
+
+
+def counts_text(v):
+    """`allocs/frees/bytes` (`allocs/frees` when bytes were not recorded)."""
+    if v is None:
+        return "—"
+    v = compare.counts(v)
+    return f"{v.allocs}/{v.frees}" + ("" if v.bytes is None else f"/{v.bytes}")
+
+
+def _slot(k):
+    return (k.fixture, k.mode, k.opt, k.step)
+
+
+def _windows(r):
+    return ([r.construct] if r.construct else []) + r.steps + r.violations + \
+        ([r.destroy] if r.destroy else [])
+
+
+def change_rows(rep, prev):
+    """[(ok, fixture, shape, opt, window, change, before, now)]: the windows
+    that changed against `prev` and those whose counts fail, in report
+    order, then the windows only `prev` has."""
+    changes = {_slot(c.key): c for c in delta(rep, prev)} if prev else {}
+    before = {_slot(k): v for k, v in prev.windows.items()} if prev else {}
+    rows = []
     for fx in rep.fixtures:
         for r in fx.runs:
-            n = len(r.steps) or 1
-            mean = mean_text(sum(s.allocs for s in r.steps), len(r.steps))
-            mx = max((s.allocs for s in r.steps), default=0)
-            by = sum(s.bytes for s in r.steps) / n
-            ok = "✅" if fx.name not in failed else "❌"
-            lines.append(f"| {fx.name} | {r.mode} | O{r.opt} | {mean} | {mx} | "
-                         f"{by:.0f} | {fx.size_of.get(r.mode, '—')} | {ok} |")
+            for w in _windows(r):
+                slot = (fx.name, r.mode, r.opt, w.step)
+                main = w.phase in ("construct", "step")
+                c = changes.pop(slot, None) if main else None
+                zero = _failing(r.mode, w)
+                if not (c or zero):
+                    continue
+                name = _window_name(w, r.call(w.step))
+                if c and c.old_call:
+                    name += f" (was {c.old_call})"
+                rows.append((not (zero or (c and _gate_fails(c, prev))), fx.name, r.mode, r.opt, name,
+                             c.kind if c else "no_alloc count",
+                             counts_text(before.get(slot)) if main else "—", counts_text(compare.counts(
+                                 (w.allocs, w.frees, w.bytes)))))
+    for c in changes.values():        # windows this run no longer has
+        k = c.key
+        rows.append((True, k.fixture, k.mode, k.opt, k.label(), c.kind, counts_text(c.old), "—"))
+    return rows
+
+
+def _run_row(fx, r, bad):
+    """A row of the full table: one fixture x shape x opt-level; ❌ when
+    one of its windows is in `bad` {(fixture, mode, opt)}."""
+    n = len(r.steps) or 1
+    mean = mean_text(sum(s.allocs for s in r.steps), len(r.steps))
+    mx = max((s.allocs for s in r.steps), default=0)
+    by = sum(s.bytes for s in r.steps) / n
+    ok = "❌" if (fx.name, r.mode, r.opt) in bad else "✅"
+    return (f"| {md_text(fx.name, True)} | {r.mode} | O{r.opt} | {mean} | {mx} | {by:.0f} | "
+            f"{md_text(fx.size_of.get(r.mode, '—'), True)} | {ok} |")
+
+
+def _location(f):
+    """Where a finding points, first the allocating (.frs, generated) line:
+    its `frs`/`gen` fields, else the first FILE:LINE its message names."""
+    where = [x for x in (f.frs, f.gen) if x]
+    if not where:
+        m = re.search(r"[\w./$-]+\.(?:frs|rs|toml|c|h):\d+(?::\d+)?", f.message)
+        where = [m.group(0)] if m else []
+    return " · ".join(md_code(x) for x in where)
+
+
+def md_finding(f):
+    """A failure as a list item: its line first, then the rule and the
+    message; a multi-line message's first line, then all of it fenced."""
+    where = _location(f)
+    first, _, rest = f.message.partition("\n")
+    out = [f"- {where + ' ' if where else ''}**{md_text(f.rule)}** {md_text(first)}"]
+    if rest.strip():
+        out += md_fence(rest, indent="  ")
+    return out
+
+
+def _md_head(rep, prev):
+    c = rep.compiler
+    word = verdict_word(rep.exit_status, rep.unchecked)
+    mark = "✅" if rep.verdict == "pass" else "❌"
+    lines = [MD_MARKER, f"### {mark} frame-alloc-audit: **{md_text(word)}** — "
+                        f"{md_text(c['name'])} {md_text(c['version'])}", "", delta_line(rep, prev)]
+    prov = provenance.line(rep.provenance)
+    if prov:
+        lines += ["", f"<sub>{md_text(prov)}</sub>"]
+    return lines
+
+
+def _md_notes(rep):
+    """Performance, what could not be checked, SKIP.toml: a line each."""
+    lines = []
     perf = rep.performance
     if perf and perf.get("dispatch", {}).get("summary"):
         sm = perf["dispatch"]["summary"]
-        lines += ["", f"Performance (`make bench`, {perf.get('created')}): no_alloc dispatch is "
+        lines += ["", f"Performance (`make bench`, {md_text(perf.get('created'))}): no\\_alloc dispatch is "
                   f"{sm.get('geomean_ns_ratio', 0):.1f}x faster and executes "
                   f"{sm.get('geomean_ir_ratio', 0):.1f}x fewer instructions (geometric means; "
                   f"{sm.get('geomean_ir_ratio_transitions', 0):.1f}x on transitions)."]
-    if rep.failures:
-        lines += ["", "**Failures**", ""] + [f"- `{f.rule}` {f.message}" for f in rep.failures]
     if rep.unchecked:
-        lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if rep.strict else ""),
-                  ""] + [f"- {u}: {why}" for u, why in rep.unchecked_why.items()]
+        lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if rep.strict else "")
+                  + ": " + "; ".join(f"{md_text(u)} ({md_text(why)})" for u, why in rep.unchecked_why.items())]
     if rep.skipped:
-        lines += ["", "**Fixtures without a scenario (fixtures/SKIP.toml)**", ""] + [
-            f"- `{name}`: {why}" for name, why in sorted(rep.skipped.items())]
+        lines += ["", "**Fixtures without a scenario** (fixtures/SKIP.toml): " + "; ".join(
+            f"{md_code(name)}: {md_text(why)}" for name, why in sorted(rep.skipped.items()))]
+    return lines
+
+
+def markdown(rep, prev=None):
+    """report.md: a model.Report as a sticky pull-request comment.  The
+    verdict, the one-line delta against `prev` (a Previous: the baseline or
+    an earlier report; None: nothing to compare), the provenance, a table
+    of only the windows that changed or fail (❌ where the counts fail:
+    any count in a no_alloc window, more allocations, any change when the
+    baseline rule wants them equal), the failures with their line first,
+    then every fixture x shape x opt-level inside <details>.  Every text
+    is escaped for GitHub Markdown.  Changes are compare.changes' (kinds:
+    compare.Change.kind); ❌ follows the gate, not the kind: a window with
+    more bytes but not more allocations is a regression that passes."""
+    lines = _md_head(rep, prev)
+    rows = change_rows(rep, prev)
+    if rows:
+        lines += ["", "|  | fixture | shape | opt | window | change | before | now |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for ok, fx, mode, opt, what, kind, before, now in rows[:MD_MAX_ROWS]:
+            lines.append(f"| {'✅' if ok else '❌'} | {md_text(fx, True)} | {mode} | O{opt} | "
+                         f"{md_text(what, True)} | {md_text(kind, True)} | {before} | {now} |")
+        if len(rows) > MD_MAX_ROWS:
+            lines += ["", f"… and {len(rows) - MD_MAX_ROWS} more window(s): report.json has them all."]
+    if rep.failures:
+        lines += ["", f"**Failures** ({len(rep.failures)})", ""]
+        for f in rep.failures:
+            lines += md_finding(f)
+    lines += _md_notes(rep)
+    total = sum(len(fx.runs) for fx in rep.fixtures)
+    lines += ["", f"<details><summary>Every fixture × shape × opt-level ({total})</summary>", "",
+              "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
+              "|---|---|---|---|---|---|---|---|"]
+    bad = {(fx, mode, opt) for ok, fx, mode, opt, *_ in rows if not ok}
+    lines += [_run_row(fx, r, bad) for fx in rep.fixtures for r in fx.runs]
+    lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
@@ -294,10 +590,11 @@ def junit(rep):
     return "\n".join(out) + "\n"
 
 
-def write_reports(rep, outdir):
-    """report.json, report.md and junit.xml of a model.Report."""
+def write_reports(rep, outdir, prev=None):
+    """report.json, report.md (against the Previous `prev`, if any) and
+    junit.xml of a model.Report."""
     rep.write(Path(outdir) / "report.json")
-    write_atomic(Path(outdir) / "report.md", markdown(rep))
+    write_atomic(Path(outdir) / "report.md", markdown(rep, prev))
     write_atomic(Path(outdir) / "junit.xml", junit(rep))
 
 
@@ -309,22 +606,37 @@ def _rel(path):
         return str(path)
 
 
-def publish(rep, src, into, force=False):
-    """Copies the PUBLISHED_FILES of the run in `src` (whose report is the
-    model.Report `rep`) to into/<compiler>-<version>/, replacing it only
-    when `force`; returns that directory.  Written beside it first, renamed
-    at the end."""
-    c = rep.compiler
-    name = "-".join(c["name"].split() + c["version"].split())
-    dest = Path(into) / "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+def release_name(compiler):
+    """The directory a compiler's release report is published in:
+    `<name>-<version>`, characters other than [A-Za-z0-9._-] as `_`."""
+    name = "-".join(compiler["name"].split() + compiler["version"].split())
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+
+
+def publish(rep, src, into, force=False, allow_failing=False):
+    """Publishes the run in `src` (whose report is the model.Report `rep`)
+    as into/<compiler>-<version>/: report.json.gz (the report with its
+    provenance stamped with the publication date) and the other
+    PUBLISHED_FILES; replaces an existing one only when `force`, a failing
+    run only when `allow_failing` (UsageError, exit 2, otherwise).  Written
+    beside it first, renamed at the end.  Returns the directory."""
+    if rep.verdict != "pass" and not allow_failing:
+        raise UsageError(f"{Path(src) / 'report.json'}: the run FAILED ({len(rep.failures)} "
+                         f"failure(s)); a release report of a failing run needs --allow-failing "
+                         f"(make publish ALLOW_FAILING=1)")
+    dest = Path(into) / release_name(rep.compiler)
     if dest.exists() and not force:
-        raise UsageError(f"{dest} exists; pass --force to replace it")
+        raise UsageError(f"{dest} exists; pass --force to replace it (make publish FORCE=1)")
+    stamped = rep.provenance or provenance.collect(rep.compiler)
+    rep.provenance = {**stamped, "published": provenance.now()}
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in PUBLISHED_FILES:
-        if (Path(src) / f).exists():
-            shutil.copy2(Path(src) / f, tmp / f)
+    text = json.dumps(rep.to_json(), indent=1) + "\n"
+    (tmp / "report.json.gz").write_bytes(gzip.compress(text.encode("utf-8"), 9, mtime=0))
+    for name in PUBLISHED_FILES:
+        if name != "report.json" and (Path(src) / name).exists():
+            shutil.copy2(Path(src) / name, tmp / name)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest
