@@ -29,7 +29,7 @@ help:
 	@echo "make test      run every test suite (meson test)"
 	@echo "make regen     rewrite generated/ goldens from frc (review the diff)"
 	@echo "make baseline  record the last audit's allocating counts in reports/baseline.json"
-	@echo "make publish   copy the last audit's reports to reports/<compiler>-<version>/"
+	@echo "make publish   publish the last (passing) audit as reports/<compiler>-<version>/ and regenerate reports/index.md/.html (FORCE=1 replaces, ALLOW_FAILING=1)"
 	@echo "make mutate    mutation self-test: injected allocations must all fail the gate"
 	@echo "make fuzz      fuzz frc's whole pipeline with libFuzzer for FUZZ_SECONDS (default 300) in $(FUZZ_BUILD)/"
 	@echo "make test-sanitize  frc under ASan+UBSan, interposer and harness under UBSan, interposer under memcheck"
@@ -84,8 +84,9 @@ regen-check: build
 baseline:
 	$(AUDIT) baseline
 
+# FORCE=1: replace an existing release report; ALLOW_FAILING=1: publish a failing run
 publish:
-	$(AUDIT) publish
+	$(AUDIT) publish $(if $(filter 1 yes true,$(FORCE)),--force) $(if $(filter 1 yes true,$(ALLOW_FAILING)),--allow-failing)
 
 mutate: build
 	$(AUDIT) mutate

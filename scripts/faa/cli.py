@@ -9,8 +9,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from . import (VERSION, audit, bench, build, compare, model, mutate, procs, progress, report, shard,
-               tools, variant)
+from . import (VERSION, audit, bench, build, compare, model, mutate, procs, progress, release, report,
+               shard, tools, variant)
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
 ROOT = tools.ROOT
@@ -94,12 +94,22 @@ def cmd_compare(args):
 
 
 def cmd_publish(args):
-    """Copies a run's reports to reports/<compiler>-<version>/."""
+    """Publishes a run's reports as reports/<compiler>-<version>/ (a
+    failing run only with --allow-failing) and regenerates the release
+    index reports/index.md + index.html."""
     src = Path(args.report_dir or tools.BuildTree(args.build_dir).reports)
+    if not (src / "report.json").exists():
+        raise UsageError(f"{src / 'report.json'}: no report; run `make audit` first")
     rep = model.Report.load(src / "report.json")
-    dest = report.publish(rep, src, Path(args.into), force=args.force)
+    dest = report.publish(rep, src, Path(args.into), force=args.force,
+                          allow_failing=args.allow_failing)
     c = rep.compiler
-    print(f"publish: {rep.verdict} run of {c['name']} {c['version']} -> {dest}/")
+    size = sum(f.stat().st_size for f in dest.iterdir()) // 1024
+    print(f"publish: {rep.verdict} run of {c['name']} {c['version']} -> {dest}/ "
+          f"({size} KiB, report.json.gz; published {rep.provenance['published']})")
+    n, regressions = release.write_index(args.into)
+    print(f"publish: release index {Path(args.into) / 'index.md'} and index.html: {n} release(s), "
+          f"{regressions} regression(s) between consecutive releases")
     return EXIT_OK
 
 
@@ -122,9 +132,18 @@ def parser():
     _add_merge(sub)
     _add_files(sub)
     _add_mutate(sub)
-    u = sub.add_parser("publish", help="copy a run's reports to reports/<compiler>-<version>/")
+    u = sub.add_parser("publish", help="publish a passing run's reports as reports/<compiler>-<version>/ "
+                                       "and regenerate the release index",
+                       description="Copy a run's reports (report.json compressed as report.json.gz, "
+                                   "its provenance stamped with the publication date) to "
+                                   "INTO/<compiler>-<version>/ and regenerate INTO/index.md and "
+                                   "INTO/index.html: allocations per dispatch per fixture and shape "
+                                   "across the published releases, regressions marked. A failing "
+                                   "run is refused (exit 2) unless --allow-failing.")
     u.add_argument("--report-dir", help="the run to publish (default: BUILD/reports)")
     u.add_argument("--force", action="store_true", help="replace an existing published report")
+    u.add_argument("--allow-failing", action="store_true",
+                   help="publish a run whose gate failed (its verdict stays FAIL in the index)")
     u.add_argument("--into", default=str(ROOT / "reports"), help="default: %(default)s")
     u.set_defaults(func=cmd_publish)
     bn = sub.add_parser("bench", help="benchmarks: interposer overhead, window cost, dispatch cost, "
