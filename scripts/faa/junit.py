@@ -54,7 +54,7 @@ PACKAGE = "frame-alloc-audit"
 # The run-wide checks (report.json's `unchecked` enum): one case each.
 CHECKS = ("coverage", "second counter", "memcheck", "baseline", "rejects")
 ERROR_RULES = frozenset({"build", "panic", "harness", "calibration", "massif"})
-MESSAGE_MAX = 160
+MESSAGE_MAX = 200
 
 _SHAPE = re.compile(r"^(?P<fx>\S+) (?P<mode>alloc|noalloc|no_alloc) O(?P<opt>\d+)\b")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -136,11 +136,24 @@ class Case:
         return "error" if "error" in kinds else ("failure" if kinds else None)
 
 
-def _text(f):
+def _locations(f):
+    """`fixtures/x.frs:12 · generated …/x.rs:244` of a finding, or ''."""
     gen, frs = where(f)
-    head = [f"at {frs}" if frs else "", f"generated {gen}" if gen else ""]
-    loc = " · ".join(h for h in head if h)
-    return f"[{f.rule}] {f.message}" + (f"\n  ({loc})" if loc else "")
+    return " · ".join(t for t in (f"at {frs}" if frs else "", f"generated {gen}" if gen else "") if t)
+
+
+def _text(f):
+    """A finding in a failure's text: the allocating lines first."""
+    loc = _locations(f)
+    return f"[{f.rule}] " + (f"{loc}\n" if loc else "") + f.message
+
+
+def _message(f):
+    """The `message` attribute: where (the .frs line, the generated file's
+    name and line), then the finding's first line."""
+    gen, frs = where(f)
+    where_ = " ".join(t for t in (frs, f"({gen.rsplit('/', 1)[-1]})" if gen and frs else gen) if t)
+    return f"{where_}: {f.message}" if where_ and where_ not in short(f.message) else f.message
 
 
 def _fixture_cases(rep, fx, planned):
@@ -152,11 +165,12 @@ def _fixture_cases(rep, fx, planned):
         if f.fixture == fx.name:
             cases.get(shape_of(f), checks).add(f)
     errors = [f for f in checks.findings if kind(f) == "error"]
+    why = "; ".join(dict.fromkeys(f"{f.rule} " + (" ".join(x for x in where(f) if x) or short(f.message, 80))
+                                  for f in errors))
     for key, c in cases.items():
         if key not in runs and not c.findings:
-            why = "; ".join(f"[{f.rule}] {short(f.message, 100)}" for f in errors)
-            c.problems.append(f"{fx.name} {key[0]} O{key[1]} was not measured"
-                              + (f": {why}" if why else " (no library was built for it)"))
+            c.problems.append(f"{fx.name} {key[0]} O{key[1]} was not measured: "
+                              + (f"{why} (see {fx.name}.checks)" if why else "no library was built for it"))
     return list(cases.values()) + [checks]
 
 
@@ -231,10 +245,7 @@ def _outcome_xml(el, c, outcome):
     if first is None:
         msg, typ = c.problems[0], "not-measured"
     else:
-        gen, frs = where(first)
-        loc = frs or gen
-        msg = first.message if not loc or loc in short(first.message) else f"{loc}: {first.message}"
-        typ = first.rule
+        msg, typ = _message(first), first.rule
     body = "\n\n".join(c.problems + [_text(f) for f in c.findings])
     ET.SubElement(el, outcome, {"message": _clean(short(msg)), "type": typ}).text = _clean(body)
 
