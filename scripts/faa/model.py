@@ -446,18 +446,23 @@ class FixtureResult:
     size_of: dict = field(default_factory=dict)     # mode -> bytes
     runs: list = field(default_factory=list)        # [RunResult], sorted by (mode, opt)
     coverage: dict | None = None
+    # The allocating shape's allocation sites with calls per dispatch
+    # (sites.table: {source, mode, opt, constructions, dispatches, destroys,
+    # step_dispatches, sites: [...]}); None when Valgrind did not run it.
+    alloc_sites: dict | None = None
 
     def to_json(self):
         return {"name": self.name, "system": self.system, "source": self.source,
                 "nostd": self.nostd, "size_of": self.size_of,
-                "runs": [r.to_json() for r in self.runs], "coverage": self.coverage}
+                "runs": [r.to_json() for r in self.runs], "coverage": self.coverage,
+                "alloc_sites": self.alloc_sites}
 
     @classmethod
     def from_json(cls, d):
         return cls(name=d["name"], system=d.get("system", ""), source=d.get("source"),
                    nostd=d.get("nostd", ""), size_of=d.get("size_of") or {},
                    runs=[RunResult.from_json(r) for r in d.get("runs") or []],
-                   coverage=d.get("coverage"))
+                   coverage=d.get("coverage"), alloc_sites=d.get("alloc_sites"))
 
 
 @dataclass

@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import procs
+from . import procs, sites as alloc_sites
 from .progress import Phase
 
 STEADY_REPEAT = 20          # steady cycles under Valgrind (it is ~50x slower)
@@ -55,6 +55,9 @@ class Memcheck:
     # Valgrind's stacks through the generated module (parse_xtree):
     # [{"frames": [[function, file, line], ...innermost first], "allocs": n, "frees": n}]
     stacks: list = field(default_factory=list)
+    # Every allocating stack through the module, cut to the module's and the
+    # fixture's ABI frames, uncapped (sites.collect; sites.table reads them)
+    sites: list = field(default_factory=list)
 
 
 _FIXTURE = re.compile(r"^\*\*\d+\*\* FAA-FIXTURE (\S+)")
@@ -116,12 +119,13 @@ def _run_tool(cmd, result, tool):
 
 
 def memcheck(valgrind, runner, lib, logdir, prefixes=("fx_",), module_names=None,
-             repeat=STEADY_REPEAT):
+             repeat=STEADY_REPEAT, sites=False):
     """One memcheck run of faa-run over `lib` and the fixtures of `prefixes`
     (a bundle: bundle.py); returns {prefix: Memcheck}.  Errors and leaks are
     the run's, so every fixture of the run shares them; the windows and the
     xtree stacks (kept when they pass through the fixture's generated
-    module, `module_names` {prefix: file name}) are each fixture's own."""
+    module, `module_names` {prefix: file name}) are each fixture's own;
+    with `sites`, so are all their allocating stacks (sites.collect)."""
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / (Path(lib).stem + ".memcheck.log")
     xtree = logdir / (Path(lib).stem + ".xtree.ms")
@@ -149,11 +153,13 @@ def memcheck(valgrind, runner, lib, logdir, prefixes=("fx_",), module_names=None
         run.ok = True
     tree = xtree.read_text(errors="replace") if xtree.exists() else ""
     parts = split_fixtures(text, default=prefixes[0])
+    collected = alloc_sites.collect(tree, module_names or {}) if sites and tree else {}
     out = {}
     for pfx in prefixes:
         name = (module_names or {}).get(pfx)
         out[pfx] = dataclasses.replace(run, windows=parse_trace(parts.get(pfx, "")),
-                                       stacks=parse_xtree(tree, name) if name and tree else [])
+                                       stacks=parse_xtree(tree, name) if name and tree else [],
+                                       sites=collected.get(pfx, []))
     return out
 
 
@@ -349,14 +355,15 @@ class ValgrindRun:
     skipped: str | None = None
 
 
-def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse):
+def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse, sites=False):
     prefixes = tuple(m.prefix for m in ms)
     names = {m.prefix: modules[(m.fixture, m.mode)].name
              for m in ms if modules.get((m.fixture, m.mode))}
     from . import tools
-    key = [tools.stamp(lib), tools.stamp(runner), version, "memcheck", STEADY_REPEAT]
+    key = [tools.stamp(lib), tools.stamp(runner), version, "memcheck+sites" if sites else "memcheck",
+           STEADY_REPEAT]
     return cached(memcheck, key, logdir / f"{lib.stem}.memcheck.json", prefixes, valgrind_bin,
-                  str(runner), str(lib), logdir, prefixes, names, reuse=reuse,
+                  str(runner), str(lib), logdir, prefixes, names, STEADY_REPEAT, sites, reuse=reuse,
                   load=lambda d: {p: Memcheck(**r) for p, r in d.items()},
                   dump=lambda res: {p: dataclasses.asdict(r) for p, r in res.items()},
                   ok=lambda res: all(r.ok for r in res.values()))
@@ -381,7 +388,9 @@ def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True,
     opt-level of each shape, one Valgrind process per library (a bundle's
     fixtures in turn: faa-run LIB PREFIX...), each result cached by the
     library's build stamp.  `modules` {(fixture, mode): generated module}
-    selects the xtree stacks kept for attribution."""
+    selects the xtree stacks kept for attribution; the allocating
+    libraries of the lowest opt-level also keep every allocating stack
+    (sites.py)."""
     from concurrent.futures import ThreadPoolExecutor
     runner = Path(runner)
     if not valgrind_bin or not runner.exists():
@@ -392,9 +401,10 @@ def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True,
     for m in measurements:
         if m.verdict:
             libs.setdefault(Path(m.meta_lib), []).append(m)
-    top = {}
+    top, low = {}, {}
     for ms in libs.values():
         top[ms[0].mode] = max(top.get(ms[0].mode, -1), ms[0].opt)
+        low[ms[0].mode] = min(low.get(ms[0].mode, 9), ms[0].opt)
     jobs_ = [(lib, ms, "memcheck") for lib, ms in libs.items()] + [
         (lib, ms, "massif") for lib, ms in libs.items() if ms[0].opt == top[ms[0].mode]]
     progress(f"audit: Valgrind: {len(jobs_)} run(s) over {len(libs)} librar(ies) "
@@ -405,7 +415,9 @@ def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True,
     def one(job):
         lib, ms, tool = job
         if tool == "memcheck":
-            return job, _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse)
+            sites = ms[0].mode == "alloc" and ms[0].opt == low["alloc"]
+            return job, _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse,
+                                      sites)
         return job, _massif_job(valgrind_bin, runner, version, lib, ms, logdir, reuse)
 
     out = ValgrindRun()
