@@ -379,8 +379,11 @@ class GitHubRun:
                 continue
             res["ran"] = True
             if "uses" in step:
-                self.uses(step, ctx, state)
-                print(f"[{label}] {name}: {step['uses']} stood in for")
+                try:
+                    self.uses(step, ctx, state)
+                except AssertionError as e:    # the step fails, as on the service
+                    res["error"], state["ok"] = str(e), False
+                print(f"[{label}] {name}: {step['uses']} stood in for {res.get('error', '')}")
                 continue
             res["log"] = files / f"step{i:02}.log"
             res["rc"] = self.run_step(step, ctx, state, res["log"])
@@ -473,6 +476,7 @@ def assert_steps_passed(run):
     ran = 0
     for label, steps in run.results.items():
         for s in steps:
+            assert "error" not in s, f"{run.name}: job {label}, step {s['name']!r}: {s.get('error')}"
             if s["rc"] is not None:
                 ran += 1
                 assert s["rc"] == 0, (f"{run.name}: job {label}, step {s['name']!r} exited "
@@ -502,7 +506,9 @@ def test_github_runs_once_per_pull_request_push_and_on_the_default_branch(name):
     assert not (on["pull_request"] or {}).get("branches"), "every pull request"
 
 
-def pr_context(event, number=None, ref="refs/heads/main"):
+def pr_context(event, number=None):
+    """The github context of a pull_request event for PR `number`, or of a push to main."""
+    ref = f"refs/pull/{number}/merge" if number else "refs/heads/main"
     pr = {"number": number} if number else None
     return {"github": {"event_name": event, "ref": ref, "event": {"pull_request": pr}}}
 
@@ -514,8 +520,10 @@ def test_github_a_newer_push_to_a_pull_request_cancels_its_older_run(name):
                       pr_context("push"))
     group = {k: substitute(conc["group"], c) for k, c in (("pr1", pr1), ("pr2", pr2), ("push", push))}
     assert len(set(group.values())) == 3, group
-    assert substitute(conc["cancel-in-progress"], pr1) == "true"
-    assert substitute(conc["cancel-in-progress"], push) == "false"
+    cancel = {k: str(substitute(conc["cancel-in-progress"], c)).lower() for k, c in
+              (("pull request", pr1), ("push to main", push))}
+    assert cancel == {"pull request": "true", "push to main": "false"}, \
+        "cancel superseded PR runs, never a push to the default branch"
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -535,9 +543,11 @@ def test_the_audit_checkout_is_pinned_to_a_commit():
     checkouts = [s for s in wf["jobs"]["alloc-audit"]["steps"]
                  if s.get("uses", "").startswith("actions/checkout@") and "repository" in s.get("with", {})]
     assert len(checkouts) == 1
-    assert re.fullmatch(r"[0-9a-f]{40}", substitute(checkouts[0]["with"]["ref"], ctx))
+    ref = substitute(checkouts[0]["with"].get("ref", ""), ctx)
+    assert re.fullmatch(r"[0-9a-f]{40}", ref), f"alloc-audit.yml: audit ref {ref!r} is not a commit"
+    ref = load("gitlab-ci.yml")["alloc-audit"]["variables"]["AUDIT_REF"]
+    assert re.fullmatch(r"[0-9a-f]{40}", ref), f"gitlab-ci.yml: AUDIT_REF {ref!r} is not a commit"
     gitlab = load("gitlab-ci.yml")["alloc-audit"]
-    assert re.fullmatch(r"[0-9a-f]{40}", gitlab["variables"]["AUDIT_REF"])
     assert any('"$AUDIT_REF"' in line for line in gitlab["script"])
 
 
@@ -561,20 +571,41 @@ def test_gitlab_runs_for_merge_requests_and_the_default_branch_only(event, runs)
     assert gitlab_rule_matches(rules, dict(event, CI_DEFAULT_BRANCH="main")) == runs
 
 
-def test_the_annotations_step_follows_the_audit():
-    """alloc-audit.yml passes `--annotations github` exactly when `audit run
-    --help` offers it; until then the example only says how to add it."""
-    r = subprocess.run([str(SCRIPTS / "audit"), "run", "--help"], capture_output=True,
+# Options the examples take up as soon as the audit has them: (example,
+# the option in `audit run --help`, how the example passes it).
+AS_SOON_AS_OFFERED = [
+    ("alloc-audit.yml", "--annotations", "--annotations github"),
+    ("gitlab-ci.yml", "--junit-flavour", "--junit-flavour gitlab"),
+]
+
+
+@pytest.fixture(scope="module")
+def help_at_head(tmp_path_factory):
+    """`audit run --help` of the audit at HEAD, the commit the examples run here."""
+    d = tmp_path_factory.mktemp("head")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "scripts"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(d)], input=archive, check=True)
+    r = subprocess.run([str(d / "scripts/audit"), "run", "--help"], capture_output=True,
                        text=True, timeout=60)
-    help_text = r.stdout
-    assert r.returncode == 0 and "--strict" in help_text, r.stderr
-    offered = "--annotations" in help_text
-    steps = load("alloc-audit.yml")["jobs"]["alloc-audit"]["steps"]
-    used = any("--annotations github" in s.get("run", "") for s in steps)
-    assert used == offered, ("audit run now has --annotations: add `--annotations github` to "
-                             "the Audit step of examples/ci/alloc-audit.yml" if offered else
-                             "the example uses --annotations, which `audit run` does not have")
-    assert "--annotations github" in (EXAMPLES / "alloc-audit.yml").read_text()
+    assert r.returncode == 0 and "--strict" in r.stdout, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("name, option, usage", AS_SOON_AS_OFFERED)
+def test_an_option_the_audit_offers_is_used_and_one_it_lacks_is_only_described(
+        help_at_head, name, option, usage):
+    """Until the audit at HEAD has the option, the example only says how to
+    add it (a comment); once it has it, the example passes it."""
+    offered = option in help_at_head
+    doc = load(name)
+    jobs = doc["jobs"].values() if "jobs" in doc else [doc["alloc-audit"]]
+    commands = [s.get("run", "") for j in jobs for s in j.get("steps", [])]
+    commands += [line for j in jobs for line in j.get("script", [])]
+    used = any(usage in c for c in commands)
+    assert used == offered, (f"audit run now has {option}: pass `{usage}` in examples/ci/{name}"
+                             if offered else f"{name} passes {option}, which `audit run` lacks")
+    assert usage in (EXAMPLES / name).read_text(), f"{name} should say how to add `{usage}`"
 
 
 # ---- the tests: the examples run ----------------------------------------
