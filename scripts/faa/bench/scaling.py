@@ -105,8 +105,9 @@ def print_scaling(s):
             f"{p['cpu_per_fixture_s']:>8.2f} {fmt(s['ratios'].get(str(p['fixtures'])), '.2f'):>8}  "
             f"{p['loadavg_start'][0]:>5.2f}->{p['loadavg_end'][0]:<5.2f}  {p['status']:>4}"
             f"{'' if p['complete'] else ' INCOMPLETE'}  {per}")
-    word = {True: "flat", False: "SUPERLINEAR", None: "n/a (a corpus did not run whole or did not pass)"}
-    say(f"verdict: {word[s['flat']]} ({verdict(s['flat'])}): worst CPU s/fixture {fmt(s['worst_ratio'], '.2f')}x "
+    word = {True: f"flat (target {verdict(True)})", False: f"SUPERLINEAR (target {verdict(False)})",
+            None: "n/a: a corpus did not run through every phase or did not pass (see its log)"}
+    say(f"verdict: {word[s['flat']]}; worst CPU s/fixture {fmt(s['worst_ratio'], '.2f')}x "
         f"the smallest corpus's; total CPU grows as fixtures^{fmt(s['exponent'], '.2f')} (1 = linear); "
         f"rule: {s['rule']}")
     say()
