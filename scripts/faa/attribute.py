@@ -220,15 +220,16 @@ def _in_module(file, mod):
 _CONSTRUCTORS = ("__create", "new")
 
 
-def locate(frames, module):
-    """frames: [(function, file, line)] innermost first -> Site or None."""
+def locate(frames, module, mm=None):
+    """frames: [(function, file, line)] innermost first -> Site or None.
+    `mm`: the module's ModuleMap, for a caller that locates many stacks in it."""
     if not frames or not module:
         return None
     mod = Path(module).resolve()
     own = [(f, ln) for f, file, ln in frames if _in_module(file, mod)]
     if not own:
         return None
-    mm = ModuleMap(mod)
+    mm = mm or ModuleMap(mod)
     mine = [(f, ln) for f, ln in own if ln > 0]
     if own[0][1] <= 0:
         # No line for the innermost function of the module: rustc 1.63 gives

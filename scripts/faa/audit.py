@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import progress as progress_mod
-from . import (build, coverage, gate, html, model, procs, report, run, scenario, shard, tools,
-               valgrind, variant, workdir)
+from . import (build, coverage, gate, html, junit, model, procs, report, run, scenario, shard, sites,
+               tools, valgrind, variant, workdir)
 from .errors import EXIT_GATE, EXIT_OK, ToolMissing, UsageError
 
 ROOT = tools.ROOT
@@ -56,6 +56,8 @@ class Options:
     interposer: str | None = None
     verbose: bool = False
     quiet: bool = False          # -q: only the findings and the verdict
+    junit_flavour: str = "plain"     # --junit-flavour plain | gitlab (junit.FLAVOURS)
+    annotations: str | None = None   # --annotations github
     color: str = "auto"          # --color auto | always | never (NO_COLOR: never)
     shard: object = None               # --shard K/N (a shard.Spec): this machine's 1/N of the selection
     shard_costs: str | None = None     # --shard-costs FILE: balance the shards by its costs
@@ -241,7 +243,7 @@ def _reports_dir(opts, tree):
     return d
 
 
-def _replace_reports(reports_dir, rep, criterion, prev=None):
+def _replace_reports(reports_dir, rep, criterion, prev=None, junit_flavour="plain"):
     """The previous run's report files, all of them, replaced by this
     run's (report.md compared with `prev`, a report.Previous); a stopping
     signal waits until the set is complete."""
@@ -249,7 +251,7 @@ def _replace_reports(reports_dir, rep, criterion, prev=None):
         reports_dir.mkdir(parents=True, exist_ok=True)
         for old in report.REPORT_FILES:
             (reports_dir / old).unlink(missing_ok=True)
-        report.write_reports(rep, reports_dir, prev)
+        report.write_reports(rep, reports_dir, prev, junit_flavour=junit_flavour)
         if criterion.exists():
             report.write_atomic(reports_dir / "criterion.xml",
                                 criterion.read_text(encoding="utf-8", errors="replace"))
@@ -377,15 +379,19 @@ def write_report(opts, target, tree, reports_dir, r):
                        performance=report.performance(tree.reports / "bench.json"),
                        massif=r.vg.massif, work_dir=tree.work, fixtures_dir=opts.fixtures_dir)
     rep.shard = target.shard
+    sites.attach(rep, r.vg.results, r.outcomes, tree.work)
     prev = opts.baseline or (BASELINE if target.compiler.bundled and BASELINE.exists() else None)
     _replace_reports(reports_dir, rep, tree.work / "criterion.xml",
-                     report.previous(prev, rep) if prev else None)
+                     report.previous(prev, rep) if prev else None, junit_flavour=opts.junit_flavour)
     shard.record_costs(tree.work / "costs.json", r.outcomes)
     if opts.verbose and r.harness and r.harness.output:
         print(r.harness.output)
     for f in r.findings:
         word = progress_mod.paint("FAIL", "fail") if f.failure else progress_mod.paint("note", "note")
         print(f"{word} [{f.rule}] {f.message}")
+    if opts.annotations:
+        for line in junit.annotations(rep, opts.annotations):
+            print(line)
     nfail = sum(f.failure for f in r.findings)
     verdict = report.verdict_word(status, r.unchecked)
     print(f"audit: {progress_mod.paint(verdict, 'pass' if status == 0 else 'fail')} — {len(ms)} librar"

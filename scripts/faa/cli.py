@@ -9,7 +9,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from . import (VERSION, audit, bench, build, compare, model, mutate, procs, progress, release, report,
+from . import (VERSION, audit, bench, build, compare, junit, model, mutate, procs, progress, release, report,
                shard, tools, variant)
 from .errors import EXIT_GATE, EXIT_OK, EXIT_USAGE, AuditError, UsageError, positive_int
 
@@ -196,6 +196,13 @@ def _add_run(sub):
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.add_argument("-q", "--quiet", action="store_true",
                    help="print only the findings and the verdict (no progress, no table)")
+    r.add_argument("--junit-flavour", choices=junit.FLAVOURS, default="plain",
+                   help="junit.xml valid against the strict JUnit schema (plain, the default), or with "
+                        "file/line attributes on each failing testcase for GitLab and similar readers "
+                        "(gitlab; the strict schema refuses them)")
+    r.add_argument("--annotations", choices=junit.ANNOTATIONS, default=None,
+                   help="also print one CI annotation per finding that names a .frs or generated line "
+                        "(github: ::error file=F,line=N,title=T::MSG workflow commands)")
     r.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour PASS/FAIL/note: auto = on a terminal unless NO_COLOR is set "
                         "(default: %(default)s)")

@@ -72,9 +72,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import compare, provenance
+from . import junit as junitxml
 from .tools import ROOT
 from .errors import UsageError
-from .model import (CREATE, Baseline, BenchResult, FixtureResult, Report, RunResult, WindowKey,
+from .model import (CREATE, Baseline, BenchResult, FixtureResult, Report, RunResult,
                     write_atomic)
 # What `audit publish` copies; the run also leaves the harness's own JUnit
 # (criterion.xml).  A run replaces REPORT_FILES all at once at its end
@@ -82,8 +83,9 @@ from .model import (CREATE, Baseline, BenchResult, FixtureResult, Report, RunRes
 # set as it was (criterion.xml is written to WORK by the harness and copied
 # in then).
 PUBLISHED_FILES = ("report.json", "report.md", "report.html", "junit.xml",
-                   "allocs_per_dispatch.png", "massif.png")
-REPORT_FILES = PUBLISHED_FILES + ("criterion.xml",)
+                   "allocs_per_dispatch.png")
+# massif.png: what runs before the live-peak table drew; removed when found
+REPORT_FILES = PUBLISHED_FILES + ("criterion.xml", "massif.png")
 
 
 def _cell(w):
@@ -545,57 +547,12 @@ def markdown(rep, prev=None):
     return "\n".join(lines) + "\n"
 
 
-def _junit_cases(rep):
-    """[(name, [failure message])] and {name: skip message} of a model.Report."""
-    cases = []
-    for fx in rep.fixtures:
-        msgs = [f.message for f in rep.failures if f.fixture == fx.name]
-        for r in fx.runs:
-            mine = [m for m in msgs if f" {r.mode} O{r.opt}" in m or
-                    ("no_alloc" in m and r.mode == "noalloc" and f"O{r.opt}" in m)]
-            cases.append((f"{fx.name}.{r.mode}.O{r.opt}", mine))
-        rest = [m for m in msgs if not any(m in c[1] for c in cases)]
-        if rest:
-            cases.append((f"{fx.name}.checks", rest))
-    for x in rep.rejects:
-        cases.append((f"reject.{x['fixture']}", [] if x["ok"] else [x["message"]]))
-    cases.append(("audit.global", [f.message for f in rep.failures if f.fixture == "*"]))
-    skipped = {}
-    if not rep.strict:
-        for u, why in rep.unchecked_why.items():
-            skipped[f"unchecked.{u.replace(' ', '_')}"] = f"not checked: {why}"
-    for name, why in sorted(rep.skipped.items()):
-        skipped[f"skipped.{name}"] = f"fixtures/SKIP.toml: {why}"
-    return cases + [(name, []) for name in skipped], skipped
-
-
-def junit(rep):
-    """One testcase per fixture x shape x opt-level and per reject fixture;
-    a failure carries every finding about that fixture."""
-    from xml.sax.saxutils import escape, quoteattr
-    cases, skipped = _junit_cases(rep)
-    fails = sum(1 for _, m in cases if m)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="frame-alloc-audit" tests="{len(cases)}" failures="{fails}">',
-           f'<testsuite name={quoteattr(rep.compiler["name"] + " " + rep.compiler["version"])} '
-           f'tests="{len(cases)}" failures="{fails}" skipped="{len(skipped)}">']
-    for name, msgs in cases:
-        out.append(f'<testcase classname="frame-alloc-audit" name={quoteattr(name)}>')
-        if name in skipped:
-            out.append(f'<skipped message={quoteattr(skipped[name])}/>')
-        if msgs:
-            out.append(f'<failure message={quoteattr(msgs[0][:200])}>{escape(chr(10).join(msgs))}</failure>')
-        out.append("</testcase>")
-    out += ["</testsuite>", "</testsuites>"]
-    return "\n".join(out) + "\n"
-
-
-def write_reports(rep, outdir, prev=None):
+def write_reports(rep, outdir, prev=None, junit_flavour="plain"):
     """report.json, report.md (against the Previous `prev`, if any) and
-    junit.xml of a model.Report."""
+    junit.xml (junit.py, in `junit_flavour`) of a model.Report."""
     rep.write(Path(outdir) / "report.json")
     write_atomic(Path(outdir) / "report.md", markdown(rep, prev))
-    write_atomic(Path(outdir) / "junit.xml", junit(rep))
+    junitxml.write(rep, Path(outdir) / "junit.xml", flavour=junit_flavour)
 
 
 def _rel(path):

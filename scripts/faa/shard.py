@@ -254,7 +254,8 @@ def combine(shards):
         fixtures=sorted((fx for r in reps for fx in r.fixtures), key=lambda fx: order[fx.name]),
         rejects=list(rejects.values()),
         performance=next((r.performance for r in reps if r.performance is not None), None),
-        massif=[m for r in reps for m in r.massif], shard=None)
+        massif=[m for r in reps for m in r.massif], shard=None,
+        provenance=reps[0].provenance)
 
 
 def merge(dirs):

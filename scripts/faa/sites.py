@@ -151,12 +151,13 @@ class _Locator:
 
     def __init__(self, module):
         self.module = Path(module).resolve()
+        self.map = attribute.ModuleMap(self.module)
         self.seen = {}
 
     def __call__(self, frames):
         own = tuple(tuple(f) for f in frames if Path(f[1]).name == self.module.name)
         if own not in self.seen:
-            self.seen[own] = attribute.locate(list(own), self.module)
+            self.seen[own] = attribute.locate(list(own), self.module, self.map)
         return self.seen[own]
 
 

@@ -154,11 +154,12 @@ def memcheck(valgrind, runner, lib, logdir, prefixes=("fx_",), module_names=None
     tree = xtree.read_text(errors="replace") if xtree.exists() else ""
     parts = split_fixtures(text, default=prefixes[0])
     collected = alloc_sites.collect(tree, module_names or {}) if sites and tree else {}
+    stacks = parse_xtree_modules(tree, [n for n in (module_names or {}).values() if n]) if tree else {}
     out = {}
     for pfx in prefixes:
         name = (module_names or {}).get(pfx)
         out[pfx] = dataclasses.replace(run, windows=parse_trace(parts.get(pfx, "")),
-                                       stacks=parse_xtree(tree, name) if name and tree else [],
+                                       stacks=stacks.get(name, []) if name else [],
                                        sites=collected.get(pfx, []))
     return out
 
@@ -209,12 +210,21 @@ def parse_xtree(text, module_name, limit=200):
     """Stacks through `module_name` from an --xtree-memory=full file in
     Massif format: one detailed tree per event; a root-to-leaf path is one
     stack (innermost frame first) and its leaf's count is that stack's."""
-    stacks, event, path = {}, None, []
+    return parse_xtree_modules(text, [module_name], limit)[module_name]
+
+
+def parse_xtree_modules(text, module_names, limit=200):
+    """parse_xtree for several modules in one pass over the tree (a
+    bundle's memcheck run: one tree, a module per fixture):
+    {module name: stacks through it}."""
+    names = set(module_names)
+    found = {n: {} for n in names}
+    event, path, bases = None, [], []     # bases: each frame's file name
     for line in text.splitlines():
         if line.startswith("n") and ":" in line and not line.startswith(" "):
             ev = line.split()[2] if len(line.split()) > 2 else ""
             event = _XT_EVENTS.get(ev)
-            path = []
+            path, bases = [], []
             continue
         if event is None:
             continue
@@ -223,13 +233,16 @@ def parse_xtree(text, module_name, limit=200):
             continue
         depth, children, count, rest = len(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
         del path[depth - 1:]
+        del bases[depth - 1:]
         f = _XT_FRAME.match(rest)
         path.append((f.group(1), f.group(2), int(f.group(3))) if f else (rest, "", 0))
-        if children == 0 and count and any(Path(fr[1]).name == module_name for fr in path):
-            key = tuple(path)
-            st = stacks.setdefault(key, {"frames": [list(fr) for fr in path], "allocs": 0, "frees": 0})
-            st[event] += count
-    return list(stacks.values())[:limit]
+        bases.append(f.group(2).rsplit("/", 1)[-1] if f else "")
+        if children == 0 and count:
+            for name in names.intersection(bases):
+                st = found[name].setdefault(tuple(path), {"frames": [list(fr) for fr in path],
+                                                          "allocs": 0, "frees": 0})
+                st[event] += count
+    return {n: list(stacks.values())[:limit] for n, stacks in found.items()}
 
 
 def _sites(mc, module, entry):

@@ -37,7 +37,7 @@ def test_a_run_leaves_all_report_files(run_dir):
     assert "| port_reset | noalloc | O3 | 0.00 | 0 |" in md
     html = (run_dir / "report.html").read_text()
     assert "PortReset" in html and "allocs_per_dispatch.png" in html
-    assert 'name="port_reset.alloc.O0"' in (run_dir / "junit.xml").read_text()
+    assert '<testcase name="alloc.O0" classname="port_reset"' in (run_dir / "junit.xml").read_text()
 
 
 def test_valgrind_agrees_with_the_interposer_and_memcheck_is_clean(run_dir):
@@ -66,8 +66,10 @@ def test_compare_and_publish(run_dir, build_dir, tmp_path):
     assert status == 1 and "REGRESSION" in text
     status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
     assert status == 0, text
-    (dest,) = (tmp_path / "pub").iterdir()
+    (dest,) = [p for p in (tmp_path / "pub").iterdir() if p.is_dir()]
     assert dest.name.startswith("frc-") and (dest / "report.html").exists()
+    assert (dest / "report.json.gz").exists() and not (dest / "report.json").exists()
+    assert (tmp_path / "pub" / "index.md").exists()
     status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
     assert status == 2 and "--force" in text
 
@@ -142,7 +144,7 @@ def test_broken_external_compiler_fails_per_fixture_and_the_audit_goes_on(build_
     assert (tmp_path / "r" / "report.json").exists()
     if name == "no_noalloc":
         # the allocating shape was still audited with the external compiler
-        assert "port_reset.alloc.O0" in (tmp_path / "r" / "junit.xml").read_text()
+        assert '<testcase name="alloc.O0" classname="port_reset"' in (tmp_path / "r" / "junit.xml").read_text()
 
 
 def test_unwritable_report_dir_is_a_clear_error(build_dir, tmp_path):

@@ -260,7 +260,7 @@ def test_a_fixture_without_scenario_fails_unless_skip_toml_gives_the_reason(buil
     assert rep["skipped"] == [{"fixture": "forgotten", "reason": "a copy of debounce_button, kept for the docs"}]
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "`forgotten`: a copy of debounce_button" in md
-    assert 'name="skipped.forgotten"' in (tmp_path / "rep" / "junit.xml").read_text()
+    assert 'name="scenario" classname="forgotten"' in (tmp_path / "rep" / "junit.xml").read_text()
     assert "forgotten" in (tmp_path / "rep" / "report.html").read_text()
 
 

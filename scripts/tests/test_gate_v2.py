@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from faa import attribute, gate, report, run, valgrind
+from faa import attribute, gate, junit, report, run, valgrind
 from faa.model import Measurement, Report, Window
 
 CAL_ENTRIES = ([{"fn": k, "kind": k, "calls": 1} for k in gate.CALIBRATED_KINDS]
@@ -332,9 +332,9 @@ def test_report_files_show_unchecked_and_skips():
                  skipped={"big": "needs E042"})
     md = report.markdown(rep)
     assert "**PASS (unchecked: coverage, second counter)**" in md and "`big`: needs E042" in md
-    xml = report.junit(rep)
-    assert 'name="unchecked.second_counter"' in xml and 'skipped message="not checked: --valgrind off"' in xml
-    assert 'name="skipped.big"' in xml
+    xml = junit.render(rep)
+    assert 'name="second_counter" classname="audit"' in xml and '<skipped message="not checked: --valgrind off"' in xml
+    assert 'name="scenario" classname="big"' in xml
 
 
 def fixtures_dir(tmp_path, names, skip=None):

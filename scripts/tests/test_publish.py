@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, SCRIPTS
-from faa import release, report
+from faa import release, junit, report
 from faa.errors import UsageError
 from faa.model import Report, Window
 from test_report_md import PROV, failing, passing
@@ -28,7 +28,7 @@ def run_dir(tmp_path, rep, name="run"):
     d.mkdir()
     rep.write(d / "report.json")
     (d / "report.md").write_text(report.markdown(rep))
-    (d / "junit.xml").write_text(report.junit(rep))
+    (d / "junit.xml").write_text(junit.render(rep))
     (d / "report.html").write_text("<html></html>")
     return d
 

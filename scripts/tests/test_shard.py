@@ -102,11 +102,14 @@ def normal(doc):
                        together, and the series is an instruction clock: kept
                        as the set of (shape, opt-level, fixture) profiled;
       findings         a run lists them stage by stage over all its fixtures,
-                       merge shard by shard: compared as a sorted list.
+                       merge shard by shard: compared as a sorted list;
+      provenance       the date and host of each run (a merge keeps shard 1's):
+                       dropped.
     Everything else (every window's counts, steps, calls, steady rows,
     observation pass, calibration, size_of, nostd, coverage, rejects,
     unchecked, skipped, compiler, verdict, exit status, shard) must be equal."""
     d = json.loads(json.dumps(doc))
+    d.pop("provenance", None)
     for fx in d["fixtures"]:
         for r in fx["runs"]:
             r["timing"] = r["timing"] is not None

@@ -107,8 +107,6 @@ def test_the_table_round_trips_through_report_json_and_its_schema(port_reset, tm
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the lead to call sites.attach in audit.write_report "
-                                       "(REQUESTS.md, helper K); remove this marker then")
 def test_the_audits_report_json_carries_the_table(port_reset):
     fx, = [f for f in port_reset.report["fixtures"] if f["name"] == "port_reset"]
     assert fx["alloc_sites"]["sites"] and fx["alloc_sites"]["dispatches"] == 46
