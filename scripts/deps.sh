@@ -45,14 +45,14 @@ if [ "$(id -u)" = 0 ] && [ "${FAA_DEPS_DRY_RUN:-0}" = 0 ]; then
     apt-get update -q >/dev/null
     if [ -n "$need" ]; then
         # shellcheck disable=SC2086
-        apt-get install -y -q $need
+        apt-get install -y -q --no-install-recommends $need
     fi
     for p in $extra; do
-        apt-get install -y -q "$p" ||
+        apt-get install -y -q --no-install-recommends "$p" ||
             echo "deps: could not install optional package $p (the checks that need it will say SKIP)" >&2
     done
 else
     echo "deps: missing Debian packages; run as root:" >&2
-    echo "    apt-get update && apt-get install -y$want" >&2
+    echo "    apt-get update && apt-get install -y --no-install-recommends$want" >&2
     exit 3
 fi

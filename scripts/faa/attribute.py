@@ -230,14 +230,15 @@ def locate(frames, module, mm=None):
     if not own:
         return None
     mm = mm or ModuleMap(mod)
-    mine = [(f, ln) for f, ln in own if ln > 0]
-    if own[0][1] <= 0:
-        # No line for the innermost function of the module: rustc 1.63 gives
-        # drop glue inlined at O3 line 0 in its caller.  Its `fn` line, not
-        # the next frame's line in the caller's caller, says whose it is.
-        header = mm.fn_header(own[0][0])
-        if header:
-            mine.insert(0, (own[0][0], header))
+    # A frame of the module with no line: rustc 1.63 gives drop glue inlined
+    # at O3 line 0 in its caller.  The function's own `fn` line, not the
+    # next frame's line in the caller's caller, says whose the call is.
+    mine = []
+    for f, ln in own:
+        if ln <= 0:
+            ln = mm.fn_header(f) or 0
+        if ln > 0:
+            mine.append((f, ln))
     if not mine:
         return None
     func, line = mine[0]

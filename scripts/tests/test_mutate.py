@@ -348,3 +348,23 @@ def test_a_broken_kind_the_self_test_stays_green_for_fails(monkeypatch, tmp_path
     assert "self-test red for every broken kind: 13/15" in out
     assert re.search(r"^sbrk\s+sbrk\s+0/1\s+1/1\s+GREEN$", out, re.M)
     assert re.search(r"^brk\s.*not built", out, re.M)
+
+
+def test_the_old_rustc_allowance_is_narrow():
+    """rustc < 1.73 names an inlined Drop's call at O3 by the handler's fn
+    line: accepted for the spec marked so, with that rustc, at O3 only."""
+    from faa import mutate
+    spec = next(s for s in mutate.catalogue(10) if s.name == "drop")
+    assert spec.old_rustc_fn_line
+    m = mutate.Mutant(spec=spec, source="", line=448, frs="x.frs:26", site_fn_line=356)
+    o3 = {"rule": "zero", "opt": 3, "gen": "m.rs:356", "message": ""}
+    o0 = {"rule": "zero", "opt": 0, "gen": "m.rs:448", "message": ""}
+    old = {"provenance": {"rustc": "rustc 1.63.0"}}
+    new = {"provenance": {"rustc": "rustc 1.95.0 (59807616e 2026-04-14)"}}
+    assert mutate._old_rustc_fn_line(m, old, [o0, o3], "m.rs")
+    assert not mutate._old_rustc_fn_line(m, new, [o0, o3], "m.rs")          # a newer rustc: exact lines
+    assert not mutate._old_rustc_fn_line(m, old, [dict(o3, gen="m.rs:300")], "m.rs")   # another line
+    assert not mutate._old_rustc_fn_line(m, old, [dict(o0, gen="m.rs:356")], "m.rs")   # O0 must be exact
+    other = mutate.Mutant(spec=next(s for s in mutate.catalogue(10) if s.name == "helper"), source="",
+                          line=448, frs="x.frs:26", site_fn_line=356)
+    assert not mutate._old_rustc_fn_line(other, old, [o0, o3], "m.rs")      # only the marked spec
