@@ -10,7 +10,7 @@
 # apt-get line, exit 3), even as root — for tests and for a look first.
 set -eu
 
-required="gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest python3-jsonschema libunwind-dev libdw-dev binutils"
+required="gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest python3-jsonschema python3-yaml libunwind-dev libdw-dev binutils"
 optional="valgrind python3-jinja2 python3-matplotlib clang libclang-rt-14-dev libxml2-utils cmark-gfm"
 
 installed() {

@@ -44,14 +44,14 @@ def test_dpkg_query_is_called_the_way_the_fake_expects(tmp_path):
 def test_non_root_prints_the_exact_apt_get_line_and_exits_3(tmp_path):
     r = run(tmp_path, ["libcriterion-dev", "valgrind"])
     assert r.returncode == 3, r.stderr
-    assert "    apt-get update && apt-get install -y libcriterion-dev valgrind\n" in r.stderr
+    assert "    apt-get update && apt-get install -y --no-install-recommends libcriterion-dev valgrind\n" in r.stderr
     assert "MUST NOT RUN" not in r.stderr
 
 
 def test_dry_run_as_root_never_installs(tmp_path):
     r = run(tmp_path, ["meson", "clang", "libclang-rt-14-dev"], uid=0, FAA_DEPS_DRY_RUN="1")
     assert r.returncode == 3, (r.stdout, r.stderr)
-    assert "apt-get install -y meson clang libclang-rt-14-dev\n" in r.stderr
+    assert "apt-get install -y --no-install-recommends meson clang libclang-rt-14-dev\n" in r.stderr
     assert "MUST NOT RUN" not in r.stderr
 
 
@@ -63,7 +63,7 @@ def test_optional_packages_can_be_left_out(tmp_path):
 @pytest.mark.parametrize("pkg", ["clang", "libclang-rt-14-dev"])
 def test_libfuzzer_packages_are_optional_dependencies(tmp_path, pkg):
     r = run(tmp_path, [pkg])
-    assert r.returncode == 3 and f"apt-get install -y {pkg}\n" in r.stderr
+    assert r.returncode == 3 and f"apt-get install -y --no-install-recommends {pkg}\n" in r.stderr
 
 
 def test_nothing_missing_exits_0(tmp_path):
@@ -74,4 +74,4 @@ def test_nothing_missing_exits_0(tmp_path):
 def test_jsonschema_is_required_for_the_schema_tests(tmp_path):
     """scripts/tests/test_schemas.py validates every report file against schemas/."""
     r = run(tmp_path, ["python3-jsonschema"], FAA_DEPS_OPTIONAL="0")
-    assert r.returncode == 3 and "apt-get install -y python3-jsonschema\n" in r.stderr, (r.stdout, r.stderr)
+    assert r.returncode == 3 and "apt-get install -y --no-install-recommends python3-jsonschema\n" in r.stderr, (r.stdout, r.stderr)
