@@ -59,7 +59,9 @@ paths (system libraries in stacks, a compiler installed elsewhere, a
 
 report.md (markdown()) is the pull-request comment: verdict, a one-line
 delta against a Previous (the baseline or an earlier report), provenance,
-the changed or failing windows, the failures, the full table in <details>.
+the changed or failing windows, the failures, the full table and the
+allocating shape's allocation sites per fixture (`alloc_sites`, at most
+MD_SITES_ROWS rows each) in <details>.
 `audit publish` (publish()) writes a release report set with report.json
 compressed; release.py writes the release index over all of them.
 """
@@ -511,6 +513,90 @@ def _md_notes(rep):
     return lines
 
 
+# --- the allocating shape's allocation sites (report.json `alloc_sites`) ------
+
+MD_SITES_ROWS = 10        # rows of one fixture's site table in report.md (report.html shows the rest)
+MD_MAX_CHARS = 60000      # report.md with its site tables (a GitHub comment holds 65536 characters)
+_PHASE_CALLS = {"construct": "constructions", "dispatch": "dispatches", "destroy": "destroys"}
+
+
+def _bytes_per_call(s):
+    if not s["calls"]:
+        return "—"
+    v = s["bytes"] / s["calls"]
+    return f"{v:.0f}" if v == int(v) else f"{v:.1f}"
+
+
+def site_rows(t):
+    """The rows of one fixture's `alloc_sites` (sites.py) as texts, in the
+    table's order: phase, gen (`module:line`), function, frs, what, per
+    (calls per call of the site's phase: per dispatch, construction or
+    drop; `—` for other), bytes (per call) and steps (calls per dispatch
+    of each step that allocated there: `step 1: 1.00, step 3: 1/21`)."""
+    out = []
+    for s in t["sites"]:
+        n = t.get(_PHASE_CALLS.get(s["phase"], ""), 0)
+        per = mean_text(s["calls"], n) if s.get("per_call") is not None and n else "—"
+        steps = ", ".join(f"step {k}: {mean_text(c, t['step_dispatches'][int(k) - 1])}"
+                          for k, c in s.get("steps", {}).items()
+                          if 0 < int(k) <= len(t["step_dispatches"]))
+        out.append({"phase": s["phase"], "gen": f"{t['module']}:{s['line']}",
+                    "function": s["function"], "frs": s["frs"], "what": s["what"],
+                    "per": per, "bytes": _bytes_per_call(s), "steps": steps})
+    return out
+
+
+def sites_caption(t):
+    """`O0, 11 sites in port_reset.rs; 1 construction, 46 dispatches, 1 drop`."""
+    d = t["dispatches"]
+    return (f"O{t['opt']}, {_plural(len(t['sites']), 'site')} in {t['module']}; "
+            f"{_plural(t['constructions'], 'construction')}, {d} dispatch{'' if d == 1 else 'es'}, "
+            f"{_plural(t['destroys'], 'drop')}")
+
+
+def md_sites(fx):
+    """A fixture's allocation-site table for report.md (its first
+    MD_SITES_ROWS rows, then `… and N more`); [] when it has none."""
+    t = fx.alloc_sites
+    if not t:
+        return []
+    rows = site_rows(t)
+    lines = ["", f"{md_code(fx.name)} — {md_text(sites_caption(t))}", "",
+             "| phase | generated line | Rust function | .frs construct | calls per dispatch | bytes per call |",
+             "|---|---|---|---|---|---|"]
+    for r in rows[:MD_SITES_ROWS]:
+        frs = f"{md_code(r['frs'], True)} " if r["frs"] else ""
+        lines.append(f"| {r['phase']} | {md_code(r['gen'], True)} | {md_code(r['function'], True)} | "
+                     f"{frs}{md_text(r['what'], True)} | {r['per']} | {r['bytes']} |")
+    if len(rows) > MD_SITES_ROWS:
+        lines += ["", f"… and {len(rows) - MD_SITES_ROWS} more site(s): report.html and report.json "
+                      f"list them all."]
+    return lines
+
+
+def md_sites_section(rep, room=MD_MAX_CHARS):
+    """The allocation sites of every fixture that has them (report.json
+    `alloc_sites`: null when Valgrind did not run), for the <details>
+    block, in at most `room` characters (the fixtures that do not fit are
+    counted); [] when no fixture has any."""
+    have = [fx for fx in rep.fixtures if fx.alloc_sites]
+    if not have:
+        return []
+    lines = ["", "**Allocation sites of the allocating shape** (Valgrind's heap tree of the memcheck "
+                 "run; calls per dispatch: per construction for construct rows, per drop for destroy "
+                 "rows)"]
+    used = sum(len(line) + 1 for line in lines) + 120       # and the line saying what did not fit
+    for i, fx in enumerate(have):
+        part = md_sites(fx)
+        used += sum(len(line) + 1 for line in part)
+        if used > room:
+            lines += ["", f"… the allocation sites of {len(have) - i} more fixture(s) do not fit in a "
+                          f"pull-request comment: report.html and report.json list them all."]
+            break
+        lines += part
+    return lines
+
+
 def markdown(rep, prev=None):
     """report.md: a model.Report as a sticky pull-request comment.  The
     verdict, the one-line delta against `prev` (a Previous: the baseline or
@@ -518,7 +604,8 @@ def markdown(rep, prev=None):
     of only the windows that changed or fail (❌ where the counts fail:
     any count in a no_alloc window, more allocations, any change when the
     baseline rule wants them equal), the failures with their line first,
-    then every fixture x shape x opt-level inside <details>.  Every text
+    then every fixture x shape x opt-level and the allocation sites of
+    the allocating shape (md_sites_section) inside <details>.  Every text
     is escaped for GitHub Markdown.  Changes are compare.changes' (kinds:
     compare.Change.kind); ❌ follows the gate, not the kind: a window with
     more bytes but not more allocations is a regression that passes."""
@@ -538,12 +625,15 @@ def markdown(rep, prev=None):
             lines += md_finding(f)
     lines += _md_notes(rep)
     total = sum(len(fx.runs) for fx in rep.fixtures)
-    lines += ["", f"<details><summary>Every fixture × shape × opt-level ({total})</summary>", "",
+    has_sites = any(fx.alloc_sites for fx in rep.fixtures)
+    lines += ["", f"<details><summary>Every fixture × shape × opt-level ({total})"
+                  f"{', allocation sites' if has_sites else ''}</summary>", "",
               "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     bad = {(fx, mode, opt) for ok, fx, mode, opt, *_ in rows if not ok}
     lines += [_run_row(fx, r, bad) for fx in rep.fixtures for r in fx.runs]
-    lines += ["", "</details>"]
+    room = MD_MAX_CHARS - sum(len(line) + 1 for line in lines) - len("\n</details>\n")
+    lines += md_sites_section(rep, room) + ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 

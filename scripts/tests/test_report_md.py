@@ -77,6 +77,48 @@ def failing():
     return rep
 
 
+# port_reset's alloc_sites as an audit writes them (sites.py: Valgrind's heap
+# tree of the allocating O0 library; 6 steps + 20 x 2 steady replays = 46 dispatches)
+_SITE = ("phase", "line", "function", "frs", "what", "calls", "bytes", "per_call", "steps")
+PORT_RESET_SITES = {
+    "source": "Valgrind memcheck's heap tree (--xtree-memory=full) of faa-run over the allocating "
+              "O0 library: the construction, every step, the steady cycle replayed, the drop",
+    "mode": "alloc", "opt": 0, "module": "port_reset.rs", "constructions": 1, "dispatches": 46,
+    "destroys": 1, "step_dispatches": [21, 21, 1, 1, 1, 1],
+    "sites": [dict(zip(_SITE, row)) for row in [
+        ("construct", 175, "PortReset::__comp_Idle", "fixtures/port_reset.frs:6",
+         "system PortReset, start state $Idle", 2, 8, 2.0, {}),
+        ("construct", 90, "PortReset::__create", "fixtures/port_reset.frs:6",
+         "system PortReset, start state $Idle", 1, 24, 1.0, {}),
+        ("construct", 91, "PortReset::__create", "fixtures/port_reset.frs:6",
+         "system PortReset, start state $Idle", 1, 32, 1.0, {}),
+        ("dispatch", 141, "PortReset::__drain", "fixtures/port_reset.frs:6", "system PortReset",
+         44, 1056, 0.9565, {"1": 21, "2": 21, "4": 1, "5": 1}),
+        ("dispatch", 158, "PortReset::__drain", "fixtures/port_reset.frs:6", "system PortReset",
+         44, 1056, 0.9565, {"1": 21, "2": 21, "4": 1, "5": 1}),
+        ("dispatch", 102, "PortReset::connect", "fixtures/port_reset.frs:8", "interface connect",
+         23, 552, 0.5, {"1": 21, "4": 1, "6": 1}),
+        ("dispatch", 122, "PortReset::timeout", "fixtures/port_reset.frs:10", "interface timeout",
+         22, 528, 0.4783, {"2": 21, "3": 1}),
+        ("dispatch", 195, "PortReset::__comp_Resetting", "fixtures/port_reset.frs:12",
+         "handler $Idle.connect", 22, 198, 0.4783, {"1": 21, "4": 1}),
+        ("dispatch", 175, "PortReset::__comp_Idle", "fixtures/port_reset.frs:15",
+         "handler $Resetting.timeout", 21, 84, 0.4565, {"2": 21}),
+        ("dispatch", 112, "PortReset::reset_done", "fixtures/port_reset.frs:9",
+         "interface reset_done", 1, 24, 0.0217, {"5": 1}),
+        ("dispatch", 215, "PortReset::__comp_Enabled", "fixtures/port_reset.frs:14",
+         "handler $Resetting.reset_done", 1, 7, 0.0217, {"5": 1}),
+    ]]}
+
+
+def with_sites():
+    """passing() with port_reset's 11 allocation sites (debounce_button's
+    stay null: Valgrind did not run it)."""
+    rep = passing()
+    rep.fixtures[0].alloc_sites = copy.deepcopy(PORT_RESET_SITES)
+    return rep
+
+
 def previous_of(rep, **kw):
     """A Previous holding the windows of `rep` (a report.json of the last run)."""
     return report.Previous("build/reports-main/report.json", compare.of_report(rep), "frc 0.1.0", **kw)
@@ -237,6 +279,83 @@ def test_the_whole_comment_renders_as_github_would():
     assert "<h3>❌ frame-alloc-audit: <strong>FAIL</strong> — frc 0.1.0</h3>" in html
     assert "<sub>audit aaaaaaaaaaaa · frc 0.1.0 at build/compiler/frc" in html
     assert html.count("<table>") == 2
+
+
+# ---- the allocating shape's allocation sites (report.json alloc_sites) ---------
+
+SITES_HEAD = ("| phase | generated line | Rust function | .frs construct | calls per dispatch | "
+              "bytes per call |")
+
+
+def site_table(md, fixture="port_reset"):
+    """The rows of `fixture`'s allocation-site table in report.md."""
+    part = md.split(f"`{fixture}` — ", 1)[1].split("\n\n", 3)
+    assert part[1].startswith(SITES_HEAD), part
+    return part[1].splitlines()[2:], part[2]
+
+
+def test_the_allocation_sites_are_a_table_inside_details_capped_with_and_n_more():
+    md = report.markdown(with_sites())
+    assert "Allocation sites" not in body(md)                 # a passing comment stays short
+    assert len(body(md).strip().splitlines()) <= 10
+    details = md.split("<details>")[1]
+    assert details.startswith("<summary>Every fixture × shape × opt-level (6), allocation sites</summary>")
+    assert "`port_reset` — O0, 11 sites in port_reset.rs; 1 construction, 46 dispatches, 1 drop" in details
+    rows, after = site_table(md)
+    assert len(rows) == report.MD_SITES_ROWS == 10
+    assert rows[0] == ("| construct | `port_reset.rs:175` | `PortReset::__comp_Idle` | "
+                       "`fixtures/port_reset.frs:6` system PortReset, start state \\$Idle | 2.00 | 4 |")
+    assert rows[3] == ("| dispatch | `port_reset.rs:141` | `PortReset::__drain` | "
+                       "`fixtures/port_reset.frs:6` system PortReset | 0.96 | 24 |")
+    assert rows[7] == ("| dispatch | `port_reset.rs:195` | `PortReset::__comp_Resetting` | "
+                       "`fixtures/port_reset.frs:12` handler \\$Idle.connect | 0.48 | 9 |")
+    # the 11th site (1 call in 46 dispatches) is counted, not shown
+    assert after.startswith("… and 1 more site(s): report.html and report.json list them all.")
+    assert "port_reset.rs:215" not in md
+    # debounce_button's alloc_sites is null: no table for it
+    assert "`debounce_button` —" not in md
+
+
+def test_no_allocation_sites_render_when_valgrind_did_not_run():
+    md = report.markdown(passing())                          # every alloc_sites null
+    assert "Allocation sites" not in md and "allocation sites" not in md
+    assert "<summary>Every fixture × shape × opt-level (6)</summary>" in md
+    assert SITES_HEAD not in md
+
+
+def test_allocation_sites_are_escaped_and_keep_their_columns():
+    rep = with_sites()
+    site = rep.fixtures[0].alloc_sites["sites"][3]
+    site["function"] = "Queue<Vec<u8>>::push|pop"
+    site["what"] = "handler $Idle.connect | *not em* `tick` <b>x</b>"
+    md = report.markdown(rep)
+    row = site_table(md)[0][3]
+    assert ("| `Queue<Vec<u8>>::push\\|pop` | `fixtures/port_reset.frs:6` handler \\$Idle.connect \\| "
+            "\\*not em\\* \\`tick\\` &lt;b&gt;x&lt;/b&gt; |") in row, row
+    html = cmark(md)
+    assert "<td><code>Queue&lt;Vec&lt;u8&gt;&gt;::push|pop</code></td>" in html
+    assert "handler $Idle.connect | *not em* `tick` &lt;b&gt;x&lt;/b&gt;</td>" in html
+    assert "<td><code>PortReset::__drain</code></td>" in html
+    table = re.findall(r"<table>.*?</table>", html, re.S)[-1]
+    counts = {len(re.findall(r"<t[dh][ >]", tr)) for tr in re.findall(r"<tr>.*?</tr>", table, re.S)}
+    assert counts == {6}, counts
+
+
+def test_allocation_sites_that_do_not_fit_in_a_comment_are_counted():
+    """report.md stays under a GitHub comment's 65536 characters: the
+    tables of the fixtures that do not fit are counted, not shown."""
+    rep = with_sites()
+    one = rep.fixtures[0]
+    rep.fixtures = [copy.deepcopy(one) for _ in range(60)]
+    for i, fx in enumerate(rep.fixtures):
+        fx.name = f"port_reset_{i}"
+    md = report.markdown(rep)
+    assert len(md) <= report.MD_MAX_CHARS
+    shown = md.count(SITES_HEAD)
+    assert 20 < shown < 60
+    assert (f"… the allocation sites of {60 - shown} more fixture(s) do not fit in a pull-request "
+            f"comment: report.html and report.json list them all.") in md
+    assert md.rstrip().endswith("</details>")
 
 
 # ---- provenance -----------------------------------------------------------------
