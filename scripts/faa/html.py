@@ -6,8 +6,11 @@ the `.frs` `file:line` as text); what was not checked; a per-fixture
 summary (one row per fixture, a column per shape x opt-level); the
 allocations chart; the interposer's live heap peak per fixture and shape;
 per fixture a collapsible <details> (open when the fixture failed) with
-its runs, its per-step table, the allocation sites of its windows and its
-handler coverage; the reject fixtures; performance; provenance.
+its runs, its per-step table, the allocating shape's allocation sites
+(report.json `alloc_sites`: the first SITES_SHOWN rows, the rest in a
+nested <details>; none when Valgrind did not run), the sites the gate
+attributed to its failing windows and its handler coverage; the reject
+fixtures; performance; provenance.
 
 Charts are written as PNG files beside report.html:
   allocs_per_dispatch.png   mean allocations per dispatch, fixture x shape, one
@@ -26,8 +29,10 @@ from pathlib import Path
 
 from . import junit
 from .errors import ToolMissing
+from .report import site_rows, sites_caption
 
 CHART = "allocs_per_dispatch.png"
+SITES_SHOWN = 10    # rows of a fixture's allocation-site table before the rest folds
 # Charts earlier versions wrote; removed so a report dir never shows a stale one.
 OLD_CHARTS = ("massif.png",)
 MODES = ("alloc", "noalloc")
@@ -190,6 +195,17 @@ def sites(fx):
     return list(out.items())
 
 
+def alloc_sites_view(fx):
+    """The allocating shape's allocation sites of a fixture (report.json
+    `alloc_sites`, rows as report.site_rows gives them): {caption, shown
+    (the first SITES_SHOWN rows), rest}; None when Valgrind did not run."""
+    t = fx.get("alloc_sites")
+    if not t:
+        return None
+    rows = site_rows(t)
+    return {"caption": sites_caption(t), "shown": rows[:SITES_SHOWN], "rest": rows[SITES_SHOWN:]}
+
+
 def coverage_view(fx, audited=MODES):
     """The handler matrix over the shapes that ran: ✓ means every shape
     measured for this fixture ran the handler (one shape under
@@ -263,7 +279,8 @@ def fixture_view(fx, cols, findings, audited=MODES):
             "cells": [_cell(runs.get(c)) for c in cols], "runs": fx["runs"],
             "size_of": fx.get("size_of") or {}, "nostd": fx.get("nostd"),
             "memcheck": ("—" if not mc else "clean" if all(m["ok"] for m in mc) else "FAILED"),
-            "coverage": coverage_view(fx, audited), "sites": sites(fx)}
+            "coverage": coverage_view(fx, audited), "sites": sites(fx),
+            "alloc_sites": alloc_sites_view(fx)}
 
 
 def provenance_rows(prov):

@@ -2,6 +2,7 @@
 a table of contents, the allocating file:line as text, a chart panel per
 opt-level, coverage that names the shape that ran, the interposer's live
 peak instead of massif, provenance when there is one."""
+import copy
 import html as htmllib
 import json
 import re
@@ -12,6 +13,7 @@ import pytest
 
 from faa import html
 from test_junit import FRS, GEN, _fixture, failing, passing
+from test_report_md import PORT_RESET_SITES
 
 pytest.importorskip("jinja2")
 pytest.importorskip("matplotlib")
@@ -151,6 +153,59 @@ def test_provenance_rendered_when_present_skipped_when_absent(tmp_path):
     rep.provenance = None
     _, page = render(rep, tmp_path, "noprov")
     assert 'id="provenance"' not in page and "#provenance" not in page
+
+
+def with_sites(rep):
+    """`rep` with port_reset's 11 allocation sites (test_report_md's)."""
+    fx = next(f for f in rep.fixtures if f.name == "port_reset")
+    fx.alloc_sites = copy.deepcopy(PORT_RESET_SITES)
+    return rep
+
+
+def site_tables(page, name="port_reset"):
+    """(shown rows, folded rows) of a fixture's allocation-site tables:
+    [[cell text, ...]] each, the header left out."""
+    detail = page[page.index(f'<details class="fixture" id="fx-{name}"'):]
+    end = detail.find('<details class="fixture"', 1)
+    detail = detail[:end] if end > 0 else detail
+    tables = re.findall(r'<table class="sites">(.*?)</table>', detail, re.S)
+    rows = [[[htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+              for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+             for tr in re.findall(r"<tr>(.*?)</tr>", t, re.S)][1:] for t in tables]
+    return rows[0], (rows[1] if len(rows) > 1 else [])
+
+
+def test_allocation_sites_first_ten_shown_the_rest_folded(tmp_path):
+    _, page = render(with_sites(passing()), tmp_path)
+    assert page.count("Allocation sites of the allocating shape") == 1
+    shown, rest = site_tables(page)
+    assert len(shown) == html.SITES_SHOWN == 10 and len(rest) == 1
+    assert shown[0] == ["construct", "port_reset.rs:175", "PortReset::__comp_Idle",
+                        "fixtures/port_reset.frs:6 system PortReset, start state $Idle", "2.00", "4"]
+    assert shown[7] == ["dispatch", "port_reset.rs:195", "PortReset::__comp_Resetting",
+                        "fixtures/port_reset.frs:12 handler $Idle.connect", "0.48", "9"]
+    assert rest == [["dispatch", "port_reset.rs:215", "PortReset::__comp_Enabled",
+                     "fixtures/port_reset.frs:14 handler $Resetting.reset_done", "0.02", "7"]]
+    assert '<details class="more-sites"><summary>… and 1 more site(s)</summary>' in page
+    assert "O0, 11 sites in port_reset.rs; 1 construction, 46 dispatches, 1 drop" in page
+    # per step, as a tooltip: the Exit event once per dispatch of every transition
+    assert 'title="calls per dispatch of step 1: 1.00, step 2: 1.00, step 4: 1.00, step 5: 1.00">0.96<' in page
+
+
+def test_allocation_sites_are_escaped_and_absent_without_valgrind(tmp_path):
+    rep = with_sites(failing())
+    site = rep.fixtures[0].alloc_sites["sites"][3]
+    site["function"] = "Queue<Vec<u8>>::push"
+    site["what"] = "handler $Idle.connect <b>x</b> & y"
+    _, page = render(rep, tmp_path)
+    assert "<code>Queue&lt;Vec&lt;u8&gt;&gt;::push</code>" in page and "<u8>" not in page
+    assert "handler $Idle.connect &lt;b&gt;x&lt;/b&gt; &amp; y</td>" in page
+    shown, _ = site_tables(page)
+    assert shown[3][2:4] == ["Queue<Vec<u8>>::push", "fixtures/port_reset.frs:6 handler $Idle.connect <b>x</b> & y"]
+    # the gate's sites of the failing no_alloc window stay as they were
+    assert f"<code>{GEN} in _s_Idle_connect" in page and "(attributed by the gate)" in page
+    _, page = render(failing(), tmp_path, "none")             # alloc_sites null everywhere
+    assert "Allocation sites of the allocating shape" not in page and 'class="sites"' not in page
 
 
 # ---- in a browser ----------------------------------------------------------
