@@ -33,7 +33,7 @@ help:
 	@echo "make mutate    mutation self-test: injected allocations must all fail the gate"
 	@echo "make fuzz      fuzz frc's whole pipeline with libFuzzer for FUZZ_SECONDS (default 300) in $(FUZZ_BUILD)/"
 	@echo "make test-sanitize  frc under ASan+UBSan, interposer and harness under UBSan, interposer under memcheck"
-	@echo "make bench     benchmarks with their ratios (BENCH_ARGS=\"--only dispatch\"); build/reports/bench.json"
+	@echo "make bench     every benchmark, make test from a fresh clone and scaling included (20-40 min); BENCH_ARGS=\"--only audit\" for one section"
 
 deps:
 	@scripts/deps.sh

@@ -134,7 +134,10 @@ class PhaseClock:
         rs = outcomes.values()
         self.phases["build"] = {"compiler_s": round(sum(o.compile_s for o in rs), 2),
                                 "rustc_s": round(sum(o.rustc_s for o in rs), 2),
-                                "built": sum(o.built for o in rs), "cached": sum(o.cached for o in rs)}
+                                "built": sum(o.built for o in rs), "cached": sum(o.cached for o in rs),
+                                "crates_built": len(getattr(outcomes, "crates_built", [])),
+                                "crates_cached": getattr(outcomes, "crates_cached", 0),
+                                "crates_rebuilt": list(getattr(outcomes, "crates_built", []))}
 
     def write(self, path):
         self.start(None)

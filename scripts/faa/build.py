@@ -279,6 +279,16 @@ def nostd_bucket(results, members, bdir, rustc, rustc_ver):
         o.rustc_s += (time.monotonic() - t0) / len(members)
 
 
+class Outcomes(dict):
+    """{(name, mode): Outcome}, and the crates built for them: the names of
+    those rustc built in this run, and how many came from the cache."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.crates_built = []
+        self.crates_cached = 0
+
+
 def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, since=None, reuse=True):
     """The build stage: shim every compiled module, build them in bundle
     crates (bundle.py) and prove the no_alloc ones need neither std nor
@@ -287,7 +297,7 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
     rustc_ver = procs.run([rustc, "--version"], timeout=60).stdout.strip()
     jobs = jobs or max(1, os.cpu_count() or 1)
     t0 = time.monotonic() if since is None else since
-    results, members = {}, {}
+    results, members = Outcomes(), {}
     for key, c in compiled.items():
         results[key], m = prepare(c)
         if m:
@@ -303,6 +313,8 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
                                  reuse=reuse)
             _take_crates(results, mode, built)
             crates += len(built)
+            results.crates_built += [bundle.crate_label(c) for c in built if c.lib and not c.cached]
+            results.crates_cached += sum(1 for c in built if c.lib and c.cached)
         noalloc = [m for m in members.get("noalloc", []) if results[(m.fixture, "noalloc")].libs]
         proofs = bundle.buckets(noalloc) if noalloc else []
         nphase = Phase("no_std proof", len(proofs), "proof")

@@ -168,6 +168,13 @@ def member_key(m, rustc_ver, opt):
     return tools.digest(rustc_ver, " ".join(_args("", opt)), m.shim.read_text(encoding="utf-8"), m.text)
 
 
+def crate_label(c):
+    """A Crate as `fxb_alloc_HASH_o3 (port_reset, elevator)`: its library's
+    name and members, for phases.json and the progress lines."""
+    name = Path(c.lib).name[3:-3] if c.lib else "?"
+    return f"{name} ({', '.join(m.fixture for m in c.members)})"
+
+
 def build_crate(members, mode, opt, bdir, rustc, rustc_ver, kind="fxb"):
     """Builds one crate of `members`; a Crate with `lib` None when rustc
     failed.  Records which member versions the library holds
