@@ -41,7 +41,13 @@ deps:
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
 
+# meson lists the pytest files when it configures (one test each): a file
+# added or removed since makes `make build` reconfigure.
+PYTEST_FILES = $(sort $(notdir $(wildcard scripts/tests/test_*.py)))
+
 build: deps $(BUILD)/build.ninja
+	@echo "$(PYTEST_FILES)" | cmp -s - $(BUILD)/.pytest-files || { \
+		meson setup --reconfigure $(BUILD) >/dev/null && echo "$(PYTEST_FILES)" > $(BUILD)/.pytest-files; }
 	ninja -C $(BUILD)
 
 # make exits 2 whenever a recipe fails, whatever the command's own status:
