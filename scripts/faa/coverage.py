@@ -971,21 +971,25 @@ def audit(fixtures, modules, libs, valgrind, runner, workdir, root, stamp, jobs=
                     per.setdefault(fx.name, {})[mode] = (hs, res[prefix])
     out = {}
     for fx in fixtures:
-        if fx.name not in per:
-            continue
-        runs = per[fx.name]
-        mx = matrix({mode: (hs, run.functions) for mode, (hs, run) in runs.items()})
-        toml = display(fx.toml, root)
-        found += [(fx.name, msg, True) for msg in handler_findings(fx.name, fx.scenario, mx, toml)]
-        blind = [m for m, (_, run) in runs.items() if not _sees_bodies(run)]
-        for mode in blind:
-            found.append((fx.name, f"{fx.name} {mode}: no line of a handler or action body of "
-                          f"{runs[mode][1].module} has code in the O0 library's line table (or none "
-                          f"ran): line coverage could not be measured", True))
-        mx["lines"], msgs = evaluate(fx, {mode: run for mode, (_, run) in runs.items()}, root)
-        found += [(fx.name, msg, True) for msg in msgs]
-        out[fx.name] = mx
+        if fx.name in per:
+            out[fx.name] = _fixture_coverage(fx, per[fx.name], root, found)
     return out, found
+
+
+def _fixture_coverage(fx, runs, root, found):
+    """One fixture's matrix (with its `lines`) from its shapes' Runs
+    {mode: (handlers, Run)}; its findings are added to `found`."""
+    mx = matrix({mode: (hs, run.functions) for mode, (hs, run) in runs.items()})
+    toml = display(fx.toml, root)
+    found += [(fx.name, msg, True) for msg in handler_findings(fx.name, fx.scenario, mx, toml)]
+    blind = [m for m, (_, run) in runs.items() if not _sees_bodies(run)]
+    for mode in blind:
+        found.append((fx.name, f"{fx.name} {mode}: no line of a handler or action body of "
+                      f"{runs[mode][1].module} has code in the O0 library's line table (or none "
+                      f"ran): line coverage could not be measured", True))
+    mx["lines"], msgs = evaluate(fx, {mode: run for mode, (_, run) in runs.items()}, root)
+    found += [(fx.name, msg, True) for msg in msgs]
+    return mx
 
 
 def stage(fixtures, modules, measurements, valgrind_bin, runner, workdir, root, jobs, reuse=True,
