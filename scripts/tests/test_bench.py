@@ -227,6 +227,30 @@ def test_crates_built_are_those_stamped_since_the_run_started(tmp_path):
     assert runs.crates_of(tmp_path, "port") == [] and runs.crate_state(tmp_path / "x", 0) == {"built": [], "cached": []}
 
 
+def test_crates_come_from_phases_json_when_it_counts_them(tmp_path, monkeypatch):
+    """phases.json's build phase names the crates built; the work dir's
+    stamps (which say otherwise here) are only the fallback."""
+    work = tmp_path / "w"
+    _crate(work, "fxb_alloc_old_o0", ["lexer"], time.time() + 100)     # a stamp that looks new
+    done = {"wall_s": 1.0, "cpu_s": 1.0, "status": 0, "timed_out": False, "started": time.time(),
+            "loadavg_start": [0, 0, 0], "loadavg_end": [0, 0, 0], "log": "l"}
+    monkeypatch.setattr(runs, "timed", lambda cmd, log: dict(done))
+    run, built = runs.audit_run(["x"], work, tmp_path / "l")
+    assert run["crates"] == {"built": 1, "cached": 0} and built == ["fxb_alloc_old_o0"]    # fallback
+
+    def with_phases(cmd, log):
+        _phases_file(work / "phases.json")
+        ph = model.Phases.load(work / "phases.json").phases
+        ph["build"].update(crates_built=2, crates_cached=14, crates_rebuilt=[
+            "fxd_alloc_1_o0 (port_reset)", "fxb_noalloc_2_o3 (elevator, port_reset)"])
+        model.Phases(ph).write(work / "phases.json")
+        return dict(done)
+    monkeypatch.setattr(runs, "timed", with_phases)
+    run, built = runs.audit_run(["x"], work, tmp_path / "l")
+    assert run["crates"] == {"built": 2, "cached": 14} and built == ["fxd_alloc_1_o0", "fxb_noalloc_2_o3"]
+    assert run["complete"] and run["phases_cpu"]["build"] == 3.0
+
+
 def test_a_warm_run_must_rebuild_the_touched_fixture_and_nothing_else():
     mine = ["fxb_alloc_a_o0", "fxb_alloc_a_o3", "fxb_noalloc_b_o0", "fxb_noalloc_b_o3"]
     ok = audit_time.rebuild_check(mine, mine)

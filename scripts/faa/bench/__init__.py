@@ -33,10 +33,10 @@ Sections (--only picks some), one module each:
             carries into its module), wall and CPU seconds, the load average
             at start and end, wall and CPU seconds per phase (from the
             audit's own WORK_DIR/phases.json, see audit.PhaseClock), bundle
-            crates built and cached (their build stamps in
-            WORK_DIR/bundles/lib); the warm run must rebuild a crate with
-            the edited fixture at every shape x opt-level and no crate
-            without it.  Targets (issue 12): <= 45 s cold, <= 8 s warm, each
+            crates built and cached (phases.json's build phase; for an
+            older audit, the build stamps in WORK_DIR/bundles/lib); the
+            warm run must rebuild a crate with the edited fixture at every
+            shape x opt-level and no crate without it.  Targets (issue 12): <= 45 s cold, <= 8 s warm, each
             met only by a whole passing audit (every phase, exit 0).
   make-test (make_test.py) `make test` in a fresh `git clone` of HEAD under
             BUILD/bench/make-test, make's and the audit's environment

@@ -3,7 +3,9 @@ timed (wall seconds; CPU seconds of it and every descendant it waited for;
 the load average at start and end; its output, each line stamped with the
 seconds since the start, in a log), the audit's command line as `make
 audit` runs it, and what a finished audit left in its work dir
-(phases.json, the bundle crates it built or kept)."""
+(phases.json; the bundle crates it built or kept: phases.json's build
+phase counts and names them, the work dir's build stamps are the fallback
+for an audit whose phases.json does not)."""
 
 import os
 import resource
@@ -118,15 +120,30 @@ def crates_of(work, fixture):
         if src.is_dir() else []
 
 
+def crates_from_phases(path):
+    """phases.json's bundle crates ({"built", "cached"}, [names built]), or
+    None when its build phase does not count them (an older audit)."""
+    b = _load_phases(path).get("build", {})
+    if not all(k in b for k in ("crates_built", "crates_cached", "crates_rebuilt")):
+        return None
+    names = [label.split(" (")[0] for label in b["crates_rebuilt"]]
+    return {"built": b["crates_built"], "cached": b["crates_cached"]}, names
+
+
 def audit_run(cmd, work, log):
     """One timed `audit run` -> (RUN (bench.json): the timing, phases.json's
     wall and CPU seconds per phase and build figures, the crates built and
-    kept, whether every phase ran; the names of the crates built)."""
+    kept (phases.json's count, else the work dir's build stamps), whether
+    every phase ran; the names of the crates built)."""
     (work / "phases.json").unlink(missing_ok=True)
     t = timed(cmd, log)
     phases, build_figures = read_phases(work / "phases.json")
-    crates = crate_state(work, t.pop("started"))
+    started = t.pop("started")
     del t["timed_out"]
+    counted = crates_from_phases(work / "phases.json")
+    if counted is None:
+        stamps = crate_state(work, started)
+        counted = {"built": len(stamps["built"]), "cached": len(stamps["cached"])}, stamps["built"]
     return {**t, "complete": complete(phases), "phases": phases,
             "phases_cpu": read_phases_cpu(work / "phases.json"), "build": build_figures,
-            "crates": {"built": len(crates["built"]), "cached": len(crates["cached"])}}, crates["built"]
+            "crates": counted[0]}, counted[1]
