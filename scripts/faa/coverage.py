@@ -70,7 +70,7 @@ from . import procs
 from .progress import Phase
 
 TIMEOUT = 600
-FORMAT = 6          # of the cached Callgrind/DWARF/objdump results
+FORMAT = 7          # of the cached Callgrind/DWARF/objdump results
 SHAPE = {"alloc": "allocating", "noalloc": "no_alloc"}
 # calls out of the library that need not have run (see the module docstring)
 EXEMPT = frozenset({"memcpy", "memmove", "memset", "memcmp", "bcmp", "_Unwind_Resume"})
@@ -330,7 +330,7 @@ def code_lines(lib, module, readelf=None):
 
 # ---- calls out of the library ---------------------------------------------
 
-_DL_ROW = re.compile(r"^\S+\s+(\d+|-)\s+(0x[0-9a-fA-F]+)\b")
+_DL_ROW = re.compile(r"^(\S+)\s+(\d+|-)\s+(0x[0-9a-fA-F]+)\b")
 
 
 def line_rows(text, module):
@@ -354,7 +354,12 @@ def rows_for(rows, module):
 
 def all_rows(text):
     """[(address, file, line or None)] of a decoded line table, sorted by
-    address (None: line 0 or an end of sequence)."""
+    address (None: line 0 or an end of sequence).  A row's file is its own
+    first column: readelf names the file in a header line only now and
+    then, and one codegen unit of a bundle crate (bundle.py) holds the
+    functions of several fixtures' modules — a row under another module's
+    header belongs to the file it names (its base name; same_file matches
+    that against a module's path)."""
     rows, cur = [], None
     for row in text.splitlines():
         head = _DL_HEADER.match(row)
@@ -364,10 +369,12 @@ def all_rows(text):
         m = _DL_ROW.match(row)
         if not (cur and m):
             continue
-        end = m.group(1) == "-"
-        line = None if end or int(m.group(1)) == 0 else int(m.group(1))
+        name = m.group(1)
+        f = cur if name == cur.rsplit("/", 1)[-1] else name
+        end = m.group(2) == "-"
+        line = None if end or int(m.group(2)) == 0 else int(m.group(2))
         # an end of sequence sorts before a sequence starting at its address
-        rows.append((int(m.group(2), 16), 0 if end else 1, len(rows), cur, line))
+        rows.append((int(m.group(3), 16), 0 if end else 1, len(rows), f, line))
     rows.sort()
     return [(addr, f, line) for addr, _, _, f, line in rows]
 

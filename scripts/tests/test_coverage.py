@@ -668,3 +668,20 @@ def test_a_zero_length_line_table_row_is_no_code():
             "m.rs                                461             0x12d49               x\n"
             "m.rs                                  -             0x12d4a\n")
     assert coverage.parse_decodedline(text, module) == {460, 461}
+
+
+def test_a_row_belongs_to_the_file_it_names_not_to_the_last_header():
+    """One codegen unit of a bundle crate holds several fixtures' modules:
+    readelf prints a file header now and then, and a row names its own
+    file.  A lorawan_node row under i2c_master's header is lorawan_node's
+    (the scaling bench's 104-fixture corpus failed coverage on it)."""
+    path = __import__("pathlib").Path
+    i2c = path("/w/i2c_master/gen/alloc/i2c_master.rs")
+    lora = path("/w/lorawan_node/gen/alloc/lorawan_node.rs")
+    text = ("/w/i2c_master/gen/alloc/i2c_master.rs:\n"
+            "i2c_master.rs                                510             0x66404               x\n"
+            "lorawan_node.rs                              511             0x67d00               x\n"
+            "lorawan_node.rs                              513             0x67d1a               x\n"
+            "lorawan_node.rs                                -             0x67d30\n")
+    assert coverage.parse_decodedline(text, i2c) == {510}
+    assert coverage.parse_decodedline(text, lora) == {511, 513}
