@@ -71,6 +71,69 @@ static bool expect(P *p, const char *s)
 static bool is_open(Token *t) { return tok_is(t, "(") || tok_is(t, "[") || tok_is(t, "{"); }
 static bool is_close(Token *t) { return tok_is(t, ")") || tok_is(t, "]") || tok_is(t, "}"); }
 
+/* Where the file ends inside brackets, the strict pairing blames the
+ * outermost ones (often the `@@system` brace), since every later `}` closes
+ * the innermost open `{`. The indentation says better which `{` was left
+ * open: a `}` that starts its line closes the innermost open `{` whose line
+ * starts at the same column or left of it, and each `{` on a line indented
+ * deeper that it passes over is one that is never closed. pass_over[k] is
+ * the `}` that passed over opener k, OPEN_AT_EOF when nothing closed it,
+ * else -1. Returns false when the indentation does not tell (a closer that
+ * fits no opener). */
+enum { OPEN_AT_EOF = -2 };
+
+static bool pair_by_indent(P *p, int *pass_over)
+{
+	int *stack = xalloc(sizeof(int) * (size_t)p->n), *first = xalloc(sizeof(int) * (size_t)p->n);
+	int sp = 0;
+	for (int k = 0; k < p->n; k++) {
+		Token *t = &p->t[k];
+		bool starts_line = k == 0 || p->t[k - 1].line != t->line;
+		first[k] = starts_line ? t->col : first[k - 1];  /* the column its line starts at */
+		pass_over[k] = -1;
+		if (is_open(t)) {
+			stack[sp++] = k;
+			continue;
+		}
+		if (!is_close(t))
+			continue;
+		while (starts_line && tok_is(t, "}") && sp > 0 && tok_is(&p->t[stack[sp - 1]], "{") &&
+		       first[stack[sp - 1]] > t->col)
+			pass_over[stack[--sp]] = k;
+		if (sp == 0 || (*tok_str(&p->t[stack[sp - 1]]) == '{') != tok_is(t, "}"))
+			return false;
+		sp--;
+	}
+	while (sp > 0)
+		pass_over[stack[--sp]] = OPEN_AT_EOF;
+	return true;
+}
+
+/* E003 at each bracket the file ends without closing: by indentation
+ * (pair_by_indent) when it tells, else the ones the strict pairing left
+ * open (`stack`). */
+static void report_unclosed(P *p, const int *stack, int sp)
+{
+	int *pass_over = xalloc(sizeof(int) * (size_t)p->n);
+	int eof_line = p->t[p->n - 1].line;
+	if (!pair_by_indent(p, pass_over)) {
+		for (int k = 0; k < p->n; k++)
+			pass_over[k] = -1;
+		for (int i = 0; i < sp; i++)
+			pass_over[stack[i]] = OPEN_AT_EOF;
+	}
+	for (int k = 0; k < p->n; k++) {
+		Token *o = &p->t[k], *c = &p->t[pass_over[k] >= 0 ? pass_over[k] : k];
+		if (pass_over[k] >= 0)
+			error_tok(o, "E003", "`%s` opened here is never closed (the `}` at line %d:%d, by its indentation, "
+			          "closes an outer one)",
+			          tok_str(o), c->line, c->col);
+		else if (pass_over[k] == OPEN_AT_EOF)
+			error_tok(o, "E003", "`%s` opened here is never closed (the file ends at line %d)", tok_str(o),
+			          eof_line);
+	}
+}
+
 /* Pairs every bracket in the file. An unclosed bracket says where it was
  * opened; a mismatched closer says which opener it fails to close. */
 static bool match_brackets(P *p)
@@ -101,11 +164,8 @@ static bool match_brackets(P *p)
 			p->match[stack[sp]] = k;
 		}
 	}
-	while (sp > 0) {
-		Token *o = &p->t[stack[--sp]];
-		error_at(p->t[p->n - 1].line, p->t[p->n - 1].col, 1, "E003",
-		         "unexpected end of file: expected a bracket to close `%s` at line %d:%d", tok_str(o), o->line,
-		         o->col);
+	if (sp > 0) {
+		report_unclosed(p, stack, sp);
 		ok = false;
 	}
 	return ok;
