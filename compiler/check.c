@@ -334,11 +334,14 @@ typedef struct Edge {
 } Edge;
 static Edge *edges;
 static int nedges, capedges;
+/* find_leaves' stack: room for every state of the system being checked. */
+static State **leaf_stack;
 
 void check_reset(void)
 {
 	edges = NULL;
 	nedges = capedges = 0;
+	leaf_stack = NULL;
 	method_ix = state_ix = action_ix = field_ix = (Names){0};
 }
 
@@ -383,23 +386,225 @@ static Handler *find_lifecycle(State *st, HandlerKind k)
 	return NULL;
 }
 
+/* ---- enter/exit args along the hierarchy ------------------------------------
+ *
+ * `<$` and `$>` go to the leaf state only; a parent's runs only through an
+ * explicit `=> $^` in the child's, which passes the child's args on (the
+ * emitter copies them). So the exit args of a transition go to the `<$` of
+ * the state being left: the handler's own state, or a descendant from which
+ * the handler's event reached it through `=> $^`. Every one of those whose
+ * `<$` takes parameters must get them (E014), and the enter args (E013)
+ * must fit the target's `$>`, whichever state's handler transitions. */
+
+/* A `=> $^` among the body's forms. */
+static bool body_forwards(Body *b)
+{
+	for (int i = 0; b && i < b->nforms; i++)
+		if (b->forms[i]->kind == F_PARENT)
+			return true;
+	return false;
+}
+
+static Handler *event_handler(State *s, const char *name)
+{
+	for (int i = 0; i < s->nhandlers; i++)
+		if (s->handlers[i]->kind == H_EVENT && streq(s->handlers[i]->name, name))
+			return s->handlers[i];
+	return NULL;
+}
+
+/* Does h's event, once it reached state s, go on to s's parent? An event
+ * goes up through s's handler for it when that does `=> $^`, else through
+ * a state-level `=> $^`; `$>` and `<$` only through the former. */
+static bool passes_up(State *s, Handler *h)
+{
+	Handler *own = h->kind == H_EVENT ? event_handler(s, h->name) : find_lifecycle(s, h->kind);
+	if (own)
+		return body_forwards(own->body);
+	return h->kind == H_EVENT && s->default_forward;
+}
+
+static void link_children(System *sys)
+{
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		if (st->parent)
+			VEC_PUSH(st->parent->children, st->parent->nchildren, st->parent->capchildren, st);
+	}
+}
+
+/* Two opaque types written with the same tokens. */
+static bool same_type(Span a, Span b)
+{
+	if (a.e - a.b != b.e - b.b)
+		return false;
+	for (int k = 0; k < a.e - a.b; k++) {
+		Token *x = TOK(a.b + k), *y = TOK(b.b + k);
+		if (x->end - x->start != y->end - y->start ||
+		    memcmp(cur_src->text + x->start, cur_src->text + y->start, (size_t)(x->end - x->start)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* A state's `<$` (`$>`) parameters differ from another's: in number or in a
+ * type. */
+static bool lifecycle_params_differ(Handler *a, Handler *b)
+{
+	if (a->params.n != b->params.n)
+		return true;
+	for (int i = 0; i < a->params.n; i++)
+		if (!same_type(a->params.v[i].type, b->params.v[i].type))
+			return true;
+	return false;
+}
+
+/* State->exit_sig for every state (see frc.h): states keyed by the types
+ * their `<$` takes. */
+static void exit_signatures(System *sys)
+{
+	Names sigs = names_new(sys->nstates);
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		Handler *ex = find_lifecycle(st, H_EXIT);
+		if (!ex || ex->params.n == 0)
+			continue;
+		Out key = {0};
+		for (int k = 0; k < ex->params.n; k++)
+			out_f(&key, "%s%s", k ? "," : "", span_key(ex->params.v[k].type));
+		int j = names_add(&sigs, key.buf, i);
+		st->exit_sig = j >= 0 ? sys->states[j] : st;
+	}
+}
+
+/* Fills h's leaf fields (see frc.h), once: a walk down from h's state to
+ * the children its event comes from. */
+static void find_leaves(Handler *h)
+{
+	State **stack = leaf_stack;
+	if (h->leaves_done)
+		return;
+	h->leaves_done = true;
+	int sp = 0;
+	stack[sp++] = h->state;
+	while (sp > 0) {
+		State *s = stack[--sp];
+		h->nleaves++;
+		if (s->exit_sig) {
+			h->n_exit_leaves++;
+			if (!h->exit_first)
+				h->exit_first = s;
+			else if (!h->exit_other && s->exit_sig != h->exit_first->exit_sig)
+				h->exit_other = s;
+		}
+		for (int i = s->nchildren - 1; i >= 0; i--)
+			if (passes_up(s->children[i], h))
+				stack[sp++] = s->children[i];
+	}
+}
+
+static char *params_text(Params *ps)
+{
+	Out o = {0};
+	out_s(&o, "(");
+	for (int i = 0; i < ps->n; i++)
+		out_f(&o, "%s%s: %s", i ? ", " : "", ps->v[i].name, span_text(ps->v[i].type));
+	out_s(&o, ")");
+	return o.buf;
+}
+
+static const char *plural(int n) { return n == 1 ? "" : "s"; }
+
+/* "`$Par.go` (line 11)": the handler, for messages. */
+static char *handler_at(Handler *h)
+{
+	return xsprintf("`$%s.%s` (line %d)", h->state->name, h->name, TOK(h->tok)->line);
+}
+
+/* Why a transition in h can leave its descendant s, for messages. */
+static char *reaches(Handler *h, State *s)
+{
+	return xsprintf("`%s` reaches `$%s` from `$%s` through `=> $^`", h->name, h->state->name, s->name);
+}
+
+/* E014 when no state the transition can leave takes exit args, or when
+ * those that do disagree. Returns false after reporting. */
+static bool exit_args_fit_all(Ctx *c, Form *f)
+{
+	Handler *h = c->h;
+	State *own = h->state;
+	if (h->n_exit_leaves == 0) {
+		if (f->n_exit > 0 && h->nleaves == 1)
+			error_at(f->line, f->col, 2, "E014", "transition passes %d exit arg%s but `<$` of `$%s` takes 0",
+			         f->n_exit, plural(f->n_exit), own->name);
+		else if (f->n_exit > 0)
+			error_at(f->line, f->col, 2, "E014", "transition in %s passes %d exit arg%s, but no state it can leave "
+			         "takes any: neither `$%s` nor a state from which `%s` reaches it through `=> $^` has a `<$` "
+			         "with parameters",
+			         handler_at(h), f->n_exit, plural(f->n_exit), own->name, h->name);
+		return false;
+	}
+	State *a = h->exit_first, *b = h->exit_other;
+	if (!b)
+		return true;
+	error_at(f->line, f->col, 2, "E014", "transition in %s can leave `$%s` or `$%s`, whose `<$` take different "
+	         "parameters, `%s` and `%s` (%s): no exit args fit both",
+	         handler_at(h), a->name, b->name, params_text(&find_lifecycle(a, H_EXIT)->params),
+	         params_text(&find_lifecycle(b, H_EXIT)->params), reaches(h, b));
+	return false;
+}
+
+/* E014: the exit args of the transition f in c->h (see above). */
+static void check_exit_args(Ctx *c, Form *f)
+{
+	Handler *h = c->h;
+	State *own = h->state;
+	find_leaves(h);
+	if (!exit_args_fit_all(c, f))
+		return;
+	State *s = h->exit_first;
+	int want = find_lifecycle(s, H_EXIT)->params.n;
+	if (!f->has_exit && s == own)
+		error_at(f->line, f->col, 2, "E014",
+		         "`<$` of `$%s` takes %d parameter%s; pass them as exit args: `(..) -> $Target`", own->name, want,
+		         plural(want));
+	else if (!f->has_exit)
+		error_at(f->line, f->col, 2, "E014", "transition in %s can leave `$%s`, whose `<$` takes %d parameter%s "
+		         "(%s); pass them as exit args: `(..) -> $Target`",
+		         handler_at(h), s->name, want, plural(want), reaches(h, s));
+	else if (want != f->n_exit && s == own)
+		error_at(f->line, f->col, 2, "E014", "transition passes %d exit arg%s but `<$` of `$%s` takes %d",
+		         f->n_exit, plural(f->n_exit), own->name, want);
+	else if (want != f->n_exit)
+		error_at(f->line, f->col, 2, "E014", "transition in %s passes %d exit arg%s but can leave `$%s`, whose "
+		         "`<$` takes %d (%s)",
+		         handler_at(h), f->n_exit, plural(f->n_exit), s->name, want, reaches(h, s));
+	else if (h->n_exit_leaves > 1 || s != own)
+		h->exit_helper = s->exit_sig->exit_sig_used = true;
+}
+
+/* E013/E014: `=> $^` in a `$>` or `<$` runs the parent's, which gets the
+ * same args (copied by the emitter), so it may only take what this one
+ * takes. */
+static void check_lifecycle_forward(Ctx *c, Form *f)
+{
+	Handler *h = c->h;
+	State *p = h->state->parent;
+	if (!p || h->kind == H_EVENT)
+		return;
+	Handler *up = find_lifecycle(p, h->kind);
+	if (!up || up->params.n == 0 || !lifecycle_params_differ(h, up))
+		return;
+	bool enter = h->kind == H_ENTER;
+	error_at(f->line, f->col, 3, enter ? "E013" : "E014", "`=> $^` in `%s` of `$%s` hands its %s args to `%s` "
+	         "of `$%s`, which takes `%s` while this one takes `%s`: give both the same parameters",
+	         h->name, h->state->name, enter ? "enter" : "exit", h->name, p->name, params_text(&up->params),
+	         params_text(&h->params));
+}
+
 static void check_transition(Ctx *c, Form *f)
 {
-	State *own = c->h->state;
-	if (f->has_exit) {
-		Handler *ex = find_lifecycle(own, H_EXIT);
-		int want = ex ? ex->params.n : 0;
-		if (want != f->n_exit)
-			error_at(f->line, f->col, 2, "E014",
-			         "transition passes %d exit arg%s but `<$` of `$%s` takes %d", f->n_exit,
-			         f->n_exit == 1 ? "" : "s", own->name, want);
-	} else {
-		Handler *ex = find_lifecycle(own, H_EXIT);
-		if (ex && ex->params.n > 0)
-			error_at(f->line, f->col, 2, "E014",
-			         "`<$` of `$%s` takes %d parameter%s; pass them as exit args: `(..) -> $Target`",
-			         own->name, ex->params.n, ex->params.n == 1 ? "" : "s");
-	}
+	check_exit_args(c, f);
 	if (f->pop)
 		return;
 	State *t = find_state(c->sys, f->target);
@@ -467,6 +672,8 @@ static void check_form(Ctx *c, Form *f)
 		if (f->kind == F_PARENT && !c->h->state->parent)
 			error_at(f->line, f->col, 3, "E018", "`=> $^` in state `$%s`, which has no parent state",
 			         c->h->state->name);
+		else if (f->kind == F_PARENT)
+			check_lifecycle_forward(c, f);
 		break;
 	case F_STATE_VAR: {
 		if (in_action) {
@@ -872,6 +1079,9 @@ static void check_system(System *sys)
 	check_declarations(sys);
 	check_stored_types(sys);
 	check_hierarchy(sys);
+	link_children(sys);
+	exit_signatures(sys);
+	leaf_stack = xalloc(sizeof(State *) * (size_t)sys->nstates);
 	for (int i = 0; i < sys->nstates; i++) {
 		State *st = sys->states[i];
 		Names seen = names_new(st->nhandlers);

@@ -103,6 +103,22 @@ static void emit_args(Out *o, const Emitter *em, System *sys, Handler *h, Body *
 
 static void emit_transition(Out *o, const Emitter *em, System *sys, Handler *h, Form *f);
 
+/* `=> $^` in a `$>` or `<$` runs the parent's, which gets the same enter
+ * or exit args: copied into the parent's context first (check.c made sure
+ * both take the same parameters). */
+static void emit_parent_args(Out *o, Handler *h)
+{
+	State *st = h->state, *p = st->parent;
+	Handler *up = h->kind == H_ENTER ? p->enter : h->kind == H_EXIT ? p->exit : NULL;
+	char c = h->kind == H_ENTER ? 'e' : 'x';
+	if (up && up->params.n > h->params.n)
+		die("`=> $^` at %d:%d hands on fewer args than `%s` of $%s takes", TOK(h->tok)->line, TOK(h->tok)->col,
+		    h->name, p->name);
+	for (int i = 0; up && i < up->params.n; i++)
+		out_f(o, "self.__sv_%s().%c_%s = self.__sv_%s().%c_%s.clone(); ", p->name, c, up->params.v[i].name,
+		      st->name, c, h->params.v[i].name);
+}
+
 static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
 {
 	switch (f->kind) {
@@ -114,6 +130,7 @@ static void emit_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *
 		break;
 	case F_PARENT:
 		/* `=> $^`: the parent's router, the same in both shapes */
+		emit_parent_args(o, h);
 		out_f(o, "self.__state_%s(__e);", h->state->parent->name);
 		break;
 	case F_STATE_VAR:
@@ -280,8 +297,17 @@ static void emit_transition_args(Out *o, const Emitter *em, System *sys, Handler
 		emit_body(o, em, sys, h, f->exit_args[i]);
 		out_s(o, ");");
 	}
-	/* exit args go to the handler's own state's `<$` */
+	/* exit args go to the `<$` of the state being left: the handler's own
+	 * state's, or (when a descendant may be the one left) whichever state
+	 * is current, through __xa_<State>() */
 	State *own = h->state;
+	if (h->exit_helper && f->n_exit) {
+		out_f(o, " self.__xa_%s(", h->exit_first->exit_sig->name);
+		for (int i = 0; i < f->n_exit; i++)
+			out_f(o, "%s__xa%d", i ? ", " : "", i);
+		out_s(o, ");");
+		return;
+	}
 	for (int i = 0; i < f->n_exit && own->exit; i++)
 		out_f(o, " self.__sv_%s().x_%s = Some(__xa%d);", own->name,
 		      own->exit->params.v[i].name, i);
@@ -691,6 +717,48 @@ static void emit_handler_locals(Out *o, const Emitter *em, State *st, Handler *h
 		}
 }
 
+/* `fn __xa_X(exit args)`, for a state X that check.c marked exit_sig_used:
+ * stores the exit args of a transition in the context of the current state
+ * (the one being left) when its `<$` takes the same parameter types as X's
+ * (check.c made sure it does whenever the transition can leave it). Used
+ * by the transitions of handlers that can run while a descendant of their
+ * own state is the current one; the others store their exit args in their
+ * own state's context directly. */
+static void emit_exit_helper(Out *o, const Emitter *em, System *sys, State *x)
+{
+	Params *ps = &x->exit->params;
+	int arms = 0;
+	out_s(o, "    // the exit args of a transition, for the `<$` of the state being left\n");
+	out_f(o, "    fn __xa_%s(&mut self", x->name);
+	for (int i = 0; i < ps->n; i++) {
+		out_f(o, ", __xa%d: ", i);
+		out_span(o, ps->v[i].type);
+	}
+	out_f(o, ") {\n        match %s {\n", em->state_match);
+	for (int k = 0; k < sys->nstates; k++) {
+		State *st = sys->states[k];
+		if (st->exit_sig != x)
+			continue;
+		arms++;
+		out_s(o, "            ");
+		em->state_pattern(o, sys, st);
+		out_s(o, " => {");
+		for (int i = 0; i < st->exit->params.n; i++)
+			out_f(o, " self.__sv_%s().x_%s = Some(__xa%d);", st->name, st->exit->params.v[i].name, i);
+		out_s(o, " }\n");
+	}
+	if (em->route_wildcard || arms < sys->nstates)
+		out_s(o, "            _ => {}\n");
+	out_s(o, "        }\n    }\n\n");
+}
+
+static void emit_exit_helpers(Out *o, const Emitter *em, System *sys)
+{
+	for (int i = 0; i < sys->nstates; i++)
+		if (sys->states[i]->exit_sig_used)
+			emit_exit_helper(o, em, sys, sys->states[i]);
+}
+
 /* One method per handler. Parameters come from the event (cloned when
  * routed). */
 static void emit_handler_fns(Out *o, const Emitter *em, System *sys)
@@ -742,6 +810,7 @@ static void emit_system(Out *o, const Emitter *em, System *sys)
 	emit_mk_state_fns(o, sys);
 	emit_ret_fns(o, em, sys);
 	emit_state_routers(o, em, sys);
+	emit_exit_helpers(o, em, sys);
 	emit_handler_fns(o, em, sys);
 	emit_actions(o, em, sys);
 	out_f(o, "}\n// ---- end of system %s ----\n", sys->name);

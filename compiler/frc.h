@@ -210,6 +210,17 @@ typedef struct Handler {
 	Body *body;
 	State *state;
 	Method *method;   /* resolved for H_EVENT */
+	/* check.c, for handlers that transition: how many states can be the
+	 * current (leaf) state while this handler runs (its own state and each
+	 * descendant from which its event reaches it through `=> $^`; the exit
+	 * args of a transition here go to the `<$` of the one being left), how
+	 * many of them have a `<$` that takes parameters, the first of those
+	 * (own state first) and the first whose parameter types differ from
+	 * its; exit_helper: the transitions store their exit args through
+	 * `__xa_<exit_first->exit_sig>()`, not straight into their own state. */
+	int nleaves, n_exit_leaves;
+	State *exit_first, *exit_other;
+	bool leaves_done, exit_helper;
 } Handler;
 
 typedef struct StateVar {
@@ -226,6 +237,14 @@ struct State {
 	char *parent_name;
 	int parent_tok;
 	State *parent;     /* resolved */
+	State **children; int nchildren, capchildren;  /* resolved, in source order */
+	/* check.c: when its `<$` takes parameters, the first state whose `<$`
+	 * takes the same types (itself, or one declared before); the emitter
+	 * writes `__xa_<that state>()` for each one a transition uses
+	 * (exit_sig_used), storing the exit args in whichever of the states
+	 * with those types is being left. NULL when its `<$` takes none. */
+	State *exit_sig;
+	bool exit_sig_used;
 	int depth;         /* 0 for a root */
 	StateVar *vars; int nvars, capvars;
 	Handler **handlers; int nhandlers, caphandlers;
