@@ -11,8 +11,8 @@
 // Constructs: HSM: four charge phases are children of $Charging, which owns
 // unplug(), thermal() and the safety timer (state-level `=> $^`); `=> $^` in
 // a handler after the child's own check ($Precharge.tick_minute()); an exit
-// handler with a parameter and exit args ((ma) -> $Full); an enter handler
-// with a parameter and enter args (-> (ERR_SAFETY_TIMER) $Fault); state
+// handler with a parameter and exit args ((ma) -> $Full; the parent's (0) -> ..);
+// an enter handler with a parameter and enter args (-> (ERR_SAFETY_TIMER) $Fault); state
 // parameter ($TempFault(temp)); state variable; transitions in native if and
 // match guards; @@:(e) before a transition; a return default
 // (status(): u8 = 0) and the type Default of measure(): u16 in non-charging
@@ -511,6 +511,14 @@ impl Charger {
         }
     }
 
+    // the exit args of a transition, for the `<$` of the state being left
+    fn __xa_ConstantVoltage(&mut self, __xa0: u16) {
+        match self.__compartment.state {
+            ChargerState::ConstantVoltage => { self.__sv_ConstantVoltage().x_final_ma = Some(__xa0); }
+            _ => {}
+        }
+    }
+
     // fixtures/charger.frs:39 $NoBattery.insert
     fn _s_NoBattery_insert(&mut self, __e: &ChargerFrameEvent, mv: u16) {
         self.charge_minutes = 0; // frs:40
@@ -523,22 +531,22 @@ impl Charger {
 
     // fixtures/charger.frs:45 $Charging.unplug
     fn _s_Charging_unplug(&mut self, __e: &ChargerFrameEvent) {
-        { let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
+        { let __xa0 = (0); self.__xa_ConstantVoltage(__xa0); let mut __c = Charger::__comp_NoBattery(); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:45
     }
 
     // fixtures/charger.frs:46 $Charging.thermal
     fn _s_Charging_thermal(&mut self, __e: &ChargerFrameEvent, temp: i8) {
         if temp < 0 || temp > 45 { // frs:47
-                { let __sa0 = (temp); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47:44
-                } // frs:47:64
+                { let __sa0 = (temp); let __xa0 = (0); self.__xa_ConstantVoltage(__xa0); let mut __c = Charger::__comp_TempFault(__sa0); self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:47:44
+                } // frs:47:68
     }
 
     // fixtures/charger.frs:49 $Charging.tick_minute
     fn _s_Charging_tick_minute(&mut self, __e: &ChargerFrameEvent) {
         self.charge_minutes = self.charge_minutes + 1; // frs:50
                 if self.charge_minutes > self.max_minutes { // frs:51
-                { let __ea0 = (ERR_SAFETY_TIMER); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:51:67
-                } // frs:51:96
+                { let __ea0 = (ERR_SAFETY_TIMER); let __xa0 = (0); self.__xa_ConstantVoltage(__xa0); let mut __c = Charger::__comp_Fault(); if let ChargerStateCtx::Fault(ref mut __v) = __c.chain[0] { __v.e_code = Some(__ea0); } self.__forward = None; self.__next_compartment = Some(__c); return; } // frs:51:67
+                } // frs:51:100
     }
 
     // fixtures/charger.frs:56 $Precharge.measure
