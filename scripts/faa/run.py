@@ -104,11 +104,6 @@ class Discovery:
     skipped_with_scenario: list = field(default_factory=list)   # listed, but audited anyway
 
 
-def read_records(path, fixture, mode, opt, lib="", prefix="fx_"):
-    """The records file of one fixture library (model.Measurement.read)."""
-    return Measurement.read(path, fixture, mode, opt, lib, prefix)
-
-
 @dataclass
 class HarnessRun:
     status: int
@@ -165,7 +160,7 @@ def run_harness(tree, entries, jobs=None, junit=None, extra_env=None, interposer
                   r"\s*\|\s*Crashing:\s*(\d+)", output)
     if m:
         run.tested, run.failing, run.crashing = int(m[1]), int(m[3]), int(m[4])
-    run.measurements = [read_records(*r) for r in recs]
+    run.measurements = [Measurement.read(*r) for r in recs]
     return run
 
 

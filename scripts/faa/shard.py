@@ -73,21 +73,12 @@ def _type_error(msg):
 
 # --- costs.json ------------------------------------------------------------
 
-def load_costs(path):
-    """{fixture: seconds} of a costs.json (model.Costs), or UsageError."""
-    return Costs.load(path).fixtures
-
-
-def write_costs(path, costs):
-    Costs(dict(costs)).write(path)
-
-
 def record_costs(path, outcomes):
     """WORK/costs.json after a run: each fixture whose every library this
     run built (none from the cache) gets its build seconds; the others
     keep what the file said before (a warm run measures nothing)."""
     try:
-        costs = load_costs(path) if Path(path).exists() else {}
+        costs = Costs.load(path).fixtures if Path(path).exists() else {}
     except UsageError:
         costs = {}
     per = {}
@@ -96,7 +87,7 @@ def record_costs(path, outcomes):
     for name, os_ in per.items():
         if all(o.built and not o.cached for o in os_):
             costs[name] = round(sum(o.compile_s + o.rustc_s for o in os_), 3)
-    write_costs(path, costs)
+    Costs(costs).write(path)
 
 
 # --- the assignment ----------------------------------------------------------
@@ -129,7 +120,7 @@ def take(fixtures, spec, costs_file=None):
     audit order) and the report's `shard` field."""
     names = [fx.name for fx in fixtures]
     if costs_file:
-        costs = load_costs(costs_file)
+        costs = Costs.load(costs_file).fixtures
         digest = hashlib.sha256(Path(costs_file).read_bytes()).hexdigest()[:16]
         balance = f"costs sha256:{digest}"
     else:

@@ -32,7 +32,7 @@ def set_(obj, **kw):
 def records(tmp_path, lines):
     p = tmp_path / "r.jsonl"
     p.write_text("\n".join(json.dumps(x) for x in lines) + "\n{torn")
-    return run.read_records(p, "f", "noalloc", 3)
+    return Measurement.read(p, "f", "noalloc", 3)
 
 
 def v2(tmp_path, extra=(), cal_ok=True):

@@ -33,6 +33,10 @@ REJECTS = ("heap_state_var", "string_return")
 PREFIX = "sh_"
 
 
+def _write_costs(path, costs):
+    model.Costs(costs).write(path)
+
+
 def audit(build_dir, *args, fixtures_dir=None, timeout=600):
     cmd = [AUDIT, "--build-dir", str(build_dir)]
     if fixtures_dir:
@@ -208,7 +212,7 @@ def test_each_run_writes_its_costs(runs):
     jsonschema.validate(doc, schema)
     assert set(doc["fixtures"]) == {PREFIX + n for n in ORIGINALS}
     assert all(s > 0 for s in doc["fixtures"].values())
-    assert shard.load_costs(runs["base"] / "work-whole" / "costs.json") == doc["fixtures"]
+    assert model.Costs.load(runs["base"] / "work-whole" / "costs.json").fixtures == doc["fixtures"]
 
 
 # ---- what merge refuses ---------------------------------------------------------
@@ -305,7 +309,7 @@ def test_shard_option_mistakes_are_usage_errors(build_dir, tmp_path, case):
             "shard with generated": ["--shard", "1/2", "--generated",
                                      ROOT / "generated" / "port_reset" / "noalloc.rs",
                                      "--scenario", ROOT / "fixtures" / "port_reset.toml"]}[case]
-    shard.write_costs(costs, {"port_reset": -1.0 if case == "negative cost" else 1.0})
+    _write_costs(costs, {"port_reset": -1.0 if case == "negative cost" else 1.0})
     if case == "not costs":
         costs.write_text('{"schema": "frame-alloc-audit/report@1"}')
     names = [] if case == "shard with generated" else ["port_reset"]
@@ -384,16 +388,16 @@ def test_take_records_the_shard_and_the_costs_file(tmp_path):
     assert info == {"k": 2, "n": 3, "fixtures": NAMES[:7], "assigned": [f.name for f in mine],
                     "balance": "name hash"}
     costs = tmp_path / "costs.json"
-    shard.write_costs(costs, {x: float(i) for i, x in enumerate(NAMES[:7])})
+    _write_costs(costs, {x: float(i) for i, x in enumerate(NAMES[:7])})
     mine2, info2 = shard.take(fixtures, shard.Spec(2, 3), costs)
     assert info2["balance"].startswith("costs sha256:") and len(info2["balance"]) == 29
-    assert info2["assigned"] == shard.assign(NAMES[:7], 3, shard.load_costs(costs))[1]
+    assert info2["assigned"] == shard.assign(NAMES[:7], 3, model.Costs.load(costs).fixtures)[1]
 
 
 def test_record_costs_keeps_the_cost_of_what_this_run_took_from_the_cache(tmp_path):
     from faa.build import Outcome
     path = tmp_path / "costs.json"
-    shard.write_costs(path, {"cached": 4.0, "stale": 1.0})
+    _write_costs(path, {"cached": 4.0, "stale": 1.0})
     outcomes = {("built", "alloc"): Outcome("built", "alloc", built=2, compile_s=0.5, rustc_s=1.0),
                 ("built", "noalloc"): Outcome("built", "noalloc", built=2, compile_s=0.5, rustc_s=2.0),
                 ("cached", "alloc"): Outcome("cached", "alloc", cached=2),
@@ -401,7 +405,7 @@ def test_record_costs_keeps_the_cost_of_what_this_run_took_from_the_cache(tmp_pa
                 ("new", "alloc"): Outcome("new", "alloc", cached=1, built=1, rustc_s=1.0),
                 ("new", "noalloc"): Outcome("new", "noalloc", built=2, rustc_s=1.0)}
     shard.record_costs(path, outcomes)
-    assert shard.load_costs(path) == {"built": 4.0, "cached": 4.0, "stale": 1.0}
-    shard.write_costs(path, {"x": -1.0})
+    assert model.Costs.load(path).fixtures == {"built": 4.0, "cached": 4.0, "stale": 1.0}
+    _write_costs(path, {"x": -1.0})
     with pytest.raises(UsageError, match="seconds"):
-        shard.load_costs(path)
+        model.Costs.load(path).fixtures
