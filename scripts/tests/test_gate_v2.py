@@ -487,3 +487,24 @@ def test_a_module_function_with_no_line_is_named_by_its_fn_line_not_its_caller(m
     # a name the module does not define once: the old fallback (the router)
     frames[0] = ("Sys::_s_Nowhere", str(mod), 0)
     assert attribute.locate(frames, mod).what == "system Sys"
+
+
+BUNDLE_XTREE = """\
+heap_tree=detailed
+n2: 7 totBk : total allocated Blocks
+ n1: 4 0x1: alloc::alloc::alloc (library/alloc/src/alloc.rs:98)
+  n0: 4 0x2: _s_Idle_go (a.rs:31)
+ n1: 3 0x3: alloc::alloc::alloc (library/alloc/src/alloc.rs:98)
+  n1: 3 0x4: new<u8> (library/alloc/src/rc.rs:400)
+   n0: 3 0x5: _s_Up_tick (b.rs:12)
+"""
+
+
+def test_one_pass_over_a_bundles_heap_tree_keeps_each_modules_stacks():
+    """A bundle's memcheck run has one tree for all its fixtures: each
+    module's stacks are found wherever its frame sits on the stack."""
+    got = valgrind.parse_xtree_modules(BUNDLE_XTREE, ["a.rs", "b.rs", "c.rs"])
+    assert [(s["allocs"], s["frames"][-1][0]) for s in got["a.rs"]] == [(4, "_s_Idle_go")]
+    assert [(s["allocs"], s["frames"][-1][0]) for s in got["b.rs"]] == [(3, "_s_Up_tick")]
+    assert got["c.rs"] == []
+    assert valgrind.parse_xtree(BUNDLE_XTREE, "b.rs") == got["b.rs"]
