@@ -132,3 +132,15 @@ def test_steady_cycle_that_does_not_close_is_flagged():
     found = []
     gate.check_steady([Fx], [m], found)
     assert found == []
+
+
+def test_a_bundle_log_is_split_per_fixture_and_names_per_module():
+    log = ("**7** FAA-FIXTURE fx_a__\n**7** FAA-OPEN step 0\n--7-- malloc(8) = 0x1\n**7** FAA-CLOSE\n"
+           "**7** FAA-FIXTURE fx_b__\n**7** FAA-OPEN step 0\n**7** FAA-CLOSE\n")
+    parts = valgrind.split_fixtures(log)
+    assert set(parts) == {"fx_a__", "fx_b__"}
+    assert [(w["step"], w["allocs"]) for w in valgrind.parse_trace(parts["fx_a__"])] == [(0, 1)]
+    assert [(w["step"], w["allocs"]) for w in valgrind.parse_trace(parts["fx_b__"])] == [(0, 0)]
+    names = {"c::fx_a::fx_module::Sys::_s_Idle_go", "c::fx_b::fx_module::Sys::_s_Idle_go", "main"}
+    assert coverage.own_names(names, "fx_a__") == {"c::fx_a::fx_module::Sys::_s_Idle_go"}
+    assert coverage.own_names(names, "fx_") == names          # a one-fixture library: all of them
