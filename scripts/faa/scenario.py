@@ -4,7 +4,10 @@ Format (all keys but `system` and `step` optional)::
 
     system = "PortReset"            # the @@system to construct
 
-    [construct]                     # expectations for Sys::__create()
+    [construct]                     # Sys::__create(), or Sys::new() without one
+    args = ["3", "10"]              #   constructor arguments (Rust expressions;
+                                    #   integers and booleans may be written bare)
+    # call = "__create(3, 10)"      #   or the call itself, as a step's (not both)
     alloc = 4                       #   allocating shape: allocation calls
     frees = 2                       #   allocating shape: free calls
 
@@ -27,6 +30,10 @@ Format (all keys but `system` and `step` optional)::
 
 The no_alloc shape needs no expectation: it must read 0 everywhere.
 Arguments are Rust expressions; they are evaluated before the window opens.
+An unknown key anywhere (top level, [construct], [[step]], [steady]) is a
+usage error naming the file and line; so is a call that the generated
+module's API cannot take (shim.check_steps: method, arity, argument types,
+domain fields, the system's name), found before anything is built.
 
 Coverage (coverage.py): every handler, and every .frs line with code in a
 handler, enter/exit handler or action body, must run in both shapes, or be
@@ -48,6 +55,9 @@ from .errors import UsageError
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STEP_KEYS = {"call", "alloc", "frees", "returns", "domain"}
 _TOP_KEYS = {"system", "construct", "step", "steady", "description", "uncovered"}
+_CONSTRUCT_KEYS = {"alloc", "frees", "args", "call"}
+_STEADY_KEYS = {"from", "to", "repeat"}
+CONSTRUCTORS = ("__create", "new")
 
 
 @dataclass
@@ -60,6 +70,7 @@ class Step:
     frees: int | None = None
     returns: str | None = None
     domain: dict = field(default_factory=dict)
+    domain_line: int = 0          # the line of `domain =` (0: none, or not found)
 
 
 @dataclass
@@ -75,6 +86,14 @@ class Scenario:
     description: str = ""
     uncovered: dict = field(default_factory=dict)   # "$State.event" -> why
     uncovered_lines: dict = field(default_factory=dict)   # "lines 4-6" -> (4, 6, why)
+    construct_args: list = field(default_factory=list)    # Rust expressions
+    construct_method: str | None = None   # "__create" or "new" when `call` names it
+    construct_line: int = 0       # the line of [construct]'s `args`/`call` (else its header)
+    system_line: int = 0          # the line of `system =`
+
+    def where(self, line):
+        """`FILE:LINE`, or `FILE` when the line is not known."""
+        return f"{self.path}:{line}" if line else str(self.path)
 
 
 def split_call(text):
@@ -111,10 +130,54 @@ def split_call(text):
     return name, args
 
 
-def _call_lines(text):
-    """Line numbers of the `call = ...` keys, in order of appearance."""
-    return [n for n, line in enumerate(text.splitlines(), 1)
-            if re.match(r"\s*call\s*=", line)]
+_HEADER = re.compile(r"\s*(\[\[|\[)\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""\s*("[^"\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def key_lines(text):
+    """{(table, n, key): line} for each `key = ...` that starts a line:
+    table "" is the top level, n the 0-based number of an [[array]]
+    table (0 for a plain one); (table, n, None) is the header's line.
+    A light scan beside tomllib, which keeps no positions: only the
+    first line of a multi-line string or array counts."""
+    out, table, counts, open_ml = {}, "", {}, None
+    for num, line in enumerate(text.splitlines(), 1):
+        if open_ml:
+            if line.count(open_ml) % 2:
+                open_ml = None
+            continue
+        h = _HEADER.match(line)
+        if h:
+            table = h.group(2).strip()
+            counts[table] = counts.get(table, -1) + 1 if h.group(1) == "[[" else 0
+            out.setdefault((table, counts[table], None), num)
+            continue
+        k = _KEY.match(line)
+        if k:
+            out.setdefault((table, counts.get(table, 0), k.group(1).strip("\"'")), num)
+            rest = line[k.end():]
+            open_ml = next((q for q in ('"""', "'''") if rest.count(q) % 2), None)
+    return out
+
+
+def _line(lines, table, n, key):
+    """The line of `key` in a table (else the table's header; 0: unknown)."""
+    return lines.get((table, n, key)) or lines.get((table, n, None)) or 0
+
+
+def _reject_unknown(data, known, path, lines, table, n, what):
+    """Unknown keys are a usage error naming the first one's line and
+    the keys `what` takes."""
+    bad = [k for k in data if k not in known]
+    if not bad:
+        return
+    where = lambda k: (lines.get((table, n, k)) or lines.get((k, 0, None))
+                       or lines.get((table, n, None)) or 0)
+    key = min(bad, key=lambda k: (where(k) or 1 << 30, k))
+    more = f" (and {', '.join(sorted(set(bad) - {key}))})" if len(bad) > 1 else ""
+    line = where(key)
+    raise UsageError((f"{path}:{line}" if line else str(path)) +
+                     f": unknown key `{key}` in {what}{more}; it takes: {', '.join(sorted(known))}")
 
 
 def _int(table, key, where):
@@ -172,30 +235,84 @@ def load(path):
     """Reads and validates a scenario file; UsageError names file and line."""
     path = Path(path)
     text, data = _read_toml(path)
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
+    lines = key_lines(text)
+    _reject_unknown(data, _TOP_KEYS, path, lines, "", 0, "the scenario's top level")
     system = data.get("system")
+    system_line = _line(lines, "", 0, "system")
     if not isinstance(system, str) or not _IDENT.fullmatch(system):
-        raise UsageError(f"{path}: `system` must name the @@system (an identifier)")
+        raise UsageError(f"{path}{f':{system_line}' if system_line else ''}: "
+                         f"`system` must name the @@system (an identifier)")
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise UsageError(f"{path}: at least one [[step]] with a `call` is required")
-    lines = _call_lines(text)
-    steps = [_step(raw, n, lines[n] if n < len(lines) else 0, path) for n, raw in enumerate(raw_steps)]
+    steps = [_step(raw, n, lines, path) for n, raw in enumerate(raw_steps)]
     construct = data.get("construct", {})
     if not isinstance(construct, dict):
-        raise UsageError(f"{path}: [construct] must be a table")
-    s_from, s_to, s_rep = _steady(data.get("steady", {}), path, len(steps))
+        raise UsageError(f"{path}:{_line(lines, '', 0, 'construct')}: [construct] must be a table")
+    c_method, c_args, c_line = _construct(construct, path, lines)
+    s_from, s_to, s_rep = _steady(data.get("steady", {}), path, len(steps), lines)
     uncovered, uncovered_lines = _uncovered(data.get("uncovered", {}), path, text)
+    where = f"{path}:{_line(lines, 'construct', 0, None)}: [construct]"
     return Scenario(path=path, system=system, steps=steps, uncovered=uncovered,
                     uncovered_lines=uncovered_lines,
-                    construct_alloc=_int(construct, "alloc", f"{path}: [construct]"),
-                    construct_frees=_int(construct, "frees", f"{path}: [construct]"),
+                    construct_alloc=_int(construct, "alloc", where),
+                    construct_frees=_int(construct, "frees", where),
+                    construct_args=c_args, construct_method=c_method, construct_line=c_line,
+                    system_line=system_line,
                     steady_from=(s_from - 1) if s_from else 0,
                     steady_to=s_to - 1,
                     steady_repeat=s_rep if s_from else 0,
                     description=str(data.get("description", "")))
+
+
+def _arg_text(v, where):
+    """One [construct] `args` element as Rust text: a string is an
+    expression as written; an integer or a boolean its literal."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if not isinstance(v, str) or not v.strip():
+        raise UsageError(f"{where}: [construct] `args` holds Rust expressions as strings "
+                         f"(integers and booleans may be bare), not {v!r}")
+    try:
+        _name, parts = split_call(f"f({v})")
+    except ValueError as e:
+        raise UsageError(f"{where}: [construct] argument `{v}`: {e}") from e
+    if len(parts) != 1:
+        raise UsageError(f"{where}: [construct] argument `{v}` is {len(parts)} arguments: "
+                         f"give each its own element of `args`")
+    return v.strip()
+
+
+def _construct(table, path, lines):
+    """[construct]'s constructor: (method or None, [Rust argument text],
+    line).  `args = [...]` passes arguments to whichever constructor the
+    module has (__create, else new); `call = "__create(3, 10)"` names it."""
+    _reject_unknown(table, _CONSTRUCT_KEYS, path, lines, "construct", 0, "[construct]")
+    if "args" in table and "call" in table:
+        line = _line(lines, "construct", 0, "call")
+        raise UsageError(f"{path}:{line}: [construct] takes `args = [...]` or `call = "
+                         f"\"__create(...)\"`, not both")
+    if "call" in table:
+        line = _line(lines, "construct", 0, "call")
+        call = table["call"]
+        if not isinstance(call, str):
+            raise UsageError(f"{path}:{line}: [construct] `call` must be a string, "
+                             f"e.g. \"__create(3, 10)\"")
+        try:
+            method, args = split_call(call)
+        except ValueError as e:
+            raise UsageError(f"{path}:{line}: bad constructor call `{call}`: {e}") from e
+        if method not in CONSTRUCTORS:
+            raise UsageError(f"{path}:{line}: [construct] `call` must call `__create(...)` "
+                             f"or `new(...)`, not `{method}`")
+        return method, args, line
+    line = _line(lines, "construct", 0, "args")
+    raw = table.get("args", [])
+    if not isinstance(raw, list):
+        raise UsageError(f"{path}:{line}: [construct] `args` must be a list, e.g. [\"3\", \"10\"]")
+    return None, [_arg_text(v, f"{path}:{line}") for v in raw], line
 
 
 def _read_toml(path):
@@ -212,43 +329,43 @@ def _read_toml(path):
         raise UsageError(f"{path}: invalid TOML: {e}") from e
 
 
-def _step(raw, n, line, path):
-    """One [[step]] (0-based `n`, its `call` on .toml line `line`)."""
+def _step(raw, n, lines, path):
+    """One [[step]] (0-based `n`)."""
+    line = _line(lines, "step", n, "call")
     where = f"{path}:{line}" if line else f"{path}: step {n + 1}"
     if not isinstance(raw, dict) or not isinstance(raw.get("call"), str):
         raise UsageError(f"{where}: step {n + 1} needs `call = \"method(args)\"`")
-    bad = set(raw) - _STEP_KEYS
-    if bad:
-        raise UsageError(f"{where}: unknown step key(s): {', '.join(sorted(bad))}")
+    _reject_unknown(raw, _STEP_KEYS, path, lines, "step", n, f"[[step]] {n + 1}")
     try:
         method, args = split_call(raw["call"])
     except ValueError as e:
         raise UsageError(f"{where}: bad call `{raw['call']}`: {e}") from e
     domain = raw.get("domain", {})
+    dline = lines.get(("step", n, "domain"), 0)
     if not isinstance(domain, dict) or not all(isinstance(v, str) for v in domain.values()):
-        raise UsageError(f"{where}: `domain` must map field names to Debug text strings")
+        raise UsageError(f"{path}:{dline or line}: `domain` must map field names to Debug text strings")
     returns = raw.get("returns")
     if returns is not None and not isinstance(returns, str):
         raise UsageError(f"{where}: `returns` must be the Debug text of the value, as a string")
     return Step(call=raw["call"].strip(), method=method, args=args, line=line,
                 alloc=_int(raw, "alloc", where), frees=_int(raw, "frees", where),
-                returns=returns, domain=dict(domain))
+                returns=returns, domain=dict(domain), domain_line=dline)
 
 
-def _steady(steady, path, nsteps):
+def _steady(steady, path, nsteps, lines):
     """[steady] as (from, to, repeat), from and to 1-based as written
     (from None when there is no cycle)."""
+    head = _line(lines, "steady", 0, None)
+    where = f"{path}:{head}: [steady]" if head else f"{path}: [steady]"
     if not isinstance(steady, dict):
-        raise UsageError(f"{path}: [steady] must be a table")
-    s_from = _int(steady, "from", f"{path}: [steady]")
-    s_rep = _int(steady, "repeat", f"{path}: [steady]") or 0
+        raise UsageError(f"{where} must be a table")
+    _reject_unknown(steady, _STEADY_KEYS, path, lines, "steady", 0, "[steady]")
+    s_from = _int(steady, "from", where)
+    s_rep = _int(steady, "repeat", where) or 0
     if s_rep and s_from is None:
-        raise UsageError(f"{path}: [steady] needs `from` (the 1-based step the cycle starts at)")
-    s_to = _int(steady, "to", f"{path}: [steady]") or nsteps
+        raise UsageError(f"{where} needs `from` (the 1-based step the cycle starts at)")
+    s_to = _int(steady, "to", where) or nsteps
     if s_from is not None and not 1 <= s_from <= s_to <= nsteps:
-        raise UsageError(f"{path}: [steady] from = {s_from}, to = {s_to} is not a range "
+        raise UsageError(f"{where} from = {s_from}, to = {s_to} is not a range "
                          f"of step numbers (1..{nsteps})")
-    bad = set(steady) - {"from", "to", "repeat"}
-    if bad:
-        raise UsageError(f"{path}: [steady] unknown key(s): {', '.join(sorted(bad))}")
     return s_from, s_to, s_rep

@@ -54,8 +54,33 @@ UNCOVERED = 'system = "S"\n[[step]]\ncall = "a()"\n[uncovered]\n'
     ('[[step]]\ncall = "a()"\n', "`system`"),
     ('system = "S"\n[[step]]\ncall = "a("\n', "s.toml:3: bad call"),
     ('system = "S"\n[[step]]\ncall = "a()"\nalloc = -1\n', "non-negative"),
-    ('system = "S"\n[[step]]\ncall = "a()"\nbogus = 1\n', "unknown step key"),
-    ('system = "S"\nextra = 1\n[[step]]\ncall = "a()"\n', "unknown key"),
+    # unknown keys: everywhere, at their own line, with what the table takes
+    ('system = "S"\n[[step]]\ncall = "a()"\nbogus = 1\n',
+     "s.toml:4: unknown key `bogus` in [[step]] 1; it takes: alloc, call, domain, frees, returns"),
+    ('system = "S"\n[[step]]\ncall = "a()"\n[[step]]\ncall = "b()"\nretruns = "1"\n',
+     "s.toml:6: unknown key `retruns` in [[step]] 2"),
+    ('system = "S"\nextra = 1\n[[step]]\ncall = "a()"\n',
+     "s.toml:2: unknown key `extra` in the scenario's top level"),
+    ('system = "S"\n[[step]]\ncall = "a()"\n[constuct]\nalloc = 1\n',
+     "s.toml:4: unknown key `constuct` in the scenario's top level"),
+    ('system = "S"\n[construct]\nalloc = 1\nargz = [1]\n[[step]]\ncall = "a()"\n',
+     "s.toml:4: unknown key `argz` in [construct]; it takes: alloc, args, call, frees"),
+    ('system = "S"\n[[step]]\ncall = "a()"\n[steady]\nfrom = 1\nrepeats = 2\n',
+     "s.toml:6: unknown key `repeats` in [steady]"),
+    # [construct]: args or call, not both; call names a constructor
+    ('system = "S"\n[construct]\nargs = [1]\ncall = "__create(1)"\n[[step]]\ncall = "a()"\n',
+     "s.toml:4: [construct] takes `args = [...]` or `call"),
+    ('system = "S"\n[construct]\ncall = "make(1)"\n[[step]]\ncall = "a()"\n',
+     "s.toml:3: [construct] `call` must call `__create(...)` or `new(...)`, not `make`"),
+    ('system = "S"\n[construct]\ncall = "__create(1,"\n[[step]]\ncall = "a()"\n',
+     "s.toml:3: bad constructor call"),
+    ('system = "S"\n[construct]\nargs = "3, 10"\n[[step]]\ncall = "a()"\n',
+     "s.toml:3: [construct] `args` must be a list"),
+    ('system = "S"\n[construct]\nargs = ["3, 10"]\n[[step]]\ncall = "a()"\n',
+     "s.toml:3: [construct] argument `3, 10` is 2 arguments"),
+    ('system = "S"\n[construct]\nargs = [1.5]\n[[step]]\ncall = "a()"\n',
+     "s.toml:3: [construct] `args` holds Rust expressions as strings"),
+    ('system = 3\n[[step]]\ncall = "a()"\n', "s.toml:1: `system` must name"),
     ('system = "S"\n[[step]]\ncall = "a()"\n[steady]\nfrom = 3\nrepeat = 2\n', "not a range"),
     # [uncovered] entries: the message names the entry's own line
     (UNCOVERED + '"line 4" = ""\n', 's.toml:5: [uncovered] "line 4" needs the reason'),
@@ -71,6 +96,29 @@ def test_load_rejects_bad_scenarios_naming_the_file(tmp_path, text, needle):
     with pytest.raises(UsageError) as e:
         scenario.load(write(tmp_path, text))
     assert "s.toml" in str(e.value) and needle in str(e.value)
+
+
+@pytest.mark.parametrize("text,method,args,line", [
+    ('[construct]\nargs = ["3", 10, true, \'String::from("a,b")\']\n', None,
+     ["3", "10", "true", 'String::from("a,b")'], 3),
+    ('[construct]\ncall = "__create(3, -10)"\nalloc = 2\n', "__create", ["3", "-10"], 3),
+    ('[construct]\ncall = "new()"\n', "new", [], 3),
+    ('[construct]\nalloc = 2\n', None, [], 2),
+    ('', None, [], 0),
+])
+def test_construct_takes_args_or_a_call(tmp_path, text, method, args, line):
+    s = scenario.load(write(tmp_path, 'system = "S"\n' + text + '[[step]]\ncall = "a()"\n'))
+    assert (s.construct_method, s.construct_args, s.construct_line) == (method, args, line)
+
+
+def test_key_lines_number_array_tables_and_skip_multiline_strings():
+    text = ('system = "S"\n[[step]]\ncall = "a()"\ndescription = """\nalloc = 9\n"""\n'
+            '[[step]]  # two\ncall = "b()"\ndomain = { x = "1" }\n')
+    lines = scenario.key_lines(text)
+    assert lines[("", 0, "system")] == 1
+    assert lines[("step", 0, "call")] == 3 and ("step", 0, "alloc") not in lines
+    assert lines[("step", 1, None)] == 7 and lines[("step", 1, "call")] == 8
+    assert lines[("step", 1, "domain")] == 9
 
 
 def test_load_missing_file_is_a_usage_error(tmp_path):
