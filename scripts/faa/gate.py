@@ -158,10 +158,11 @@ def check_records(measurements, findings, harness_output=""):
 
 def check_panic(m, panics, findings):
     """A library that panicked, with where (faa.panic: the first panic in the fixture's own
-    module, else the first; either rustc layout); True when it did."""
+    module of the library's shape, else the first not the other shape's; either rustc
+    layout); True when it did."""
     if not (m.verdict and "panicked" in m.verdict.message):
         return False
-    first = panic.pick(panics, m.fixture)
+    first = panic.pick(panics, m.fixture, m.mode)
     where = first.one_line() if first else ""
     findings.append(Finding("panic", m.fixture,
         m.verdict.message.replace(" (message above, on stderr)", "") +

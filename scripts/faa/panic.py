@@ -78,16 +78,39 @@ def parse(text):
     return panics
 
 
-def pick(panics, fixture):
-    """The panic to report for `fixture`: the first in a file named after
-    it (`port_reset.rs`) or under a directory of its name (its work dir),
-    else the first of all -- the text itself does not say which library
-    printed it, and several measuring processes share one stderr."""
+def pick(panics, fixture, mode=None):
+    """The panic to report for `fixture`'s library of shape `mode`: the
+    first in a file named after the fixture (`port_reset.rs`) or under a
+    directory of its name (its work dir), else the first of all -- the
+    text itself does not say which library printed it, and several
+    measuring processes share one stderr.  With `mode`, a panic in the
+    other shape's module or shim (_shape_of) is never the one: a no_alloc
+    finding must not quote the allocating module's line (None when only
+    the other shape panicked where it can be seen)."""
+    rest = []
     for p in panics:
+        shape = _shape_of(p.file)
+        if mode and shape and shape != mode:
+            continue
         path = Path(p.file)
         if path.stem == fixture or fixture in path.parts[:-1]:
             return p
-    return panics[0] if panics else None
+        rest.append(p)
+    return rest[0] if rest else None
+
+
+SHAPES = ("alloc", "noalloc")
+
+
+def _shape_of(file):
+    """The shape a panic's file belongs to in the work directory's layout
+    (build.py): `NAME/gen/MODE/NAME.rs` (the module) or
+    `NAME/shim/NAME_MODE.rs` (its shim); None for any other file."""
+    parts = Path(file).parts
+    if len(parts) >= 3 and parts[-3] == "gen" and parts[-2] in SHAPES:
+        return parts[-2]
+    m = re.search(r"_(alloc|noalloc)\.rs$", parts[-1]) if len(parts) >= 2 and parts[-2] == "shim" else None
+    return m.group(1) if m else None
 
 
 def _make(thread, m, message):

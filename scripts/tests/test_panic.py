@@ -115,3 +115,39 @@ def test_pick_prefers_the_fixtures_own_module_then_the_first():
     assert panic.pick([c, b], "port_reset") is c        # no file of its own: the first
     assert panic.pick([panic.Panic("t", "/w/elevator/shim/x.rs", 1, 1, "d")], "elevator").message == "d"
     assert panic.pick([], "elevator") is None
+
+
+# ---- the panic of the library's own shape ------------------------------------
+
+ALLOC = "/w/parents/gen/alloc/parents.rs"
+NOALLOC = "/w/parents/gen/noalloc/parents.rs"
+
+
+def test_pick_never_takes_the_other_shapes_module_or_shim():
+    a = panic.Panic("<unnamed>", ALLOC, 428, 65, "exit args of $X were not passed")
+    n = panic.Panic("<unnamed>", NOALLOC, 391, 17, "exit args of $X were not passed")
+    shim_a = panic.Panic("<unnamed>", "/w/parents/shim/parents_alloc.rs", 9, 1, "s")
+    assert panic.pick([a, n], "parents", "noalloc") is n
+    assert panic.pick([a, n], "parents", "alloc") is a
+    assert panic.pick([n, a], "parents", "alloc") is a
+    assert panic.pick([a, n], "parents") is a                  # no shape given: the first
+    assert panic.pick([a], "parents", "noalloc") is None         # only the other shape's
+    assert panic.pick([shim_a, n], "parents", "noalloc") is n
+    other = panic.Panic("<unnamed>", "/tmp/x/generated.rs", 3, 1, "c")
+    assert panic.pick([a, other], "parents", "noalloc") is other  # shape unknown: may be its
+
+
+def test_a_no_alloc_panic_finding_cites_the_no_alloc_module(tmp_path):
+    """Both shapes of `parents` panicked; the allocating one printed first
+    (REQUESTS O2: the no_alloc finding quoted gen/alloc/parents.rs:428:65)."""
+    from faa import gate, model
+    text = "".join(f"\nthread '<unnamed>' panicked at {f}:{ln}:{c}:\nexit args of $X were not passed\n"
+                   for f, ln, c in ((ALLOC, 428, 65), (NOALLOC, 391, 17)))
+    found = []
+    for mode in ("noalloc", "alloc"):
+        m = model.Measurement(fixture="parents", mode=mode, opt=0, verdict=model.Verdict(
+            ok=False, failures=1, message=f"parents {mode} O0: step 1 panicked (message above, on stderr)"))
+        assert gate.check_panic(m, panic.parse(text), found)
+    assert [f.message for f in found] == [
+        f"parents noalloc O0: step 1 panicked: panicked at {NOALLOC}:391:17: exit args of $X were not passed",
+        f"parents alloc O0: step 1 panicked: panicked at {ALLOC}:428:65: exit args of $X were not passed"]
