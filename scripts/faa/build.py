@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bundle, procs, shim, tools, variant
+from . import bundle, cbuild, procs, shim, tools, variant
 from .progress import Phase
 from .errors import EXIT_GATE, AuditError, ToolMissing, UsageError
 
@@ -112,6 +112,7 @@ class Outcome:
     built: int = 0
     compile_s: float = 0.0                        # wall seconds in the compiler
     rustc_s: float = 0.0                          # wall seconds in rustc (libs + no_std)
+    target: str = "rust"                          # the generated code's language: rust or c (cbuild.py)
 
 
 def run_tool(cmd, cwd=None, timeout=None):
@@ -133,7 +134,10 @@ def source_name(frs):
         return Path(frs.parent.name, frs.name)
 
 
-def compile_variant(compiler, frs, mode, work):
+LANG_EXT = {"rust": "rs", "c": "c"}
+
+
+def compile_variant(compiler, frs, mode, work, lang="rust"):
     """Writes the variant and compiles it; returns (module path or None, error).
 
     The variant goes to variants/MODE/ + the fixture's own name
@@ -147,11 +151,11 @@ def compile_variant(compiler, frs, mode, work):
     gdir.mkdir(parents=True, exist_ok=True)
     (vdir / name).write_text(variant.make(frs.read_text(encoding="utf-8"), mode),
                              encoding="utf-8")
-    out = gdir / f"{frs.stem}.rs"
+    out = gdir / f"{frs.stem}.{LANG_EXT[lang]}"
     if out.exists():
         out.unlink()
     prog = Path(compiler.path).resolve() if os.sep in compiler.path else compiler.path
-    cmd = [prog, "compile", "-l", "rust", "-o", gdir, name]
+    cmd = [prog, "compile", "-l", lang, "-o", gdir, name]
     timeout = compile_timeout()
     try:
         r = run_tool(cmd, cwd=vdir, timeout=timeout)
@@ -196,7 +200,8 @@ def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, genera
         c = Compiled(fixture=fx, mode=mode, work=work, module=generated)
         if generated is None:
             t0 = time.monotonic()
-            c.module, c.error = compile_variant(compiler, fx.frs, mode, work)
+            c.module, c.error = compile_variant(compiler, fx.frs, mode, work,
+                                                lang=getattr(fx, "target", "rust"))
             c.compile_s = time.monotonic() - t0
             phase.tick(f"{fx.name} {mode}" + (": FAILED" if c.error else ""))
         return c
@@ -298,6 +303,12 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
     jobs = jobs or max(1, os.cpu_count() or 1)
     t0 = time.monotonic() if since is None else since
     results, members = Outcomes(), {}
+    c_part = {k: c for k, c in compiled.items() if cbuild.is_c(c.fixture)}
+    for c in cbuild.build_libraries(c_part, results, Outcome, jobs=jobs, opts=opts):
+        if c.lib and not c.cached:
+            results.crates_built.append(bundle.crate_label(c))
+        results.crates_cached += bool(c.lib and c.cached)
+    compiled = {k: c for k, c in compiled.items() if k not in c_part}
     for key, c in compiled.items():
         results[key], m = prepare(c)
         if m:

@@ -162,6 +162,9 @@ def _add_run(sub):
                    help="a framec-compatible compiler to audit instead of the bundled frc")
     r.add_argument("--generated", metavar="MODULE.rs", help="audit already generated code (one shape)")
     r.add_argument("--scenario", metavar="FILE.toml", help="the scenario for --generated")
+    r.add_argument("--lang", choices=("rust", "c"), default=None,
+                   help="the language of the --generated module (default: from its extension, "
+                        ".c is C, anything else Rust)")
     r.add_argument("--mode", choices=variant.MODES, default="noalloc",
                    help="the shape of the --generated module (default: %(default)s)")
     r.add_argument("--opt", type=_opts, default=build.OPT_LEVELS, metavar="0,3",

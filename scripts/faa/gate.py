@@ -8,7 +8,7 @@ The rules, by the name the report prints, and the function that checks each
 (audit.py calls them in this order):
 
   scenario        check_scenario          every .frs has a scenario or a SKIP.toml reason
-  build, nostd    check_build, check_nostd
+  build, nostd    check_build, check_nostd    (freestanding: nostd's C counterpart, cbuild.py)
   golden          check_golden            frc's output equals generated/ (a note)
   calibration     check_calibration, check_calibration_records
   zero            check_zero              every no_alloc window reads 0
@@ -462,6 +462,8 @@ def check_golden(fixtures, outcomes, findings, root):
         for mode in variant.MODES:
             o = outcomes.get((fx.name, mode))
             golden = root / "generated" / fx.name / f"{mode}.rs"
+            if getattr(fx, "target", "rust") == "c":      # C_TARGET: generated/NAME/c_MODE.c
+                golden = root / "generated" / fx.frs.stem / f"c_{mode}.c"
             if not o or not o.module:
                 continue
             if not golden.exists() or golden.read_text() != o.module.read_text():
@@ -489,8 +491,9 @@ def check_build(outcome, findings):
 def check_nostd(outcome, findings):
     """Rule 4: the no_alloc module builds without alloc and std, and its
     object code names no allocator entry point (nostd.py found the problems)."""
+    rule = "freestanding" if getattr(outcome, "target", "rust") == "c" else "nostd"   # cbuild.prove
     for problem in outcome.nostd_problems:
-        findings.append(Finding("nostd", outcome.fixture, f"{outcome.fixture}: {problem}"))
+        findings.append(Finding(rule, outcome.fixture, f"{outcome.fixture}: {problem}"))
 
 
 def check_harness(harness, findings):

@@ -450,9 +450,12 @@ class FixtureResult:
     # (sites.table: {source, mode, opt, constructions, dispatches, destroys,
     # step_dispatches, sites: [...]}); None when Valgrind did not run it.
     alloc_sites: dict | None = None
+    # The language of the generated code: "rust" or "c" (fixtures/c/, cbuild.py);
+    # a report.json written before C fixtures has none: "rust".
+    target: str = "rust"
 
     def to_json(self):
-        return {"name": self.name, "system": self.system, "source": self.source,
+        return {"name": self.name, "target": self.target, "system": self.system, "source": self.source,
                 "nostd": self.nostd, "size_of": self.size_of,
                 "runs": [r.to_json() for r in self.runs], "coverage": self.coverage,
                 "alloc_sites": self.alloc_sites}
@@ -462,7 +465,8 @@ class FixtureResult:
         return cls(name=d["name"], system=d.get("system", ""), source=d.get("source"),
                    nostd=d.get("nostd", ""), size_of=d.get("size_of") or {},
                    runs=[RunResult.from_json(r) for r in d.get("runs") or []],
-                   coverage=d.get("coverage"), alloc_sites=d.get("alloc_sites"))
+                   coverage=d.get("coverage"), alloc_sites=d.get("alloc_sites"),
+                   target=d.get("target") or "rust")
 
 
 @dataclass

@@ -246,7 +246,7 @@ def _fixture_result(fx, measurements, outcomes, vg, cov):
     return FixtureResult(name=fx.name, system=fx.scenario.system,
                          source=str(fx.frs) if fx.frs else None,
                          nostd=na.nostd if na else "not run", size_of=sizes, runs=runs,
-                         coverage=cov.get(fx.name))
+                         coverage=cov.get(fx.name), target=getattr(fx, "target", "rust"))
 
 
 def performance(bench_path):

@@ -21,6 +21,18 @@ class Fixture:
     frs: Path | None
     toml: Path
     scenario: object
+    target: str = "rust"          # the language frc generates: rust, or c (fixtures/c/)
+
+
+C_DIR = "c"
+C_SUFFIX = ".c"
+
+
+def c_name(stem):
+    """The name a C fixture goes by (fixtures/c/port_reset.frs: `port_reset.c`),
+    distinct from the Rust fixture of the same system in every record,
+    report and baseline."""
+    return stem + C_SUFFIX
 
 
 def discover(fixtures_dir, names=None):
@@ -29,37 +41,53 @@ def discover(fixtures_dir, names=None):
     return survey(fixtures_dir, names).fixtures
 
 
+def _candidates(fixtures_dir):
+    """{name: (frs, toml or None, target)}: the Rust fixtures (every
+    NAME.toml, its NAME.frs beside it), then the C fixtures
+    (fixtures/c/NAME.frs, `@@[target("c")]`, named NAME.c) with their
+    scenario fixtures/c/NAME.toml, else the Rust fixture's fixtures/NAME.toml:
+    one scenario serves both targets where the calls are the same."""
+    found = {p.stem: (p.with_suffix(".frs"), p, "rust")
+             for p in sorted(fixtures_dir.glob("*.toml")) if p.name != SKIP_FILE}
+    for frs in sorted((fixtures_dir / C_DIR).glob("*.frs")):
+        own, shared = frs.with_suffix(".toml"), fixtures_dir / f"{frs.stem}.toml"
+        toml = own if own.exists() else (shared if shared.exists() else None)
+        found[c_name(frs.stem)] = (frs, toml, "c")
+    return found
+
+
 def survey(fixtures_dir, names=None):
     """Like discover(), but returns a Discovery: the fixtures to audit, the
     .frs files that have no scenario (a failure of rule `scenario` unless
     fixtures/SKIP.toml lists them with a reason), and the skip list.  A
     fixture that has a scenario is always audited, listed or not."""
     fixtures_dir = Path(fixtures_dir)
-    found = {p.stem: p for p in sorted(fixtures_dir.glob("*.toml")) if p.name != SKIP_FILE}
+    cands = _candidates(fixtures_dir)
+    found = {n: c for n, c in cands.items() if c[1] is not None}
     skips = read_skips(fixtures_dir)
     if names:
         missing = [n for n in names if n not in found]
         for n in missing:
-            if (fixtures_dir / f"{n}.frs").exists():
+            frs = cands[n][0] if n in cands else fixtures_dir / f"{n}.frs"
+            if frs.exists():
                 why = f"; it is skipped: {skips[n]}" if n in skips else ""
-                raise UsageError(f"{fixtures_dir / (n + '.frs')} has no scenario "
-                                 f"{n}.toml beside it{why}")
+                raise UsageError(f"{frs} has no scenario {frs.stem}.toml beside it{why}")
         if missing:
             raise UsageError(f"no fixture named {', '.join(missing)} in {fixtures_dir} "
                              f"(have: {', '.join(found) or 'none'})")
         found = {n: found[n] for n in names}
     out = []
-    for name, toml in found.items():
-        frs = toml.with_suffix(".frs")
+    for name, (frs, toml, target) in found.items():
         if not frs.exists():
             raise UsageError(f"{toml}: no {frs.name} beside it")
-        out.append(Fixture(name=name, frs=frs, toml=toml,
-                           scenario=scenario_mod.load(toml)))
+        out.append(Fixture(name=name, frs=frs, toml=toml, scenario=scenario_mod.load(toml),
+                           target=target))
     if not out:
         raise UsageError(f"no fixtures (NAME.frs + NAME.toml) in {fixtures_dir}")
     d = Discovery(fixtures=out, skips=skips)
     if not names:
         frs_names = {p.stem for p in fixtures_dir.glob("*.frs")}
+        frs_names |= {n for n, c in cands.items() if c[2] == "c"}
         d.unscenarioed = sorted(n for n in frs_names - set(found) if n not in skips)
         d.stale_skips = sorted(n for n in skips if n not in frs_names)
         d.skipped_with_scenario = sorted(n for n in skips if n in found)
