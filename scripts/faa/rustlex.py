@@ -148,3 +148,52 @@ def blank(src, tolerant=False):
             if out[k] != "\n":
                 out[k] = " "
     return "".join(out)
+
+
+_INT_SUFFIX = r"(?P<suffix>[iu](?:8|16|32|64|128|size))?"
+_INT_LIT = re.compile(r"(?P<neg>-\s*)?(?:0x(?P<hex>[0-9A-Fa-f_]+)|0o(?P<oct>[0-7_]+)|0b(?P<bin>[01_]+)"
+                      r"|(?P<dec>[0-9][0-9_]*))" + _INT_SUFFIX)
+_FLOAT_LIT = re.compile(r"-?\s*[0-9][0-9_]*(?:(?:\.[0-9][0-9_]*)?(?:[eE][+-]?[0-9_]+)?(?P<suffix>f32|f64)"
+                        r"|\.[0-9][0-9_]*(?:[eE][+-]?[0-9_]+)?|[eE][+-]?[0-9_]+|\.)")
+
+
+def _int_literal(text):
+    m = _INT_LIT.fullmatch(text)
+    if not m:
+        return None
+    for base, key in ((16, "hex"), (8, "oct"), (2, "bin"), (10, "dec")):
+        digits = (m.group(key) or "").replace("_", "")
+        if m.group(key) is not None:
+            if not digits:
+                return None
+            value = int(digits, base)
+            return ("int", -value if m.group("neg") else value, m.group("suffix"))
+    return None
+
+
+def literal(text):
+    """What a Rust literal is, from its text alone (None: not one literal):
+    ("int", value, suffix or None), ("float", suffix or None), ("bool",),
+    ("char",), ("byte",) for b'x', ("str",) for "..." and r"...", ("bytes",)
+    for b"..." and br"..."."""
+    t = text.strip()
+    if t in ("true", "false"):
+        return ("bool",)
+    found = _int_literal(t)
+    if found:
+        return found
+    m = _FLOAT_LIT.fullmatch(t)
+    if m:
+        return ("float", m.group("suffix"))
+    try:
+        toks = list(spans(t))
+    except LexError:
+        return None
+    if len(toks) != 1 or toks[0][1] != 0 or toks[0][2] != len(t):
+        return None
+    kind = toks[0][0]
+    if kind == "char":
+        return ("byte",) if t.startswith("b") else ("char",)
+    if kind in ("string", "raw_string") and not t.startswith("c"):
+        return ("bytes",) if t.startswith("b") else ("str",)
+    return None

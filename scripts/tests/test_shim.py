@@ -27,14 +27,67 @@ impl Sys {
 def test_read_api_finds_pub_fields_and_method_arities():
     api = shim.read_api(MODULE, "Sys")
     assert api.fields == ["total", "map"]
-    assert api.methods == {"connect": 0, "load": 2, "pair": 1}
+    assert {n: m.arity for n, m in api.methods.items()} == {"connect": 0, "load": 2, "pair": 1}
+    assert api.methods["load"].params == [("n", "u8"), ("s", "String")]
+    assert api.methods["load"].ret == "i32" and api.methods["connect"].ret is None
+    assert api.methods["pair"].params == [("p", "Pair<u8, u16>")]
+    assert sorted(api.ctors) == ["__create", "new"] and api.sys_type == "Sys"
+
+
+# framec's shapes: the system in a module re-exported with `pub use`, an
+# impl with attributes and lifetimes, `-> Self`, async methods, &str.
+FRAMEC_LIKE = r'''
+mod _sys_framec {
+    pub enum Mode { Slow, Fast(u8) }
+    pub const LIMIT: u16 = 10;
+    pub type Count = u32;
+    #[allow(dead_code)]
+    pub struct Sys<'a> {
+        __compartment: Compartment,
+        pub name: &'a str,
+        pub count: Count,
+    }
+    #[allow(non_snake_case)]
+    impl<'a> Sys<'a> {
+        pub fn __create(step: i32, limit: i32) -> Self { todo!() }
+        pub async fn fetch(&mut self, url: String) -> Result<usize, String> { todo!() }
+        pub fn label(&'a mut self, s: &'a str) -> &'a str { s }
+        pub fn set(&mut self, m: Mode, n: Count, l: u16) {}
+        fn __kernel(&mut self) {}
+    }
+    impl Drop for Sys<'_> { fn drop(&mut self) {} }
+}
+pub use _sys_framec::*;
+'''
+
+
+def test_read_api_reads_framec_shaped_modules():
+    api = shim.read_api(FRAMEC_LIKE, "Sys")
+    assert api.sys_type == "Sys<'static>"
+    assert list(api.ctors) == ["__create"]
+    assert api.ctors["__create"].params == [("step", "i32"), ("limit", "i32")]
+    assert api.ctors["__create"].ret == "Self"
+    assert api.methods["fetch"].is_async and api.methods["fetch"].params == [("url", "String")]
+    assert api.methods["fetch"].ret == "Result<usize, String>"
+    assert api.methods["label"].params == [("s", "&'a str")] and not api.methods["label"].is_async
+    assert api.fields == ["name", "count"]
+    assert api.enums == {"Mode": ["Slow", "Fast"]} and api.consts == {"LIMIT": "u16"}
+    assert api.aliases == {"Count": "u32"} and api.is_async
+
+
+def test_read_api_refuses_a_system_with_type_parameters():
+    with pytest.raises(UsageError, match="takes type parameters"):
+        shim.read_api("pub struct Sys<T> { pub x: T }\nimpl<T> Sys<T> { pub fn __create() -> Self { todo!() } }",
+                      "Sys")
 
 
 def test_read_api_requires_the_struct_and_create():
     with pytest.raises(UsageError, match="no `pub struct Nope`"):
         shim.read_api(MODULE, "Nope")
-    with pytest.raises(UsageError, match="__create"):
-        shim.read_api(MODULE.replace("__create", "make"), "Sys")
+    with pytest.raises(UsageError, match=r"no `pub fn __create\(...\)` or `pub fn new\(...\)`"):
+        shim.read_api(MODULE.replace("__create", "make").replace("fn new", "fn make2"), "Sys")
+    # without __create, new() is the constructor (older framec)
+    assert list(shim.read_api(MODULE.replace("__create", "make"), "Sys").ctors) == ["new"]
 
 
 def scen(tmp_path, steps):
@@ -47,6 +100,10 @@ def scen(tmp_path, steps):
     ("nope()", "not an interface method"),
     ("load(1)", "takes 2 argument(s), the call passes 1"),
     ("connect(1)", "takes 0 argument(s)"),
+    ("load(300, String::from(\"a\"))", "argument 1 of `load`, `300`, cannot be passed as `n: u8`: "
+                                         "300 is out of range for u8 (0..=255)"),
+    ('load(3, "a")', 'argument 2 of `load`, `"a"`, cannot be passed as `s: String`: it is a &str '
+                     '(string literal); pass String::from("a")'),
 ])
 def test_check_steps_names_file_and_line_of_a_bad_call(tmp_path, call, needle):
     api = shim.read_api(MODULE, "Sys")
