@@ -161,6 +161,8 @@ def audit(opts):
         tools.valgrind(required=True)      # fail before an hour of building, not after
     reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
+    if target.generated:                 # its module is there: check before anything is written
+        check_scenarios([(fx, target.generated) for fx in target.fixtures])
     with workdir.lock(tree.work):
         return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
 
@@ -174,6 +176,8 @@ def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
     t0 = time.monotonic()
     compiled = build.compile_all(target.fixtures, target.compiler, tree, target.modes, jobs=opts.jobs,
                                  generated=target.generated)
+    if not target.generated:
+        check_scenarios([(c.fixture, c.module) for c in compiled.values() if c.module and not c.error])
     r = Run(outcomes=build.build_libraries(compiled, rustc, jobs=opts.jobs, progress=progress,
                                            opts=opts.opt, since=t0, reuse=not opts.no_cache))
     clock.built(r.outcomes)
@@ -266,6 +270,27 @@ def _replace_reports(reports_dir, rep, criterion, prev=None, junit_flavour="plai
             html.write(rep, reports_dir)
         except ToolMissing as e:
             print(f"note [html] report.html skipped: {e}")
+
+
+def check_scenarios(pairs):
+    """Each (fixture, generated Rust module): the scenario against the
+    module's API (shim.check_module: system, constructor, methods,
+    arity, argument types, domain fields).  A mistake is a usage error
+    (exit 2) naming the scenario's lines, found before anything is built:
+    with --generated before anything is written, else right after the
+    compile."""
+    from . import shim
+    problems = []
+    for fx, module in pairs:
+        if getattr(fx, "target", "rust") != "rust":
+            continue
+        try:
+            shim.check_module(Path(module).read_text(encoding="utf-8", errors="replace"),
+                              fx.scenario, where=str(module))
+        except UsageError as e:
+            problems.append(str(e))
+    if problems:
+        raise UsageError("\n".join(dict.fromkeys(problems)))
 
 
 def check_names(fixtures):
