@@ -376,8 +376,9 @@ def unchecked(measurements, vg, cov, valgrind_mode="auto", baseline=True, reject
         no_cov = [f for f in fixtures if (cov or {}).get(f) is None]
         if vg_why or no_cov:
             out["coverage"] = vg_why or (
-                f"no coverage for {', '.join(no_cov)}: it needs O0 libraries and the compiler's "
-                f".frs mapping comments")
+                f"no coverage for {', '.join(no_cov)}: it needs an O0 library and handler "
+                f"functions the audit recognises (frc's .frs mapping comments, or framec's "
+                f"_s_STATE_hdl_* methods)")
         if vg_why:
             out["second counter"] = vg_why
             out["memcheck"] = vg_why
