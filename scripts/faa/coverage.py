@@ -51,8 +51,19 @@ every direct call to a module function that contains such a call.  One that
 never ran is a finding naming the callee, the generated line and its .frs
 line; an [uncovered] entry for that .frs line (or its handler) excuses it.
 
-Compilers that write no such comments get no matrix (reported as
-unavailable, never as covered).  A scenario lists what it cannot reach, with
+Other compilers.  A module without mapping comments has its handlers
+recognised by framec's names (framec 4.x's Rust back end: one dispatcher
+`fn _state_S(&mut self, __e: ...)` per state, whose match arms call
+`_s_S_hdl_user_EVENT`, `_s_S_hdl_frame_enter` ($>) and
+`_s_S_hdl_frame_exit` (<$); recognise(), framec_handlers()).  framec
+leaves no reference to the .frs, so its matrix and findings name handlers
+as $State.event, lines inside a handler are not judged (a note says so),
+and a call out of the library that never ran is named, and excused, by its
+handler.  A module whose handlers are recognised neither way -- or a
+framec-like one whose dispatchers call anything else, so that part of the
+handlers would go unseen -- gets no matrix: a note says coverage was not
+checked and why, the fixture is `unchecked: coverage`, and --strict fails.
+A scenario lists what it cannot reach, with
 the reason, under [uncovered] (scenario.py): handler keys
 (`"$Fault.reset" = "..."`) and line keys (`"line 42"`, `"lines 42-45"`).
 An entry naming something that is not there, or that ran in every shape,
