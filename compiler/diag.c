@@ -3,6 +3,7 @@
  * It uses util.c (arena, Out) and the Token layout (frc.h), and no
  * function of the files that report errors (lex.c, parse.c, check.c...). */
 #include "frc.h"
+#include "check_native.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,16 @@ static char *show_line(int line, int col, int width)
 	char *caret = xalloc((size_t)width + 1);
 	memset(caret, '^', (size_t)width);
 	return xsprintf("%5d | %s\n      | %s%s\n", line, text.buf, pad.buf, caret);
+}
+
+/* For `frc check` (check_native.h): the echo of `line` without its caret
+ * line when col < 1. */
+char *diag_echo(int line, int col, int width)
+{
+	char *text = show_line(line, col < 1 ? 1 : col, width);
+	if (col < 1)
+		*(strchr(text, '\n') + 1) = 0;
+	return text;
 }
 
 static int diag_cmp(const void *a, const void *b)

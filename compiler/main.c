@@ -1,10 +1,15 @@
 /* main.c — frc's command line (framec-compatible):
  *
  *   frc compile -l rust -o DIR FILE.frs    writes DIR/<stem>.rs
+ *   frc check [-l rust] [--rustc PATH] FILE.frs
+ *                                           rustc's errors at .frs positions
+ *                                           (check_native.c)
  *   frc --help | --version
  *
- * Exit: 0 ok, 64 usage, 65 source rejected, 66 input unreadable. */
+ * Exit: 0 ok, 64 usage, 65 source rejected, 66 input unreadable; check
+ * also 1 (rustc rejected the generated Rust) and 69 (rustc cannot run). */
 #include "frc.h"
+#include "check_native.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +18,7 @@
 
 static const char *usage =
 	"usage: frc compile -l rust -o DIR FILE.frs\n"
+	"       frc check [-l rust] [--rustc PATH] FILE.frs\n"
 	"       frc --help | --version\n"
 	"\n"
 	"Compiles the Frame systems in FILE.frs (native Rust with @@system blocks)\n"
@@ -20,9 +26,16 @@ static const char *usage =
 	"zero-allocation shape (RFC-0036); any other system gets framec 4.x's\n"
 	"allocating RFC-0020 shape.\n"
 	"\n"
-	"exit status: 0 ok, 64 usage error, 65 source rejected, 66 input unreadable\n";
+	"check compiles FILE.frs in both shapes (as written, and with @@[no_alloc]\n"
+	"toggled without moving a line), runs rustc on each output (the no_alloc one\n"
+	"under #![no_std]; rustc is --rustc PATH, else $RUSTC, else rustc on PATH)\n"
+	"and prints rustc's errors at FILE.frs:LINE:COL with the generated line.\n"
+	"\n"
+	"exit status: 0 ok, 64 usage error, 65 source rejected, 66 input unreadable;\n"
+	"check: 0 both shapes build, 1 rustc rejected the generated Rust, 69 rustc\n"
+	"could not be run\n";
 
-static int usage_error(const char *msg)
+int frc_usage_error(const char *msg)
 {
 	fprintf(stderr, "frc: %s\n%s", msg, usage);
 	return EXIT_USAGE;
@@ -31,7 +44,7 @@ static int usage_error(const char *msg)
 /* Larger sources are refused as unreadable (66): token offsets are ints. */
 #define MAX_SOURCE (256u << 20)
 
-static char *read_file(const char *path, int *len)
+char *frc_read_file(const char *path, int *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -79,7 +92,7 @@ static char *output_path(const char *dir, const char *file)
 static int compile(const char *dir, const char *file)
 {
 	int len;
-	char *text = read_file(file, &len);
+	char *text = frc_read_file(file, &len);
 	if (!text) {
 		fprintf(stderr, "frc: cannot read %s: %s\n", file, strerror(errno));
 		return EXIT_NOINPUT;
@@ -119,18 +132,18 @@ static int compile_command(int argc, char **argv)
 		else if (c == 'o')
 			dir = optarg;
 		else
-			return usage_error(xsprintf("unknown or incomplete option '%s'",
+			return frc_usage_error(xsprintf("unknown or incomplete option '%s'",
 				optopt && optopt != 'l' && optopt != 'o' ?
 				xsprintf("-%c", optopt) : argv[optind - 1]));
 	}
 	if (optind < argc - 1)
-		return usage_error("more than one input file");
+		return frc_usage_error("more than one input file");
 	if (optind == argc - 1)
 		file = argv[optind];
 	if (!lang || !dir || !file)
-		return usage_error("compile needs -l rust, -o DIR and one FILE");
+		return frc_usage_error("compile needs -l rust, -o DIR and one FILE");
 	if (strcmp(lang, "rust") != 0)
-		return usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
+		return frc_usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
 	return compile(dir, file);
 }
 
@@ -144,7 +157,9 @@ int main(int argc, char **argv)
 		printf("frc %s\n", FRC_VERSION);
 		return EXIT_OK;
 	}
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return check_command(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "compile") != 0)
-		return usage_error(argc < 2 ? "missing command" : xsprintf("unknown command '%s'", argv[1]));
+		return frc_usage_error(argc < 2 ? "missing command" : xsprintf("unknown command '%s'", argv[1]));
 	return compile_command(argc - 1, argv + 1);
 }
