@@ -21,14 +21,21 @@ have_rustc() {
     command -v rustc >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/rustc" ] || [ -x /usr/bin/rustc ]
 }
 
+# cargo runs the Rust binding's tests and its example (bindings/rust,
+# examples/own-tests/rust); rustup brings its own, Debian's is `cargo`.
+have_cargo() {
+    command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || [ -x /usr/bin/cargo ]
+}
+
 if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "deps: not a Debian system; install by hand: $required $optional rustc" >&2
+    echo "deps: not a Debian system; install by hand: $required $optional rustc cargo" >&2
     exit 0
 fi
 
 need=""
 for p in $required; do installed "$p" || need="$need $p"; done
 have_rustc || need="$need rustc"
+have_cargo || need="$need cargo"
 extra=""
 if [ "${FAA_DEPS_OPTIONAL:-1}" != 0 ]; then
     for p in $optional; do installed "$p" || extra="$extra $p"; done

@@ -1,0 +1,296 @@
+//! Count allocator calls per call in your own tests, with
+//! frame-alloc-audit's `LD_PRELOAD` interposer (libaudit.so).
+//!
+//! ```no_run
+//! use frame_alloc_audit::{assert_allocs, assert_no_alloc};
+//!
+//! let mut v: Vec<u32> = Vec::with_capacity(4);
+//! assert_no_alloc!(v.push(1));                     // fits: no heap call
+//! assert_allocs!(2, (Box::new(1u8), String::from("two")));
+//! ```
+//!
+//! Run the tests with the interposer preloaded into the test binaries:
+//!
+//! ```text
+//! CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="env LD_PRELOAD=$(pkg-config --variable=preload frame-alloc-audit)" cargo test
+//! ```
+//!
+//! Without it every measurement panics ("interposer not loaded"): the
+//! binding never reports a zero it did not count.  The first measurement
+//! in a process resolves the interposer's API with `dlsym` (the crate does
+//! not link libaudit.so) and calibrates it: malloc, calloc, realloc,
+//! posix_memalign and free must each read exactly one call of their kind.
+//!
+//! A window counts the calls of the thread that opened it, between open and
+//! close: tests running side by side on other threads do not disturb it.
+//! Windows do not nest (measuring inside a measured closure panics).
+//! The value an asserted expression returns is dropped outside the window
+//! (write `{ f(); }` to count its drop too).
+
+pub mod ffi;
+mod live;
+pub mod location;
+
+use std::cell::Cell;
+use std::fmt;
+
+/// Which calls a window counts (`audit.h`'s window flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    /// The calling thread's calls only (the default).
+    pub const THIS_THREAD: Flags = Flags(ffi::THIS_THREAD);
+    /// Every thread's calls (one such window in the process at a time: run
+    /// those tests with `--test-threads=1`).
+    pub const ALL_THREADS: Flags = Flags(ffi::ALL_THREADS);
+    /// Capture the first call's stack (and the call-site table); costs one
+    /// unwind per counted call.  The assertion macros set it.
+    pub const CAPTURE_STACK: Flags = Flags(ffi::CAPTURE_STACK);
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+}
+
+/// The first counted call of a capture window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstCall {
+    /// Its kind, as the interposer names it ("malloc", "free", "mmap", …).
+    pub kind: &'static str,
+    /// The thread that made it (gettid()).
+    pub tid: i32,
+    /// Return addresses, innermost first (frames[0] called the hooked
+    /// function); empty when no stack was captured.
+    pub frames: Vec<usize>,
+}
+
+/// What one window counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counts {
+    /// Calls to every heap kind but free() (malloc, calloc, realloc, …).
+    pub allocs: u64,
+    /// Calls to free() (NULL included).
+    pub frees: u64,
+    /// Memory asked of the kernel through libc (mmap, munmap, brk, …).
+    pub os: u64,
+    /// Calls that can block or take a lock (pthread_mutex_lock, futex, …).
+    pub blocking: u64,
+    /// Bytes requested by the heap calls.
+    pub bytes: u64,
+    /// Peak live bytes allocated in the window.
+    pub live_peak: u64,
+    /// Per kind, the kinds with at least one call, in audit.h's order.
+    pub calls: Vec<(&'static str, u64)>,
+    /// The first call, when the window captured it.
+    pub first: Option<FirstCall>,
+}
+
+impl Counts {
+    /// Calls of one kind by name ("malloc", …); 0 for an unknown name.
+    pub fn of(&self, kind: &str) -> u64 {
+        self.calls.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+    }
+
+    /// No allocation, no free, no OS memory call: what a no_alloc window
+    /// must read.
+    pub fn is_heap_free(&self) -> bool {
+        self.allocs == 0 && self.frees == 0 && self.os == 0
+    }
+
+    fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts) -> Counts {
+        let calls = (0..ffi::KIND_COUNT)
+            .filter(|&k| raw.calls[k] != 0)
+            .map(|k| (ffi::kind_name(api, k), raw.calls[k]))
+            .collect();
+        let first = if raw.first_tid != 0 {
+            let n = (raw.nframes as usize).min(ffi::MAX_FRAMES);
+            Some(FirstCall {
+                kind: ffi::kind_name(api, raw.first_kind as usize),
+                tid: raw.first_tid,
+                frames: raw.frames[..n].to_vec(),
+            })
+        } else {
+            None
+        };
+        Counts {
+            allocs: raw.allocs,
+            frees: raw.frees,
+            os: raw.os,
+            blocking: raw.blocking,
+            bytes: raw.bytes,
+            live_peak: raw.live_peak,
+            calls,
+            first,
+        }
+    }
+}
+
+/// "2 allocation(s), 0 free(s), 0 OS call(s), 24 byte(s) [malloc 2]".
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} allocation(s), {} free(s), {} OS call(s), ",
+            self.allocs, self.frees, self.os
+        )?;
+        if self.blocking != 0 {
+            write!(f, "{} blocking call(s), ", self.blocking)?;
+        }
+        write!(f, "{} byte(s) [", self.bytes)?;
+        for (i, (k, n)) in self.calls.iter().enumerate() {
+            write!(f, "{}{} {}", if i == 0 { "" } else { ", " }, k, n)?;
+        }
+        write!(f, "]")
+    }
+}
+
+/// Panics, loudly, unless the interposer is preloaded and counts.
+pub fn live() {
+    if let Err(why) = live::state() {
+        panic!(
+            "frame-alloc-audit: interposer not loaded or not counting: {}; run the tests with \
+             LD_PRELOAD=$(pkg-config --variable=preload frame-alloc-audit) (README: \
+             \"Use it in your own tests\")",
+            why
+        );
+    }
+}
+
+/// Whether the interposer is preloaded and calibrated; the reason when not.
+pub fn is_live() -> Result<(), String> {
+    live::state().as_ref().map(|_| ()).map_err(|e| e.clone())
+}
+
+thread_local! {
+    static IN_WINDOW: Cell<bool> = const { Cell::new(false) };
+}
+
+/// This thread's open window: closed when dropped, also when the measured
+/// code panics.
+struct Window {
+    api: &'static ffi::Api,
+}
+
+impl Window {
+    fn open(flags: Flags) -> Window {
+        live();
+        let api = match live::state() {
+            Ok(api) => api,
+            Err(_) => unreachable!("live() checked"),
+        };
+        if IN_WINDOW.with(|w| w.replace(true)) {
+            panic!("frame-alloc-audit: windows do not nest (measuring inside a measured call)");
+        }
+        // SAFETY: opens this thread's window; Drop closes it.
+        unsafe { (api.open)(flags.0) };
+        Window { api }
+    }
+
+    fn close(self) -> ffi::RawCounts {
+        let mut raw = ffi::RawCounts::ZERO;
+        // SAFETY: closes the window this thread opened.
+        unsafe { (self.api.close)(&mut raw) };
+        IN_WINDOW.with(|w| w.set(false));
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let mut raw = ffi::RawCounts::ZERO;
+        // SAFETY: the measured code panicked: close the window it left open.
+        unsafe { (self.api.close)(&mut raw) };
+        IN_WINDOW.with(|w| w.set(false));
+    }
+}
+
+/// Runs `f` in one window and returns its value and the window's counts.
+/// The value is dropped by the caller, outside the window.
+pub fn measure_with<R, F: FnOnce() -> R>(flags: Flags, f: F) -> (R, Counts) {
+    let w = Window::open(flags);
+    let api = w.api;
+    let r = f();
+    let raw = w.close();
+    (r, Counts::from_raw(api, &raw))
+}
+
+/// Runs `f` in a window of this thread and returns its value and counts.
+pub fn measure<R, F: FnOnce() -> R>(f: F) -> (R, Counts) {
+    measure_with(Flags::THIS_THREAD, f)
+}
+
+/// The counts of `f`'s calls on this thread (its value dropped outside).
+pub fn counts<R, F: FnOnce() -> R>(f: F) -> Counts {
+    measure(f).1
+}
+
+/// The counts as a failure prints them, with the first call's location
+/// when the window captured one.
+pub fn describe(c: &Counts) -> String {
+    let mut s = c.to_string();
+    if let Some(first) = &c.first {
+        s.push_str(&format!("\n  first call: {} (tid {})", first.kind, first.tid));
+        let frames = location::resolve(&first.frames);
+        match location::caller(&frames) {
+            Some(p) => s.push_str(&format!(" at {}:{} in {}", p.file, p.line, p.function)),
+            None => {
+                if let Some(f) = frames.first() {
+                    s.push_str(&format!(" at {:#x} ({}+{:#x})", f.addr, f.object, f.offset));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// What the macros call: panics at the caller's line unless the counts
+/// are as wanted (`None`: no heap call at all; `Some(n)`: n allocations).
+#[doc(hidden)]
+#[track_caller]
+pub fn __check<R>(want: Option<u64>, got: (R, Counts), what: &str) -> R {
+    let (r, c) = got;
+    let ok = match want {
+        None => c.is_heap_free(),
+        Some(n) => c.allocs == n,
+    };
+    if !ok {
+        let expected = match want {
+            None => "no heap call".to_string(),
+            Some(n) => format!("{} allocation(s)", n),
+        };
+        panic!("{}: expected {}, counted {}", what, expected, describe(&c));
+    }
+    r
+}
+
+/// Asserts that the expression makes no allocator call, no free() and no
+/// OS memory call on this thread; evaluates to its value.
+#[macro_export]
+macro_rules! assert_no_alloc {
+    ($e:expr) => {
+        $crate::__check(
+            None,
+            $crate::measure_with($crate::Flags::CAPTURE_STACK, || $e),
+            concat!("assert_no_alloc!(", stringify!($e), ")"),
+        )
+    };
+}
+
+/// Asserts that the expression makes exactly `n` allocator calls (every
+/// heap kind but free(); frees are counted, not constrained) on this
+/// thread; evaluates to its value.
+#[macro_export]
+macro_rules! assert_allocs {
+    ($n:expr, $e:expr) => {
+        $crate::__check(
+            Some($n),
+            $crate::measure_with($crate::Flags::CAPTURE_STACK, || $e),
+            concat!("assert_allocs!(", stringify!($n), ", ", stringify!($e), ")"),
+        )
+    };
+}

@@ -1,0 +1,73 @@
+//! The binding under the preload: calibration, counts, the macros, the
+//! failure message and the window discipline.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use frame_alloc_audit::{assert_allocs, assert_no_alloc, counts, live, measure};
+
+fn panic_text<F: FnOnce()>(f: F) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("it must panic");
+    match err.downcast::<String>() {
+        Ok(s) => *s,
+        Err(e) => e.downcast::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn the_interposer_is_live_and_calibrated() {
+    live();
+    assert_eq!(frame_alloc_audit::is_live(), Ok(()));
+}
+
+#[test]
+fn a_vec_with_capacity_is_one_malloc_and_its_drop_one_free() {
+    let c = counts(|| {
+        let v: Vec<u64> = Vec::with_capacity(16);
+        drop(v);
+    });
+    assert_eq!((c.allocs, c.frees, c.os), (1, 1, 0), "{}", c);
+    assert_eq!(c.of("malloc"), 1);
+    assert_eq!(c.bytes, 128);
+    assert!(c.first.is_none(), "no capture without CAPTURE_STACK");
+}
+
+#[test]
+fn the_macros_pass_on_the_right_counts_and_return_the_value() {
+    let mut v: Vec<u32> = Vec::with_capacity(4);
+    assert_no_alloc!(v.push(1));
+    let (b, s) = assert_allocs!(2, (Box::new(7u8), String::from("two")));
+    assert_eq!((*b, s.as_str()), (7, "two"));
+    let (r, c) = measure(|| 40 + 2);
+    assert_eq!((r, c.is_heap_free()), (42, true));
+}
+
+#[test]
+fn a_failure_carries_the_counts_the_kind_and_the_line() {
+    let msg = panic_text(|| {
+        assert_no_alloc!(Box::new(5u64));
+    });
+    assert!(
+        msg.contains("assert_no_alloc!(Box::new(5u64)): expected no heap call, counted 1 allocation(s), 0 free(s), 0 OS call(s), 8 byte(s) [malloc 1]"),
+        "{}",
+        msg
+    );
+    assert!(msg.contains("first call: malloc (tid "), "{}", msg);
+    assert!(msg.contains("tests/binding.rs:"), "no line of this file in: {}", msg);
+    let msg = panic_text(|| {
+        assert_allocs!(3, vec![1u8, 2]);
+    });
+    assert!(msg.contains("expected 3 allocation(s), counted 1 allocation(s)"), "{}", msg);
+}
+
+#[test]
+fn windows_do_not_nest_and_a_panic_closes_the_window() {
+    let msg = panic_text(|| {
+        counts(|| counts(|| ()));
+    });
+    assert!(msg.contains("windows do not nest"), "{}", msg);
+    let msg = panic_text(|| {
+        counts(|| panic!("inside"));
+    });
+    assert_eq!(msg, "inside");
+    assert!(counts(|| ()).is_heap_free());
+}
