@@ -35,7 +35,8 @@ report.json schema (version 1):
                        batches}, or null
     memcheck          {ok, errors, definitely_lost, indirectly_lost, windows, log}, or null
     coverage          {states[], events[], cells: {"State.event": {alloc, noalloc}}}
-                      (null when the compiler writes no handler mapping comments)
+                      (null when no handler was recognised: neither frc's mapping comments
+                      nor framec's method names; framec's: no .frs lines, `lines` totals 0)
   rejects[]         {fixture, expected, got, exit, ok, message}
   massif[]          {mode, opt, fixtures[], peak_bytes, series: [[time, heap bytes]]}: one per
                     faa-run process under massif (a bundle's fixtures run in one process,
