@@ -1108,7 +1108,9 @@ def _fixture_coverage(fx, runs, root, found):
     mx = matrix({mode: (rec.fns, run.functions) for mode, (rec, run) in runs.items()})
     toml = display(fx.toml, root)
     mx["lines"], msgs = evaluate(fx, {mode: run for mode, (_, run) in runs.items()}, root)
-    held = {c["in"] for r in mx["lines"].values() for c in r["calls"]["never_ran"] if c["excused"]}
+    by_line = line_exceptions(fx.scenario)
+    held = {c["in"] for r in mx["lines"].values() for c in r["calls"]["never_ran"]
+            if c["excused"] and not by_line.get(c["line"])}      # excused by the handler's entry
     found += [(fx.name, msg, True) for msg in handler_findings(fx.name, fx.scenario, mx, toml, held)]
     blind = [m for m, (_, run) in runs.items() if not _sees_bodies(run)]
     for mode in blind:
