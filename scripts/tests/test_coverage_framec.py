@@ -68,6 +68,40 @@ def test_a_module_whose_dispatchers_call_other_names_is_not_recognised():
     assert coverage.recognise("pub fn f() {}\n").why == coverage.UNRECOGNISED
 
 
+HSM = """
+impl Lamp {
+    async fn _state_Powered(&mut self, __e: &LampFrameEvent) {
+        match __e {
+            LampFrameEvent::Off { .. } => { self._s_Powered_hdl_user_off(__e).await; }
+            _ => {}
+        }
+    }
+    async fn _state_Lit(&mut self, __e: &LampFrameEvent) {
+        match __e {
+            LampFrameEvent::FrameExit { .. } => { self._s_Lit_hdl_frame_exit(__e).await; }
+            LampFrameEvent::Dim { level, .. } => {
+                let level: u8 = level.clone();
+                self._s_Lit_hdl_user_dim(__e, level).await;
+            }
+            _ => { self._state_Powered(__e).await; }
+        }
+    }
+    async fn _s_Powered_hdl_user_off(&mut self, __e: &LampFrameEvent) { }
+    async fn _s_Lit_hdl_frame_exit(&mut self, __e: &LampFrameEvent) { self.on = false; }
+    async fn _s_Lit_hdl_user_dim(&mut self, __e: &LampFrameEvent, level: u8) { self.level = level; }
+}
+"""
+
+
+def test_a_child_state_passing_events_to_its_parent_and_async_methods_are_recognised():
+    assert coverage.recognise(HSM).fns == {
+        "_s_Powered_hdl_user_off": ("Powered", "off"),
+        "_s_Lit_hdl_frame_exit": ("Lit", "<$"),
+        "_s_Lit_hdl_user_dim": ("Lit", "dim")}
+    # a handler method a dispatcher calls but the module does not define
+    assert coverage.recognise(HSM.replace("async fn _s_Powered_hdl_user_off", "async fn off")).fns == {}
+
+
 def fixture(tmp_path, extra=""):
     toml = tmp_path / "turnstile.toml"
     toml.write_text(TOML.read_text() + extra)
