@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bundle, cshim, nostd, procs, tools
+from . import bundle, clocate, cshim, nostd, procs, tools
 from .errors import ToolMissing, UsageError
 
 GCC_TIMEOUT = 300
@@ -210,7 +210,8 @@ def prove(cc, m, cdir):
     pdir.mkdir(parents=True, exist_ok=True)
     obj = pdir / f"{m.fixture}.o"
     obj.unlink(missing_ok=True)
-    r = procs.run([cc, *PROOF_FLAGS, "-c", str(m.module.resolve()), "-o", str(obj)], timeout=GCC_TIMEOUT)
+    r = procs.run([cc, *PROOF_FLAGS, "-c", "-x", "c", str(m.module.resolve()), "-o", str(obj)],
+                  timeout=GCC_TIMEOUT)
     if r.returncode != 0 or not obj.exists():
         first = (r.stderr.strip().splitlines() or ["gcc failed"])
         return [f"{m.module}: does not compile with {' '.join(PROOF_FLAGS)}: "
@@ -227,6 +228,8 @@ def prove(cc, m, cdir):
         how = "references" if typ in "Uwv" else "defines"
         users = sorted(refs.get(name, ()))
         where = nostd._source_line([str(m.module.resolve())], name.split("@", 1)[0])
+        frs = clocate.CModuleMap(m.module).frs_of(int(where.rsplit(":", 1)[1])) if where else ""
+        where += f" (from {frs})" if frs else ""
         problems.append(f"{where or m.module}: the no_alloc C module's object code (-ffreestanding "
                         f"-fno-builtin) {how} `{name}`, which may allocate"
                         + (f" (in {', '.join(users[:3])})" if users else ""))
