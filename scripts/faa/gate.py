@@ -58,7 +58,11 @@ def _where(rec, module, cache):
         return ""
     key = (tuple(stack), str(module))
     if key not in cache:
-        cache[key] = attribute.culprit(stack, module)
+        if str(module).endswith(".c"):           # generated C: #line names the .frs (clocate.py)
+            from . import clocate
+            cache[key] = clocate.culprit(stack, module)
+        else:
+            cache[key] = attribute.culprit(stack, module)
     site = cache[key]
     if site:
         rec.site = str(site)
