@@ -1,0 +1,162 @@
+"""Scenario mistakes are usage errors (exit 2) naming the scenario's file
+and line and what the generated module has -- found before anything is
+built, never a [build] failure or a raw rustc error (issue 14).
+
+The module is scripts/tests/data/generated/counter_args.rs, a hand-written
+module in framec 4.5's shape (`pub fn __create(step: i32, limit: i32) ->
+Self`, no `new()`).  `audit run --generated` checks the scenario against
+it before it writes anything, so these runs build nothing and need only
+the build dir's tools."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, SCRIPTS
+from faa import rustlex, scenario, shim
+from faa.errors import UsageError
+
+AUDIT = str(SCRIPTS / "audit")
+DATA = SCRIPTS / "tests" / "data" / "generated"
+MODULE = DATA / "counter_args.rs"
+
+HEAD = 'system = "Counter"\n[construct]\nargs = ["3", "10"]\n'
+
+
+def audit(build_dir, tmp_path, toml_text, module=MODULE):
+    toml = tmp_path / "counter.toml"
+    toml.write_text(toml_text)
+    cmd = [AUDIT, "--build-dir", str(build_dir), "run", "--generated", str(module),
+           "--scenario", str(toml), "--mode", "alloc", "--opt", "0", "--valgrind", "off",
+           "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ)
+    return r.returncode, r.stdout + r.stderr
+
+
+# (scenario text, what the message must say: its file:line first)
+MISTAKES = [
+    # unknown keys, everywhere
+    (HEAD + 'alocs = 2\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:4: unknown key `alocs` in [construct]; it takes: alloc, args, call, frees"),
+    ('system = "Counter"\nsteps = 1\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:2: unknown key `steps` in the scenario's top level"),
+    (HEAD + '[[step]]\ncall = "tick()"\nreturn = "()"\n',
+     "counter.toml:6: unknown key `return` in [[step]] 1"),
+    (HEAD + '[[step]]\ncall = "tick()"\n[steady]\nfrom = 1\ntimes = 3\n',
+     "counter.toml:8: unknown key `times` in [steady]"),
+    # the system's name
+    ('system = "Countr"\n[construct]\nargs = ["3", "10"]\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:1: there is no system `Countr` in"),
+    # constructor: arity, types, which constructor
+    ('system = "Counter"\n[[step]]\ncall = "tick()"\n',
+     "counter.toml: `__create` takes 2 argument(s), the call passes 0 "
+     "(fn __create(step: i32, limit: i32) -> Self)"),
+    ('system = "Counter"\n[construct]\nargs = ["3"]\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:3: `__create` takes 2 argument(s), the call passes 1"),
+    ('system = "Counter"\n[construct]\nargs = [\'"3"\', "10"]\n[[step]]\ncall = "tick()"\n',
+     'counter.toml:3: argument 1 of `__create`, `"3"`, cannot be passed as `step: i32`: '
+     "it is a &str (string literal)"),
+    ('system = "Counter"\n[construct]\ncall = "__create(3, 1.5)"\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:3: argument 2 of `__create`, `1.5`, cannot be passed as `limit: i32`: "
+     "it is a floating-point literal"),
+    ('system = "Counter"\n[construct]\ncall = "new(3, 10)"\n[[step]]\ncall = "tick()"\n',
+     "counter.toml:3: `Counter` has no `pub fn new(...)`; it has: "
+     "fn __create(step: i32, limit: i32) -> Self"),
+    # steps: method, arity, argument types, &str parameters
+    (HEAD + '[[step]]\ncall = "tick()"\n[[step]]\ncall = "tock()"\n',
+     "counter.toml:7: `tock` is not an interface method of Counter (methods: fn tick(); "
+     "fn bump(by: i32) -> i32; fn greet(who: &str) -> String; fn state_name() -> &str)"),
+    (HEAD + '[[step]]\ncall = "bump()"\n',
+     "counter.toml:5: `bump` takes 1 argument(s), the call passes 0 (fn bump(by: i32) -> i32)"),
+    (HEAD + '[[step]]\ncall = "bump(true)"\n',
+     "counter.toml:5: argument 1 of `bump`, `true`, cannot be passed as `by: i32`: it is a bool"),
+    (HEAD + '[[step]]\ncall = "bump(3_000_000_000)"\n',
+     "counter.toml:5: argument 1 of `bump`, `3_000_000_000`, cannot be passed as `by: i32`: "
+     "3000000000 is out of range for i32 (-2147483648..=2147483647)"),
+    (HEAD + '[[step]]\ncall = "bump(4u8)"\n',
+     "counter.toml:5: argument 1 of `bump`, `4u8`, cannot be passed as `by: i32`: "
+     "the literal is a u8"),
+    (HEAD + '[[step]]\ncall = \'greet(String::from("ann"))\'\n',
+     "counter.toml:5: argument 1 of `greet`, `String::from(\"ann\")`, cannot be passed as "
+     "`who: &str`: it is a String; pass a string literal"),
+    (HEAD + '[[step]]\ncall = "greet(7)"\n',
+     "counter.toml:5: argument 1 of `greet`, `7`, cannot be passed as `who: &str`: "
+     "it is an integer literal"),
+    # domain fields
+    (HEAD + '[[step]]\ncall = "tick()"\ndomain = { cnt = "3" }\n',
+     "counter.toml:6: `cnt` is not a pub domain field of Counter "
+     "(fields: step, limit, count, wraps)"),
+]
+
+
+@pytest.mark.parametrize("text,needle", MISTAKES, ids=[f"m{i}" for i in range(len(MISTAKES))])
+def test_a_scenario_mistake_exits_2_at_its_line_before_anything_is_built(build_dir, tmp_path, text, needle):
+    status, out = audit(build_dir, tmp_path, text)
+    assert status == 2, out
+    assert needle in out, out
+    assert "error[E" not in out and "[build]" not in out      # never rustc's text, never a build failure
+    assert not (tmp_path / "w").exists() and not (tmp_path / "r").exists()   # nothing written
+
+
+def test_every_problem_of_a_scenario_is_listed_at_once(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text(HEAD + '[[step]]\ncall = "bump(true)"\n[[step]]\ncall = "nope()"\n'
+                 'domain = { x = "1" }\n')
+    with pytest.raises(UsageError) as e:
+        shim.check_module(MODULE.read_text(), scenario.load(p), str(MODULE))
+    lines = str(e.value).splitlines()
+    assert [l.split(": ", 1)[0] for l in lines] == [f"{p}:5", f"{p}:7", f"{p}:8"]
+
+
+def test_the_scenario_used_by_test_ctor_args_fits_its_module():
+    scen = scenario.load(DATA / "counter_args.toml")
+    api = shim.check_module(MODULE.read_text(), scen, str(MODULE))
+    assert shim.constructor(api, scen).name == "__create" and scen.construct_args == ["3", "10"]
+
+
+def test_a_mistake_in_a_compiled_fixture_exits_2_before_the_build(build_dir, tmp_path):
+    # with a compiler, the module exists only after the compile: checked
+    # right then, before any crate is built
+    fx = tmp_path / "fx"
+    fx.mkdir()
+    shutil.copy(ROOT / "fixtures/port_reset.frs", fx)
+    (fx / "port_reset.toml").write_text('system = "PortReset"\n[[step]]\ncall = "connect(1)"\n'
+                                        '[[step]]\ncall = "reset(0)"\n')
+    r = subprocess.run([AUDIT, "--build-dir", str(build_dir), "--fixtures-dir", str(fx), "run",
+                        "--no-rejects", "--valgrind", "off", "--work-dir", str(tmp_path / "w"),
+                        "--report-dir", str(tmp_path / "r")],
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2, out
+    assert "port_reset.toml:3: `connect` takes 0 argument(s), the call passes 1" in out
+    assert "port_reset.toml:5: `reset` is not an interface method of PortReset" in out
+    assert not (tmp_path / "w" / "bundles").exists()         # no crate was built
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("ty,arg,ok", [
+    ("u8", "255", True), ("u8", "256", False), ("u8", "-1", False), ("i8", "-128", True),
+    ("i8", "-0x81", False), ("u8", "b'a'", True), ("u16", "b'a'", False), ("f32", "1.5", True),
+    ("f32", "1", False), ("f64", "2.0f32", False), ("bool", "false", True), ("char", "'x'", True),
+    ("&str", '"a"', True), ("&'a str", '"a"', True), ("String", '"a"', False),
+    ("String", 'String::from("a")', True), ("String", '"a".to_string()', True),
+    ("String", 'format!("{}", 1)', True), ("&[u8]", 'b"ab"', True), ("&[u8]", '"ab"', False),
+    ("Mode", "Mode::Slow", True), ("Mode", "Mode::Fast(1)", True), ("Mode", "Mode::Slower", False),
+    ("u16", "LIMIT", True), ("u8", "LIMIT", False), ("Count", "7", True), ("Count", "-7", False),
+    ("Pair<u8, u16>", "7", True),       # not judged: rustc's business
+    ("u8", "some_fn(3)", True),         # not judged either
+])
+def test_argument_types_are_judged_where_the_text_says_them(ty, arg, ok):
+    api = shim.ModuleApi(system="S", fields=[], methods={}, consts={"LIMIT": "u16"},
+                         enums={"Mode": ["Slow", "Fast"]}, aliases={"Count": "u32"})
+    assert (shim._arg_problem(arg, ty, api) is None) == ok
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("0x1f32", ("int", 0x1f32, None)), ("2f32", ("float", "f32")), ("-0x80i8", ("int", -128, "i8")),
+    ("1_000", ("int", 1000, None)), ("1e3", ("float", None)), ("b'x'", ("byte",)),
+    ('r#"a"#', ("str",)), ('b"ab"', ("bytes",)), ('"a" + "b"', None), ("3u9", None), ("x", None),
+])
+def test_rustlex_literal_reads_a_literal_from_its_text(text, kind):
+    assert rustlex.literal(text) == kind
