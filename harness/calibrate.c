@@ -13,8 +13,10 @@ static int totals_match(const struct audit_counts *c, unsigned kind)
 {
 	uint64_t allocs = kind < AUDIT_HEAP_KINDS && kind != AUDIT_FREE;
 	uint64_t frees = kind == AUDIT_FREE;
-	uint64_t os = kind >= AUDIT_HEAP_KINDS;
-	return c->allocs == allocs && c->frees == frees && c->os == os;
+	uint64_t os = kind >= AUDIT_HEAP_KINDS && kind < AUDIT_MEMORY_KINDS;
+	uint64_t blocking = kind >= AUDIT_MEMORY_KINDS;
+	return c->allocs == allocs && c->frees == frees && c->os == os &&
+	       c->blocking == blocking;
 }
 
 /* The contract's message for the first entry that failed. */
@@ -33,7 +35,8 @@ static void describe(const struct audit_api *api, const struct faa_calib_entry *
 			 " other call(s)", e->other);
 	else if (e->calls == 1)
 		snprintf(buf + n, len - n, "; its window's totals are allocs %" PRIu64
-			 ", frees %" PRIu64 ", os %" PRIu64, c->allocs, c->frees, c->os);
+			 ", frees %" PRIu64 ", os %" PRIu64 ", blocking %" PRIu64, c->allocs,
+			 c->frees, c->os, c->blocking);
 }
 
 /* Calls e once in a window opened with `flags`; fills en from what the

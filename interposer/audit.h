@@ -2,7 +2,9 @@
  * audit.h — public API of the frame-alloc-audit malloc interposer.
  *
  * libaudit.so is loaded with LD_PRELOAD.  It hooks the glibc allocation
- * family and counts calls inside *windows*: a window is opened and closed
+ * family, and the calls that can block or take a lock (locks, waits,
+ * sleeps, blocking I/O: the blocking kinds below), and counts calls inside
+ * *windows*: a window is opened and closed
  * by the measuring thread around exactly the code under test (one
  * construction or one dispatch).
  *
@@ -18,8 +20,10 @@
  *     AUDIT_FREE call, a calloc that fails with ENOMEM is one AUDIT_CALLOC
  *     call, realloc(NULL, n) and realloc(p, 0) are one AUDIT_REALLOC call.
  *   - allocs is the sum of calls[] over the heap kinds except AUDIT_FREE;
- *     os is the sum over the OS kinds (AUDIT_MMAP .. AUDIT_SBRK).  A
- *     must-be-zero window wants allocs, frees and os all 0.
+ *     os is the sum over the OS kinds (AUDIT_MMAP .. AUDIT_SBRK); blocking
+ *     the sum over the blocking kinds (AUDIT_MEMORY_KINDS ..).  A
+ *     must-be-zero window wants allocs, frees and os all 0; a non-blocking
+ *     one wants blocking 0 too.
  *   - frees counts calls to free() (NULL included).  A realloc never counts
  *     as a free, whatever it does internally.
  *   - bytes is the sum of the sizes requested (calloc: nmemb*size, or 0 on
@@ -30,6 +34,10 @@
  *   - An OS kind (mmap ... sbrk) adds to calls[] and os only, never to
  *     bytes or live_peak: one mmap call is one call, whatever it maps.
  *   - malloc_usable_size is passed through and never counted.
+ *   - A blocking call counts in the window that was open when it began;
+ *     in an AUDIT_ALL_THREADS window only if the window is still open
+ *     when the call returns (a wait that began before the open, or
+ *     returns after the close, is not the window's).
  *
  * Threads: by default a window counts only the thread that opened it
  * (initial-exec TLS, no destructors), so Criterion's IPC thread cannot
@@ -81,7 +89,12 @@
 extern "C" {
 #endif
 
-#define AUDIT_API_VERSION 2
+/* 3: the blocking kinds (AUDIT_MEMORY_KINDS ..), counts.blocking, the
+ * call-site table (audit_window_sites, counts.nsites, counts.sites_lost)
+ * and audit_api.sites.  The indices of the version 2 kinds are unchanged;
+ * struct audit_counts grew (calls[] is longer), so a version 2 client
+ * must be rebuilt. */
+#define AUDIT_API_VERSION 3
 
 /* What a window counts.  The first AUDIT_HEAP_KINDS are glibc's heap
  * allocator family; glibc's exported aliases of them (__libc_malloc,
@@ -113,17 +126,74 @@ enum audit_kind {
 	AUDIT_MUNMAP,
 	AUDIT_BRK,
 	AUDIT_SBRK,
+	AUDIT_MEMORY_KINDS,
+	/* Calls that can block or take a lock (API version 3), counted in
+	 * calls[] and `blocking`, never in allocs, frees, os or the fast
+	 * windows.  Every call counts whatever its arguments or result (an
+	 * uncontended pthread_mutex_lock is one call; read(-1, ...) too).
+	 * Aliases counted under the kind: open64 -> AUDIT_OPEN, openat64 ->
+	 * AUDIT_OPENAT, accept4 -> AUDIT_ACCEPT.  Not seen, and cannot be from
+	 * a preload: a raw `syscall` instruction (inline assembly, or another
+	 * libc's), libc's internal calls (glibc's malloc locking its arena,
+	 * sleep() calling nanosleep: one call, of the function called), vDSO
+	 * calls (clock_gettime, gettimeofday never enter libc's hooks), and
+	 * spinning on atomics (an uncontended Rust std Mutex is one atomic
+	 * compare-exchange and makes no call at all).  Not hooked: pread,
+	 * pwrite, readv, writev, ppoll, pselect, epoll_pwait, the *_clock*
+	 * variants and pthread_timedjoin_np, the _chk fortified wrappers. */
+	AUDIT_MUTEX_LOCK = AUDIT_MEMORY_KINDS, /* pthread_mutex_lock */
+	AUDIT_MUTEX_TRYLOCK,      /* pthread_mutex_trylock */
+	AUDIT_MUTEX_TIMEDLOCK,    /* pthread_mutex_timedlock */
+	AUDIT_RWLOCK_RDLOCK,      /* pthread_rwlock_rdlock */
+	AUDIT_RWLOCK_TRYRDLOCK,   /* pthread_rwlock_tryrdlock */
+	AUDIT_RWLOCK_TIMEDRDLOCK, /* pthread_rwlock_timedrdlock */
+	AUDIT_RWLOCK_WRLOCK,      /* pthread_rwlock_wrlock */
+	AUDIT_RWLOCK_TRYWRLOCK,   /* pthread_rwlock_trywrlock */
+	AUDIT_RWLOCK_TIMEDWRLOCK, /* pthread_rwlock_timedwrlock */
+	AUDIT_COND_WAIT,          /* pthread_cond_wait */
+	AUDIT_COND_TIMEDWAIT,     /* pthread_cond_timedwait */
+	AUDIT_SEM_WAIT,           /* sem_wait */
+	AUDIT_SEM_TIMEDWAIT,      /* sem_timedwait */
+	AUDIT_JOIN,               /* pthread_join */
+	AUDIT_FUTEX,              /* syscall(SYS_futex, ...), any operation */
+	AUDIT_NANOSLEEP,          /* nanosleep */
+	AUDIT_CLOCK_NANOSLEEP,    /* clock_nanosleep */
+	AUDIT_USLEEP,             /* usleep */
+	AUDIT_SLEEP,              /* sleep */
+	AUDIT_READ,               /* read */
+	AUDIT_WRITE,              /* write */
+	AUDIT_OPEN,               /* open, open64 */
+	AUDIT_OPENAT,             /* openat, openat64 */
+	AUDIT_POLL,               /* poll */
+	AUDIT_SELECT,             /* select */
+	AUDIT_EPOLL_WAIT,         /* epoll_wait */
+	AUDIT_ACCEPT,             /* accept, accept4 */
+	AUDIT_CONNECT,            /* connect */
+	AUDIT_RECV,               /* recv */
+	AUDIT_RECVFROM,           /* recvfrom */
+	AUDIT_RECVMSG,            /* recvmsg */
+	AUDIT_SEND,               /* send */
+	AUDIT_SENDTO,             /* sendto */
+	AUDIT_SENDMSG,            /* sendmsg */
+	AUDIT_FSYNC,              /* fsync */
 	AUDIT_KIND_COUNT
 };
 
 /* Window flags. */
 #define AUDIT_THIS_THREAD 0u
 #define AUDIT_ALL_THREADS 1u
-/* Capture the call stack of the first allocator call in the window (the
- * expensive part; use it on windows that must stay at zero). */
+/* Capture the call stack of the first counted call in the window, and of
+ * every counted call into the window's call-site table (audit_window_sites;
+ * the expensive part: one unwind per call; use it on windows that must
+ * stay at zero). */
 #define AUDIT_CAPTURE_STACK 2u
 
 #define AUDIT_MAX_FRAMES 48
+/* The call-site table (API version 3): distinct (kind, stack) pairs per
+ * window, and the unwinds one window may make; calls past either bound
+ * are counted in sites_lost instead. */
+#define AUDIT_MAX_SITES 32
+#define AUDIT_MAX_UNWINDS 4096
 
 struct audit_counts {
 	uint64_t calls[AUDIT_KIND_COUNT];
@@ -145,6 +215,26 @@ struct audit_counts {
 	int32_t first_tid;
 	int32_t opener_tid;
 	uintptr_t frames[AUDIT_MAX_FRAMES];
+	/* API version 3. */
+	uint64_t blocking;   /* blocking kinds (AUDIT_MEMORY_KINDS ..) */
+	/* AUDIT_CAPTURE_STACK: distinct sites in the window's call-site table
+	 * (what audit_window_sites returns right after the close), and the
+	 * counted calls no site accounts for (table full, unwind budget spent,
+	 * no unwinder, another thread's capture window holding the table).
+	 * The calls of the sites plus sites_lost are every counted call. */
+	uint32_t nsites;
+	uint32_t reserved;
+	uint64_t sites_lost;
+};
+
+/* One call site of a capture window: `calls` calls of `kind` made from the
+ * stack frames[0 .. nframes) (return addresses, frames[0] the hooked
+ * function's caller), on any thread. */
+struct audit_site {
+	uint64_t calls;
+	uint32_t kind;
+	uint32_t nframes;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
 };
 
 /* Returns AUDIT_API_VERSION.  Exists only while libaudit.so is loaded. */
@@ -154,8 +244,19 @@ void audit_window_open(unsigned flags);
 /* Closes this thread's window and stores its counts in *out.  Closing a
  * window that is not open stores zeros and returns -1; otherwise 0. */
 int audit_window_close(struct audit_counts *out);
-/* Human-readable name of a kind ("malloc", ...); "?" when out of range. */
+/* Human-readable name of a kind ("malloc", "pthread_mutex_lock", "futex",
+ * ...); "?" when out of range. */
 const char *audit_kind_name(unsigned kind);
+/* The call-site table of the AUDIT_CAPTURE_STACK window this thread closed
+ * last: copies up to `max` sites into out[], most calls first, identical
+ * stacks merged, and returns how many (0: none; the close's nsites says
+ * how many there are).  Returns -1 when this thread's last closed window
+ * did not capture, or the table has been taken since: one process-wide
+ * table serves one capture window at a time (the first opened; a capture
+ * window opened while another is open gets no table and counts its calls
+ * in sites_lost), so call it right after audit_window_close.  Lock-free,
+ * never allocates (API version 3). */
+int audit_window_sites(struct audit_site *out, unsigned max);
 
 /* ---- fast windows ------------------------------------------------------ */
 
@@ -209,6 +310,7 @@ struct audit_api {
 	void (*open)(unsigned flags);
 	int (*close)(struct audit_counts *out);
 	const char *(*kind_name)(unsigned kind);
+	int (*sites)(struct audit_site *out, unsigned max); /* version 3 */
 };
 
 #ifdef AUDIT_WANT_RESOLVE
@@ -224,7 +326,10 @@ static inline int audit_api_resolve(struct audit_api *api)
 		dlsym(RTLD_DEFAULT, "audit_window_close");
 	api->kind_name = (const char *(*)(unsigned))
 		dlsym(RTLD_DEFAULT, "audit_kind_name");
-	if (!api->loaded || !api->open || !api->close || !api->kind_name)
+	api->sites = (int (*)(struct audit_site *, unsigned))
+		dlsym(RTLD_DEFAULT, "audit_window_sites");
+	if (!api->loaded || !api->open || !api->close || !api->kind_name ||
+	    !api->sites)
 		return -1;
 	return api->loaded() == AUDIT_API_VERSION ? 0 : -1;
 }

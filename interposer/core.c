@@ -34,6 +34,7 @@ struct counts {
 	uint64_t bytes;
 	int64_t live;
 	uint64_t live_peak;
+	uint64_t sites_lost; /* counted calls the site table does not hold */
 	uint32_t nframes;
 	uint32_t first_kind;
 	int32_t first_tid;
@@ -44,6 +45,7 @@ struct window {
 	bool open;
 	unsigned flags;
 	bool captured;
+	bool has_sites; /* this capture window holds the site table */
 	int32_t opener_tid;
 	struct counts c; /* last: see struct counts */
 };
@@ -56,6 +58,9 @@ IE_TLS struct _audit_tls _audit_tls;
 static IE_TLS struct window tw;
 /* This thread's gettid(), 0 until first asked for (_audit_tid). */
 static IE_TLS int32_t own_tid;
+/* The site table's generation when this thread last closed a window that
+ * held it (0: never); audit_window_sites answers only while it holds. */
+static IE_TLS unsigned last_sites_gen;
 int _audit_slow = _AUDIT_SLOW_START;
 
 /* AUDIT_ALL_THREADS window.  Any thread's hook may update the counters,
@@ -65,6 +70,7 @@ int _audit_slow = _AUDIT_SLOW_START;
 enum { CAP_OFF, CAP_WANTED, CAP_BUSY, CAP_DONE };
 static struct {
 	int capture;
+	int sites; /* the all-threads window holds the site table */
 	struct counts c;
 } gw;
 
@@ -283,7 +289,151 @@ static uint32_t capture(uintptr_t *frames)
 	return k;
 }
 
+/* ---- the call-site table ------------------------------------------------ */
+
+/* One process-wide table of distinct (kind, stack) sites, held by at most
+ * one open AUDIT_CAPTURE_STACK window (sites.open) and read back by the
+ * thread that opened it (audit_window_sites).  Lock-free: a new site
+ * claims the next slot with a fetch-and-add and publishes it with a
+ * release store of `ready`; a known site is one atomic add.  Two threads
+ * adding the same new site at once may each claim a slot; the reader
+ * merges identical slots.  Static storage: per-thread tables would put
+ * AUDIT_MAX_SITES stacks in every thread's TLS. */
+struct site_slot {
+	int ready;
+	uint32_t kind;
+	uint32_t nframes;
+	uint64_t hash;
+	uint64_t calls;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+};
+
+static struct {
+	int open;        /* a capture window holds the table */
+	int32_t owner;   /* gettid() of that window's opener */
+	unsigned gen;    /* bumped at every claim */
+	unsigned used;   /* slots claimed; may run past AUDIT_MAX_SITES */
+	unsigned unwinds; /* unwinds made for the table in this window */
+	struct site_slot slot[AUDIT_MAX_SITES];
+} sites;
+
+static uint64_t site_hash(uint32_t kind, const uintptr_t *frames, uint32_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ kind;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ frames[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool same_site(const struct site_slot *a, uint32_t kind, const uintptr_t *frames,
+		      uint32_t n)
+{
+	if (a->kind != kind || a->nframes != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (a->frames[i] != frames[i])
+			return false;
+	return true;
+}
+
+/* Takes the table for the window being opened (false: another capture
+ * window holds it).  `mine`: the calling thread's previous window held it
+ * (a restart keeps it). */
+static bool sites_claim(bool mine)
+{
+	int idle = 0;
+	if (!mine && !__atomic_compare_exchange_n(&sites.open, &idle, 1, false,
+						  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	for (int i = 0; i < AUDIT_MAX_SITES; i++)
+		__atomic_store_n(&sites.slot[i].ready, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sites.used, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sites.unwinds, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sites.owner, _audit_tid(), __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sites.gen, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void sites_release(void)
+{
+	__atomic_store_n(&sites.open, 0, __ATOMIC_RELEASE);
+}
+
+/* One more unwind for the table, within the window's budget? */
+static bool sites_budget(void)
+{
+	return __atomic_fetch_add(&sites.unwinds, 1, __ATOMIC_RELAXED) < AUDIT_MAX_UNWINDS;
+}
+
+/* Counts one call at its site; false when the table is full. */
+static bool sites_add(uint32_t kind, const uintptr_t *frames, uint32_t n)
+{
+	uint64_t h = site_hash(kind, frames, n);
+	unsigned used = __atomic_load_n(&sites.used, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < used && i < AUDIT_MAX_SITES; i++) {
+		struct site_slot *sl = &sites.slot[i];
+		if (__atomic_load_n(&sl->ready, __ATOMIC_ACQUIRE) && sl->hash == h &&
+		    same_site(sl, kind, frames, n)) {
+			__atomic_add_fetch(&sl->calls, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+	unsigned i = __atomic_fetch_add(&sites.used, 1, __ATOMIC_ACQ_REL);
+	if (i >= AUDIT_MAX_SITES)
+		return false;
+	struct site_slot *sl = &sites.slot[i];
+	sl->kind = kind;
+	sl->nframes = n;
+	sl->hash = h;
+	memcpy(sl->frames, frames, n * sizeof frames[0]);
+	__atomic_store_n(&sl->calls, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->ready, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* The distinct sites of the table, most calls first: idx[k] is the slot of
+ * the k-th, tot[k] its calls with identical slots merged.  Returns how
+ * many.  Read only after the window closed. */
+static unsigned sites_merged(unsigned *idx, uint64_t *tot)
+{
+	unsigned n = 0, used = __atomic_load_n(&sites.used, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < used && i < AUDIT_MAX_SITES; i++) {
+		const struct site_slot *sl = &sites.slot[i];
+		if (!__atomic_load_n(&sl->ready, __ATOMIC_ACQUIRE))
+			continue;
+		uint64_t calls = __atomic_load_n(&sl->calls, __ATOMIC_RELAXED);
+		unsigned k = 0;
+		while (k < n && !same_site(&sites.slot[idx[k]], sl->kind, sl->frames, sl->nframes))
+			k++;
+		if (k == n) {
+			idx[n] = i;
+			tot[n++] = 0;
+		}
+		tot[k] += calls;
+	}
+	for (unsigned a = 1; a < n; a++) /* insertion sort, stable: first seen first */
+		for (unsigned b = a; b > 0 && tot[b] > tot[b - 1]; b--) {
+			unsigned ti = idx[b];
+			uint64_t tt = tot[b];
+			idx[b] = idx[b - 1], tot[b] = tot[b - 1];
+			idx[b - 1] = ti, tot[b - 1] = tt;
+		}
+	return n;
+}
+
 /* ---- hook path ---------------------------------------------------------- */
+
+/* What a capture window does with one counted call: the stack, unwound at
+ * most once, becomes the window's first stack (`first`: not captured yet)
+ * and is counted at its site (`table`: the window holds the table).
+ * Returns false when the call's site could not be recorded. */
+static bool capture_call(uint32_t kind, bool first, bool table, uintptr_t *frames,
+			 uint32_t *n)
+{
+	bool unwind = first || (table && sites_budget());
+	*n = unwind ? capture(frames) : 0;
+	return table && unwind && *n && sites_add(kind, frames, *n);
+}
 
 static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
 {
@@ -292,11 +442,19 @@ static void count_thread(enum audit_kind kind, uint64_t bytes, int64_t delta)
 	tw.c.live += delta;
 	if (tw.c.live > 0 && (uint64_t)tw.c.live > tw.c.live_peak)
 		tw.c.live_peak = (uint64_t)tw.c.live;
-	if ((tw.flags & AUDIT_CAPTURE_STACK) && !tw.captured) {
+	if (!(tw.flags & AUDIT_CAPTURE_STACK))
+		return;
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+	uint32_t n;
+	bool first = !tw.captured;
+	if (!capture_call(kind, first, tw.has_sites, frames, &n))
+		tw.c.sites_lost++;
+	if (first) {
 		tw.captured = true;
 		tw.c.first_kind = kind;
 		tw.c.first_tid = _audit_tid();
-		tw.c.nframes = capture(tw.c.frames);
+		tw.c.nframes = n;
+		memcpy(tw.c.frames, frames, n * sizeof frames[0]);
 	}
 }
 
@@ -311,11 +469,20 @@ static void count_global(enum audit_kind kind, uint64_t bytes, int64_t delta)
 					    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	int want = CAP_WANTED;
-	if (__atomic_compare_exchange_n(&gw.capture, &want, CAP_BUSY, false,
-					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+	bool first = __atomic_compare_exchange_n(&gw.capture, &want, CAP_BUSY, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	if (!first && want == CAP_OFF)
+		return; /* not a capture window */
+	uintptr_t frames[AUDIT_MAX_FRAMES];
+	uint32_t n;
+	bool table = __atomic_load_n(&gw.sites, __ATOMIC_ACQUIRE);
+	if (!capture_call(kind, first, table, frames, &n))
+		__atomic_add_fetch(&gw.c.sites_lost, 1, __ATOMIC_RELAXED);
+	if (first) {
 		gw.c.first_kind = kind;
 		gw.c.first_tid = _audit_tid();
-		gw.c.nframes = capture(gw.c.frames);
+		gw.c.nframes = n;
+		memcpy(gw.c.frames, frames, n * sizeof frames[0]);
 		__atomic_store_n(&gw.capture, CAP_DONE, __ATOMIC_RELEASE);
 	}
 }
@@ -352,10 +519,16 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	 * must stop the process-wide counting too. */
 	if (tw.open && (tw.flags & AUDIT_ALL_THREADS))
 		__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
+	bool had_sites = tw.open && tw.has_sites;
+	bool has_sites = (flags & AUDIT_CAPTURE_STACK) && sites_claim(had_sites);
+	if (had_sites && !has_sites)
+		sites_release();
 	if (flags & AUDIT_ALL_THREADS) {
 		__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_ALL, __ATOMIC_RELEASE);
 		for (int k = 0; k < AUDIT_KIND_COUNT; k++)
 			__atomic_store_n(&gw.c.calls[k], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.c.sites_lost, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&gw.sites, has_sites, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.c.bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.c.live, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&gw.c.live_peak, 0, __ATOMIC_RELAXED);
@@ -366,6 +539,7 @@ AUDIT_PUBLIC void audit_window_open(unsigned flags)
 	}
 	memset(&tw, 0, offsetof(struct window, c.frames));
 	tw.flags = flags;
+	tw.has_sites = has_sites;
 	tw.opener_tid = _audit_tid();
 	tw.open = true;
 	_audit_tls.counting = !(flags & AUDIT_ALL_THREADS);
@@ -384,6 +558,7 @@ static void fill_from_thread(struct audit_counts *out)
 	out->first_kind = tw.c.first_kind;
 	out->first_tid = tw.c.first_tid;
 	memcpy(out->frames, tw.c.frames, tw.c.nframes * sizeof tw.c.frames[0]);
+	out->sites_lost = tw.c.sites_lost;
 }
 
 static void fill_from_global(struct audit_counts *out)
@@ -395,6 +570,8 @@ static void fill_from_global(struct audit_counts *out)
 		out->calls[k] = __atomic_load_n(&gw.c.calls[k], __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&gw.c.bytes, __ATOMIC_RELAXED);
 	out->live_peak = __atomic_load_n(&gw.c.live_peak, __ATOMIC_RELAXED);
+	out->sites_lost = __atomic_load_n(&gw.c.sites_lost, __ATOMIC_RELAXED);
+	__atomic_store_n(&gw.sites, 0, __ATOMIC_RELAXED);
 	/* A capture still in progress on another thread is reported as none. */
 	if (__atomic_load_n(&gw.capture, __ATOMIC_ACQUIRE) == CAP_DONE) {
 		out->nframes = gw.c.nframes;
@@ -407,12 +584,33 @@ static void fill_from_global(struct audit_counts *out)
 
 static void log_close(const struct audit_counts *c)
 {
-	char a[21], f[21], o[21], b[21], p[21];
+	char a[21], f[21], o[21], b[21], p[21], k[21];
 	_audit_say("window closed: allocs=", _audit_u64(a, c->allocs),
 		   " frees=", _audit_u64(f, c->frees),
 		   " os=", _audit_u64(o, c->os),
 		   " bytes=", _audit_u64(b, c->bytes),
-		   " live_peak=", _audit_u64(p, c->live_peak), NULL);
+		   " live_peak=", _audit_u64(p, c->live_peak),
+		   " blocking=", _audit_u64(k, c->blocking), NULL);
+}
+
+/* The totals of a closed window's calls[]; its site count when it held
+ * the site table (which it then gives up). */
+static void totals(struct audit_counts *c, bool had_sites)
+{
+	for (int k = 0; k < AUDIT_HEAP_KINDS; k++)
+		if (k != AUDIT_FREE)
+			c->allocs += c->calls[k];
+	for (int k = AUDIT_HEAP_KINDS; k < AUDIT_MEMORY_KINDS; k++)
+		c->os += c->calls[k];
+	for (int k = AUDIT_MEMORY_KINDS; k < AUDIT_KIND_COUNT; k++)
+		c->blocking += c->calls[k];
+	c->frees = c->calls[AUDIT_FREE];
+	if (had_sites) {
+		unsigned idx[AUDIT_MAX_SITES];
+		uint64_t tot[AUDIT_MAX_SITES];
+		c->nsites = sites_merged(idx, tot);
+		sites_release();
+	}
 }
 
 AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
@@ -423,6 +621,9 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 
 	_audit_tls.in_hook = 1;
 	memset(&c, 0, offsetof(struct audit_counts, frames));
+	c.blocking = c.sites_lost = 0;
+	c.nsites = c.reserved = 0;
+	bool had_sites = tw.open && tw.has_sites;
 	if (!tw.open)
 		rc = -1;
 	else if (tw.flags & AUDIT_ALL_THREADS)
@@ -432,14 +633,11 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 	if (rc == 0)
 		c.opener_tid = tw.opener_tid;
 	tw.open = false;
+	tw.has_sites = false;
 	_audit_tls.counting = 0;
-
-	for (int k = 0; k < AUDIT_HEAP_KINDS; k++)
-		if (k != AUDIT_FREE)
-			c.allocs += c.calls[k];
-	for (int k = AUDIT_HEAP_KINDS; k < AUDIT_KIND_COUNT; k++)
-		c.os += c.calls[k];
-	c.frees = c.calls[AUDIT_FREE];
+	totals(&c, had_sites);
+	if (had_sites)
+		last_sites_gen = __atomic_load_n(&sites.gen, __ATOMIC_ACQUIRE);
 	if (rc == 0 && options[OPT_VERBOSE].value)
 		log_close(&c);
 
@@ -448,6 +646,40 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 		memcpy(out->frames, c.frames, c.nframes * sizeof c.frames[0]);
 		memset(out->frames + c.nframes, 0,
 		       (AUDIT_MAX_FRAMES - c.nframes) * sizeof c.frames[0]);
+		out->blocking = c.blocking;
+		out->nsites = c.nsites;
+		out->reserved = 0;
+		out->sites_lost = c.sites_lost;
+	}
+	if (outer)
+		_audit_tls.in_hook = 0;
+	return rc;
+}
+
+AUDIT_PUBLIC int audit_window_sites(struct audit_site *out, unsigned max)
+{
+	int outer = !_audit_tls.in_hook;
+	int rc = -1;
+	_audit_tls.in_hook = 1;
+	unsigned gen = __atomic_load_n(&sites.gen, __ATOMIC_ACQUIRE);
+	if (last_sites_gen && gen == last_sites_gen &&
+	    !__atomic_load_n(&sites.open, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&sites.owner, __ATOMIC_RELAXED) == _audit_tid()) {
+		unsigned idx[AUDIT_MAX_SITES];
+		uint64_t tot[AUDIT_MAX_SITES];
+		unsigned n = sites_merged(idx, tot), k;
+		for (k = 0; k < n && k < max; k++) {
+			const struct site_slot *sl = &sites.slot[idx[k]];
+			out[k].calls = tot[k];
+			out[k].kind = sl->kind;
+			out[k].nframes = sl->nframes;
+			memcpy(out[k].frames, sl->frames, sl->nframes * sizeof sl->frames[0]);
+			memset(out[k].frames + sl->nframes, 0,
+			       (AUDIT_MAX_FRAMES - sl->nframes) * sizeof sl->frames[0]);
+		}
+		/* Taken by another window meanwhile: what was copied may be torn. */
+		if (__atomic_load_n(&sites.gen, __ATOMIC_ACQUIRE) == gen)
+			rc = (int)k;
 	}
 	if (outer)
 		_audit_tls.in_hook = 0;
@@ -477,7 +709,43 @@ AUDIT_PUBLIC const char *audit_kind_name(unsigned kind)
 		[AUDIT_MUNMAP] = "munmap",
 		[AUDIT_BRK] = "brk",
 		[AUDIT_SBRK] = "sbrk",
+		[AUDIT_MUTEX_LOCK] = "pthread_mutex_lock",
+		[AUDIT_MUTEX_TRYLOCK] = "pthread_mutex_trylock",
+		[AUDIT_MUTEX_TIMEDLOCK] = "pthread_mutex_timedlock",
+		[AUDIT_RWLOCK_RDLOCK] = "pthread_rwlock_rdlock",
+		[AUDIT_RWLOCK_TRYRDLOCK] = "pthread_rwlock_tryrdlock",
+		[AUDIT_RWLOCK_TIMEDRDLOCK] = "pthread_rwlock_timedrdlock",
+		[AUDIT_RWLOCK_WRLOCK] = "pthread_rwlock_wrlock",
+		[AUDIT_RWLOCK_TRYWRLOCK] = "pthread_rwlock_trywrlock",
+		[AUDIT_RWLOCK_TIMEDWRLOCK] = "pthread_rwlock_timedwrlock",
+		[AUDIT_COND_WAIT] = "pthread_cond_wait",
+		[AUDIT_COND_TIMEDWAIT] = "pthread_cond_timedwait",
+		[AUDIT_SEM_WAIT] = "sem_wait",
+		[AUDIT_SEM_TIMEDWAIT] = "sem_timedwait",
+		[AUDIT_JOIN] = "pthread_join",
+		[AUDIT_FUTEX] = "futex",
+		[AUDIT_NANOSLEEP] = "nanosleep",
+		[AUDIT_CLOCK_NANOSLEEP] = "clock_nanosleep",
+		[AUDIT_USLEEP] = "usleep",
+		[AUDIT_SLEEP] = "sleep",
+		[AUDIT_READ] = "read",
+		[AUDIT_WRITE] = "write",
+		[AUDIT_OPEN] = "open",
+		[AUDIT_OPENAT] = "openat",
+		[AUDIT_POLL] = "poll",
+		[AUDIT_SELECT] = "select",
+		[AUDIT_EPOLL_WAIT] = "epoll_wait",
+		[AUDIT_ACCEPT] = "accept",
+		[AUDIT_CONNECT] = "connect",
+		[AUDIT_RECV] = "recv",
+		[AUDIT_RECVFROM] = "recvfrom",
+		[AUDIT_RECVMSG] = "recvmsg",
+		[AUDIT_SEND] = "send",
+		[AUDIT_SENDTO] = "sendto",
+		[AUDIT_SENDMSG] = "sendmsg",
+		[AUDIT_FSYNC] = "fsync",
 	};
+	_Static_assert(AUDIT_KIND_COUNT == 50, "a kind without a name");
 	return kind < AUDIT_KIND_COUNT ? names[kind] : "?";
 }
 
@@ -493,6 +761,8 @@ static void atfork_child(void)
 	_audit_tls.in_hook = 0;
 	_audit_tls.counting = 0;
 	memset(&gw, 0, sizeof gw);
+	memset(&sites, 0, sizeof sites);
+	last_sites_gen = 0;
 	_audit_slow &= ~_AUDIT_SLOW_ALL;
 }
 

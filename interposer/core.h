@@ -27,7 +27,9 @@
  * outside any hook.
  *
  * The OS hooks (mmap family, brk/sbrk, syscall() with a memory number)
- * follow the same protocol with bytes = 0 and live_delta = 0.
+ * and the blocking hooks (locks, waits, sleeps, blocking I/O, syscall()
+ * with SYS_futex) follow the same protocol with bytes = 0 and
+ * live_delta = 0.
  *
  * Thread-safety: all functions may be called from any thread; they take
  * no lock and never allocate.
@@ -100,7 +102,8 @@ _Static_assert(AUDIT_SELFTEST_UNCOUNTED >= 0 &&
  * entries that are not allocator calls (start-up, malloc_usable_size).  An
  * outermost counted call bumps the thread's fast-window counters
  * (audit_thread_state) before anything else: frees for AUDIT_FREE, allocs
- * for every other kind, OS kinds included.  Inline: with no window open
+ * for every other memory kind, OS kinds included (the blocking kinds
+ * touch neither).  Inline: with no window open
  * this and _audit_leave() are the whole cost of the interposer. */
 #define _AUDIT_UNCOUNTED AUDIT_KIND_COUNT
 static inline int _audit_enter(int kind)
@@ -112,7 +115,7 @@ static inline int _audit_enter(int kind)
 	if (!_AUDIT_IGNORED(kind)) {
 		if (kind == AUDIT_FREE)
 			t->tc.frees++;
-		else if (kind < AUDIT_KIND_COUNT)
+		else if (kind < AUDIT_MEMORY_KINDS)
 			t->tc.allocs++;
 	}
 	if (t->counting ||
@@ -140,6 +143,14 @@ static inline int _audit_pass(int kind)
 	else
 		t->tc.allocs++;
 	return 1;
+}
+
+/* The pass-through test of a blocking kind's hook: as _audit_pass, but
+ * the fast-window counters (allocator calls only) are left alone. */
+static inline int _audit_pass_blocking(void)
+{
+	return __builtin_expect(_audit_tls.busy == 0, 1) &&
+	       __builtin_expect(__atomic_load_n(&_audit_slow, __ATOMIC_ACQUIRE) == 0, 1);
 }
 
 static inline void _audit_leave(void)

@@ -30,14 +30,16 @@
 
 /* The rows of entries[]: the 10 heap functions, glibc's 8 __libc_
  * aliases of them, the 9 OS functions (mmap, mmap64, __mmap, mremap,
- * munmap, __munmap, brk, sbrk, __sbrk) and syscall() with each of the 4
- * memory numbers.  entries.c does not compile while it differs. */
-#define ENTRY_COUNT 31
+ * munmap, __munmap, brk, sbrk, __sbrk), syscall() with each of the 4
+ * memory numbers, the 37 blocking functions (audit.h's blocking kinds,
+ * open64, openat64 and accept4 beside open, openat and accept) and
+ * syscall(SYS_futex).  entries.c does not compile while it differs. */
+#define ENTRY_COUNT 69
 
 struct entry {
 	const char *fn;       /* "malloc", "__libc_free", "syscall(SYS_mmap)" */
 	enum audit_kind kind; /* what one call counts as */
-	uint64_t bytes;       /* the bytes one call requests (0: OS kinds) */
+	uint64_t bytes;       /* the bytes one call requests (0: OS and blocking kinds) */
 	/* The entry point, as bound for this object; NULL: no such symbol in
 	 * this process (not called). */
 	void (*volatile sym)(void);

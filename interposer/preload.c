@@ -19,15 +19,23 @@
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -76,6 +84,28 @@ static struct {
 	long (*syscall)(long, ...);
 } real;
 static int ready;
+
+/* The blocking hooks' real functions (one slot per exported name, typed
+ * from libc's own declarations), filled by resolve_blocking(). */
+#define SLOT(name) __typeof__(name) *name
+static struct {
+	SLOT(pthread_mutex_lock); SLOT(pthread_mutex_trylock); SLOT(pthread_mutex_timedlock);
+	SLOT(pthread_rwlock_rdlock); SLOT(pthread_rwlock_tryrdlock);
+	SLOT(pthread_rwlock_timedrdlock); SLOT(pthread_rwlock_wrlock);
+	SLOT(pthread_rwlock_trywrlock); SLOT(pthread_rwlock_timedwrlock);
+	SLOT(pthread_cond_wait); SLOT(pthread_cond_timedwait);
+	SLOT(sem_wait); SLOT(sem_timedwait); SLOT(pthread_join);
+	SLOT(nanosleep); SLOT(clock_nanosleep); SLOT(usleep); SLOT(sleep);
+	SLOT(read); SLOT(write); SLOT(poll); SLOT(select); SLOT(epoll_wait);
+	SLOT(accept); SLOT(accept4); SLOT(connect);
+	SLOT(recv); SLOT(recvfrom); SLOT(recvmsg); SLOT(send); SLOT(sendto); SLOT(sendmsg);
+	SLOT(fsync);
+	int (*open)(const char *, int, ...);
+	int (*open64)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*openat64)(int, const char *, int, ...);
+} blk;
+#undef SLOT
 
 /* ---- system calls without libc ------------------------------------------ */
 
@@ -204,6 +234,23 @@ static void *find_alias(const char *name, void *fallback)
 	return f ? f : fallback;
 }
 
+static void resolve_blocking(void)
+{
+#define FIND(name) (*(void **)&blk.name = must_find(#name))
+	FIND(pthread_mutex_lock); FIND(pthread_mutex_trylock); FIND(pthread_mutex_timedlock);
+	FIND(pthread_rwlock_rdlock); FIND(pthread_rwlock_tryrdlock);
+	FIND(pthread_rwlock_timedrdlock); FIND(pthread_rwlock_wrlock);
+	FIND(pthread_rwlock_trywrlock); FIND(pthread_rwlock_timedwrlock);
+	FIND(pthread_cond_wait); FIND(pthread_cond_timedwait);
+	FIND(sem_wait); FIND(sem_timedwait); FIND(pthread_join);
+	FIND(nanosleep); FIND(clock_nanosleep); FIND(usleep); FIND(sleep);
+	FIND(read); FIND(write); FIND(poll); FIND(select); FIND(epoll_wait);
+	FIND(accept); FIND(accept4); FIND(connect);
+	FIND(recv); FIND(recvfrom); FIND(recvmsg); FIND(send); FIND(sendto); FIND(sendmsg);
+	FIND(fsync); FIND(open); FIND(open64); FIND(openat); FIND(openat64);
+#undef FIND
+}
+
 /* Called with the thread marked in_hook, so dlsym's own allocations come
  * back through the hooks as _AUDIT_NESTED and land in boot_buf (and an
  * mmap it made through our symbol would be a raw system call).  Several
@@ -241,6 +288,7 @@ static void resolve(void)
 	real.sbrk = must_find("sbrk");
 	real.libc_sbrk = find_alias("__sbrk", real.sbrk);
 	real.syscall = must_find("syscall");
+	resolve_blocking();
 
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	__atomic_fetch_and(&_audit_slow, ~_AUDIT_SLOW_START, __ATOMIC_RELEASE);
@@ -753,12 +801,14 @@ AUDIT_PUBLIC void *__sbrk(intptr_t increment)
 	return sbrk_hooked(&real.libc_sbrk, increment);
 }
 
-/* syscall(): only the four memory numbers are hooks; every other number
- * (futex above all: Rust's std and many C libraries wait through
- * syscall(SYS_futex, ...)) is forwarded untouched and costs one switch. */
+/* syscall(): the four memory numbers and SYS_futex (Rust's std and many C
+ * libraries wait and wake through syscall(SYS_futex, ...)) are hooks;
+ * every other number is forwarded untouched and costs one switch. */
 static int syscall_kind(long nr)
 {
 	switch (nr) {
+	case SYS_futex:
+		return AUDIT_FUTEX;
 	case SYS_mmap:
 		return AUDIT_MMAP;
 	case SYS_mremap:
@@ -808,7 +858,135 @@ AUDIT_PUBLIC long syscall(long nr, ...)
 	int kind = syscall_kind(nr);
 	if (kind < 0)
 		return forward_syscall(nr, a);
-	if (pass((enum audit_kind)kind))
+	if (kind >= AUDIT_MEMORY_KINDS ? _audit_pass_blocking() : pass((enum audit_kind)kind))
 		return real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	return syscall_hooked(kind, nr, a);
 }
+
+/* ---- blocking hooks ----------------------------------------------------- */
+
+/* Calls that can block or take a lock (audit.h's blocking kinds): counted
+ * as calls only, like the OS kinds, and never in the fast windows.  The
+ * pass-through tail-calls libc as the allocator hooks do.  A nested call
+ * (from dlsym, libunwind's own locking, anything the interposer runs) is
+ * forwarded uncounted; before resolve() has finished there is nothing to
+ * forward it to, which only dlsym could cause, and glibc's does not. */
+static __attribute__((noreturn, noinline)) void unresolved(const char *name)
+{
+	_audit_die("", name, " was called from inside the interposer before the "
+		   "real functions were resolved", NULL);
+}
+
+#define BLOCKING_HOOK(vis, ret, name, slot, KIND, params, args)               \
+	static __attribute__((noinline)) ret name##_hooked params             \
+	{                                                                     \
+		int mode = enter(KIND);                                       \
+		if (__builtin_expect(!is_ready(), 0))                         \
+			unresolved(#name);                                    \
+		if (mode == _AUDIT_NESTED)                                    \
+			return blk.slot args;                                 \
+		ret res_ = blk.slot args;                                     \
+		if (mode == _AUDIT_COUNT)                                     \
+			_audit_count(KIND, 0, 0);                             \
+		_audit_leave();                                               \
+		return res_;                                                  \
+	}                                                                     \
+	vis ret name params                                                   \
+	{                                                                     \
+		if (_audit_pass_blocking())                                   \
+			return blk.slot args;                                 \
+		return name##_hooked args;                                    \
+	}
+#define HOOK(ret, name, KIND, params, args)                                    \
+	BLOCKING_HOOK(AUDIT_PUBLIC, ret, name, name, KIND, params, args)
+
+HOOK(int, pthread_mutex_lock, AUDIT_MUTEX_LOCK, (pthread_mutex_t *m), (m))
+HOOK(int, pthread_mutex_trylock, AUDIT_MUTEX_TRYLOCK, (pthread_mutex_t *m), (m))
+HOOK(int, pthread_mutex_timedlock, AUDIT_MUTEX_TIMEDLOCK,
+     (pthread_mutex_t *restrict m, const struct timespec *restrict t), (m, t))
+HOOK(int, pthread_rwlock_rdlock, AUDIT_RWLOCK_RDLOCK, (pthread_rwlock_t *l), (l))
+HOOK(int, pthread_rwlock_tryrdlock, AUDIT_RWLOCK_TRYRDLOCK, (pthread_rwlock_t *l), (l))
+HOOK(int, pthread_rwlock_timedrdlock, AUDIT_RWLOCK_TIMEDRDLOCK,
+     (pthread_rwlock_t *restrict l, const struct timespec *restrict t), (l, t))
+HOOK(int, pthread_rwlock_wrlock, AUDIT_RWLOCK_WRLOCK, (pthread_rwlock_t *l), (l))
+HOOK(int, pthread_rwlock_trywrlock, AUDIT_RWLOCK_TRYWRLOCK, (pthread_rwlock_t *l), (l))
+HOOK(int, pthread_rwlock_timedwrlock, AUDIT_RWLOCK_TIMEDWRLOCK,
+     (pthread_rwlock_t *restrict l, const struct timespec *restrict t), (l, t))
+HOOK(int, pthread_cond_wait, AUDIT_COND_WAIT,
+     (pthread_cond_t *restrict c, pthread_mutex_t *restrict m), (c, m))
+HOOK(int, pthread_cond_timedwait, AUDIT_COND_TIMEDWAIT,
+     (pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
+      const struct timespec *restrict t), (c, m, t))
+HOOK(int, sem_wait, AUDIT_SEM_WAIT, (sem_t *s), (s))
+HOOK(int, sem_timedwait, AUDIT_SEM_TIMEDWAIT,
+     (sem_t *restrict s, const struct timespec *restrict t), (s, t))
+HOOK(int, pthread_join, AUDIT_JOIN, (pthread_t th, void **ret), (th, ret))
+HOOK(int, nanosleep, AUDIT_NANOSLEEP, (const struct timespec *req, struct timespec *rem),
+     (req, rem))
+HOOK(int, clock_nanosleep, AUDIT_CLOCK_NANOSLEEP,
+     (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem),
+     (clk, flags, req, rem))
+HOOK(int, usleep, AUDIT_USLEEP, (useconds_t us), (us))
+HOOK(unsigned, sleep, AUDIT_SLEEP, (unsigned s), (s))
+HOOK(ssize_t, read, AUDIT_READ, (int fd, void *buf, size_t n), (fd, buf, n))
+HOOK(ssize_t, write, AUDIT_WRITE, (int fd, const void *buf, size_t n), (fd, buf, n))
+HOOK(int, poll, AUDIT_POLL, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms))
+HOOK(int, select, AUDIT_SELECT,
+     (int n, fd_set *restrict r, fd_set *restrict w, fd_set *restrict x,
+      struct timeval *restrict t), (n, r, w, x, t))
+HOOK(int, epoll_wait, AUDIT_EPOLL_WAIT, (int ep, struct epoll_event *ev, int n, int ms),
+     (ep, ev, n, ms))
+HOOK(int, accept, AUDIT_ACCEPT, (int fd, __SOCKADDR_ARG a, socklen_t *restrict l), (fd, a, l))
+HOOK(int, accept4, AUDIT_ACCEPT, (int fd, __SOCKADDR_ARG a, socklen_t *restrict l, int f),
+     (fd, a, l, f))
+HOOK(int, connect, AUDIT_CONNECT, (int fd, __CONST_SOCKADDR_ARG a, socklen_t l), (fd, a, l))
+HOOK(ssize_t, recv, AUDIT_RECV, (int fd, void *buf, size_t n, int f), (fd, buf, n, f))
+HOOK(ssize_t, recvfrom, AUDIT_RECVFROM,
+     (int fd, void *restrict buf, size_t n, int f, __SOCKADDR_ARG a, socklen_t *restrict l),
+     (fd, buf, n, f, a, l))
+HOOK(ssize_t, recvmsg, AUDIT_RECVMSG, (int fd, struct msghdr *msg, int f), (fd, msg, f))
+HOOK(ssize_t, send, AUDIT_SEND, (int fd, const void *buf, size_t n, int f), (fd, buf, n, f))
+HOOK(ssize_t, sendto, AUDIT_SENDTO,
+     (int fd, const void *buf, size_t n, int f, __CONST_SOCKADDR_ARG a, socklen_t l),
+     (fd, buf, n, f, a, l))
+HOOK(ssize_t, sendmsg, AUDIT_SENDMSG, (int fd, const struct msghdr *msg, int f), (fd, msg, f))
+HOOK(int, fsync, AUDIT_FSYNC, (int fd), (fd))
+
+/* open and openat take a mode only when the flags create a file (O_CREAT,
+ * O_TMPFILE); it is read only then, as glibc does. */
+static mode_t open_mode(int flags, va_list ap)
+{
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		return (mode_t)va_arg(ap, int);
+	return 0;
+}
+
+BLOCKING_HOOK(static inline, int, open_, open, AUDIT_OPEN, (const char *p, int f, mode_t m), (p, f, m))
+BLOCKING_HOOK(static inline, int, open64_, open64, AUDIT_OPEN, (const char *p, int f, mode_t m), (p, f, m))
+BLOCKING_HOOK(static inline, int, openat_, openat, AUDIT_OPENAT, (int d, const char *p, int f, mode_t m),
+	      (d, p, f, m))
+BLOCKING_HOOK(static inline, int, openat64_, openat64, AUDIT_OPENAT, (int d, const char *p, int f, mode_t m),
+	      (d, p, f, m))
+
+#define OPEN_HOOK(name)                                                       \
+	AUDIT_PUBLIC int name(const char *path, int flags, ...)               \
+	{                                                                     \
+		va_list ap;                                                   \
+		va_start(ap, flags);                                          \
+		mode_t m = open_mode(flags, ap);                              \
+		va_end(ap);                                                   \
+		return name##_(path, flags, m);                               \
+	}
+#define OPENAT_HOOK(name)                                                     \
+	AUDIT_PUBLIC int name(int dir, const char *path, int flags, ...)      \
+	{                                                                     \
+		va_list ap;                                                   \
+		va_start(ap, flags);                                          \
+		mode_t m = open_mode(flags, ap);                              \
+		va_end(ap);                                                   \
+		return name##_(dir, path, flags, m);                          \
+	}
+OPEN_HOOK(open)
+OPEN_HOOK(open64)
+OPENAT_HOOK(openat)
+OPENAT_HOOK(openat64)

@@ -89,6 +89,7 @@ bool entry_check(const struct entry *e, const struct entry_result *r,
 {
 	const struct audit_counts *c = &r->c;
 	bool heap = e->kind < AUDIT_HEAP_KINDS, is_free = e->kind == AUDIT_FREE;
+	bool blocking = e->kind >= AUDIT_MEMORY_KINDS;
 
 	if (r->missing)
 		return FAIL("%s: no such symbol in this process", e->fn);
@@ -105,13 +106,14 @@ bool entry_check(const struct entry *e, const struct entry_result *r,
 				    api->kind_name(k), (unsigned long long)want);
 	}
 	if (c->allocs != (heap && !is_free ? n : 0) ||
-	    c->frees != (is_free ? n : 0) || c->os != (heap ? 0 : n))
-		return FAIL("%s: allocs=%llu frees=%llu os=%llu disagree with "
-			    "%llu call(s) of kind %s", e->fn,
+	    c->frees != (is_free ? n : 0) || c->os != (heap || blocking ? 0 : n) ||
+	    c->blocking != (blocking ? n : 0))
+		return FAIL("%s: allocs=%llu frees=%llu os=%llu blocking=%llu disagree "
+			    "with %llu call(s) of kind %s", e->fn,
 			    (unsigned long long)c->allocs,
 			    (unsigned long long)c->frees,
-			    (unsigned long long)c->os, (unsigned long long)n,
-			    api->kind_name(e->kind));
+			    (unsigned long long)c->os, (unsigned long long)c->blocking,
+			    (unsigned long long)n, api->kind_name(e->kind));
 	if (c->bytes != n * e->bytes)
 		return FAIL("%s: bytes=%llu, expected %llu", e->fn,
 			    (unsigned long long)c->bytes,
@@ -119,7 +121,7 @@ bool entry_check(const struct entry *e, const struct entry_result *r,
 	if (!heap && c->live_peak != 0)
 		return FAIL("%s: live_peak=%llu for an OS kind", e->fn,
 			    (unsigned long long)c->live_peak);
-	if (r->fw.allocs != (is_free ? 0 : n) || r->fw.frees != (is_free ? n : 0))
+	if (r->fw.allocs != (is_free || blocking ? 0 : n) || r->fw.frees != (is_free ? n : 0))
 		return FAIL("%s: fast window read allocs=%llu frees=%llu, expected "
 			    "%llu call(s) of kind %s", e->fn,
 			    (unsigned long long)r->fw.allocs,
@@ -139,6 +141,10 @@ bool entry_check(const struct entry *e, const struct entry_result *r,
 		if (!n && (c->nframes != 0 || c->first_tid != 0))
 			return FAIL("%s: %u frames captured (tid %d) for an uncounted call",
 				    e->fn, c->nframes, (int)c->first_tid);
+		if (c->nsites != n || c->sites_lost != 0)
+			return FAIL("%s: %u site(s), %llu call(s) lost; expected %llu site(s)",
+				    e->fn, c->nsites, (unsigned long long)c->sites_lost,
+				    (unsigned long long)n);
 	}
 	return true;
 }

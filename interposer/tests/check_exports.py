@@ -25,11 +25,20 @@ EXPECTED = frozenset({
     # memory from the OS through libc
     "mmap", "mmap64", "__mmap", "mremap", "munmap", "__munmap",
     "brk", "sbrk", "__sbrk", "syscall",
+    # calls that can block or take a lock (audit.h's blocking kinds)
+    "pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock",
+    "pthread_rwlock_rdlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_timedrdlock",
+    "pthread_rwlock_wrlock", "pthread_rwlock_trywrlock", "pthread_rwlock_timedwrlock",
+    "pthread_cond_wait", "pthread_cond_timedwait", "sem_wait", "sem_timedwait",
+    "pthread_join", "nanosleep", "clock_nanosleep", "usleep", "sleep",
+    "read", "write", "open", "open64", "openat", "openat64", "poll", "select",
+    "epoll_wait", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg",
+    "send", "sendto", "sendmsg", "fsync",
     # passed through uncounted
     "malloc_usable_size",
     # window API (audit.h)
     "audit_loaded", "audit_window_open", "audit_window_close",
-    "audit_kind_name", "audit_thread_state",
+    "audit_kind_name", "audit_thread_state", "audit_window_sites",
 })
 
 

@@ -152,9 +152,12 @@ Test(counting, heap_kinds_come_first_and_os_kinds_last)
 {
 	cr_assert_eq(AUDIT_HEAP_KINDS, 10);
 	cr_assert_eq(AUDIT_MMAP, AUDIT_HEAP_KINDS);
-	cr_assert_eq(AUDIT_SBRK, AUDIT_KIND_COUNT - 1);
-	cr_assert_eq(AUDIT_KIND_COUNT, 15);
-	cr_assert_eq(audit.loaded(), 2, "audit_loaded() = %d", audit.loaded());
+	cr_assert_eq(AUDIT_SBRK, AUDIT_MEMORY_KINDS - 1);
+	cr_assert_eq(AUDIT_MEMORY_KINDS, 15);
+	cr_assert_eq(AUDIT_MUTEX_LOCK, AUDIT_MEMORY_KINDS);
+	cr_assert_eq(AUDIT_FSYNC, AUDIT_KIND_COUNT - 1);
+	cr_assert_eq(AUDIT_KIND_COUNT, 50);
+	cr_assert_eq(audit.loaded(), 3, "audit_loaded() = %d", audit.loaded());
 }
 
 Test(counting, kind_names_match_the_enum)
@@ -163,6 +166,15 @@ Test(counting, kind_names_match_the_enum)
 		"malloc", "calloc", "realloc", "reallocarray", "free",
 		"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
 		"mmap", "mremap", "munmap", "brk", "sbrk",
+		"pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock",
+		"pthread_rwlock_rdlock", "pthread_rwlock_tryrdlock",
+		"pthread_rwlock_timedrdlock", "pthread_rwlock_wrlock",
+		"pthread_rwlock_trywrlock", "pthread_rwlock_timedwrlock",
+		"pthread_cond_wait", "pthread_cond_timedwait", "sem_wait", "sem_timedwait",
+		"pthread_join", "futex", "nanosleep", "clock_nanosleep", "usleep", "sleep",
+		"read", "write", "open", "openat", "poll", "select", "epoll_wait", "accept",
+		"connect", "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg",
+		"fsync",
 	};
 	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++)
 		cr_assert_str_eq(audit.kind_name(k), want[k]);

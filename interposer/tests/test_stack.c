@@ -161,8 +161,9 @@ Test(stack, a_thread_that_captured_and_exits_adds_no_os_call)
 	run_in_child(thread_exit_in_window_in_child, &r, sizeof r);
 	cr_assert(r.ok, "could not start the thread");
 	cr_assert_gt(r.nframes, 0, "the thread captured nothing");
+	/* pthread_join in the window is the test's own blocking call */
 	for (unsigned k = AUDIT_HEAP_KINDS; k < AUDIT_KIND_COUNT; k++)
-		cr_assert_eq(r.all.calls[k], 0, "calls[%s] = %llu: the unwinder's "
+		cr_assert_eq(r.all.calls[k], k == AUDIT_JOIN, "calls[%s] = %llu: the unwinder's "
 			     "own clean-up was counted", audit.kind_name(k),
 			     (unsigned long long)r.all.calls[k]);
 	cr_assert_eq(r.all.os, 0);
