@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bundle, cbuild, procs, shim, tools, variant
+from . import bundle, cbuild, procs, rustdiag, shim, tools, variant
 from .progress import Phase
 from .errors import EXIT_GATE, AuditError, ToolMissing, UsageError
 
@@ -284,6 +284,19 @@ def nostd_bucket(results, members, bdir, rustc, rustc_ver):
         o.rustc_s += (time.monotonic() - t0) / len(members)
 
 
+def _sources(compiled):
+    """For rustdiag.once_per_fixture: per fixture x shape, its shim and a
+    reader of the .frs its module names (the variant the compiler read,
+    whose lines are the fixture's), None where there is none."""
+    def reader(vdir):
+        def read(rel):
+            p = vdir / rel
+            return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else None
+        return read
+    return {key: (c.work / "shim" / f"{c.fixture.name}_{c.mode}.rs", reader(c.work / "variants" / c.mode))
+            for key, c in compiled.items()}
+
+
 class Outcomes(dict):
     """{(name, mode): Outcome}, and the crates built for them: the names of
     those rustc built in this run, and how many came from the cache."""
@@ -334,6 +347,7 @@ def build_libraries(compiled, rustc, jobs=None, progress=None, opts=OPT_LEVELS, 
             nostd_bucket(results, b, bdir, rustc, rustc_ver)
             nphase.tick(f"{len(b)} no_alloc module(s)")
         list(pool.map(prove, proofs))
+    rustdiag.once_per_fixture(results, _sources(compiled))
     if progress:
         rs = results.values()
         progress(f"audit: build phase {time.monotonic() - t0:.1f} s wall with {jobs} job(s): "

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs, tools
+from . import procs, rustdiag, tools
 from .errors import UsageError
 
 RUSTC_TIMEOUT = 600
@@ -139,7 +139,7 @@ def rustc_cached(rustc, rustc_ver, args, src, inputs, out, log):
         log.append(f"rustc did not finish within {RUSTC_TIMEOUT} s on {src}")
         return False, False
     if r.returncode != 0:
-        log.append(f"rustc failed on {src}:\n{r.stderr.strip()}")
+        log.append(rustdiag.RustcFailure(src, r.stderr, args))
         stamp.unlink(missing_ok=True)
         return False, False
     stamp.write_text(key)
