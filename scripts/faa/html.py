@@ -273,7 +273,7 @@ def fixture_view(fx, cols, findings, audited=MODES):
     mine = [f for f in findings if f["fixture"] == fx["name"] and f["kind"] != "note"]
     mc = [r["memcheck"] for r in fx["runs"] if r.get("memcheck")]
     return {"name": fx["name"], "system": fx["system"], "source": fx.get("source"),
-            "anchor": anchor(fx["name"]), "failed": bool(mine),
+            "target": fx.get("target") or "rust", "anchor": anchor(fx["name"]), "failed": bool(mine),
             "errors": sum(f["kind"] == "error" for f in mine),
             "failures": sum(f["kind"] == "failure" for f in mine),
             "cells": [_cell(runs.get(c)) for c in cols], "runs": fx["runs"],

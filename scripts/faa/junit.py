@@ -7,7 +7,8 @@ scripts/tests/data/junit/junit.xsd (Jenkins xunit's structure, with
 Cases: the same set for a passing and a failing run of one selection.
 
   testsuite FIXTURE (one per fixture):
-    classname FIXTURE  name MODE.On     one per shape x opt-level of the run (`noalloc.O3`);
+    classname FIXTURE  name MODE.On     one per shape x opt-level of the run (`noalloc.O3`;
+                                        a C fixture's `c.noalloc.O3`: target x shape x opt);
                                         a shape that was not measured is an <error>
     classname FIXTURE  name checks      always: the fixture's findings about no single shape
                                         and opt-level (build, nostd, coverage, differential, ...)
@@ -159,7 +160,8 @@ def _message(f):
 
 def _fixture_cases(rep, fx, planned):
     runs = {(r.mode, r.opt): r for r in fx.runs}
-    cases = {key: Case(fx.name, f"{key[0]}.O{key[1]}", _dispatch_time(runs.get(key)))
+    lang = "" if fx.target == "rust" else f"{fx.target}."      # target x shape x opt: c.noalloc.O3
+    cases = {key: Case(fx.name, f"{lang}{key[0]}.O{key[1]}", _dispatch_time(runs.get(key)))
              for key in planned}
     checks = Case(fx.name, "checks")
     for f in rep.findings:

@@ -156,7 +156,8 @@ def table(fixtures, measurements, compiler):
                                               for m in ms]))
         width = max(len(r[1]) for r in rows) + 2
         cw = max([len(c) for r in rows for c in r[2]] + [11]) + 2
-        out.append(f"{fx.scenario.system} — {_rel(fx.frs or fx.toml)} (compiler: {compiler.label})")
+        lang = " in C" if getattr(fx, "target", "rust") == "c" else ""
+        out.append(f"{fx.scenario.system}{lang} — {_rel(fx.frs or fx.toml)} (compiler: {compiler.label})")
         out.append("cells: allocations/frees/bytes in the window (+N os: memory calls to the OS); "
                    "alloc = allocating shape (RFC-0020), noalloc = @@[no_alloc] (RFC-0036); a mean "
                    "that would round to 0.00 prints as calls/windows")
@@ -450,15 +451,17 @@ def change_rows(rep, prev):
     return rows
 
 
-def _run_row(fx, r, bad):
-    """A row of the full table: one fixture x shape x opt-level; ❌ when
-    one of its windows is in `bad` {(fixture, mode, opt)}."""
+def _run_row(fx, r, bad, targets=False):
+    """A row of the full table: one fixture x shape x opt-level (x target
+    with `targets`: a run with C fixtures); ❌ when one of its windows is in
+    `bad` {(fixture, mode, opt)}."""
     n = len(r.steps) or 1
     mean = mean_text(sum(s.allocs for s in r.steps), len(r.steps))
     mx = max((s.allocs for s in r.steps), default=0)
     by = sum(s.bytes for s in r.steps) / n
     ok = "❌" if (fx.name, r.mode, r.opt) in bad else "✅"
-    return (f"| {md_text(fx.name, True)} | {r.mode} | O{r.opt} | {mean} | {mx} | {by:.0f} | "
+    lang = f" {fx.target} |" if targets else ""
+    return (f"| {md_text(fx.name, True)} |{lang} {r.mode} | O{r.opt} | {mean} | {mx} | {by:.0f} | "
             f"{md_text(fx.size_of.get(r.mode, '—'), True)} | {ok} |")
 
 
@@ -612,11 +615,16 @@ def markdown(rep, prev=None):
     more bytes but not more allocations is a regression that passes."""
     lines = _md_head(rep, prev)
     rows = change_rows(rep, prev)
+    # Rust and C side by side: a target column when the run has C fixtures
+    targets = {fx.name: fx.target for fx in rep.fixtures} if any(
+        fx.target != "rust" for fx in rep.fixtures) else {}
+    head = " target |" if targets else ""
     if rows:
-        lines += ["", "|  | fixture | shape | opt | window | change | before | now |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["", f"|  | fixture |{head} shape | opt | window | change | before | now |",
+                  "|---|---|---|---|---|---|---|---|" + ("---|" if targets else "")]
         for ok, fx, mode, opt, what, kind, before, now in rows[:MD_MAX_ROWS]:
-            lines.append(f"| {'✅' if ok else '❌'} | {md_text(fx, True)} | {mode} | O{opt} | "
+            lang = f" {targets.get(fx, 'rust')} |" if targets else ""
+            lines.append(f"| {'✅' if ok else '❌'} | {md_text(fx, True)} |{lang} {mode} | O{opt} | "
                          f"{md_text(what, True)} | {md_text(kind, True)} | {before} | {now} |")
         if len(rows) > MD_MAX_ROWS:
             lines += ["", f"… and {len(rows) - MD_MAX_ROWS} more window(s): report.json has them all."]
@@ -627,12 +635,12 @@ def markdown(rep, prev=None):
     lines += _md_notes(rep)
     total = sum(len(fx.runs) for fx in rep.fixtures)
     has_sites = any(fx.alloc_sites for fx in rep.fixtures)
-    lines += ["", f"<details><summary>Every fixture × shape × opt-level ({total})"
-                  f"{', allocation sites' if has_sites else ''}</summary>", "",
-              "| fixture | shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"<details><summary>Every fixture ×{' target ×' if targets else ''} shape × opt-level "
+                  f"({total}){', allocation sites' if has_sites else ''}</summary>", "",
+              f"| fixture |{head} shape | opt | allocs/dispatch (mean) | max | bytes/dispatch | size_of | verdict |",
+              "|---|---|---|---|---|---|---|---|" + ("---|" if targets else "")]
     bad = {(fx, mode, opt) for ok, fx, mode, opt, *_ in rows if not ok}
-    lines += [_run_row(fx, r, bad) for fx in rep.fixtures for r in fx.runs]
+    lines += [_run_row(fx, r, bad, bool(targets)) for fx in rep.fixtures for r in fx.runs]
     room = MD_MAX_CHARS - sum(len(line) + 1 for line in lines) - len("\n</details>\n")
     lines += md_sites_section(rep, room) + ["", "</details>"]
     return "\n".join(lines) + "\n"

@@ -53,7 +53,8 @@ def _candidates(fixtures_dir):
         own, shared = frs.with_suffix(".toml"), fixtures_dir / f"{frs.stem}.toml"
         toml = own if own.exists() else (shared if shared.exists() else None)
         found[c_name(frs.stem)] = (frs, toml, "c")
-    return found
+    # a system's Rust and C fixtures side by side (port_reset, port_reset.c)
+    return dict(sorted(found.items(), key=lambda kv: (kv[1][0].stem, kv[1][2] != "rust")))
 
 
 def survey(fixtures_dir, names=None):
