@@ -900,8 +900,67 @@ static void profile_params(Params *ps, const char *code, const char *what)
 	}
 }
 
+/* ---- the no_alloc profile for C (frc compile -l c) ------------------------ */
+
+/* A C type with a pointer in it (`char *`, `void *`, `const uint8_t *`, a
+ * function pointer): what it points to may be heap memory, which the
+ * no_alloc shape could neither own nor free, and a string would be the
+ * caller's heap copy. Fixed-size arrays (`char[16]`) and structs by value
+ * are stored inline. */
+static bool c_pointer(Span sp)
+{
+	for (int k = sp.b; k < sp.e; k++)
+		if (tok_is(TOK(k), "*"))
+			return true;
+	return false;
+}
+
+static const char *C_INSTEAD = "use a scalar, an enum, a struct by value or a fixed-size array such as `char[16]` "
+                               "(with a length) instead";
+
+static void c_profile_params(Params *ps, const char *code, const char *what)
+{
+	for (int i = 0; i < ps->n; i++)
+		if (c_pointer(ps->v[i].type))
+			error_tok(TOK(ps->v[i].type.b), code, "%s parameter `%s: %s` is a pointer, which may point to heap "
+			          "data; under @@[no_alloc] values are stored inline, so %s",
+			          what, ps->v[i].name, span_text(ps->v[i].type), C_INSTEAD);
+}
+
+/* E109: interface parameters and return types; E110: state parameters,
+ * state variables and enter/exit parameters. */
+static void c_profile_checks(System *sys)
+{
+	for (int i = 0; i < sys->nmethods; i++) {
+		Method *m = sys->methods[i];
+		c_profile_params(&m->params, "E109", xsprintf("interface method `%s`:", m->name));
+		if (c_pointer(m->ret))
+			error_tok(TOK(m->ret.b), "E109", "interface method `%s` returns `%s`, a pointer, which may point to "
+			          "heap data; under @@[no_alloc] the return slot is stored inline, so %s",
+			          m->name, span_text(m->ret), C_INSTEAD);
+	}
+	for (int i = 0; i < sys->nstates; i++) {
+		State *st = sys->states[i];
+		c_profile_params(&st->params, "E110", xsprintf("state `$%s`:", st->name));
+		for (int v = 0; v < st->nvars; v++)
+			if (c_pointer(st->vars[v].type))
+				error_tok(TOK(st->vars[v].type.b), "E110", "state variable `$.%s: %s` of `$%s` is a pointer, "
+				          "which may point to heap data; under @@[no_alloc] state variables live in an inline "
+				          "context, so %s",
+				          st->vars[v].name, span_text(st->vars[v].type), st->name, C_INSTEAD);
+		for (int h = 0; h < st->nhandlers; h++)
+			if (st->handlers[h]->kind != H_EVENT)
+				c_profile_params(&st->handlers[h]->params, "E110",
+				                 xsprintf("`%s` of `$%s`:", st->handlers[h]->name, st->name));
+	}
+}
+
 static void profile_checks(System *sys)
 {
+	if (frc_target == TARGET_C) {
+		c_profile_checks(sys);
+		return;
+	}
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
 		profile_params(&m->params, "E101", xsprintf("interface method `%s`:", m->name));

@@ -386,6 +386,11 @@ typedef struct Emitter {
 	void (*pop)(Out *o);
 	void (*forward)(Out *o, bool forward);
 	void (*push)(Out *o, System *sys);
+
+	/* The C target (emit_c.c): every Frame form is written by this hook
+	 * instead of the Rust spellings above, and no `;` separator is added
+	 * before a form (C bodies end their own statements). NULL for Rust. */
+	void (*form)(Out *o, const struct Emitter *em, System *sys, Handler *h, Form *f);
 } Emitter;
 
 /* Each back end names its hook functions after the hooks they fill (its
@@ -425,6 +430,58 @@ void emit_ret_nones(Out *o, System *sys);   /* ` r_m: None,` each */
 void emit_event_value(Out *o, System *sys, Method *m, const char *arg_suffix);
 void emit_mk_call(Out *o, System *sys, State *st); /* SStateCtx::T(S::__mk_T(args)) */
 State *system_start(System *sys);
+
+/* ---- emit_c.c, emit_c_alloc.c, emit_c_noalloc.c: the C target ----------- */
+
+/* The target language, chosen on the command line (`-l rust` | `-l c`) and
+ * kept across frc_release(): a setting, not compilation state. parse.c
+ * accepts `@@[target("c")]` only for TARGET_C, check.c applies the C
+ * no_alloc rules (E109, E110) instead of Rust's Copy rules, and
+ * emit_program() hands a C compilation to emit_c_program(). */
+enum { TARGET_RUST, TARGET_C };
+extern int frc_target;
+
+/* Writes the whole C file (one self-contained C11 translation unit; the
+ * contract is /work/main/compiler/STATUS.md's C section). */
+char *emit_c_program(Program *prog, Out *o);
+
+/* One C runtime shape. emit_c.c writes what both share (per-state context
+ * structs, handlers with their `#line` mapping, actions, the Frame forms
+ * that only read or write); the shape writes its runtime, types and the
+ * forms that change state. S below is the system's name. */
+typedef struct CShape {
+	const char *title;          /* the shape, in the system's banner */
+	void (*prelude)(Out *o, System *sys);        /* includes, runtime objects */
+	void (*types)(Out *o, System *sys);          /* event, compartment, context, struct S */
+	void (*protos)(Out *o, System *sys);         /* prototypes of the shape's statics */
+	void (*runtime)(Out *o, System *sys);        /* constructors, interface, router, drain */
+	/* `S_St_Ctx *S__sv_St(S *self)`'s body: St's context in the current
+	 * compartment (or the one of the ancestor St). */
+	void (*sv_body)(Out *o, System *sys, State *st);
+	/* the innermost call's return slot of method m (an lvalue) */
+	void (*ret_place)(Out *o, System *sys, Method *m);
+	/* the argument expression handing handler parameter k of method m
+	 * from the event `__e` to the handler */
+	void (*event_arg)(Out *o, System *sys, Method *m, int k);
+	/* `-> $T` after its args are in locals __sa*, __ea*, __xa*: builds the
+	 * next compartment, records it (and the forward) and returns */
+	void (*transition)(Out *o, System *sys, Handler *h, Form *f);
+	void (*push)(Out *o, System *sys);
+	void (*pop)(Out *o, System *sys);
+	/* a condition: st is the current (leaf) state */
+	void (*state_is)(Out *o, System *sys, State *st);
+} CShape;
+extern const CShape c_alloc_shape, c_noalloc_shape;
+
+/* emit_c.c's helpers for the shapes. */
+void c_decl(Out *o, Span type, const char *name);    /* `T name` (arrays: `T name[N]`) */
+void c_params(Out *o, Params *ps, Method *iface);    /* `, T a, U b` */
+void c_ctx_types(Out *o, System *sys);               /* S_St_Ctx structs, union S_StateCtx */
+void c_domain_init(Out *o, System *sys);             /* `self->f = init;` lines */
+void c_ret_default(Out *o, Method *m);               /* ` = dflt` or ` = {0}` */
+void c_shared_protos(Out *o, System *sys);
+void c_shared_fns(Out *o, const CShape *sh, System *sys);
+bool c_has_ret(Method *m);
 
 /* ---- pipeline.c: the whole pipeline on a buffer --------------------------- */
 

@@ -1,6 +1,7 @@
 /* main.c — frc's command line (framec-compatible):
  *
  *   frc compile -l rust -o DIR FILE.frs    writes DIR/<stem>.rs
+ *   frc compile -l c -o DIR FILE.frs       writes DIR/<stem>.c
  *   frc check [-l rust] [--rustc PATH] FILE.frs
  *                                           rustc's errors at .frs positions
  *                                           (check_native.c)
@@ -18,13 +19,16 @@
 
 static const char *usage =
 	"usage: frc compile -l rust -o DIR FILE.frs\n"
+	"       frc compile -l c -o DIR FILE.frs\n"
 	"       frc check [-l rust] [--rustc PATH] FILE.frs\n"
 	"       frc --help | --version\n"
 	"\n"
 	"Compiles the Frame systems in FILE.frs (native Rust with @@system blocks)\n"
 	"to the Rust module DIR/<stem>.rs. A system marked @@[no_alloc] gets the\n"
 	"zero-allocation shape (RFC-0036); any other system gets framec 4.x's\n"
-	"allocating RFC-0020 shape.\n"
+	"allocating RFC-0020 shape. With -l c, FILE.frs is native C (@@[target(\"c\")])\n"
+	"and the output the C file DIR/<stem>.c, in framec's C runtime shape or,\n"
+	"under @@[no_alloc], one that calls no allocator.\n"
 	"\n"
 	"check compiles FILE.frs in both shapes (as written, and with @@[no_alloc]\n"
 	"toggled without moving a line), runs rustc on each output (the no_alloc one\n"
@@ -77,7 +81,7 @@ char *frc_read_file(const char *path, int *len)
 	return buf;
 }
 
-/* DIR/<basename without .frs>.rs */
+/* DIR/<basename without .frs>.rs (.c for -l c) */
 static char *output_path(const char *dir, const char *file)
 {
 	const char *base = strrchr(file, '/');
@@ -86,7 +90,7 @@ static char *output_path(const char *dir, const char *file)
 	const char *dot = strrchr(base, '.');
 	if (dot && dot != base)
 		n = (size_t)(dot - base);
-	return xsprintf("%s/%.*s.rs", dir, (int)n, base);
+	return xsprintf("%s/%.*s.%s", dir, (int)n, base, frc_target == TARGET_C ? "c" : "rs");
 }
 
 static int compile(const char *dir, const char *file)
@@ -142,8 +146,12 @@ static int compile_command(int argc, char **argv)
 		file = argv[optind];
 	if (!lang || !dir || !file)
 		return frc_usage_error("compile needs -l rust, -o DIR and one FILE");
-	if (strcmp(lang, "rust") != 0)
-		return frc_usage_error(xsprintf("unsupported language '%s' (frc only emits rust)", lang));
+	if (strcmp(lang, "rust") == 0)
+		frc_target = TARGET_RUST;
+	else if (strcmp(lang, "c") == 0)
+		frc_target = TARGET_C;
+	else
+		return frc_usage_error(xsprintf("unsupported language '%s' (frc emits rust and c)", lang));
 	return compile(dir, file);
 }
 

@@ -832,9 +832,14 @@ static void parse_attribute(P *p, Attrs *at_)
 			error_tok(name, "E005", "`@@[target(..)]` must come before any `@@system`");
 		at_->seen_target = true;
 		Token *arg = tk(p, p->i + 2);
-		if (!at_k(p, 1, "(") || arg->kind != TK_STR || !tok_is(arg, "\"rust\"") || !at_k(p, 3, ")") ||
-		    p->i + 4 != close)
-			error_tok(name, "E005", "frc only compiles `@@[target(\"rust\")]`");
+		const char *want = frc_target == TARGET_C ? "\"c\"" : "\"rust\"";
+		if (!at_k(p, 1, "(") || arg->kind != TK_STR || !tok_is(arg, want) || !at_k(p, 3, ")") ||
+		    p->i + 4 != close) {
+			if (frc_target == TARGET_C)
+				error_tok(name, "E005", "`frc compile -l c` only compiles `@@[target(\"c\")]`");
+			else
+				error_tok(name, "E005", "frc only compiles `@@[target(\"rust\")]`");
+		}
 		if (at_->begin < 0) {
 			Cut c = {p->t[start].start, p->t[close].end, NULL};
 			VEC_PUSH(p->prog->cuts, p->prog->ncuts, p->prog->capcuts, c);

@@ -382,16 +382,21 @@ def compile_rejects(compiler, fixtures_dir, outdir):
 
 def regen_goldens(frc, fixtures_dir, generated_dir, write=True):
     """Compiles every fixture with the bundled frc; returns the goldens
-    (generated_dir/NAME/MODE.rs) that differ from its output, rewritten
+    (generated_dir/NAME/MODE.rs, and generated_dir/NAME/c_MODE.c for the C
+    fixtures in fixtures_dir/c) that differ from its output, rewritten
     when `write`.  A fixture frc rejects is an AuditError (exit 1)."""
     stale = []
+    # Rust fixtures: generated/NAME/MODE.rs; C fixtures (fixtures/c/NAME.frs,
+    # `frc compile -l c`): generated/NAME/c_MODE.c
+    sources = [(frs, "rust", "{mode}.rs") for frs in sorted(Path(fixtures_dir).glob("*.frs"))]
+    sources += [(frs, "c", "c_{mode}.c") for frs in sorted((Path(fixtures_dir) / "c").glob("*.frs"))]
     with tempfile.TemporaryDirectory() as tmp:
-        for frs in sorted(Path(fixtures_dir).glob("*.frs")):
+        for frs, lang, golden_name in sources:
             for mode in variant.MODES:
-                module, err = compile_variant(frc, frs, mode, Path(tmp) / frs.stem)
+                module, err = compile_variant(frc, frs, mode, Path(tmp) / lang / frs.stem, lang=lang)
                 if err:
                     raise AuditError(err, status=EXIT_GATE)
-                golden = Path(generated_dir) / frs.stem / f"{mode}.rs"
+                golden = Path(generated_dir) / frs.stem / golden_name.format(mode=mode)
                 new = module.read_text()
                 if golden.exists() and golden.read_text() == new:
                     continue
