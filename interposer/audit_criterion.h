@@ -9,14 +9,21 @@
  *     Test(parser, two)     { cr_assert_heap(2, make_pair(&pair)); }
  *
  * Run the test binary with LD_PRELOAD=$(pkg-config --variable=preload
- * frame-alloc-audit); do not link libaudit.so (audit.h says why).
+ * frame-alloc-audit); do not link libaudit.so (audit.h says why).  Under a
+ * strict -std=c11 define _GNU_SOURCE first (audit.h's resolver uses
+ * RTLD_DEFAULT; -std=gnu11, gcc's default, needs nothing).
  *
  *   cr_assert_no_heap(expr)  expr (evaluated once, as a statement) makes no
  *                            allocator call, no free() and no OS memory call
  *                            (allocs, frees and os all 0);
  *   cr_assert_heap(n, expr)  expr makes exactly n allocator calls (allocs:
  *                            every heap kind except free(); frees and OS
- *                            calls are reported, not constrained).
+ *                            calls are reported, not constrained);
+ *   cr_assert_nonblocking(expr)  no heap call and no call that can block or
+ *                            take a lock either (audit.h's blocking kinds:
+ *                            pthread mutexes, waits, futex, sleeps, blocking
+ *                            I/O), what code run from an interrupt handler
+ *                            must read.
  *
  * Each opens one window on the calling thread (AUDIT_THIS_THREAD |
  * AUDIT_CAPTURE_STACK) right before expr and closes it right after, so only
@@ -30,9 +37,9 @@
  * into a file and line.
  *
  * The first assertion in a process resolves the API (audit_api_resolve)
- * and calibrates: malloc, calloc, realloc, aligned_alloc, posix_memalign
- * and free must each read exactly one call of their own kind in a window of
- * their own.  Without the preload, or with a library in front of it that
+ * and calibrates: malloc, calloc, realloc, aligned_alloc, posix_memalign,
+ * free and a zero nanosleep must each read exactly one call of their own
+ * kind in a window of their own.  Without the preload, or with a library in front of it that
  * takes one of them over, the assertion fails ("interposer not loaded …",
  * "calibration: …") instead of reporting a zero nobody counted.
  *
@@ -53,7 +60,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Declared here too: -std=c11 without _POSIX_C_SOURCE hides them. */
+extern int nanosleep(const struct timespec *req, struct timespec *rem);
+extern int posix_memalign(void **out, size_t align, size_t size);
 
 /* Process-wide binding of this translation unit: 0 not yet tried, 1 live
  * and calibrated, -1 failed (audit_cr_why_ says why). */
@@ -70,7 +82,9 @@ static inline void audit_cr_call_(unsigned kind)
 	void *(*volatile r)(void *, size_t) = realloc;
 	void *(*volatile a)(size_t, size_t) = aligned_alloc;
 	int (*volatile pm)(void **, size_t, size_t) = posix_memalign;
+	int (*volatile ns)(const struct timespec *, struct timespec *) = nanosleep;
 	void (*volatile f)(void *) = free;
+	struct timespec zero = { 0, 0 };
 	static void *volatile keep;
 	void *p = NULL;
 
@@ -80,6 +94,7 @@ static inline void audit_cr_call_(unsigned kind)
 	case AUDIT_REALLOC: keep = r(keep, 48); return;
 	case AUDIT_ALIGNED_ALLOC: keep = a(64, 64); return;
 	case AUDIT_POSIX_MEMALIGN: (void)pm(&p, 64, 64); keep = p; return;
+	case AUDIT_NANOSLEEP: (void)ns(&zero, NULL); return;
 	default: f(keep); keep = NULL; return;
 	}
 }
@@ -90,14 +105,14 @@ static inline int audit_cr_calibrate_(void)
 {
 	static const unsigned kinds[] = { AUDIT_MALLOC, AUDIT_REALLOC, AUDIT_FREE,
 		AUDIT_CALLOC, AUDIT_FREE, AUDIT_ALIGNED_ALLOC, AUDIT_FREE,
-		AUDIT_POSIX_MEMALIGN, AUDIT_FREE };
+		AUDIT_POSIX_MEMALIGN, AUDIT_FREE, AUDIT_NANOSLEEP };
 	struct audit_counts c;
 
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		audit_cr_api_.open(AUDIT_THIS_THREAD);
 		audit_cr_call_(kinds[i]);
 		audit_cr_api_.close(&c);
-		uint64_t total = c.allocs + c.frees + c.os;
+		uint64_t total = c.allocs + c.frees + c.os + c.blocking;
 		if (c.calls[kinds[i]] != 1 || total != 1) {
 			snprintf(audit_cr_why_, sizeof audit_cr_why_,
 				 "calibration: one %s() read %llu call(s) of its kind and "
@@ -203,7 +218,8 @@ static inline void audit_cr_describe_(char *buf, size_t len,
 }
 
 /* Returns 1 (and the message in buf) when the window broke the rule:
- * want < 0 means "no heap call at all", else exactly want allocations. */
+ * want -1 means "no heap call at all", -2 "no heap and no blocking call",
+ * else exactly want allocations. */
 static inline int audit_cr_failed_(const struct audit_counts *c, long long want,
 				   const char *expr, char *buf, size_t len)
 {
@@ -211,14 +227,19 @@ static inline int audit_cr_failed_(const struct audit_counts *c, long long want,
 		snprintf(buf, len, "%s: %s", expr, audit_cr_why_);
 		return 1;
 	}
-	int bad = want < 0 ? (c->allocs || c->frees || c->os)
-			   : c->allocs != (unsigned long long)want;
+	int heap = c->allocs || c->frees || c->os;
+	int bad = want == -1 ? heap
+		: want == -2 ? heap || c->blocking
+		: c->allocs != (unsigned long long)want;
 	if (!bad)
 		return 0;
 	char counts[768];
 	audit_cr_describe_(counts, sizeof counts, c);
-	if (want < 0)
+	if (want == -1)
 		snprintf(buf, len, "`%s` made heap calls, expected none: %s", expr, counts);
+	else if (want == -2)
+		snprintf(buf, len, "`%s` made heap or blocking calls, expected none: %s",
+			 expr, counts);
 	else
 		snprintf(buf, len, "`%s` made %llu allocation(s), expected %lld: %s",
 			 expr, (unsigned long long)c->allocs, want, counts);
@@ -242,6 +263,7 @@ static inline int audit_cr_failed_(const struct audit_counts *c, long long want,
 	} while (0)
 
 #define cr_assert_no_heap(expr) audit_cr_assert_(-1LL, expr)
+#define cr_assert_nonblocking(expr) audit_cr_assert_(-2LL, expr)
 #define cr_assert_heap(n, expr) audit_cr_assert_((long long)(n), expr)
 
 #endif

@@ -102,10 +102,15 @@ def test_c_failure_names_the_counts_the_kind_and_the_function(own, c_example):
     env = dict(own["env"], LD_PRELOAD=pkg_config(own, "--variable=preload"))
     r = run([c_example / "test-ring-fails"], env=env)
     assert r.returncode != 0, r.text
-    assert ("test_ring_fails.c:15: Assertion Failed" in r.text and
+    src = (C_EXAMPLE / "test_ring_fails.c").read_text().splitlines()
+    line = 1 + next(i for i, l in enumerate(src) if "cr_assert_no_heap(s = ring_snapshot" in l)
+    assert (f"test_ring_fails.c:{line}: Assertion Failed" in r.text and
             "`s = ring_snapshot(&r)` made heap calls, expected none: 2 allocation(s), "
             "0 free(s), 0 OS call(s), 20 byte(s) [malloc 2]; first call: malloc (tid " in r.text and
             f"(ring_snapshot+0x" in r.text and f"in {c_example / 'test-ring-fails'})" in r.text), r.text
+    assert ("`usleep(1)` made heap or blocking calls, expected none: 0 allocation(s), 0 free(s), "
+            "0 OS call(s), 1 blocking call(s), 0 byte(s) [usleep 1]; first call: usleep (tid ") in r.text, r.text
+    assert "Tested: 2 | Passing: 0 | Failing: 2" in r.text, r.text
 
 
 def test_c_example_fails_loudly_without_the_preload(own, c_example):

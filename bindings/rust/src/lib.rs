@@ -19,7 +19,8 @@
 //! binding never reports a zero it did not count.  The first measurement
 //! in a process resolves the interposer's API with `dlsym` (the crate does
 //! not link libaudit.so) and calibrates it: malloc, calloc, realloc,
-//! posix_memalign and free must each read exactly one call of their kind.
+//! posix_memalign, free, a zero nanosleep and a futex wake-up must each
+//! read exactly one call of their kind.
 //!
 //! A window counts the calls of the thread that opened it, between open and
 //! close: tests running side by side on other threads do not disturb it.
@@ -99,6 +100,12 @@ impl Counts {
     /// must read.
     pub fn is_heap_free(&self) -> bool {
         self.allocs == 0 && self.frees == 0 && self.os == 0
+    }
+
+    /// Heap-free and no call that can block or take a lock either: what
+    /// code that may run in an interrupt handler must read.
+    pub fn is_nonblocking(&self) -> bool {
+        self.is_heap_free() && self.blocking == 0
     }
 
     fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts) -> Counts {
@@ -248,21 +255,30 @@ pub fn describe(c: &Counts) -> String {
     s
 }
 
+/// What an assertion wants of a window.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Want {
+    /// No allocation, free or OS memory call.
+    NoHeap,
+    /// Exactly this many allocations.
+    Allocs(u64),
+    /// NoHeap, and no call that can block or take a lock.
+    NonBlocking,
+}
+
 /// What the macros call: panics at the caller's line unless the counts
-/// are as wanted (`None`: no heap call at all; `Some(n)`: n allocations).
+/// are as wanted.
 #[doc(hidden)]
 #[track_caller]
-pub fn __check<R>(want: Option<u64>, got: (R, Counts), what: &str) -> R {
+pub fn __check<R>(want: Want, got: (R, Counts), what: &str) -> R {
     let (r, c) = got;
-    let ok = match want {
-        None => c.is_heap_free(),
-        Some(n) => c.allocs == n,
+    let (ok, expected) = match want {
+        Want::NoHeap => (c.is_heap_free(), "no heap call".to_string()),
+        Want::Allocs(n) => (c.allocs == n, format!("{} allocation(s)", n)),
+        Want::NonBlocking => (c.is_nonblocking(), "no heap and no blocking call".to_string()),
     };
     if !ok {
-        let expected = match want {
-            None => "no heap call".to_string(),
-            Some(n) => format!("{} allocation(s)", n),
-        };
         panic!("{}: expected {}, counted {}", what, expected, describe(&c));
     }
     r
@@ -274,7 +290,7 @@ pub fn __check<R>(want: Option<u64>, got: (R, Counts), what: &str) -> R {
 macro_rules! assert_no_alloc {
     ($e:expr) => {
         $crate::__check(
-            None,
+            $crate::Want::NoHeap,
             $crate::measure_with($crate::Flags::CAPTURE_STACK, || $e),
             concat!("assert_no_alloc!(", stringify!($e), ")"),
         )
@@ -288,9 +304,25 @@ macro_rules! assert_no_alloc {
 macro_rules! assert_allocs {
     ($n:expr, $e:expr) => {
         $crate::__check(
-            Some($n),
+            $crate::Want::Allocs($n),
             $crate::measure_with($crate::Flags::CAPTURE_STACK, || $e),
             concat!("assert_allocs!(", stringify!($n), ", ", stringify!($e), ")"),
+        )
+    };
+}
+
+/// Asserts that the expression makes no heap call and no call that can
+/// block or take a lock (pthread mutex, rwlock and condition waits, futex,
+/// sleeps, blocking I/O: audit.h's blocking kinds) on this thread;
+/// evaluates to its value.  An uncontended `std::sync::Mutex` is one atomic
+/// instruction and makes no call at all: it passes.
+#[macro_export]
+macro_rules! assert_nonblocking {
+    ($e:expr) => {
+        $crate::__check(
+            $crate::Want::NonBlocking,
+            $crate::measure_with($crate::Flags::CAPTURE_STACK, || $e),
+            concat!("assert_nonblocking!(", stringify!($e), ")"),
         )
     };
 }

@@ -2,7 +2,7 @@
 //! once per process, on first use.
 
 use std::cell::UnsafeCell;
-use std::os::raw::{c_int, c_uint, c_void};
+use std::os::raw::{c_int, c_long, c_uint, c_void};
 use std::sync::Once;
 
 use crate::ffi::{self, Api, RawCounts};
@@ -13,7 +13,25 @@ extern "C" {
     fn realloc(p: *mut c_void, size: usize) -> *mut c_void;
     fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int;
     fn free(p: *mut c_void);
+    fn nanosleep(req: *const Timespec, rem: *mut Timespec) -> c_int;
+    fn syscall(n: c_long, ...) -> c_long;
 }
+
+#[repr(C)]
+struct Timespec {
+    sec: c_long,
+    nsec: c_long,
+}
+
+/// SYS_futex: Rust's std locks wait and wake through libc's syscall().
+#[cfg(target_arch = "x86_64")]
+const SYS_FUTEX: c_long = 202;
+#[cfg(target_arch = "aarch64")]
+const SYS_FUTEX: c_long = 98;
+const FUTEX_WAKE_PRIVATE: c_long = 1 | 128;
+
+/// The blocking kinds the calibration calls, by the interposer's names.
+const BLOCKING: [&str; 2] = ["nanosleep", "futex"];
 
 /// Written once inside `INIT.call_once`, read only after it.
 struct State(UnsafeCell<Option<Result<Api, String>>>);
@@ -27,7 +45,9 @@ static STATE: State = State(UnsafeCell::new(None));
 /// The resolved API, or why there is none.
 pub fn state() -> &'static Result<Api, String> {
     INIT.call_once(|| {
-        let st = ffi::resolve().and_then(|api| calibrate(&api).map(|_| api));
+        let st = ffi::resolve()
+            .and_then(|api| calibrate(&api).map(|_| api))
+            .and_then(|api| calibrate_blocking(&api).map(|_| api));
         // SAFETY: the only write, inside call_once.
         unsafe { *STATE.0.get() = Some(st) };
     });
@@ -97,6 +117,54 @@ fn calibrate(api: &Api) -> Result<(), String> {
                 ffi::kind_name(api, kind),
                 raw.calls[kind],
                 total
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One call of a blocking kind that returns at once: a zero sleep, a
+/// futex wake-up nobody waits for.
+fn call_blocking(name: &str) {
+    let zero = Timespec { sec: 0, nsec: 0 };
+    let word: u32 = 0;
+    // SAFETY: neither call touches memory but `zero` and `word`.
+    unsafe {
+        let ns: unsafe extern "C" fn(*const Timespec, *mut Timespec) -> c_int =
+            std::ptr::read_volatile(&(nanosleep as _));
+        match name {
+            "nanosleep" => {
+                ns(&zero, std::ptr::null_mut());
+            }
+            _ => {
+                syscall(SYS_FUTEX, &word as *const u32, FUTEX_WAKE_PRIVATE, 1 as c_long);
+            }
+        }
+    }
+}
+
+/// A zero nanosleep and a futex wake-up (what Rust's std locks and sleeps
+/// reach libc through) must each read one call of their own kind, so that
+/// assert_nonblocking! cannot pass on a counter that misses them.
+fn calibrate_blocking(api: &Api) -> Result<(), String> {
+    for name in BLOCKING.iter() {
+        let kind = (ffi::MEMORY_KINDS..ffi::KIND_COUNT).find(|&k| ffi::kind_name(api, k) == *name);
+        let kind = match kind {
+            Some(k) => k,
+            None => return Err(format!("calibration: the interposer has no kind {}", name)),
+        };
+        let mut raw = RawCounts::ZERO;
+        // SAFETY: a window on this thread around one libc call.
+        unsafe {
+            (api.open)(ffi::THIS_THREAD as c_uint);
+            call_blocking(name);
+            (api.close)(&mut raw);
+        }
+        let total = raw.allocs + raw.frees + raw.os + raw.blocking;
+        if raw.calls[kind] != 1 || total != 1 {
+            return Err(format!(
+                "calibration: one {}() read {} call(s) of its kind and {} in all, expected 1 and 1",
+                name, raw.calls[kind], total
             ));
         }
     }

@@ -3,7 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use frame_alloc_audit::{assert_allocs, assert_no_alloc, counts, live, measure};
+use frame_alloc_audit::{assert_allocs, assert_no_alloc, assert_nonblocking, counts, live, measure};
 
 fn panic_text<F: FnOnce()>(f: F) -> String {
     let err = catch_unwind(AssertUnwindSafe(f)).expect_err("it must panic");
@@ -70,4 +70,21 @@ fn windows_do_not_nest_and_a_panic_closes_the_window() {
     });
     assert_eq!(msg, "inside");
     assert!(counts(|| ()).is_heap_free());
+}
+
+#[test]
+fn a_sleep_is_a_blocking_call_and_an_uncontended_mutex_is_none() {
+    let m = std::sync::Mutex::new(0u32);
+    assert_nonblocking!(*m.lock().unwrap() += 1); // atomics only: no call
+    let msg = panic_text(|| {
+        assert_nonblocking!(std::thread::sleep(std::time::Duration::from_nanos(1)));
+    });
+    assert!(
+        msg.contains("expected no heap and no blocking call, counted 0 allocation(s), 0 free(s), 0 OS call(s), 1 blocking call(s), 0 byte(s) ["),
+        "{}",
+        msg
+    );
+    // std sleeps with nanosleep (rustc 1.63) or clock_nanosleep (later).
+    assert!(msg.contains("nanosleep 1]\n  first call: "), "{}", msg);
+    assert!(msg.contains("nanosleep (tid "), "{}", msg);
 }

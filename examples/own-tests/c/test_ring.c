@@ -11,6 +11,8 @@ Test(ring, push_makes_no_heap_call)
 	for (int i = 0; i < 20; i++)
 		cr_assert_no_heap(ring_push(&r, i));
 	cr_assert_eq(r.len, 8);
+	/* Safe to call from an interrupt handler: no heap, no lock, no sleep. */
+	cr_assert_nonblocking(ring_push(&r, 21));
 }
 
 Test(ring, snapshot_allocates_twice)

@@ -1,6 +1,6 @@
 //! "No allocation" and "two allocations", per call, on our own code.
 
-use frame_alloc_audit::{assert_allocs, assert_no_alloc, counts, live};
+use frame_alloc_audit::{assert_allocs, assert_no_alloc, assert_nonblocking, counts, live};
 use own_tests::Ring;
 
 #[test]
@@ -14,6 +14,8 @@ fn push_does_not_allocate() {
     for i in 0..20 {
         assert_no_alloc!(ring.push(i));
     }
+    // Safe to call from an interrupt handler: no heap, no lock, no sleep.
+    assert_nonblocking!(ring.push(21));
 }
 
 #[test]
