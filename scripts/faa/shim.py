@@ -17,12 +17,14 @@ opens; the window holds the call and the drop of its (opaque) return
 value, nothing else.
 """
 
+import json
 import re
 import string
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import rustlex, scenario
+from . import procs, rustlex, scenario
 from .errors import UsageError
 
 
@@ -33,6 +35,7 @@ class RustMethod:
     params: list          # [(name, type text)], self excluded
     ret: str | None       # the return type's text; None: `()`
     is_async: bool = False
+    generics: list = field(default_factory=list)   # its own type/const parameter names
 
     @property
     def arity(self):
@@ -116,7 +119,7 @@ def _params(text):
 
 def _functions(impl):
     """Every `pub [async] fn` of an impl body: (RustMethod, self text)."""
-    for fm in re.finditer(r"\bpub\s+(async\s+)?fn\s+(" + _NAME + r")\s*(?:<[^>]*>)?\s*\(", impl):
+    for fm in re.finditer(r"\bpub\s+(async\s+)?fn\s+(" + _NAME + r")\s*(<[^>]*>)?\s*\(", impl):
         depth, j = 1, fm.end()
         while depth and j < len(impl):
             depth += {"(": 1, ")": -1}.get(impl[j], 0)
@@ -126,8 +129,10 @@ def _functions(impl):
         ret = " ".join(rm.group(1).split()) if rm else None
         sm = re.match(r"\s*((?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self)\b\s*,?", params)
         rest = params[sm.end():] if sm else params
+        generics = [re.sub(r"^const\s+", "", g).split(":")[0].strip()
+                    for g in _split_top((fm.group(3) or "<>")[1:-1]) if not g.startswith("'")]
         yield (RustMethod(fm.group(2), _params(rest), ret if ret not in ("()", "") else None,
-                          bool(fm.group(1))), " ".join(sm.group(1).split()) if sm else "")
+                          bool(fm.group(1)), generics), " ".join(sm.group(1).split()) if sm else "")
 
 
 def _impls(src, system):
@@ -206,9 +211,10 @@ def read_api(module_src, system, where="generated module"):
                      ctors=ctors, sys_type=sys_type, consts=consts, enums=enums, aliases=aliases)
 
 
-def check_module(module_src, scen, where="generated module"):
-    """read_api + check_steps, every problem against the scenario's line:
-    the module's API for generate()."""
+def check_module(module_src, scen, where="generated module", module_path=None, rustc=None):
+    """read_api + check_steps, every problem against the scenario's line,
+    and with `rustc` and the module's path rust_typecheck for what
+    check_steps cannot judge: the module's API for generate()."""
     try:
         api = read_api(module_src, scen.system, where)
     except NoSystem as e:
@@ -216,6 +222,8 @@ def check_module(module_src, scen, where="generated module"):
                          f"{where}; it has: {', '.join(e.systems) or 'no pub struct with a constructor'}"
                          ) from e
     check_steps(api, scen)
+    if rustc and module_path:
+        rust_typecheck(api, scen, Path(module_path).resolve(), rustc)
     return api
 
 
@@ -355,6 +363,89 @@ def check_steps(api, scen):
                                 f"domain field of {api.system} (fields: {', '.join(api.fields) or 'none'})")
     if problems:
         raise UsageError("\n".join(problems))
+
+
+def _fn_pointer_type(ty, fn, api):
+    """A parameter type as a fn-pointer parameter outside the impl: named
+    lifetimes elided ('_), Self the system; None when it names the
+    method's own generic parameters or is an `impl Trait`."""
+    if re.search(r"\bimpl\b", ty) or any(re.search(r"\b" + re.escape(g) + r"\b", ty)
+                                         for g in fn.generics):
+        return None
+    ty = re.sub(r"'(?!static\b)" + _NAME, "'_", ty)
+    return re.sub(r"\bSelf\b", api.sys_type, ty)
+
+
+def _unjudged(api, scen):
+    """(where, callee, k, arg, name, type, fn-pointer type) of each argument
+    whose type check_steps could not tell from its text."""
+    calls = [(scen.where(scen.construct_line), constructor(api, scen), scen.construct_args)]
+    calls += [(scen.where(s.line), api.methods[s.method], s.args)
+              for s in scen.steps if s.method in api.methods]
+    for where, fn, args in calls:
+        if len(args) != fn.arity:
+            continue
+        for k, (arg, (pname, ptype)) in enumerate(zip(args, fn.params), 1):
+            if rust_type_kind(ptype, api) and rust_arg_type(arg, api):
+                continue
+            ty = _fn_pointer_type(ptype, fn, api)
+            if ty:
+                yield where, fn.name, k, arg, pname, ptype, ty
+
+
+def _argcheck_crate(module_path, checks):
+    """A crate that passes each argument as the shim does (through
+    `opaque` into a `let`, then to a function of the parameter's type):
+    (its text, [(first line, last line, check)])."""
+    lines = ["#![allow(warnings)]", f'#[path = "{_rust_path(module_path)}"]', "mod fx_module;",
+             "#[allow(unused_imports)]", "use fx_module::*;", "fn opaque<T>(x: T) -> T { x }"]
+    spans = []
+    for n, c in enumerate(checks):
+        text = f"fn __faa_arg_{n}(f: fn({c[6]})) {{ let a = opaque({c[3]}); f(a); }}"
+        spans.append((len(lines) + 1, len(lines) + text.count("\n") + 1, c))
+        lines.append(text)
+    return "\n".join(lines) + "\n", spans
+
+
+def rust_typecheck(api, scen, module_path, rustc):
+    """The arguments check_steps could not judge from their text
+    (`some_fn(3)`, `u8::MAX`, `&x`), judged by rustc against the module
+    before any build: a crate that passes each one as the shim does,
+    type-checked only (--emit=metadata, in a temporary directory).  Its
+    errors are usage errors at the scenario's lines."""
+    checks = list(_unjudged(api, scen))
+    if not checks:
+        return
+    src, spans = _argcheck_crate(module_path, checks)
+    with tempfile.TemporaryDirectory(prefix="faa-argcheck-") as d:
+        (Path(d) / "faa_argcheck.rs").write_text(src, encoding="utf-8")
+        r = procs.run([rustc, "--edition", "2021", "--crate-type", "lib", "--crate-name", "faa_argcheck",
+                       "--emit=metadata", "--error-format=json", "-o", "faa_argcheck.rmeta",
+                       "faa_argcheck.rs"], cwd=d, timeout=300)
+    problems = []
+    for msg, line in _rustc_errors(r.stderr, "faa_argcheck.rs"):
+        for lo, hi, (where, name, k, arg, pname, ptype, _ty) in spans:
+            if lo <= line <= hi:
+                problems.append(f"{where}: argument {k} of `{name}`, `{arg}`, cannot be passed as "
+                                f"`{pname}: {ptype}`: rustc: {msg}")
+    if problems:
+        raise UsageError("\n".join(dict.fromkeys(problems)))
+
+
+def _rustc_errors(stderr, file_name):
+    """(message, line) of each error rustc's JSON diagnostics place in
+    `file_name`: the message with its primary span's label."""
+    for text in stderr.splitlines():
+        try:
+            d = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(d, dict) or d.get("level") != "error":
+            continue
+        for sp in d.get("spans", []):
+            if sp.get("is_primary") and Path(sp.get("file_name", "")).name == file_name:
+                label = f" ({sp['label']})" if sp.get("label") else ""
+                yield d.get("message", "") + label, sp.get("line_start", 0)
 
 
 def _rust_bytes(text):

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, SCRIPTS
-from faa import rustlex, scenario, shim
+from faa import rustlex, scenario, shim, tools
 from faa.errors import UsageError
 
 AUDIT = str(SCRIPTS / "audit")
@@ -83,6 +83,16 @@ MISTAKES = [
     (HEAD + '[[step]]\ncall = "greet(7)"\n',
      "counter.toml:5: argument 1 of `greet`, `7`, cannot be passed as `who: &str`: "
      "it is an integer literal"),
+    # what the text does not say, rustc says (type-checked before any build)
+    (HEAD + '[[step]]\ncall = "bump(u8::MAX)"\n',
+     "counter.toml:5: argument 1 of `bump`, `u8::MAX`, cannot be passed as `by: i32`: "
+     "rustc: mismatched types (expected `i32`, found `u8`)"),
+    (HEAD + '[[step]]\ncall = "bump(steps(3))"\n',
+     "counter.toml:5: argument 1 of `bump`, `steps(3)`, cannot be passed as `by: i32`: "
+     "rustc: cannot find function `steps` in this scope"),
+    (HEAD + '[[step]]\ncall = \'greet(&String::from("x"))\'\n',
+     "counter.toml:5: argument 1 of `greet`, `&String::from(\"x\")`, cannot be passed as "
+     "`who: &str`: rustc: temporary value dropped while borrowed"),
     # domain fields
     (HEAD + '[[step]]\ncall = "tick()"\ndomain = { cnt = "3" }\n',
      "counter.toml:6: `cnt` is not a pub domain field of Counter "
@@ -107,6 +117,16 @@ def test_every_problem_of_a_scenario_is_listed_at_once(tmp_path):
         shim.check_module(MODULE.read_text(), scenario.load(p), str(MODULE))
     lines = str(e.value).splitlines()
     assert [l.split(": ", 1)[0] for l in lines] == [f"{p}:5", f"{p}:7", f"{p}:8"]
+
+
+@pytest.mark.parametrize("call", ["bump(i32::MAX - 1)", 'greet(&*"ab")', "bump(-(2 + 3))",
+                                  "greet(core::str::from_utf8(b\"ok\").unwrap())"])
+def test_arguments_rustc_accepts_pass_the_check(tmp_path, call):
+    p = tmp_path / "s.toml"
+    p.write_text(HEAD + f"[[step]]\ncall = '{call}'\n")
+    api = shim.check_module(MODULE.read_text(), scenario.load(p), str(MODULE), module_path=MODULE,
+                            rustc=tools.rustc())
+    assert api.methods["bump"].params == [("by", "i32")]
 
 
 def test_the_scenario_used_by_test_ctor_args_fits_its_module():
