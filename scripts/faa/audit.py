@@ -162,7 +162,7 @@ def audit(opts):
     reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
     if target.generated:                 # its module is there: check before anything is written
-        check_scenarios([(fx, target.generated) for fx in target.fixtures])
+        check_scenarios([(fx, target.generated) for fx in target.fixtures], rustc)
     with workdir.lock(tree.work):
         return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
 
@@ -177,7 +177,8 @@ def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
     compiled = build.compile_all(target.fixtures, target.compiler, tree, target.modes, jobs=opts.jobs,
                                  generated=target.generated)
     if not target.generated:
-        check_scenarios([(c.fixture, c.module) for c in compiled.values() if c.module and not c.error])
+        check_scenarios([(c.fixture, c.module) for c in compiled.values() if c.module and not c.error],
+                        rustc)
     r = Run(outcomes=build.build_libraries(compiled, rustc, jobs=opts.jobs, progress=progress,
                                            opts=opts.opt, since=t0, reuse=not opts.no_cache))
     clock.built(r.outcomes)
@@ -272,10 +273,11 @@ def _replace_reports(reports_dir, rep, criterion, prev=None, junit_flavour="plai
             print(f"note [html] report.html skipped: {e}")
 
 
-def check_scenarios(pairs):
+def check_scenarios(pairs, rustc=None):
     """Each (fixture, generated Rust module): the scenario against the
     module's API (shim.check_module: system, constructor, methods,
-    arity, argument types, domain fields).  A mistake is a usage error
+    arity, argument types, domain fields; with `rustc`, the arguments
+    whose type their text does not say, type-checked by rustc).  A mistake is a usage error
     (exit 2) naming the scenario's lines, found before anything is built:
     with --generated before anything is written, else right after the
     compile."""
@@ -286,7 +288,7 @@ def check_scenarios(pairs):
             continue
         try:
             shim.check_module(Path(module).read_text(encoding="utf-8", errors="replace"),
-                              fx.scenario, where=str(module))
+                              fx.scenario, where=str(module), module_path=module, rustc=rustc)
         except UsageError as e:
             problems.append(str(e))
     if problems:
