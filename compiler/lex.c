@@ -84,11 +84,86 @@ static void push_tok(Lexer *lx, TokKind k, int end, bool space)
 	advance(lx, end);
 }
 
-static void unterminated(Lexer *lx, const char *what)
+/* The line the file ends on. */
+static int eof_line(const Lexer *lx)
 {
-	error_at(lx->line, lx->col, 1, "E001", "unterminated %s", what);
+	int line = lx->line;
+	for (int i = lx->i; i < lx->len; i++)
+		line += lx->s[i] == '\n';
+	return line;
+}
+
+/* E001 at the opening token (`width` columns) of a literal or comment the
+ * file never closes, as E003 reports an unclosed bracket; `hint` (may be
+ * empty) says more. Everything after it is skipped. */
+static void never_closed(Lexer *lx, int width, const char *what, const char *hint)
+{
+	error_at(lx->line, lx->col, width, "E001", "%s opened here is never closed (the file ends at line %d)%s",
+	         what, eof_line(lx), hint);
 	lx->ok = false;
 	advance(lx, lx->len);
+}
+
+/* A plain string left open at the end usually means an earlier string
+ * lost its closing quote and took this one's opening quote for its own:
+ * names the last string before it that runs over several lines. */
+static void string_never_closed(Lexer *lx, int width)
+{
+	const char *hint = "";
+	for (int k = lx->n - 1; k >= 0; k--) {
+		Token *t = &lx->v[k];
+		const char *q = lx->s + t->start;
+		if (t->kind != TK_STR || *q == 'r' || ((*q == 'b' || *q == 'c') && q[1] == 'r'))
+			continue;  /* raw strings end at `"#`, not at any quote */
+		int lines = 1;
+		for (const char *c = q; c < lx->s + t->end; c++)
+			lines += *c == '\n';
+		if (lines > 1)
+			hint = xsprintf("; the string literal at line %d:%d before it runs over %d lines: is its closing "
+			                "`\"` missing?", t->line, t->col, lines);
+		break;
+	}
+	never_closed(lx, width, "string literal", hint);
+}
+
+/* r"..", r#".."#, br#".."#: the opening delimiter is the prefix, the
+ * hashes and the quote; the closing one is the quote and as many hashes. */
+static void raw_never_closed(Lexer *lx, int quote)
+{
+	int hashes = 0;
+	while (lx->s[quote - 1 - hashes] == '#')
+		hashes++;
+	if (lx->s[quote] != '"') {
+		error_at(lx->line, lx->col, quote - lx->i, "E001", "raw string literal `%.*s` opened here needs a `\"` "
+		         "after its `#`s", quote - lx->i, lx->s + lx->i);
+		lx->ok = false;
+		advance(lx, lx->len);
+		return;
+	}
+	never_closed(lx, quote + 1 - lx->i, "raw string literal",
+	             xsprintf("; it ends at `\"%.*s`", hashes, "################################"));
+}
+
+/* A block comment left open: block comments nest in Rust, so a `/ *`
+ * inside it takes the first `* /`; names the first such one. */
+static void comment_never_closed(Lexer *lx)
+{
+	const char *s = lx->s;
+	int line = lx->line, col = lx->col, depth = 0;
+	for (int i = lx->i; i + 1 < lx->len; i++) {
+		if (s[i] == '/' && s[i + 1] == '*' && depth++ == 1) {
+			never_closed(lx, 2, "block comment", xsprintf("; block comments nest in Rust, and the `/*` at "
+			             "line %d:%d inside it takes the first `*/`", line, col));
+			return;
+		}
+		if (s[i] == '*' && s[i + 1] == '/')
+			depth--;
+		if (s[i] == '\n')
+			line++, col = 1;
+		else if (((unsigned char)s[i] & 0xC0) != 0x80)
+			col++;
+	}
+	never_closed(lx, 2, "block comment", "");
 }
 
 static int scan_number(const char *s, int len, int i)
@@ -138,6 +213,31 @@ static int scan_prefixed(Lexer *lx, TokKind *kind)
 	return 0;
 }
 
+/* A character literal left open: it holds one character (or one escape)
+ * and closes on its own line, so this is not a file-end problem. */
+static void char_never_closed(Lexer *lx, int width)
+{
+	error_at(lx->line, lx->col, width, "E001", "character literal opened here is never closed (a character "
+	         "literal is one character or escape between `'`s: `'x'`, `'\\n'`)");
+	lx->ok = false;
+	advance(lx, lx->len);
+}
+
+/* b"..", c"..", b'x', r#".."#, br"..", cr"..": which literal it opens. */
+static void prefixed_never_closed(Lexer *lx)
+{
+	int j = lx->i + (lx->s[lx->i] == 'b' || lx->s[lx->i] == 'c');
+	if (lx->s[j] == 'r') {
+		int q = j + 1;
+		while (q < lx->len && lx->s[q] == '#')
+			q++;
+		return raw_never_closed(lx, q);
+	}
+	if (lx->s[j] == '\'')
+		return char_never_closed(lx, 2);
+	string_never_closed(lx, 2);
+}
+
 static void lex_one(Lexer *lx, bool space)
 {
 	const char *s = lx->s;
@@ -149,7 +249,7 @@ static void lex_one(Lexer *lx, bool space)
 	if (is_ident_start(c)) {
 		e = scan_prefixed(lx, &kind);
 		if (e < 0)
-			return unterminated(lx, "string literal");
+			return prefixed_never_closed(lx);
 		if (e > 0)
 			return push_tok(lx, kind, e, space);
 		e = i;
@@ -164,14 +264,14 @@ static void lex_one(Lexer *lx, bool space)
 	if (c == '"') {
 		e = scan_string(s, len, i);
 		if (e < 0)
-			return unterminated(lx, "string literal");
+			return string_never_closed(lx, 1);
 		return push_tok(lx, TK_STR, e, space);
 	}
 	if (c == '\'') {
 		bool lifetime;
 		e = scan_quote(s, len, i, &lifetime);
 		if (e < 0)
-			return unterminated(lx, "character literal");
+			return char_never_closed(lx, 1);
 		return push_tok(lx, lifetime ? TK_LIFETIME : TK_CHAR, e, space);
 	}
 	for (const char **p = multi_punct; *p; p++) {
@@ -197,7 +297,7 @@ bool lex_file(TokList *out)
 		} else if (s[i] == '/' && i + 1 < lx.len && s[i + 1] == '*') {
 			int e = scan_block_comment(s, lx.len, i);
 			if (e < 0)
-				unterminated(&lx, "block comment");
+				comment_never_closed(&lx);
 			else
 				advance(&lx, e);
 			space = true;

@@ -109,6 +109,17 @@ static bool pair_by_indent(P *p, int *pass_over)
 	return true;
 }
 
+/* E003 at opener k, which is never closed (`why`): at `@@` for an
+ * attribute's `@@[`. */
+static void never_closed(P *p, int k, const char *why)
+{
+	Token *o = &p->t[k], *at = k > 0 ? &p->t[k - 1] : NULL;
+	if (tok_is(o, "[") && at && tok_is(at, "@@") && !o->space_before)
+		error_at(at->line, at->col, 3, "E003", "attribute `@@[` opened here is never closed (%s)", why);
+	else
+		error_tok(o, "E003", "`%s` opened here is never closed (%s)", tok_str(o), why);
+}
+
 /* E003 at each bracket the file ends without closing: by indentation
  * (pair_by_indent) when it tells, else the ones the strict pairing left
  * open (`stack`). */
@@ -123,19 +134,30 @@ static void report_unclosed(P *p, const int *stack, int sp)
 			pass_over[stack[i]] = OPEN_AT_EOF;
 	}
 	for (int k = 0; k < p->n; k++) {
-		Token *o = &p->t[k], *c = &p->t[pass_over[k] >= 0 ? pass_over[k] : k];
+		Token *c = &p->t[pass_over[k] >= 0 ? pass_over[k] : k];
 		if (pass_over[k] >= 0)
-			error_tok(o, "E003", "`%s` opened here is never closed (the `}` at line %d:%d, by its indentation, "
-			          "closes an outer one)",
-			          tok_str(o), c->line, c->col);
+			never_closed(p, k, xsprintf("the `}` at line %d:%d, by its indentation, closes an outer one",
+			                            c->line, c->col));
 		else if (pass_over[k] == OPEN_AT_EOF)
-			error_tok(o, "E003", "`%s` opened here is never closed (the file ends at line %d)", tok_str(o),
-			          eof_line);
+			never_closed(p, k, xsprintf("the file ends at line %d", eof_line));
 	}
 }
 
+/* Index in the open-bracket stack of the innermost opener that closer t
+ * closes, or -1. */
+static int opener_for(P *p, const int *stack, int sp, Token *t)
+{
+	char open = tok_is(t, ")") ? '(' : tok_is(t, "]") ? '[' : '{';
+	for (int d = sp - 1; d >= 0; d--)
+		if (*tok_str(&p->t[stack[d]]) == open)
+			return d;
+	return -1;
+}
+
 /* Pairs every bracket in the file. An unclosed bracket says where it was
- * opened; a mismatched closer says which opener it fails to close. */
+ * opened: at the end of the file (report_unclosed), or where a closer
+ * closes a bracket around it (`-> $B(1, 2` then the handler's `}`); a
+ * closer that closes nothing open says which opener it fails to close. */
 static bool match_brackets(P *p)
 {
 	int *stack = xalloc(sizeof(int) * (size_t)p->n);
@@ -154,11 +176,16 @@ static bool match_brackets(P *p)
 			}
 			Token *o = &p->t[stack[sp - 1]];
 			char want = *tok_str(o) == '(' ? ')' : *tok_str(o) == '[' ? ']' : '}';
-			if (*tok_str(t) != want) {
+			int d = *tok_str(t) == want ? sp - 1 : opener_for(p, stack, sp, t);
+			if (d < 0) {
 				error_tok(t, "E003", "mismatched `%s`: expected `%c` to close `%s` at line %d:%d", tok_str(t),
 				          want, tok_str(o), o->line, o->col);
 				return false;
 			}
+			/* t closes an outer bracket: the ones opened inside it since are never closed */
+			for (Token *c = &p->t[stack[d]]; sp - 1 > d; sp--, ok = false)
+				never_closed(p, stack[sp - 1], xsprintf("the `%s` at line %d:%d closes the `%s` of line %d:%d "
+				             "around it first", tok_str(t), t->line, t->col, tok_str(c), c->line, c->col));
 			sp--;
 			p->match[k] = stack[sp];
 			p->match[stack[sp]] = k;
