@@ -162,6 +162,8 @@ def test_rust_binding_own_tests_pass_layout_included(own, cargo, rustc):
     assert r.returncode == 0, r.text
     for t in ("raw_counts_has_the_layout_of_the_c_header",
               "a_failure_carries_the_counts_the_kind_and_the_line",
+              "a_capture_window_lists_every_call_site_with_its_line",
+              "a_sleep_is_a_blocking_call_and_an_uncontended_mutex_is_none",
               "the_interposer_is_live_and_calibrated"):
         assert f"test {t} ... ok" in r.text, r.text
 

@@ -19,6 +19,8 @@ pub const MEMORY_KINDS: usize = 15;
 pub const KIND_COUNT: usize = 50;
 /// `AUDIT_MAX_FRAMES`.
 pub const MAX_FRAMES: usize = 48;
+/// `AUDIT_MAX_SITES`: the call-site table's size.
+pub const MAX_SITES: usize = 32;
 /// `AUDIT_MALLOC` and the other kinds the calibration calls.
 pub const MALLOC: usize = 0;
 pub const CALLOC: usize = 1;
@@ -73,6 +75,31 @@ impl RawCounts {
     };
 }
 
+/// `struct audit_site`, field for field.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RawSite {
+    pub calls: u64,
+    pub kind: u32,
+    pub nframes: u32,
+    pub frames: [usize; MAX_FRAMES],
+}
+
+impl RawSite {
+    pub const ZERO: RawSite = RawSite { calls: 0, kind: 0, nframes: 0, frames: [0; MAX_FRAMES] };
+}
+
+/// `name offset size` of one field of the struct behind `base`.
+macro_rules! field_line {
+    ($out:ident, $base:ident, $prefix:expr, $f:ident) => {{
+        // SAFETY: only the address is taken, nothing is read.
+        let p = unsafe { std::ptr::addr_of!((*$base).$f) };
+        let off = p as usize - $base as usize;
+        let size = std::mem::size_of_val(unsafe { &*p });
+        $out.push_str(&format!("{}{} {} {}\n", $prefix, stringify!($f), off, size));
+    }};
+}
+
 /// Size, alignment and every field's offset and size, one `name offset
 /// size` line each, in the order `tests/layout.rs`'s C program prints them.
 pub fn layout() -> String {
@@ -86,31 +113,38 @@ pub fn layout() -> String {
         MAX_FRAMES,
         API_VERSION
     );
-    macro_rules! field {
-        ($f:ident) => {{
-            // SAFETY: only the address is taken, nothing is read.
-            let p = unsafe { std::ptr::addr_of!((*base).$f) };
-            let off = p as usize - base as usize;
-            let size = std::mem::size_of_val(unsafe { &*p });
-            out.push_str(&format!("{} {} {}\n", stringify!($f), off, size));
-        }};
-    }
-    field!(calls);
-    field!(allocs);
-    field!(frees);
-    field!(os);
-    field!(bytes);
-    field!(live_peak);
-    field!(nframes);
-    field!(first_kind);
-    field!(first_tid);
-    field!(opener_tid);
-    field!(frames);
-    field!(blocking);
-    field!(nsites);
-    field!(reserved);
-    field!(sites_lost);
+    for_each_counts_field(&mut out, base);
+    let site = std::mem::MaybeUninit::<RawSite>::uninit();
+    let sbase = site.as_ptr();
+    out.push_str(&format!(
+        "site size {} align {} max {}\n",
+        std::mem::size_of::<RawSite>(),
+        std::mem::align_of::<RawSite>(),
+        MAX_SITES
+    ));
+    field_line!(out, sbase, "site.", calls);
+    field_line!(out, sbase, "site.", kind);
+    field_line!(out, sbase, "site.", nframes);
+    field_line!(out, sbase, "site.", frames);
     out
+}
+
+fn for_each_counts_field(out: &mut String, base: *const RawCounts) {
+    field_line!(out, base, "", calls);
+    field_line!(out, base, "", allocs);
+    field_line!(out, base, "", frees);
+    field_line!(out, base, "", os);
+    field_line!(out, base, "", bytes);
+    field_line!(out, base, "", live_peak);
+    field_line!(out, base, "", nframes);
+    field_line!(out, base, "", first_kind);
+    field_line!(out, base, "", first_tid);
+    field_line!(out, base, "", opener_tid);
+    field_line!(out, base, "", frames);
+    field_line!(out, base, "", blocking);
+    field_line!(out, base, "", nsites);
+    field_line!(out, base, "", reserved);
+    field_line!(out, base, "", sites_lost);
 }
 
 extern "C" {
@@ -124,6 +158,7 @@ pub struct Api {
     pub open: unsafe extern "C" fn(c_uint),
     pub close: unsafe extern "C" fn(*mut RawCounts) -> c_int,
     pub kind_name: unsafe extern "C" fn(c_uint) -> *const c_char,
+    pub sites: unsafe extern "C" fn(*mut RawSite, c_uint) -> c_int,
 }
 
 /// Looks `name` (NUL-terminated) up in the process's global scope
@@ -145,6 +180,7 @@ pub fn resolve() -> Result<Api, String> {
     let open = lookup(b"audit_window_open\0")?;
     let close = lookup(b"audit_window_close\0")?;
     let kind_name = lookup(b"audit_kind_name\0")?;
+    let sites = lookup(b"audit_window_sites\0")?;
     // SAFETY: the symbols are libaudit.so's functions with these C types.
     let api = unsafe {
         Api {
@@ -157,6 +193,10 @@ pub fn resolve() -> Result<Api, String> {
                 *mut c_void,
                 unsafe extern "C" fn(c_uint) -> *const c_char,
             >(kind_name),
+            sites: std::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(*mut RawSite, c_uint) -> c_int,
+            >(sites),
         }
     };
     // SAFETY: audit_loaded takes nothing and only returns a constant.

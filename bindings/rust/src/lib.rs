@@ -69,6 +69,16 @@ pub struct FirstCall {
     pub frames: Vec<usize>,
 }
 
+/// One call site of a capture window: `calls` calls of `kind` from the
+/// same stack (audit.h's call-site table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    pub kind: &'static str,
+    pub calls: u64,
+    /// Return addresses, innermost first.
+    pub frames: Vec<usize>,
+}
+
 /// What one window counted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counts {
@@ -88,6 +98,12 @@ pub struct Counts {
     pub calls: Vec<(&'static str, u64)>,
     /// The first call, when the window captured it.
     pub first: Option<FirstCall>,
+    /// A capture window's distinct call sites, most calls first (empty
+    /// without `CAPTURE_STACK`, or when another thread's capture window
+    /// held the process's one table).
+    pub sites: Vec<Site>,
+    /// Counted calls no site accounts for.
+    pub sites_lost: u64,
 }
 
 impl Counts {
@@ -108,7 +124,7 @@ impl Counts {
         self.is_heap_free() && self.blocking == 0
     }
 
-    fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts) -> Counts {
+    fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts, sites: &[ffi::RawSite]) -> Counts {
         let calls = (0..ffi::KIND_COUNT)
             .filter(|&k| raw.calls[k] != 0)
             .map(|k| (ffi::kind_name(api, k), raw.calls[k]))
@@ -132,6 +148,15 @@ impl Counts {
             live_peak: raw.live_peak,
             calls,
             first,
+            sites: sites
+                .iter()
+                .map(|s| Site {
+                    kind: ffi::kind_name(api, s.kind as usize),
+                    calls: s.calls,
+                    frames: s.frames[..(s.nframes as usize).min(ffi::MAX_FRAMES)].to_vec(),
+                })
+                .collect(),
+            sites_lost: raw.sites_lost,
         }
     }
 }
@@ -180,6 +205,9 @@ thread_local! {
 /// code panics.
 struct Window {
     api: &'static ffi::Api,
+    /// For a capture window: the site table's copy, allocated before the
+    /// window opens.
+    sites: Vec<ffi::RawSite>,
 }
 
 impl Window {
@@ -192,18 +220,35 @@ impl Window {
         if IN_WINDOW.with(|w| w.replace(true)) {
             panic!("frame-alloc-audit: windows do not nest (measuring inside a measured call)");
         }
+        let sites = if flags.0 & ffi::CAPTURE_STACK != 0 {
+            vec![ffi::RawSite::ZERO; ffi::MAX_SITES]
+        } else {
+            Vec::new()
+        };
         // SAFETY: opens this thread's window; Drop closes it.
         unsafe { (api.open)(flags.0) };
-        Window { api }
+        Window { api, sites }
     }
 
-    fn close(self) -> ffi::RawCounts {
+    /// Closes the window and, for a capture window, copies its call sites
+    /// at once (the table serves the next capture window after that).
+    fn close(mut self) -> (ffi::RawCounts, Vec<ffi::RawSite>) {
         let mut raw = ffi::RawCounts::ZERO;
-        // SAFETY: closes the window this thread opened.
-        unsafe { (self.api.close)(&mut raw) };
+        let mut sites = std::mem::take(&mut self.sites);
+        // SAFETY: closes the window this thread opened; audit_window_sites
+        // writes at most `sites.len()` entries.
+        let n = unsafe {
+            (self.api.close)(&mut raw);
+            if sites.is_empty() {
+                0
+            } else {
+                (self.api.sites)(sites.as_mut_ptr(), sites.len() as std::os::raw::c_uint)
+            }
+        };
         IN_WINDOW.with(|w| w.set(false));
         std::mem::forget(self);
-        raw
+        sites.truncate(n.max(0) as usize);
+        (raw, sites)
     }
 }
 
@@ -222,8 +267,8 @@ pub fn measure_with<R, F: FnOnce() -> R>(flags: Flags, f: F) -> (R, Counts) {
     let w = Window::open(flags);
     let api = w.api;
     let r = f();
-    let raw = w.close();
-    (r, Counts::from_raw(api, &raw))
+    let (raw, sites) = w.close();
+    (r, Counts::from_raw(api, &raw, &sites))
 }
 
 /// Runs `f` in a window of this thread and returns its value and counts.
@@ -236,21 +281,34 @@ pub fn counts<R, F: FnOnce() -> R>(f: F) -> Counts {
     measure(f).1
 }
 
+/// Where a stack's calls come from: the caller's file, line and function,
+/// else the first address and its object.
+fn place(frames: &[usize]) -> String {
+    let resolved = location::resolve(frames);
+    match location::caller(&resolved) {
+        Some(p) => format!(" at {}:{} in {}", p.file, p.line, p.function),
+        None => match resolved.first() {
+            Some(f) => format!(" at {:#x} ({}+{:#x})", f.addr, f.object, f.offset),
+            None => String::new(),
+        },
+    }
+}
+
 /// The counts as a failure prints them, with the first call's location
-/// when the window captured one.
+/// and every call site when the window captured them.
 pub fn describe(c: &Counts) -> String {
     let mut s = c.to_string();
     if let Some(first) = &c.first {
-        s.push_str(&format!("\n  first call: {} (tid {})", first.kind, first.tid));
-        let frames = location::resolve(&first.frames);
-        match location::caller(&frames) {
-            Some(p) => s.push_str(&format!(" at {}:{} in {}", p.file, p.line, p.function)),
-            None => {
-                if let Some(f) = frames.first() {
-                    s.push_str(&format!(" at {:#x} ({}+{:#x})", f.addr, f.object, f.offset));
-                }
-            }
+        s.push_str(&format!("\n  first call: {} (tid {}){}", first.kind, first.tid, place(&first.frames)));
+    }
+    if !c.sites.is_empty() {
+        s.push_str(&format!("\n  call sites ({}):", c.sites.len()));
+        for site in &c.sites {
+            s.push_str(&format!("\n    {} {}{}", site.kind, site.calls, place(&site.frames)));
         }
+    }
+    if c.sites_lost != 0 {
+        s.push_str(&format!("\n  ({} call(s) not in the call-site table)", c.sites_lost));
     }
     s
 }

@@ -3,7 +3,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use frame_alloc_audit::{assert_allocs, assert_no_alloc, assert_nonblocking, counts, live, measure};
+use frame_alloc_audit::{
+    assert_allocs, assert_no_alloc, assert_nonblocking, counts, describe, live, measure, measure_with,
+    Flags,
+};
 
 fn panic_text<F: FnOnce()>(f: F) -> String {
     let err = catch_unwind(AssertUnwindSafe(f)).expect_err("it must panic");
@@ -87,4 +90,29 @@ fn a_sleep_is_a_blocking_call_and_an_uncontended_mutex_is_none() {
     // std sleeps with nanosleep (rustc 1.63) or clock_nanosleep (later).
     assert!(msg.contains("nanosleep 1]\n  first call: "), "{}", msg);
     assert!(msg.contains("nanosleep (tid "), "{}", msg);
+}
+
+#[test]
+fn a_capture_window_lists_every_call_site_with_its_line() {
+    // One process-wide table serves one capture window at a time, and the
+    // other tests here open theirs side by side: try until it was free.
+    for _ in 0..200 {
+        let (_, c) = measure_with(Flags::CAPTURE_STACK, || {
+            let a = Box::new(1u8);
+            let b = Box::new(2u16);
+            (a, b)
+        });
+        if c.sites.is_empty() && c.sites_lost != 0 {
+            continue;
+        }
+        assert_eq!(c.sites.len(), 2, "{}", describe(&c));
+        assert!(c.sites.iter().all(|s| s.kind == "malloc" && s.calls == 1), "{}", describe(&c));
+        let text = describe(&c);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("    malloc 1 at ")).collect();
+        assert_eq!(lines.len(), 2, "{}", text);
+        assert!(lines.iter().all(|l| l.contains("tests/binding.rs:")), "{}", text);
+        assert_ne!(lines[0], lines[1], "two lines, two sites: {}", text);
+        return;
+    }
+    panic!("the call-site table was never free in 200 tries");
 }

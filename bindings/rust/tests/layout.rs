@@ -1,4 +1,5 @@
-//! `ffi::RawCounts` against `struct audit_counts` as the C compiler lays
+//! `ffi::RawCounts` and `ffi::RawSite` against `struct audit_counts` and
+//! `struct audit_site` (and the constants they use) as the C compiler lays
 //! it out from the installed audit.h: the header's flags come from
 //! `FAA_AUDIT_CFLAGS`, else `pkg-config --cflags frame-alloc-audit`; the C
 //! compiler is `CC`, else `cc`.
@@ -11,6 +12,8 @@ const PROBE: &str = r#"
 #include "audit.h"
 #define F(m) printf(#m " %zu %zu\n", offsetof(struct audit_counts, m), \
                     sizeof(((struct audit_counts *)0)->m))
+#define S(m) printf("site." #m " %zu %zu\n", offsetof(struct audit_site, m), \
+                    sizeof(((struct audit_site *)0)->m))
 int main(void)
 {
 	printf("size %zu\nalign %zu\nkinds %d\nframes %d\nversion %d\n",
@@ -19,6 +22,9 @@ int main(void)
 	F(calls); F(allocs); F(frees); F(os); F(bytes); F(live_peak);
 	F(nframes); F(first_kind); F(first_tid); F(opener_tid); F(frames);
 	F(blocking); F(nsites); F(reserved); F(sites_lost);
+	printf("site size %zu align %zu max %d\n", sizeof(struct audit_site),
+	       _Alignof(struct audit_site), (int)AUDIT_MAX_SITES);
+	S(calls); S(kind); S(nframes); S(frames);
 	return 0;
 }
 "#;
