@@ -31,7 +31,9 @@
  * assertion machinery (which allocates) and the message formatting are all
  * outside.  A failure names the expression, the counts per kind and the
  * first call: its kind, its thread and the return address the interposer
- * captured, as `symbol+0xOFF (object)` when dladdr() can name it (build
+ * captured, and every call site of the window (audit.h's call-site table;
+ * none when another capture window held it), each as `symbol+0xOFF
+ * (object)` when dladdr() can name it (build
  * with -D_GNU_SOURCE and link with -rdynamic for your own functions'
  * names), else `object+0xOFF`, which `addr2line -f -e object 0xOFF` turns
  * into a file and line.
@@ -71,6 +73,9 @@ extern int posix_memalign(void **out, size_t align, size_t size);
  * and calibrated, -1 failed (audit_cr_why_ says why). */
 static struct audit_api audit_cr_api_;
 static int audit_cr_state_;
+/* The call sites of the last window, copied right after its close. */
+static struct audit_site audit_cr_sites_[AUDIT_MAX_SITES];
+static int audit_cr_nsites_;
 static char audit_cr_why_[256];
 
 /* Calls each calibrated function once through volatile pointers, so the
@@ -151,8 +156,11 @@ static inline void audit_cr_open_(void)
 
 static inline void audit_cr_close_(struct audit_counts *c)
 {
-	if (audit_cr_state_ == 1)
+	audit_cr_nsites_ = 0;
+	if (audit_cr_state_ == 1) {
 		audit_cr_api_.close(c);
+		audit_cr_nsites_ = audit_cr_api_.sites(audit_cr_sites_, AUDIT_MAX_SITES);
+	}
 }
 
 /* Appends "where" the first call was made: symbol+off (object), or
@@ -182,6 +190,22 @@ static inline void audit_cr_where_(char *buf, size_t len, uintptr_t addr)
 	}
 #endif
 	snprintf(buf, len, " at %#lx", (unsigned long)addr);
+}
+
+/* Appends "; call sites: malloc 1 at …, malloc 1 at …" (the call-site
+ * table of the window; empty when another capture window held it). */
+static inline void audit_cr_sites_text_(char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+	for (int i = 0; i < audit_cr_nsites_ && n + 1 < len; i++) {
+		const struct audit_site *st = &audit_cr_sites_[i];
+		snprintf(buf + n, len - n, "%s%s %llu", i ? ", " : "; call sites: ",
+			 audit_cr_api_.kind_name(st->kind), (unsigned long long)st->calls);
+		n = strlen(buf);
+		if (st->nframes && n + 1 < len)
+			audit_cr_where_(buf + n, len - n, st->frames[0]);
+		n = strlen(buf);
+	}
 }
 
 /* The counts as text: "2 allocation(s), 2 free(s), 0 OS call(s), 48
@@ -215,6 +239,7 @@ static inline void audit_cr_describe_(char *buf, size_t len,
 		if (c->nframes && (size_t)n < len)
 			audit_cr_where_(buf + n, len - (size_t)n, c->frames[0]);
 	}
+	audit_cr_sites_text_(buf, len);
 }
 
 /* Returns 1 (and the message in buf) when the window broke the rule:
@@ -233,7 +258,7 @@ static inline int audit_cr_failed_(const struct audit_counts *c, long long want,
 		: c->allocs != (unsigned long long)want;
 	if (!bad)
 		return 0;
-	char counts[768];
+	char counts[3072];
 	audit_cr_describe_(counts, sizeof counts, c);
 	if (want == -1)
 		snprintf(buf, len, "`%s` made heap calls, expected none: %s", expr, counts);
@@ -251,7 +276,7 @@ static inline int audit_cr_failed_(const struct audit_counts *c, long long want,
 #define audit_cr_assert_(want, expr)                                          \
 	do {                                                                  \
 		struct audit_counts audit_cr_c_;                              \
-		char audit_cr_msg_[1024];                                     \
+		char audit_cr_msg_[3584];                                     \
 		memset(&audit_cr_c_, 0, sizeof audit_cr_c_);                  \
 		(void)audit_cr_live_();                                       \
 		audit_cr_open_();                                             \

@@ -108,6 +108,9 @@ def test_c_failure_names_the_counts_the_kind_and_the_function(own, c_example):
             "`s = ring_snapshot(&r)` made heap calls, expected none: 2 allocation(s), "
             "0 free(s), 0 OS call(s), 20 byte(s) [malloc 2]; first call: malloc (tid " in r.text and
             f"(ring_snapshot+0x" in r.text and f"in {c_example / 'test-ring-fails'})" in r.text), r.text
+    snap = next(l for l in r.text.splitlines() if "`s = ring_snapshot(&r)`" in l)
+    assert "; call sites: malloc 1 at 0x" in snap and ", malloc 1 at 0x" in snap, snap
+    assert snap.count("(ring_snapshot+0x") == 3, snap  # the first call and both sites
     assert ("`usleep(1)` made heap or blocking calls, expected none: 0 allocation(s), 0 free(s), "
             "0 OS call(s), 1 blocking call(s), 0 byte(s) [usleep 1]; first call: usleep (tid ") in r.text, r.text
     assert "Tested: 2 | Passing: 0 | Failing: 2" in r.text, r.text
