@@ -129,10 +129,13 @@ def _functions(impl):
         ret = " ".join(rm.group(1).split()) if rm else None
         sm = re.match(r"\s*((?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self)\b\s*,?", params)
         rest = params[sm.end():] if sm else params
+        # a method returning a future (`-> impl Future<..>`, `Pin<Box<dyn Future..>>`)
+        # is driven as an async one
+        drives = bool(fm.group(1)) or bool(ret and re.search(r"\b(?:impl|dyn)\s+(?:\w+::)*Future\b", ret))
         generics = [re.sub(r"^const\s+", "", g).split(":")[0].strip()
                     for g in _split_top((fm.group(3) or "<>")[1:-1]) if not g.startswith("'")]
         yield (RustMethod(fm.group(2), _params(rest), ret if ret not in ("()", "") else None,
-                          bool(fm.group(1)), generics), " ".join(sm.group(1).split()) if sm else "")
+                          drives, generics), " ".join(sm.group(1).split()) if sm else "")
 
 
 def _impls(src, system):
@@ -492,6 +495,24 @@ def _arm(i, step, observe, is_async=False):
     return head + "drop(r); close(ctx); }"
 
 
+def _ctor_lets(scen, ctor):
+    """fx_construct's lines before open(): the arguments through `opaque`
+    (and an async constructor's waker and context)."""
+    lines = [f"        let c{k} = opaque({a});\n" for k, a in enumerate(scen.construct_args)]
+    if ctor.is_async:
+        lines.append("        let w = fx_waker(); let mut cx = std::task::Context::from_waker(&w);\n")
+    return "".join(lines)
+
+
+def _ctor_call(api, scen, ctor):
+    """The constructor call inside fx_construct's window."""
+    call = f"{api.system}::{ctor.name}({', '.join(f'c{k}' for k in range(len(scen.construct_args)))})"
+    if ctor.is_async:
+        label = f"{ctor.name}({', '.join(scen.construct_args)})"
+        call = f"fx_drive({call}, &mut cx, {_rust_str(label)})"
+    return call
+
+
 def _expect_arms(scen):
     """fx_expect's arms: -1 is the constructor, then one per step."""
     rows = [(-1, scen.construct_alloc, scen.construct_frees)]
@@ -515,9 +536,8 @@ def generate(scen, api, module_path, mode, prefix="fx_"):
     return string.Template(_template()).substitute(
         source=_comment(scen.path.name), system=api.system, sys_type=api.sys_type, mode=mode,
         prefix=prefix, ctor=ctor.name,
-        ctor_lets="".join(f"        let c{k} = opaque({a});\n" for k, a in enumerate(scen.construct_args)),
-        ctor_args=", ".join(f"c{k}" for k in range(len(scen.construct_args))),
-        executor=_template("executor.rs.tmpl") if any(is_async) else "",
+        ctor_lets=_ctor_lets(scen, ctor), ctor_call=_ctor_call(api, scen, ctor),
+        executor=_template("executor.rs.tmpl") if any(is_async) or ctor.is_async else "",
         module_path=_rust_path(module_path),
         mode_bytes=_rust_bytes(mode), system_bytes=_rust_bytes(api.system),
         step_count=len(steps),

@@ -44,14 +44,16 @@ def test_an_async_method_taking_a_string_is_audited_per_call(build_dir, tmp_path
 
 
 def test_the_executor_allocates_nothing_in_the_no_alloc_shape(build_dir, tmp_path):
-    # a core-only async system, __create(5), in the no_alloc shape: every
-    # window (construction, each poll loop, observation, drop) must read
-    # 0 on every thread, and the static proof passes with the executor in
-    # the shim
+    # a core-only async system in the no_alloc shape, with an async
+    # __create(5) and a method returning `impl Future`: every window
+    # (construction, each poll loop, observation, drop) must read 0 on
+    # every thread, the returns must be right (the futures ran to the
+    # end), and the static proof passes with the executor in the shim
     status, out = audit(build_dir, tmp_path, "async_pinger.rs", "async_pinger.toml", "noalloc")
     assert status == 0, out
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     for run in rep["fixtures"][0]["runs"]:
+        assert [s["call"] for s in run["steps"]] == ["ping(2)", "ping(3)", "later(2)"]
         assert all(s["allocs"] == s["frees"] == 0 for s in run["steps"])
 
 
@@ -80,3 +82,16 @@ def test_an_async_arm_makes_its_waker_before_the_window(tmp_path):
                                     "open(ctx)", "fx_drive(s.fetch(a0)", "drop(r)", "close(ctx)")]
     assert order == sorted(order)
     assert "static FX_WAKER_VTABLE" in src and "extern crate" not in src
+
+
+def test_an_async_constructor_and_a_future_returning_method_are_driven():
+    scen = scenario.load(DATA / "async_pinger.toml")
+    mod = DATA / "async_pinger.rs"
+    api = shim.check_module(mod.read_text(), scen, str(mod))
+    assert api.ctors["__create"].is_async and api.methods["later"].is_async
+    src = shim.generate(scen, api, mod, "noalloc")
+    body = src[src.index("fn fx_construct("):]
+    order = [body.index(t) for t in ("let c0 = opaque(5);", "fx_waker()", "open(ctx);",
+                                     'fx_drive(Pinger::__create(c0), &mut cx, "__create(5)")', "close(ctx);")]
+    assert order == sorted(order)
+    assert "fx_drive(s.later(a0), &mut cx" in src

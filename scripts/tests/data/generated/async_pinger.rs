@@ -29,8 +29,17 @@ mod _pinger_framec {
     }
 
     impl Pinger {
-        pub fn __create(start: u32) -> Self {
+        pub async fn __create(start: u32) -> Self {
+            YieldOnce(false).await;
             Self { __state: 0, pings: start }
+        }
+
+        pub fn later(&mut self, n: u32) -> impl Future<Output = u32> + '_ {
+            async move {
+                YieldOnce(false).await;
+                self.pings = self.pings * n;
+                self.pings
+            }
         }
 
         pub async fn ping(&mut self, n: u32) -> u32 {
