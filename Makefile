@@ -18,13 +18,14 @@ PYTHON ?= /usr/bin/python3
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/fuzz/ubsan.supp
 
-.PHONY: all deps build audit test regen regen-check baseline publish mutate bench fuzz test-sanitize help clean
+.PHONY: all deps build install audit test regen regen-check baseline publish mutate bench fuzz test-sanitize help clean
 
 all: build
 
 help:
 	@echo "make deps      install missing Debian packages (as root) or print the apt-get line"
 	@echo "make build     configure ($(BUILD)/) and build frc, the interposer and the harness"
+	@echo "make install   install libaudit.so, audit.h, audit_criterion.h, frame-alloc-audit.pc and the Rust crate for your own tests (DESTDIR=...)"
 	@echo "make audit     audit every fixture in both shapes at O0 and O3; the last line names the audit's exit status (make's is 2 on any failure)"
 	@echo "make test      run every test suite (meson test)"
 	@echo "make regen     rewrite generated/ goldens from frc (review the diff)"
@@ -49,6 +50,14 @@ build: deps $(BUILD)/build.ninja
 	@echo "$(PYTEST_FILES)" | cmp -s - $(BUILD)/.pytest-files || { \
 		meson setup --reconfigure $(BUILD) >/dev/null && echo "$(PYTEST_FILES)" > $(BUILD)/.pytest-files; }
 	ninja -C $(BUILD)
+
+# For your own tests (README, "Use it in your own tests"): libaudit.so,
+# audit.h, audit_criterion.h, frame-alloc-audit.pc and the Rust crate, into
+# the prefix $(BUILD) was configured with (meson's default /usr/local;
+# `meson setup --reconfigure $(BUILD) --prefix=DIR` changes it), under
+# DESTDIR when set.
+install: build
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 # make exits 2 whenever a recipe fails, whatever the command's own status:
 # the last line of `make audit` and `make test` says which status the

@@ -187,3 +187,11 @@ def test_rust_example_fails_loudly_without_the_preload(own, cargo, rustc):
     assert "test the_interposer_is_live ... FAILED" in r.text, r.text
     assert ("frame-alloc-audit: interposer not loaded or not counting: audit_loaded() not found; "
             "run the tests with LD_PRELOAD=$(pkg-config --variable=preload frame-alloc-audit)") in r.text, r.text
+
+
+def test_make_install_runs_meson_install_of_the_build_dir_under_destdir(tmp_path):
+    r = run(["make", "-n", "-C", ROOT, "install", "BUILD=some-build", f"DESTDIR={tmp_path}"])
+    assert r.returncode == 0, r.text
+    assert f"meson install -C some-build --destdir {tmp_path}\n" in r.stdout, r.stdout
+    r = run(["make", "-n", "-C", ROOT, "install", "BUILD=some-build"])
+    assert "meson install -C some-build \n" in r.stdout or "meson install -C some-build\n" in r.stdout, r.stdout
