@@ -157,6 +157,19 @@ static char *span_text(Span sp)
  * `__compartment` would collide with them. */
 static void check_reserved(int tok, const char *what, const char *name)
 {
+	if (frc_target == TARGET_C) {
+		/* C: S_<method> and S_<action> beside S_create/S_destroy,
+		 * S_init/S_deinit and the S__* statics; members `_*` beside the
+		 * runtime's */
+		static const char *c_names[] = {"create", "destroy", "init", "deinit", NULL};
+		bool hit = name[0] == '_';
+		for (const char **c = c_names; *c && !hit; c++)
+			hit = strcmp(name, *c) == 0;
+		if (hit)
+			error_tok(TOK(tok), "E015", "%s `%s` clashes with a name frc generates in C (`create`, `destroy`, "
+			          "`init`, `deinit`, `_*` are reserved)", what, name);
+		return;
+	}
 	if (strcmp(name, "new") == 0 || strncmp(name, "__", 2) == 0 || strncmp(name, "_s_", 3) == 0)
 		error_tok(TOK(tok), "E015", "%s `%s` clashes with a name frc generates (`new`, `__*`, `_s_*` are reserved)",
 		          what, name);

@@ -268,12 +268,16 @@ static void c_parent(Out *o, System *sys, Handler *h)
 	out_f(o, "%s__state_%s(self, __e);", sys->name, p->name);
 }
 
-/* `@@:self.m(args)`: a nested dispatch. As a statement (followed by `;`),
- * the calling handler stops when it transitioned; inside an expression it
- * is the plain call (C has no block expressions). */
+/* `@@:self.m(args)`: a nested dispatch. As a statement of its own (after
+ * `{`, `;`, `}`, `)`, `:` or `else`, and followed by `;`), the calling
+ * handler stops when it transitioned; inside an expression it is the plain
+ * call (C has no block expressions), and the handler goes on. */
 static void c_self_call(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
 {
-	bool stmt = h && !f->is_action && f->te < src_toks.n && tok_is(TOK(f->te), ";");
+	Token *prev = TOK(f->tb - 1);
+	bool after = tok_is(prev, "{") || tok_is(prev, ";") || tok_is(prev, "}") || tok_is(prev, ")") ||
+	             tok_is(prev, ":") || tok_is(prev, "else");
+	bool stmt = h && !f->is_action && after && f->te < src_toks.n && tok_is(TOK(f->te), ";");
 	if (stmt)
 		out_s(o, "{ uint32_t __g = self->__gen; ");
 	out_f(o, "%s_%s(self", sys->name, f->name);

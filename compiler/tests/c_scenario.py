@@ -10,7 +10,8 @@ integers in decimal, bools as true/false). Prints the allocator calls per
 step; the no_alloc shape must make none. With --write-toml it writes
 fixtures/c/NAME.toml: the scenario with the allocating C shape's figures.
 
-usage: c_scenario.py FRC LIBAUDIT INTERPOSER_DIR ROOT NAME... [--write-toml]
+usage: c_scenario.py FRC LIBAUDIT INTERPOSER_DIR ROOT [NAME...] [--write-toml]
+       (no NAME: every fixtures/c/*.frs)
 """
 import pathlib
 import re
@@ -36,6 +37,11 @@ def decls(frs_text):
 
 def fmt(expr, ctype):
     """A printf statement printing expr as Rust's Debug would."""
+    m = re.match(r"^(.*?)\[(\d+)\]$", ctype)
+    if m:
+        inner = fmt(f"({expr})[__i]", m[1].strip())
+        return (f'{{ printf("["); for (int __i = 0; __i < {m[2]}; __i++) {{ if (__i) printf(", "); '
+                f'{inner} }} printf("]"); }}')
     if ctype == "bool":
         return f'printf("%s", ({expr}) ? "true" : "false");'
     if ctype.startswith(("int", "long", "short", "signed")):
@@ -109,7 +115,7 @@ def check(name, sc, lines, no_alloc):
             if want is not None and len(p) > 5 and p[5] != want:
                 probs.append(f"step {i + 1} {sc['step'][i]['call']}: returned {p[5]}, want {want}")
         elif p[0] == "dom":
-            i, f, v = int(p[1]), p[2], p[3]
+            i, f, v = int(p[1]), p[2], " ".join(p[3:])
             want = sc["step"][i]["domain"][f]
             if v != want:
                 probs.append(f"step {i + 1}: {f} = {v}, want {want}")
@@ -141,14 +147,15 @@ def write_toml(root, name, sc, construct, steps):
 
 def main() -> int:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    if len(args) < 5:
+    if len(args) < 4:
         print(__doc__, file=sys.stderr)
         return 2
     frc, libaudit, inc = (str(pathlib.Path(a).resolve()) for a in args[:3])
     root = pathlib.Path(args[3]).resolve()
     problems = []
+    names = args[4:] or sorted(p.stem for p in (root / "fixtures" / "c").glob("*.frs"))
     with tempfile.TemporaryDirectory() as d:
-        for name in args[4:]:
+        for name in names:
             work = pathlib.Path(d) / name
             sc, alines = run_shape(frc, libaudit, inc, root, name, work, False)
             pa, construct, steps = check(name, sc, alines, False)
