@@ -2,7 +2,7 @@
 # deps.sh — make sure the Debian packages frame-alloc-audit needs are here.
 # As root it installs what is missing (apt-get); otherwise it prints the
 # exact command and exits 3 (the audit's "required tool missing" status).
-# FAA_DEPS_OPTIONAL=0 skips the optional packages (report charts, Valgrind,
+# FAA_DEPS_OPTIONAL=0 skips the optional packages (report.html, Valgrind,
 # xmllint and cmark-gfm that the JUnit and report.md tests check with,
 # clang + libFuzzer for `make fuzz`); an optional package apt-get cannot
 # install is reported and skipped, never fatal.
@@ -11,7 +11,7 @@
 set -eu
 
 required="gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest python3-jsonschema python3-yaml libunwind-dev libdw-dev binutils"
-optional="valgrind python3-jinja2 python3-matplotlib clang libclang-rt-14-dev libxml2-utils cmark-gfm"
+optional="valgrind python3-jinja2 clang libclang-rt-14-dev libxml2-utils cmark-gfm"
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -1,4 +1,4 @@
-"""report.html: the per-run report a person reads (jinja2 + matplotlib).
+"""report.html: the per-run report a person reads (jinja2; charts: svgchart).
 
 The page, top to bottom: the verdict; a table of contents; the findings
 (errors, failures, then notes; each shows the generated `file:line` and
@@ -12,29 +12,29 @@ nested <details>; none when Valgrind did not run), the sites the gate
 attributed to its failing windows and its handler coverage; the reject
 fixtures; performance; provenance.
 
-Charts are written as PNG files beside report.html:
-  allocs_per_dispatch.png   mean allocations per dispatch, fixture x shape, one
+The chart is SVG, inlined in report.html and written beside it:
+  allocs_per_dispatch.svg   mean allocations per dispatch, fixture x shape, one
                             panel per opt-level that ran (small multiples), so a
                             no_alloc module that allocates only at O0 shows
 The live heap peak is an HTML bar table (numbers as text).  Massif's heap
 (report.json's `massif`: the faa-run process's heap, not a fixture's) is
 not drawn.  The page renders the report's JSON form (model.Report.to_json)
 and shows report.json's `provenance` object when there is one.
-Both libraries are optional: without them report.html is skipped with a
-note naming the Debian package.
+jinja2 is optional: without it report.html is skipped with a note naming
+the Debian package.
 """
 
 import re
 from pathlib import Path
 
-from . import junit
+from . import junit, svgchart
 from .errors import ToolMissing
 from .report import site_rows, sites_caption
 
-CHART = "allocs_per_dispatch.png"
+CHART = "allocs_per_dispatch.svg"
 SITES_SHOWN = 10    # rows of a fixture's allocation-site table before the rest folds
 # Charts earlier versions wrote; removed so a report dir never shows a stale one.
-OLD_CHARTS = ("massif.png",)
+OLD_CHARTS = ("massif.png", "allocs_per_dispatch.png")
 MODES = ("alloc", "noalloc")
 LABEL = {"alloc": "allocating (RFC-0020)", "noalloc": "@@[no_alloc] (RFC-0036)"}
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _libs():
     try:
         import jinja2
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError as e:
-        pkg = "python3-jinja2" if "jinja2" in str(e) else "python3-matplotlib"
-        raise ToolMissing(e.name or "python module", pkg) from e
-    return jinja2, plt
+        raise ToolMissing(e.name or "jinja2", "python3-jinja2") from e
+    return jinja2
 
 
 def _mean_allocs(run):
@@ -67,56 +63,36 @@ def opt_levels(report):
     return sorted({o for _, o in columns(report)})
 
 
-def _panel(ax, report, opt, failing):
+SERIES = (("alloc", "#c0504d"), ("noalloc", "#4f81bd"))
+
+
+def _panel(report, opt):
     """One opt-level's bars: allocating and no_alloc side by side per
     fixture; each no_alloc mean written above its bar (red when not 0)."""
     fixtures = report["fixtures"]
-    names = [f["name"] for f in fixtures]
-    xs, w = list(range(len(names))), 0.4
-    series = {mode: [next((_mean_allocs(r) for r in f["runs"] if r["mode"] == mode and r["opt"] == opt),
-                          None) for f in fixtures] for mode in MODES}
-    for mode, dx, color in (("alloc", -w / 2, "#c0504d"), ("noalloc", w / 2, "#4f81bd")):
-        if any(v is not None for v in series[mode]):
-            ax.bar([x + dx for x in xs], [v or 0 for v in series[mode]], w, label=LABEL[mode], color=color)
-    if any(v is not None for v in series["noalloc"]):
-        for x, v in zip(xs, series["noalloc"]):
-            if v is None:
-                ax.annotate("not run", (x + w / 2, 0), ha="center", va="bottom", fontsize=7,
-                            color="#777", rotation=90)
-            else:
-                ax.annotate(f"{v:.2f}" if v else "0", (x + w / 2, v), ha="center", va="bottom",
-                            fontsize=8, color="#b71c1c" if v else "#333",
-                            fontweight="bold" if v else "normal")
-    ax.set_xticks(xs)
-    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    for lab in ax.get_xticklabels():
-        if lab.get_text() in failing:
-            lab.set_color("#b71c1c")
-            lab.set_fontweight("bold")
-    ax.set_ylabel("allocations per dispatch (mean)", fontsize=8)
-    ax.set_title(f"rustc -C opt-level={opt}", fontsize=10)
-    ax.legend(fontsize=8)
+    series = []
+    for mode, color in SERIES:
+        vals = [next((_mean_allocs(r) for r in f["runs"] if r["mode"] == mode and r["opt"] == opt), None)
+                for f in fixtures]
+        if any(v is not None for v in vals):
+            series.append(svgchart.Series(LABEL[mode], color, vals, annotate=mode == "noalloc"))
+    return svgchart.Panel(f"rustc -C opt-level={opt}", series)
 
 
-def chart_allocs(report, plt, path, failing=()):
+def chart_allocs(report, path, failing=()):
     """Small multiples: one panel per opt-level that ran (_panel); a
-    failing fixture's name is red.  Returns the opt-levels drawn ([] and
-    no file when nothing ran)."""
+    failing fixture's name is red.  Writes the SVG to `path`; returns
+    (the opt-levels drawn, the SVG text) — ([], "") and no file when
+    nothing ran."""
     opts = opt_levels(report)
     if not opts:
-        return []
-    n = len(report["fixtures"])
-    fig, axes = plt.subplots(len(opts), 1, figsize=(max(6, 0.55 * n + 2), 3.6 * len(opts)), squeeze=False,
-                             sharey=True)
-    for ax, opt in zip(axes[:, 0], opts):
-        _panel(ax, report, opt, failing)
-    top = max([_mean_allocs(r) for f in report["fixtures"] for r in f["runs"]] + [0])
-    axes[0, 0].set_ylim(0, max(1.0, top * 1.15))
-    fig.suptitle("Allocator calls per dispatch (interposer), one panel per opt-level", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return opts
+        return [], ""
+    svg = svgchart.bar_chart([f["name"] for f in report["fixtures"]], [_panel(report, o) for o in opts],
+                             "Allocator calls per dispatch (interposer), one panel per opt-level",
+                             "allocations per dispatch (mean)", red=set(failing))
+    from .model import write_atomic
+    write_atomic(path, svg)
+    return opts, svg
 
 
 def display_path(text):
@@ -318,11 +294,21 @@ def view(report):
             "provenance": provenance_rows(report.get("provenance"))}
 
 
+def _inline(svg):
+    """The chart's SVG for inlining in the page: without its XML-less
+    document wrapper's size, so it scales to the page's width."""
+    if not svg:
+        return ""
+    import markupsafe
+    return markupsafe.Markup(re.sub(r'^<svg ([^>]*?)width="\d+" height="\d+"',
+                                    r'<svg \1style="max-width:100%;height:auto"', svg, count=1))
+
+
 def write(rep, outdir):
     """Writes report.html and its chart into outdir; returns the html path.
     The page renders the report's JSON form (model.Report.to_json), the
     same document as report.json."""
-    jinja2, plt = _libs()
+    jinja2 = _libs()
     report = rep.to_json()
     if getattr(rep, "provenance", None) and "provenance" not in report:
         report["provenance"] = rep.provenance
@@ -331,12 +317,13 @@ def write(rep, outdir):
     for old in OLD_CHARTS + (CHART,):
         (outdir / old).unlink(missing_ok=True)
     v = view(report)
-    v["chart_opts"] = chart_allocs(report, plt, outdir / CHART, {fx["name"] for fx in v["failing"]})
+    v["chart_opts"], chart_svg = chart_allocs(report, outdir / CHART, {fx["name"] for fx in v["failing"]})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     from .model import write_atomic
     from .report import mean_text
-    html = env.get_template("report.html.j2").render(r=report, v=v, chart=CHART, mean_text=mean_text,
+    html = env.get_template("report.html.j2").render(r=report, v=v, chart=CHART, chart_svg=_inline(chart_svg),
+                                                      mean_text=mean_text,
                                                       display_path=display_path)
     write_atomic(outdir / "report.html", html)
     return outdir / "report.html"

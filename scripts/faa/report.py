@@ -86,9 +86,10 @@ from .model import (CREATE, Baseline, BenchResult, FixtureResult, Report, RunRes
 # set as it was (criterion.xml is written to WORK by the harness and copied
 # in then).
 PUBLISHED_FILES = ("report.json", "report.md", "report.html", "junit.xml",
-                   "allocs_per_dispatch.png")
-# massif.png: what runs before the live-peak table drew; removed when found
-REPORT_FILES = PUBLISHED_FILES + ("criterion.xml", "massif.png")
+                   "allocs_per_dispatch.svg")
+# massif.png: what runs before the live-peak table drew; allocs_per_dispatch.png:
+# the chart before it was SVG; both removed when found
+REPORT_FILES = PUBLISHED_FILES + ("criterion.xml", "massif.png", "allocs_per_dispatch.png")
 
 
 def _cell(w):

@@ -31,12 +31,12 @@ def run_dir(build_dir, tmp_path_factory):
 
 
 def test_a_run_leaves_all_report_files(run_dir):
-    for f in ("report.json", "report.md", "report.html", "junit.xml", "allocs_per_dispatch.png"):
+    for f in ("report.json", "report.md", "report.html", "junit.xml", "allocs_per_dispatch.svg"):
         assert (run_dir / f).stat().st_size > 0, f
     md = (run_dir / "report.md").read_text()
     assert "| port_reset | noalloc | O3 | 0.00 | 0 |" in md
     html = (run_dir / "report.html").read_text()
-    assert "PortReset" in html and "allocs_per_dispatch.png" in html
+    assert "PortReset" in html and "allocs_per_dispatch.svg" in html and '<figure class="chart"' in html
     assert '<testcase name="alloc.O0" classname="port_reset"' in (run_dir / "junit.xml").read_text()
 
 

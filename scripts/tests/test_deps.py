@@ -13,7 +13,7 @@ from conftest import ROOT
 
 DEPS = ROOT / "scripts/deps.sh"
 REQUIRED = "gcc make meson ninja-build pkg-config libcriterion-dev python3 python3-pytest python3-jsonschema libunwind-dev libdw-dev binutils".split()
-OPTIONAL = "valgrind python3-jinja2 python3-matplotlib clang libclang-rt-14-dev".split()
+OPTIONAL = "valgrind python3-jinja2 clang libclang-rt-14-dev".split()
 
 
 def fake_bin(tmp_path, missing, uid):

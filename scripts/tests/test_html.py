@@ -16,7 +16,6 @@ from test_junit import FRS, GEN, _fixture, failing, passing
 from test_report_md import PORT_RESET_SITES
 
 pytest.importorskip("jinja2")
-pytest.importorskip("matplotlib")
 
 
 def render(rep, tmp_path, name="r"):
@@ -100,22 +99,48 @@ def test_failing_fixtures_are_open_passing_ones_closed(tmp_path):
     assert '<details class="fixture" id="fx-port_reset">' in page and "<details>" in page
 
 
+def chart_texts(svg):
+    """[(text, fill)] of an SVG chart's <text> elements, in order."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    return [(t.text, t.get("fill")) for t in root.iter(ns + "text")]
+
+
+def panels(svg):
+    """The chart's texts split per panel (at each `rustc -C opt-level=N` title)."""
+    out = []
+    for text, fill in chart_texts(svg):
+        if text.startswith("rustc -C opt-level="):
+            out.append([])
+        elif out:
+            out[-1].append((text, fill))
+    return out
+
+
 def test_the_chart_has_a_panel_per_opt_level_and_shows_an_O0_only_allocation(tmp_path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     rep = failing().to_json()
-    fig, axes = plt.subplots(2, 1)
-    for ax, opt in zip(axes, (0, 3)):
-        html._panel(ax, rep, opt, {"port_reset"})
-    labels = [[(t.get_text(), t.get_color()) for t in ax.texts] for ax in axes]
-    plt.close(fig)
-    assert ("0.50", "#b71c1c") in labels[0]          # port_reset no_alloc O0: 1 allocation in 2 steps
-    assert ("0.50", "#b71c1c") not in labels[1] and ("0", "#333") in labels[1]
-    assert ("not run", "#777") in labels[0]          # lexer's no_alloc shape did not build
+    opts, svg = html.chart_allocs(rep, tmp_path / "c.svg", {"port_reset"})
+    assert opts == [0, 3] and (tmp_path / "c.svg").read_text() == svg
+    o0, o3 = panels(svg)
+    assert ("0.50", "#b71c1c") in o0          # port_reset no_alloc O0: 1 allocation in 2 steps
+    assert ("0.50", "#b71c1c") not in o3 and ("0", "#333") in o3
+    assert ("not run", "#777") in o0          # lexer's no_alloc shape did not build
+    assert ("port_reset", "#b71c1c") in o0     # a failing fixture's name is red
+    assert ("lexer", "#333") in o0
     out, page = render(failing(), tmp_path)
-    assert (out / html.CHART).stat().st_size > 0
     assert "one panel per opt-level: O0, O3" in page
+    inline = re.search(r'<figure class="chart"[^>]*>(<svg .*?</svg>)', page, re.S)[1]
+    assert panels(inline) == panels((out / html.CHART).read_text())   # the page carries the file's chart
+    assert ("lexer", "#b71c1c") in panels(inline)[0]     # the page's failing set: lexer failed too
+
+
+def test_a_stale_png_chart_of_an_earlier_version_is_removed(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "allocs_per_dispatch.png").write_bytes(b"\x89PNG old")
+    render(passing(), tmp_path)
+    assert not (out / "allocs_per_dispatch.png").exists() and (out / html.CHART).exists()
 
 
 def test_generated_mode_coverage_names_the_one_shape(tmp_path):

@@ -141,9 +141,15 @@ def test_index_of_two_releases_marks_the_regression(tmp_path):
     page = (into / "index.html").read_text()
     assert '<td class="num regression">O0 3.25 · O3 3.50</td>' in page
     assert page.count("regression\">") == 1
-    if (into / release.TREND_PNG).exists():                      # matplotlib installed
-        assert (into / release.TREND_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"![allocations per dispatch across releases]({release.TREND_PNG})" in md
+    svg = (into / release.TREND_SVG).read_text()
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert [t.text for t in root.iter(ns + "text") if t.text in ("frc 0.1.0", "frc 0.2.0")] == \
+        ["frc 0.1.0", "frc 0.2.0"]
+    rings = [c for c in root.iter(ns + "circle") if c.get("stroke") == "#b71c1c"]
+    assert len(rings) == 1                                        # port_reset's regression in 0.2.0
+    assert f"![allocations per dispatch across releases]({release.TREND_SVG})" in md
 
 
 def test_no_regression_between_equal_releases_and_versions_sort_as_numbers(tmp_path):
