@@ -36,7 +36,9 @@ def main() -> int:
                 failures += 1
                 continue
             tested.add(m[1])
-            r = subprocess.run([str(frc), "compile", "-l", "rust", "-o", out, frs.name], cwd=ddir,
+            # a C case (frc compile -l c) says so with its target attribute
+            lang = "c" if '@@[target("c")]' in frs.read_text(errors="replace") else "rust"
+            r = subprocess.run([str(frc), "compile", "-l", lang, "-o", out, frs.name], cwd=ddir,
                                capture_output=True, text=True)
             golden = frs.with_suffix(".stderr")
             if update:
