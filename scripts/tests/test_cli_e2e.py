@@ -100,9 +100,9 @@ def test_malformed_scenario_exits_2_or_fails_naming_file_and_line(build_dir, tmp
     status, text = audit(build_dir, "run", "--no-rejects", "--valgrind", "off",
                          "--report-dir", str(tmp_path / "r"), fixtures_dir=tmp_path)
     assert needle in text
-    # Errors found before building are usage errors; API mismatches found
-    # per fixture fail that fixture and let the rest of the audit go on.
-    assert status == (2 if "TOML" in needle or "bad call" in needle else 1)
+    # Every scenario mistake is a usage error: the text's before the compile,
+    # an API mismatch right after it, before any build (issue 14).
+    assert status == 2
 
 
 def test_missing_rustc_exits_3_naming_the_package(build_dir):
