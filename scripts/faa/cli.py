@@ -186,13 +186,14 @@ def _add_run(sub):
                                       "give concurrent runs different ones")
     r.add_argument("--strict", action="store_true",
                    help="a check that could not run (Valgrind absent or off: memcheck, the second "
-                        "counter, coverage; coverage for a compiler without mapping comments) fails "
+                        "counter, coverage; coverage of a module whose handlers cannot be recognised) fails "
                         "the gate instead of showing as `PASS (unchecked: ...)`")
     r.add_argument("--allow-unchecked", metavar="CHECK", action="append",
                    choices=UNCHECKABLE,
                    help="with --strict, let this check stay unchecked (repeatable; it is still "
-                        "named on the verdict line): e.g. coverage for a compiler that writes no "
-                        ".frs mapping comments; one of " + ", ".join(UNCHECKABLE))
+                        "named on the verdict line): e.g. coverage for a compiler whose handlers the "
+                        "audit cannot recognise (neither frc's .frs mapping comments nor framec's "
+                        "method names); one of " + ", ".join(UNCHECKABLE))
     r.add_argument("--interposer", metavar="PATH",
                    help="preload this libaudit.so instead of the build's (for the self-test with "
                         "deliberately broken interposers)")
