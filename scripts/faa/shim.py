@@ -491,7 +491,7 @@ def _arm(i, step, observe, is_async=False):
         call = f"fx_drive({call}, &mut cx, {_rust_str(step.call)})"
     head = f"            {i} => {{ {lets}open(ctx); let r = opaque({call}); "
     if observe:
-        return head + 'close(ctx); format!("ret={:?}", r) }'
+        return head + 'close(ctx); let mut o = String::from("ret="); (&FxShow(&r)).fx_show(&mut o); o }'
     return head + "drop(r); close(ctx); }"
 
 
@@ -547,7 +547,7 @@ def generate(scen, api, module_path, mode, prefix="fx_"):
         expects="\n".join(_expect_arms(scen)),
         dispatch="\n".join(_arm(i, s, False, a) for i, (s, a) in enumerate(zip(steps, is_async))),
         observe="\n".join(_arm(i, s, True, a) for i, (s, a) in enumerate(zip(steps, is_async))),
-        domain="".join(f'    let _ = write!(t, "\\x1f{f}={{:?}}", s.{f});\n' for f in api.fields))
+        domain="".join(f'    t.push_str("\\x1f{f}="); (&FxShow(&s.{f})).fx_show(t);\n' for f in api.fields))
 
 
 def nostd_wrapper(module_path):

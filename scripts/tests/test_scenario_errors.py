@@ -96,7 +96,7 @@ MISTAKES = [
     # domain fields
     (HEAD + '[[step]]\ncall = "tick()"\ndomain = { cnt = "3" }\n',
      "counter.toml:6: `cnt` is not a pub domain field of Counter "
-     "(fields: step, limit, count, wraps)"),
+     "(fields: step, limit, count, wraps, journal)"),
 ]
 
 

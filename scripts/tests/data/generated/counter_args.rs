@@ -5,8 +5,9 @@
 // Self` and no `new()`, an event enum carried in an `Rc`, a context stack,
 // compartments named by a `String`, and one `pub fn` per interface method.
 // Interface: tick(), bump(by: i32) -> i32, greet(who: &str) -> String,
-// state_name() -> &str.  Two states: $Counting (tick adds `step`; reaching
-// `limit` goes to $Full) and $Full (tick wraps to 0 and goes back).
+// state_name() -> &str; a pub field whose type has no Debug (Journal).
+// Two states: $Counting (tick adds `step`; reaching `limit` goes to $Full)
+// and $Full (tick wraps to 0 and goes back).
 #[allow(dead_code, unused_variables, unused_mut, non_camel_case_types)]
 mod _counter_framec {
     use std::rc::Rc;
@@ -42,6 +43,11 @@ mod _counter_framec {
         }
     }
 
+    /// A domain type without Debug: the shim shows it as `<not Debug>`.
+    pub struct Journal {
+        pub entries: u32,
+    }
+
     pub struct Counter {
         __compartment: CounterCompartment,
         __next_compartment: Option<CounterCompartment>,
@@ -50,6 +56,7 @@ mod _counter_framec {
         pub limit: i32,
         pub count: i32,
         pub wraps: u32,
+        pub journal: Journal,
     }
 
     #[allow(non_snake_case)]
@@ -63,6 +70,7 @@ mod _counter_framec {
                 limit: limit,
                 count: 0,
                 wraps: 0,
+                journal: Journal { entries: 0 },
             };
             c.__dispatch(CounterFrameEvent::FrameEnter {});
             c
