@@ -201,7 +201,10 @@ def coverage_view(fx, audited=MODES):
                          {"mark": "✓" if ok else ("✗" if not ran else f"{ran[0]} only"), "ok": ok})
         rows.append((st, cells))
     handlers = [c for _, cs in rows for c in cs if c]
-    lines = {m: (v.get("covered", 0), v.get("total", 0)) for m, v in (cov.get("lines") or {}).items()}
+    # A module with no line mapped to the .frs (framec's: handlers are
+    # recognised by name) has no line coverage to show, not "0/0".
+    lines = {m: (v.get("covered", 0), v.get("total", 0)) for m, v in (cov.get("lines") or {}).items()
+             if v.get("total", 0)}
     return {"events": cov["events"], "rows": rows, "shapes": shapes,
             "note": _coverage_note(shapes, audited), "ran": sum(c["ok"] for c in handlers),
             "handlers": len(handlers), "lines": lines}

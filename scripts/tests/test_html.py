@@ -154,6 +154,20 @@ def test_generated_mode_coverage_names_the_one_shape(tmp_path):
     assert "✗</td>" not in cov and "both shapes" not in cov
 
 
+def test_line_coverage_shows_only_where_lines_are_mapped(tmp_path):
+    """framec's output maps no line to the .frs (its handlers are
+    recognised by name): no ".frs lines 0/0" for it; frc's counts show."""
+    rep = passing()
+    fx = _fixture("port_reset", modes=("noalloc",))
+    fx.coverage["lines"] = {"noalloc": {"covered": 0, "total": 0}}
+    rep.fixtures = [fx]
+    _, page = render(rep, tmp_path)
+    assert "Handler coverage" in page and ".frs lines" not in page
+    fx.coverage["lines"] = {"noalloc": {"covered": 5, "total": 7}}
+    _, page = render(rep, tmp_path, "mapped")
+    assert ".frs lines noalloc 5/7" in page
+
+
 def test_coverage_of_a_fixture_whose_other_shape_did_not_build(tmp_path):
     _, page = render(failing(), tmp_path)
     lexer = page[page.index('id="fx-lexer"'):]
