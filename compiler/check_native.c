@@ -233,19 +233,23 @@ static bool write_text(const char *path, const char *text, size_t len)
 	return f && fclose(f) == 0 && ok;
 }
 
-/* Runs rustc on shape `sh` in `dir` (its generated file dir/STEM.rs);
+/* The generated file's name in the scratch directory (messages name it
+ * STEM.rs, as `frc compile` would): any file name is a valid #[path]. */
+#define GEN_FILE "frc_checked.rs"
+
+/* Runs rustc on shape `sh` in `dir` (its generated file dir/GEN_FILE);
  * rustc's output goes to dir/rustc.txt. Returns rustc's exit status, or
  * -1 (with `why`) when it could not be run. */
-static int run_rustc(const char *rustc, const char *dir, const char *stem, Shape *sh, char **why)
+static int run_rustc(const char *rustc, const char *dir, Shape *sh, char **why)
 {
-	char *gen = xsprintf("%s/%s.rs", dir, stem), *root = gen;
+	char *gen = xsprintf("%s/" GEN_FILE, dir), *root = gen;
 	if (mkdir(dir, 0700) != 0 || !write_text(gen, sh->out, sh->out_len)) {
 		*why = xsprintf("cannot write %s: %s", gen, strerror(errno));
 		return -1;
 	}
 	if (sh->no_std) {
 		root = xsprintf("%s/frc_check_root.rs", dir);
-		char *text = xsprintf("#![no_std]\n#[path = \"%s.rs\"]\npub mod checked;\n", stem);
+		const char *text = "#![no_std]\n#[path = \"" GEN_FILE "\"]\npub mod checked;\n";
 		if (!write_text(root, text, strlen(text))) {
 			*why = xsprintf("cannot write %s: %s", root, strerror(errno));
 			return -1;
@@ -478,11 +482,10 @@ static bool parse_short(char *line, char **path, int *l, int *c, char **msg)
 	return false;
 }
 
-static bool is_generated(const char *path, const char *stem)
+static bool is_generated(const char *path)
 {
 	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	return strncmp(base, stem, strlen(stem)) == 0 && strcmp(base + strlen(stem), ".rs") == 0;
+	return strcmp(base ? base + 1 : path, GEN_FILE) == 0;
 }
 
 /* One message, or one with rustc's label appended (`MSG: LABEL`): rustc
@@ -517,7 +520,7 @@ static void add_err(Errs *es, NErr e)
 
 /* Reads rustc's output of shape `bit`: each error in the generated file is
  * mapped (es); anything else rustc said is kept in *other. */
-static void read_rustc(const char *text, const Shape *sh, unsigned bit, const char *path, const char *stem,
+static void read_rustc(const char *text, const Shape *sh, unsigned bit, const char *path,
                        Errs *es, Out *other)
 {
 	int ng, ns, nl;
@@ -527,7 +530,7 @@ static void read_rustc(const char *text, const Shape *sh, unsigned bit, const ch
 	for (int i = 0; i < nl; i++) {
 		char *gpath = NULL, *msg = NULL, *note = NULL;
 		int l, c;
-		if (!parse_short(lines[i], &gpath, &l, &c, &msg) || !is_generated(gpath, stem) || l < 1 || l > ng) {
+		if (!parse_short(lines[i], &gpath, &l, &c, &msg) || !is_generated(gpath) || l < 1 || l > ng) {
 			if (*lines[i] && strncmp(lines[i], "error: aborting due to", 22) != 0)
 				out_f(other, "frc: rustc (%s): %s\n", sh->label, lines[i]);
 			continue;
@@ -626,7 +629,7 @@ static bool other_shape(const char *path, char *variant, size_t vlen, const Shap
 /* Runs rustc on every shape in a fresh temporary directory and reads
  * what it says; returns -1 (message printed) when rustc could not run,
  * else the number of shapes rustc rejected. */
-static int rustc_shapes(const char *rustc, const char *path, const char *stem, Shape *sh, int nshapes,
+static int rustc_shapes(const char *rustc, const char *path, Shape *sh, int nshapes,
                         Errs *es, Out *other)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -638,7 +641,7 @@ static int rustc_shapes(const char *rustc, const char *path, const char *stem, S
 	int rejected = 0;
 	for (int i = 0; i < nshapes && rejected >= 0; i++) {
 		char *sub = xsprintf("%s/%s", dir, sh[i].no_std ? "noalloc" : "alloc"), *why = NULL;
-		int rc = run_rustc(rustc, sub, stem, &sh[i], &why);
+		int rc = run_rustc(rustc, sub, &sh[i], &why);
 		if (rc < 0) {
 			fprintf(stderr, "frc: %s\n", why);
 			rejected = -1;
@@ -646,7 +649,7 @@ static int rustc_shapes(const char *rustc, const char *path, const char *stem, S
 		}
 		int len;
 		char *text = frc_read_file(xsprintf("%s/rustc.txt", sub), &len);
-		read_rustc(text ? text : "", &sh[i], 1u << i, path, stem, es, other);
+		read_rustc(text ? text : "", &sh[i], 1u << i, path, es, other);
 		rejected += rc != 0;
 	}
 	nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -708,7 +711,7 @@ int check_command(int argc, char **argv)
 	char *stem = stem_of(file);
 	Errs es = {0};
 	Out other = {0};
-	int rejected = rustc_shapes(rustc, file, stem, sh, nshapes, &es, &other);
+	int rejected = rustc_shapes(rustc, file, sh, nshapes, &es, &other);
 	if (rejected < 0)
 		return EXIT_NO_RUSTC;
 	if (es.n > 1)
