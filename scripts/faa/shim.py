@@ -1,21 +1,31 @@
-"""The shim generator: scenario + generated module -> the fixture's module of
-a bundle crate (bundle.py builds many of them into one cdylib).
+"""The Rust shim generator (the C one is cshim.py): scenario + generated
+Rust module -> the fixture's module of a bundle crate (bundle.py builds
+many of them into one cdylib).
 
 The shim is the Rust side of the fixture ABI (harness/fixture_abi.h).  It
 includes the generated module unchanged (`#[path] mod`), owns the system in
 static storage and exports one plain C function per ABI entry.  It knows
 the system only through the public API every framec-compatible compiler
-emits (`Sys::__create()`, one `pub fn` per interface method, `pub` domain
-fields), which it reads from the generated module itself, so the same shim
-serves frc, framec, or code generated elsewhere (`audit --generated`).
-The Rust text is templates/shim.rs.tmpl (string.Template: `${name}` is
-filled in by generate(); no other `$` may appear in it).
+emits (`Sys::__create(..)` or `Sys::new(..)`, one `pub fn` or `pub async
+fn` per interface method, `pub` domain fields), which it reads from the
+generated module itself (read_api), so the same shim serves frc, framec,
+or code generated elsewhere (`audit --generated`).  The Rust text is
+templates/shim.rs.tmpl (string.Template: `${name}` is filled in by
+generate(); no other `$` may appear in it), plus templates/executor.rs.tmpl
+when a step or the constructor is async.
 
-Window discipline: each argument is evaluated and passed through `opaque`
-(a volatile read the optimiser cannot see through) before the window
-opens; the window holds the call and the drop of its (opaque) return
-value, nothing else.
-"""
+Before anything is built, check_module holds the scenario against that
+API: system, constructor, methods, argument count and types (from their
+text where it says them, else by rustc over a small crate:
+rust_typecheck), domain fields -- a usage error (exit 2) at the
+scenario's lines.
+
+Window discipline: each argument, the constructor's too, is evaluated and
+passed through `opaque` (a volatile read the optimiser cannot see
+through) before the window opens; the window holds the call and the drop
+of its (opaque) return value, nothing else.  An async call's waker and
+context are made before the window; its future's creation, every poll
+(fx_drive) and its drop are inside."""
 
 import json
 import re
