@@ -162,7 +162,7 @@ def audit(opts):
     reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
     if target.generated:                 # its module is there: check before anything is written
-        check_scenarios([(fx, target.generated) for fx in target.fixtures], rustc)
+        check_scenarios([(fx, target.generated) for fx in target.fixtures], rustc, generated=True)
     with workdir.lock(tree.work):
         return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
 
@@ -273,14 +273,16 @@ def _replace_reports(reports_dir, rep, criterion, prev=None, junit_flavour="plai
             print(f"note [html] report.html skipped: {e}")
 
 
-def check_scenarios(pairs, rustc=None):
+def check_scenarios(pairs, rustc=None, generated=False):
     """Each (fixture, generated Rust module): the scenario against the
     module's API (shim.check_module: system, constructor, methods,
     arity, argument types, domain fields; with `rustc`, the arguments
     whose type their text does not say, type-checked by rustc).  A mistake is a usage error
     (exit 2) naming the scenario's lines, found before anything is built:
     with --generated before anything is written, else right after the
-    compile."""
+    compile.  A module the shim cannot read at all (shim.ModuleProblem) is
+    a usage error with --generated, else that fixture's build failure
+    (build.prepare reports it) and the audit goes on."""
     from . import shim
     problems = []
     for fx, module in pairs:
@@ -289,6 +291,9 @@ def check_scenarios(pairs, rustc=None):
         try:
             shim.check_module(Path(module).read_text(encoding="utf-8", errors="replace"),
                               fx.scenario, where=str(module), module_path=module, rustc=rustc)
+        except shim.ModuleProblem as e:
+            if generated:
+                problems.append(str(e))
         except UsageError as e:
             problems.append(str(e))
     if problems:
