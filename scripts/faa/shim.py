@@ -77,6 +77,13 @@ class ModuleApi:
         return any(m.is_async for m in self.methods.values())
 
 
+class ModuleProblem(UsageError):
+    """The generated module itself cannot be shimmed (an unterminated
+    literal, no constructor, a system with type parameters): the
+    compiler's fault in a compiler run (a build failure of that fixture),
+    a usage error for `audit --generated`."""
+
+
 class NoSystem(UsageError):
     """The module has no `pub struct` of the scenario's system; .systems
     lists the ones it has (a pub struct with a constructor)."""
@@ -99,7 +106,7 @@ def _block(src, open_at):
             depth -= 1
             if depth == 0:
                 return src[open_at + 1:j]
-    raise UsageError("generated module: unbalanced braces")
+    raise ModuleProblem("generated module: unbalanced braces")
 
 
 def _split_top(text):
@@ -166,7 +173,7 @@ def _sys_type(system, generics, where):
     """The system's type in static storage: lifetimes become 'static."""
     params = _split_top(generics[1:-1]) if generics else []
     if any(not p.startswith("'") for p in params):
-        raise UsageError(f"{where}: `{system}{generics}` takes type parameters: the shim can "
+        raise ModuleProblem(f"{where}: `{system}{generics}` takes type parameters: the shim can "
                          f"only hold a system whose generics are lifetimes")
     return f"{system}<{', '.join(chr(39) + 'static' for _ in params)}>" if params else system
 
@@ -202,7 +209,7 @@ def read_api(module_src, system, where="generated module"):
     try:
         src = rustlex.blank(module_src)
     except rustlex.LexError as e:
-        raise UsageError(f"{where}: {e}") from e
+        raise ModuleProblem(f"{where}: {e}") from e
     m = re.search(r"\bpub\s+struct\s+" + re.escape(system) + r"\b\s*(<[^{;]*?>)?[^{;]*\{", src)
     if not m:
         have = _systems(src)
@@ -217,7 +224,7 @@ def read_api(module_src, system, where="generated module"):
             elif not self_kind and fn.name in scenario.CONSTRUCTORS:
                 ctors[fn.name] = fn
     if not ctors:
-        raise UsageError(f"{where}: `{system}` has no `pub fn __create(...)` or `pub fn new(...)` "
+        raise ModuleProblem(f"{where}: `{system}` has no `pub fn __create(...)` or `pub fn new(...)` "
                          f"constructor")
     consts, enums, aliases = _items(src)
     return ModuleApi(system=system, fields=_fields(_block(src, m.end() - 1)), methods=methods,

@@ -155,6 +155,22 @@ def test_a_mistake_in_a_compiled_fixture_exits_2_before_the_build(build_dir, tmp
     assert not (tmp_path / "r").exists()
 
 
+def test_a_module_the_shim_cannot_read_fails_its_fixture_not_the_usage(build_dir, tmp_path):
+    # a compiler that writes a module with an unterminated string: the
+    # module's fault, not the scenario's -- that fixture fails (exit 1)
+    fc = tmp_path / "fakec"
+    fc.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo fakec 9.9; exit 0; fi\n'
+                  'printf \'pub struct PortReset { pub n: u8 }\\nimpl PortReset {\\n'
+                  '  pub fn __create() -> Self { let s = "open; todo!() }\\n}\\n\' > "$5/port_reset.rs"\n')
+    fc.chmod(0o755)
+    r = subprocess.run([AUDIT, "--build-dir", str(build_dir), "run", "port_reset", "--compiler", str(fc),
+                        "--no-rejects", "--valgrind", "off", "--work-dir", str(tmp_path / "w"),
+                        "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "port_reset.rs: unterminated string (opened on line 3)" in out, out
+
+
 @pytest.mark.parametrize("ty,arg,ok", [
     ("u8", "255", True), ("u8", "256", False), ("u8", "-1", False), ("i8", "-128", True),
     ("i8", "-0x81", False), ("u8", "b'a'", True), ("u16", "b'a'", False), ("f32", "1.5", True),
