@@ -211,7 +211,7 @@ def second_counter(opts, target, tree, r):
         vg = pool.submit(valgrind.stage, r.measurements, r.modules, vg_bin, runner, tree.work / "valgrind",
                          opts.workers, reuse=not opts.no_cache, progress=progress)
         cov = None
-        # C fixtures (cbuild.py) have no coverage yet: they stay unchecked (gate.unchecked)
+        # C fixtures (cbuild.py): their coverage is ccoverage.py's (#line directives)
         rust = [fx for fx in target.fixtures if not cbuild.is_c(fx)]
         rust_ms = [m for m in r.measurements if m.fixture in {fx.name for fx in rust}]
         if vg_bin and runner.exists() and rust:
@@ -222,6 +222,14 @@ def second_counter(opts, target, tree, r):
         gate.check_valgrind(r.vg, r.measurements, r.modules, target.fixtures, r.findings)
         if cov is not None and r.vg.results:
             r.coverage, found = cov.result()
+            gate.check_coverage(found, r.findings)
+        c_fx = [fx for fx in target.fixtures if cbuild.is_c(fx)]
+        if vg_bin and runner.exists() and c_fx and r.vg.results:
+            from . import ccoverage
+            c_names = {fx.name for fx in c_fx}
+            c_cov, found = ccoverage.stage(c_fx, r.modules, [m for m in r.measurements if m.fixture in c_names],
+                                           vg_bin, runner, tree.work / "coverage" / "c", ROOT)
+            r.coverage = {**(r.coverage or {}), **c_cov}
             gate.check_coverage(found, r.findings)
 
 
