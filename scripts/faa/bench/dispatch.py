@@ -47,7 +47,7 @@ def _time_native(runner, fixtures, libs, opts, batches, time_reps):
                 for m in (SHAPES if i % 2 == 0 else SHAPES[::-1]):
                     t = parse_timing(run_cmd([runner, "--time", "--batches", str(batches), *pair[m]]))
                     runs[m].append(t.get("median_ns"))
-            rows.append({"fixture": fx.name, "opt": opt, "libs": pair,
+            rows.append({"fixture": fx.name, "target": getattr(fx, "target", "rust"), "opt": opt, "libs": pair,
                          "alloc": {"median_ns": median(runs["alloc"]), "runs_ns": runs["alloc"]},
                          "noalloc": {"median_ns": median(runs["noalloc"]),
                                      "runs_ns": runs["noalloc"]}})
@@ -129,10 +129,17 @@ def _row_ratios(row, trans):
     row["libs"] = {m: f"{lib} {prefix}" for m, (lib, prefix) in row["libs"].items()}
 
 
-def _summary(rows):
+def _summary(rows, by_target=True):
+    """Geometric means over the rows; with by_target, also per target
+    (rust, c: each language's fixtures next to the other's)."""
     step_ratios = [r for row in rows for r in row["transition_step_ratios"].values() if r]
     g_tr = geomean([r["ir_ratio_transitions"] for r in rows])
-    return {"geomean_ns_ratio": geomean([r["ns_ratio"] for r in rows]),
+    targets = sorted({r.get("target", "rust") for r in rows})
+    extra = {"by_target": {t: {k: v for k, v in _summary([r for r in rows if r.get("target", "rust") == t],
+                                                         False).items()
+                               if k.startswith("geomean") or k == "transition_steps"}
+                           for t in targets}} if by_target else {}
+    return {**extra,"geomean_ns_ratio": geomean([r["ns_ratio"] for r in rows]),
             "geomean_ir_ratio": geomean([r["ir_ratio"] for r in rows]),
             "geomean_ir_ratio_transitions": g_tr,
             "geomean_ir_ratio_transitions_net": geomean([r["ir_ratio_transitions_net"]
@@ -215,10 +222,10 @@ def print_dispatch(d):
     s = d["summary"]
     say(f"== 3. dispatch cost per fixture, O{',O'.join(map(str, d['opt']))} (ns: median of "
         f"{d['time_reps']} batch-timed runs; Ir: Callgrind, per dispatch over the steady cycle)")
-    say(f"{'fixture':<16} {'O':>1} {'ns alloc':>9} {'ns noalloc':>10} {'ratio':>7} "
+    say(f"{'fixture':<16} {'lang':<4} {'O':>1} {'ns alloc':>9} {'ns noalloc':>10} {'ratio':>7} "
         f"{'Ir alloc':>9} {'Ir noalloc':>10} {'ratio':>7} {'on transitions':>15} {'other':>7}")
     for r in d["fixtures"]:
-        say(f"{r['fixture']:<16} {r['opt']:>1} {fmt(r['alloc']['median_ns'], '.1f'):>9} "
+        say(f"{r['fixture']:<16} {r.get('target', 'rust'):<4} {r['opt']:>1} {fmt(r['alloc']['median_ns'], '.1f'):>9} "
             f"{fmt(r['noalloc']['median_ns'], '.1f'):>10} {fmt(r['ns_ratio'], '.1f'):>6}x "
             f"{fmt(r['alloc']['ir_per_dispatch'], '.0f'):>9} {fmt(r['noalloc']['ir_per_dispatch'], '.0f'):>10} "
             f"{fmt(r['ir_ratio'], '.1f'):>6}x {fmt(r['ir_ratio_transitions'], '.1f'):>14}x "
@@ -228,6 +235,9 @@ def print_dispatch(d):
         f"{fmt(s['geomean_ir_ratio_transitions'], '.1f')}x (worst single transition step "
         f"{fmt(s['min_ir_ratio_transitions'], '.1f')}x of {s['transition_steps']}); "
         f"goal >= {s['goal_ratio']:.0f}x on transitions (geometric mean): {verdict(s['met'])}")
+    for t, g in sorted(s.get("by_target", {}).items()) if len(s.get("by_target", {})) > 1 else ():
+        say(f"  {t}: time {fmt(g['geomean_ns_ratio'], '.1f')}x, instructions {fmt(g['geomean_ir_ratio'], '.1f')}x, "
+            f"on transitions {fmt(g['geomean_ir_ratio_transitions'], '.1f')}x ({g['transition_steps']} step(s))")
     say(f"without the shim's own instructions in the window (fx_dispatch + opaque, the same "
         f"in both shapes): on transitions {fmt(s['geomean_ir_ratio_transitions_net'], '.1f')}x")
     if s["fixtures_below_goal"]:

@@ -12,6 +12,8 @@ TRANSITION_ALLOCS = 3        # allocating-shape calls per dispatch that mean "tr
 # frc's dispatch loop changes state only on this line (in __drain); whether
 # it ran in a step's dump says whether the step made a transition.
 TRANSITION_MARK = "self.__compartment = __next"
+# frc's C output (-l c) changes state on this line
+TRANSITION_MARK_C = "self->__compartment = self->__next_compartment"
 _MARKS = {}
 
 
@@ -33,10 +35,11 @@ def _marks(path):
     """Line numbers of TRANSITION_MARK in a generated module (cached)."""
     if path not in _MARKS:
         found = set()
-        if path.endswith(".rs") and "/gen/" in path:
+        mark = {".rs": TRANSITION_MARK, ".c": TRANSITION_MARK_C}.get(Path(path).suffix)
+        if mark and "/gen/" in path:
             try:
                 with open(path, errors="replace") as f:
-                    found = {i for i, t in enumerate(f, 1) if TRANSITION_MARK in t}
+                    found = {i for i, t in enumerate(f, 1) if mark in t}
             except OSError:
                 pass
         _MARKS[path] = found
