@@ -430,7 +430,7 @@ static unsigned sites_merged(unsigned *idx, uint64_t *tot)
 static bool capture_call(uint32_t kind, bool first, bool table, uintptr_t *frames,
 			 uint32_t *n)
 {
-	bool unwind = first || (table && sites_budget());
+	bool unwind = (table && sites_budget()) || first;
 	*n = unwind ? capture(frames) : 0;
 	return table && unwind && *n && sites_add(kind, frames, *n);
 }
@@ -636,8 +636,7 @@ AUDIT_PUBLIC int audit_window_close(struct audit_counts *out)
 	tw.has_sites = false;
 	_audit_tls.counting = 0;
 	totals(&c, had_sites);
-	if (had_sites)
-		last_sites_gen = __atomic_load_n(&sites.gen, __ATOMIC_ACQUIRE);
+	last_sites_gen = had_sites ? __atomic_load_n(&sites.gen, __ATOMIC_ACQUIRE) : 0;
 	if (rc == 0 && options[OPT_VERBOSE].value)
 		log_close(&c);
 
