@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +58,24 @@ int faa_count_threads(void)
 
 /* ---- one measurement ------------------------------------------------ */
 
+/* One window's counts and, for a capture window, its call-site table
+ * (read right after the close: audit_window_sites). */
 struct window {
 	unsigned flags;
 	struct audit_counts counts;
+	int nsites;
+	struct audit_site sites[AUDIT_MAX_SITES];
 };
+
+static void close_window(struct window *w)
+{
+	api.close(&w->counts);
+	w->nsites = 0;
+	if (w->flags & AUDIT_CAPTURE_STACK) {
+		int n = api.sites(w->sites, AUDIT_MAX_SITES);
+		w->nsites = n > 0 ? n : 0;
+	}
+}
 
 static void hook_open(void *ctx)
 {
@@ -69,14 +84,14 @@ static void hook_open(void *ctx)
 
 static void hook_close(void *ctx)
 {
-	api.close(&((struct window *)ctx)->counts);
+	close_window(ctx);
 }
 
 /* Per-window totals of one phase (the `batches` and `observe_windows`
  * summaries). */
 struct tally {
-	uint32_t n, violations;
-	uint64_t allocs, frees, os;
+	uint32_t n, violations, blocking_windows;
+	uint64_t allocs, frees, os, blocking;
 };
 
 struct run {
@@ -99,6 +114,8 @@ static void add(struct tally *t, const struct audit_counts *c)
 	t->allocs += c->allocs;
 	t->frees += c->frees;
 	t->os += c->os;
+	t->blocking += c->blocking;
+	t->blocking_windows += c->blocking != 0;
 }
 
 /* ---- records -------------------------------------------------------- */
@@ -125,28 +142,14 @@ static const char *thread_of(const struct audit_counts *c)
 	return c->first_tid == c->opener_tid ? "own" : "other";
 }
 
-static void json_counts(FILE *f, const struct audit_counts *c)
+/* OBJECT+0xOFFSET per frame, innermost first. */
+static void json_stack(FILE *f, const uintptr_t *frames, uint32_t n)
 {
-	fprintf(f, "\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"os\":%" PRIu64
-		",\"bytes\":%" PRIu64 ",\"live_peak\":%" PRIu64 ",\"calls\":{",
-		c->allocs, c->frees, c->os, c->bytes, c->live_peak);
-	int first = 1;
-	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++) {
-		if (!c->calls[k])
-			continue;
-		fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", api.kind_name(k), c->calls[k]);
-		first = 0;
-	}
-	fputc('}', f);
-	if (!c->nframes)
-		return;
-	fputs(",\"first_kind\":", f);
-	json_str(f, api.kind_name(c->first_kind));
-	fprintf(f, ",\"tid\":%" PRId32 ",\"thread\":\"%s\",\"stack\":[", c->first_tid, thread_of(c));
-	for (uint32_t i = 0; i < c->nframes; i++) {
+	fputc('[', f);
+	for (uint32_t i = 0; i < n; i++) {
 		Dl_info info;
 		char buf[FAA_FIELD_MAX + 64];
-		uintptr_t pc = c->frames[i];
+		uintptr_t pc = frames[i];
 		if (dladdr((void *)pc, &info) && info.dli_fname)
 			snprintf(buf, sizeof buf, "%s+0x%" PRIxPTR, info.dli_fname,
 				 pc - (uintptr_t)info.dli_fbase);
@@ -159,22 +162,64 @@ static void json_counts(FILE *f, const struct audit_counts *c)
 	fputc(']', f);
 }
 
+static void json_counts(FILE *f, const struct audit_counts *c)
+{
+	fprintf(f, "\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"os\":%" PRIu64
+		",\"blocking\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"live_peak\":%" PRIu64
+		",\"calls\":{", c->allocs, c->frees, c->os, c->blocking, c->bytes, c->live_peak);
+	int first = 1;
+	for (unsigned k = 0; k < AUDIT_KIND_COUNT; k++) {
+		if (!c->calls[k])
+			continue;
+		fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",", api.kind_name(k), c->calls[k]);
+		first = 0;
+	}
+	fputc('}', f);
+	if (!c->nframes)
+		return;
+	fputs(",\"first_kind\":", f);
+	json_str(f, api.kind_name(c->first_kind));
+	fprintf(f, ",\"tid\":%" PRId32 ",\"thread\":\"%s\",\"stack\":", c->first_tid, thread_of(c));
+	json_stack(f, c->frames, c->nframes);
+}
+
+/* The window's call-site table: every counted call's (kind, stack), most
+ * calls first, and the calls no site holds. */
+static void json_sites(FILE *f, const struct window *w)
+{
+	const struct audit_counts *c = &w->counts;
+	if (!(w->flags & AUDIT_CAPTURE_STACK) || !(nonzero(c) || c->blocking))
+		return;
+	fprintf(f, ",\"sites_lost\":%" PRIu64 ",\"sites\":[", c->sites_lost);
+	for (int i = 0; i < w->nsites; i++) {
+		const struct audit_site *s = &w->sites[i];
+		fprintf(f, "%s{\"calls\":%" PRIu64 ",\"kind\":", i ? "," : "", s->calls);
+		json_str(f, api.kind_name(s->kind));
+		fputs(",\"stack\":", f);
+		json_stack(f, s->frames, s->nframes);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
 /* `extra`: phase-specific fields, each starting with a comma, or "". */
 static void record_window(FILE *f, const char *phase, int step, const char *label,
-			  const struct audit_counts *c, const char *extra)
+			  const struct window *w, const char *extra)
 {
 	fprintf(f, "{\"kind\":\"window\",\"phase\":\"%s\",\"step\":%d,\"label\":", phase, step);
 	json_str(f, label);
 	fputc(',', f);
-	json_counts(f, c);
+	json_counts(f, &w->counts);
+	json_sites(f, w);
 	fprintf(f, "%s}\n", extra);
 }
 
 static void record_tally(FILE *f, const char *kind, const struct tally *t, const char *extra)
 {
 	fprintf(f, "{\"kind\":\"%s\",\"n\":%u%s,\"allocs_sum\":%" PRIu64 ",\"frees_sum\":%" PRIu64
-		",\"os_sum\":%" PRIu64 ",\"violations\":%u}\n", kind, t->n, extra, t->allocs,
-		t->frees, t->os, t->violations);
+		",\"os_sum\":%" PRIu64 ",\"blocking_sum\":%" PRIu64 ",\"blocking_windows\":%u"
+		",\"violations\":%u}\n", kind, t->n, extra, t->allocs, t->frees, t->os, t->blocking,
+		t->blocking_windows, t->violations);
 }
 
 /* ---- the zero rule and the allocating shape's expectations ---------- */
@@ -233,30 +278,47 @@ static void batch_open(void *ctx, uint32_t batch, uint32_t cycles)
 	api.open(((struct batches *)ctx)->r->w.flags);
 }
 
+/* A no_alloc window of the steady replay, the timing batches or the
+ * observation pass worth a record: not zero, or a blocking call (which
+ * the harness does not judge: only the gate knows whether the system must
+ * be non-blocking).  `first_bad` / `first_blocking`: no earlier window of
+ * its kind (step, batches) was.  Returns true when it is the first of
+ * either, i.e. when its record is to be written. */
+static bool worth_record(const struct audit_counts *c, bool first_bad, bool first_blocking)
+{
+	return (nonzero(c) && first_bad) || (c->blocking && first_blocking);
+}
+
 /* Runs after the batch's second clock read: its cost is not timed. */
 static void batch_close(void *ctx, uint32_t batch, uint32_t cycles)
 {
 	struct batches *b = ctx;
 	struct run *r = b->r;
 	struct audit_counts *c = &r->w.counts;
-	api.close(c);
+	close_window(&r->w);
+	bool first_blocking = b->t.blocking_windows == 0;
 	add(&b->t, c);
 	b->dispatches += (uint64_t)cycles * b->k;
-	if (!r->noalloc || !nonzero(c))
+	if (!r->noalloc)
 		return;
+	bool record = worth_record(c, b->t.violations == 0, first_blocking);
 	char where[2 * FAA_FIELD_MAX + 128], extra[96];
 	snprintf(where, sizeof where, "batch %u%s of steps %u-%u (%u cycle(s) of %s .. %s)", batch,
 		 batch ? "" : " (warm-up)", b->from + 1, b->to + 1, cycles,
 		 r->fx.step_label(b->from), r->fx.step_label(b->to));
-	fail_zero(r, where, c);
-	if (b->t.violations++ == 0) {
-		/* Only the first violating batch keeps its record and stack. */
+	if (nonzero(c)) {
+		fail_zero(r, where, c);
+		b->t.violations++;
+	}
+	if (record) {
+		/* Only the first violating (or blocking) batch keeps its
+		 * record and stacks. */
 		snprintf(extra, sizeof extra, ",\"step_to\":%u,\"batch\":%u,\"cycles\":%u",
 			 b->to, batch, cycles);
 		char label[2 * FAA_FIELD_MAX + 8];
 		snprintf(label, sizeof label, "%s .. %s", r->fx.step_label(b->from),
 			 r->fx.step_label(b->to));
-		record_window(r->out, "batch", (int)b->from, label, c, extra);
+		record_window(r->out, "batch", (int)b->from, label, &r->w, extra);
 	}
 }
 
@@ -285,9 +347,41 @@ static void timed_batches(struct run *r, uint32_t from, uint32_t to)
 }
 
 struct step_sum {
-	uint64_t allocs, allocs_max, frees, bytes, os;
-	uint32_t bad;
+	uint64_t allocs, allocs_max, frees, bytes, os, blocking;
+	uint32_t bad, blocking_windows;
 };
+
+/* Adds one replay window of `step` to its summary; a no_alloc window that
+ * is not zero fails, and the first such (or the first with a blocking
+ * call) per step keeps its record and stacks, the rest are counted. */
+static void steady_window(struct run *r, struct step_sum *sum, uint32_t step, uint32_t rep,
+			  uint32_t reps)
+{
+	const struct audit_counts *c = &r->w.counts;
+	bool first_bad = sum->bad == 0, first_blocking = sum->blocking_windows == 0;
+	sum->allocs += c->allocs;
+	sum->frees += c->frees;
+	sum->bytes += c->bytes;
+	sum->os += c->os;
+	sum->blocking += c->blocking;
+	sum->blocking_windows += c->blocking != 0;
+	if (c->allocs > sum->allocs_max)
+		sum->allocs_max = c->allocs;
+	if (!r->noalloc)
+		return;
+	if (nonzero(c)) {
+		char where[FAA_FIELD_MAX + 64];
+		snprintf(where, sizeof where, "steady repeat %u/%u step %u %s", rep + 1, reps,
+			 step + 1, r->fx.step_label(step));
+		fail_zero(r, where, c);
+		sum->bad++;
+	}
+	if (worth_record(c, first_bad, first_blocking)) {
+		char extra[32];
+		snprintf(extra, sizeof extra, ",\"repeat\":%u", rep + 1);
+		record_window(r->out, "steady", (int)step, r->fx.step_label(step), &r->w, extra);
+	}
+}
 
 /* Replays steps from..to `reps` times, every dispatch in its own window,
  * then times the same cycle in batches.  Returns -1 when a dispatch
@@ -309,39 +403,23 @@ static int steady(struct run *r)
 			uint32_t step = from + j;
 			memset(c, 0, sizeof *c);
 			if (fx->dispatch(step, hook_open, hook_close, &r->w) == FX_PANICKED) {
-				api.close(c);
+				close_window(&r->w);
 				faa_fail(r->v, "%s %s O%d: steady replay %u of step %u %s panicked",
 					 r->e->name, r->e->mode, r->e->opt, rep + 1, step + 1,
 					 fx->step_label(step));
 				rc = -1;
 				break;
 			}
-			sum[j].allocs += c->allocs;
-			sum[j].frees += c->frees;
-			sum[j].bytes += c->bytes;
-			sum[j].os += c->os;
-			if (c->allocs > sum[j].allocs_max)
-				sum[j].allocs_max = c->allocs;
-			if (!r->noalloc || !nonzero(c))
-				continue;
-			char where[FAA_FIELD_MAX + 64];
-			snprintf(where, sizeof where, "steady repeat %u/%u step %u %s", rep + 1, reps,
-				 step + 1, fx->step_label(step));
-			fail_zero(r, where, c);
-			/* The first violation per step keeps its record and stack;
-			 * the rest are counted in the summary. */
-			if (sum[j].bad++ == 0) {
-				char extra[32];
-				snprintf(extra, sizeof extra, ",\"repeat\":%u", rep + 1);
-				record_window(r->out, "steady", (int)step, fx->step_label(step), c, extra);
-			}
+			steady_window(r, &sum[j], step, rep, reps);
 		}
 	}
 	for (uint32_t j = 0; j < k; j++)
 		fprintf(r->out, "{\"kind\":\"steady\",\"step\":%u,\"n\":%u,\"allocs_sum\":%" PRIu64
 			",\"allocs_max\":%" PRIu64 ",\"frees_sum\":%" PRIu64 ",\"bytes_sum\":%" PRIu64
-			",\"os_sum\":%" PRIu64 ",\"violations\":%u}\n", from + j, reps, sum[j].allocs,
-			sum[j].allocs_max, sum[j].frees, sum[j].bytes, sum[j].os, sum[j].bad);
+			",\"os_sum\":%" PRIu64 ",\"blocking_sum\":%" PRIu64 ",\"blocking_windows\":%u"
+			",\"violations\":%u}\n", from + j, reps, sum[j].allocs, sum[j].allocs_max,
+			sum[j].frees, sum[j].bytes, sum[j].os, sum[j].blocking, sum[j].blocking_windows,
+			sum[j].bad);
 	free(sum);
 	if (rc == 0)
 		timed_batches(r, from, to);
@@ -351,29 +429,32 @@ static int steady(struct run *r)
 /* ---- destroy and the observation pass -------------------------------- */
 
 /* fx_destroy() in a window of its own: Drop code is counted too. */
-static void windowed_destroy(struct run *r, struct audit_counts *c)
+static void windowed_destroy(struct run *r)
 {
-	memset(c, 0, sizeof *c);
+	memset(&r->w.counts, 0, sizeof r->w.counts);
 	api.open(r->w.flags);
 	r->fx.destroy();
-	api.close(c);
+	close_window(&r->w);
 }
 
-/* One window of the observation pass: only a violation is written. */
+/* One window of the observation pass: only a violation (or a window with
+ * a blocking call) is written. */
 static void observe_window(struct run *r, struct tally *t, int step, const char *label)
 {
 	const struct audit_counts *c = &r->w.counts;
 	add(t, c);
-	if (!r->noalloc || !nonzero(c))
+	if (!r->noalloc || !(nonzero(c) || c->blocking))
 		return;
 	char where[FAA_FIELD_MAX + 64];
 	if (step < 0)
 		snprintf(where, sizeof where, "observe %s", label);
 	else
 		snprintf(where, sizeof where, "observe step %d %s", step + 1, label);
-	fail_zero(r, where, c);
-	t->violations++;
-	record_window(r->out, "observe", step, label, c, "");
+	if (nonzero(c)) {
+		fail_zero(r, where, c);
+		t->violations++;
+	}
+	record_window(r->out, "observe", step, label, &r->w, "");
 }
 
 /* The differential check's pass: a fresh system, every step observed
@@ -387,7 +468,7 @@ static void observation_pass(struct run *r)
 
 	memset(c, 0, sizeof *c);
 	if (fx->construct(hook_open, hook_close, &r->w) == FX_PANICKED) {
-		api.close(c);
+		close_window(&r->w);
 		faa_fail(r->v, "%s %s O%d: __create() panicked in the observation pass",
 			 r->e->name, r->e->mode, r->e->opt);
 		goto out;
@@ -399,7 +480,7 @@ static void observation_pass(struct run *r)
 		memset(c, 0, sizeof *c);
 		rc = fx->observe(i, buf, sizeof buf, hook_open, hook_close, &r->w);
 		if (rc == FX_PANICKED)
-			api.close(c);
+			close_window(&r->w);
 		if (rc < 0) {
 			faa_fail(r->v, "%s %s O%d: step %u %s", r->e->name, r->e->mode, r->e->opt,
 				 i + 1, rc == FX_PANICKED ? "panicked in the observation pass"
@@ -411,7 +492,7 @@ static void observation_pass(struct run *r)
 		json_str(r->out, buf);
 		fputs("}\n", r->out);
 	}
-	windowed_destroy(r, c);
+	windowed_destroy(r);
 	observe_window(r, &t, -1, "fx_destroy()");
 out:
 	record_tally(r->out, "observe_windows", &t, "");
@@ -440,19 +521,19 @@ static void measure(struct run *r, int threads)
 		return;
 	memset(c, 0, sizeof *c);
 	if (fx->construct(hook_open, hook_close, &r->w) == FX_PANICKED) {
-		api.close(c);
+		close_window(&r->w);
 		faa_fail(r->v, "%s %s O%d: __create() panicked (message above, on stderr)",
 			 r->e->name, r->e->mode, r->e->opt);
 		return;
 	}
-	record_window(r->out, "construct", -1, "__create()", c, "");
+	record_window(r->out, "construct", -1, "__create()", &r->w, "");
 	judge(r, -1, "__create()", c);
 
 	for (uint32_t i = 0; i < n; i++) {
 		memset(c, 0, sizeof *c);
 		int32_t rc = fx->dispatch(i, hook_open, hook_close, &r->w);
 		if (rc == FX_PANICKED) {
-			api.close(c);
+			close_window(&r->w);
 			faa_fail(r->v, "%s %s O%d: step %u %s panicked (message above, on stderr)",
 				 r->e->name, r->e->mode, r->e->opt, i + 1, fx->step_label(i));
 			return;
@@ -462,14 +543,14 @@ static void measure(struct run *r, int threads)
 				 r->e->mode, r->e->opt, i + 1);
 			return;
 		}
-		record_window(r->out, "step", (int)i, fx->step_label(i), c, "");
+		record_window(r->out, "step", (int)i, fx->step_label(i), &r->w, "");
 		judge(r, (int)i, fx->step_label(i), c);
 		if (has_steady && i == s_to && steady(r) != 0)
 			return;
 	}
 
-	windowed_destroy(r, c);
-	record_window(r->out, "destroy", -1, "fx_destroy()", c, "");
+	windowed_destroy(r);
+	record_window(r->out, "destroy", -1, "fx_destroy()", &r->w, "");
 	if (r->noalloc && nonzero(c))
 		fail_zero(r, "destroy fx_destroy()", c);
 

@@ -12,16 +12,20 @@
  * AUDIT_ALL_THREADS window (plus AUDIT_CAPTURE_STACK for no_alloc
  * libraries): construction and every step one window each, the steady
  * replay one window per dispatch, the timing batches one window per batch,
- * fx_destroy(), and the observation pass.  Records (JSON lines, "Harness
- * records v2" in the issue-10 contract) go to the entry's records file; the
+ * fx_destroy(), and the observation pass.  Records (JSON lines, records
+ * v3) go to the entry's records file; the
  * verdict goes to *v and, last, to the records file.
  */
 #ifndef FAA_MEASURE_H
 #define FAA_MEASURE_H
 
 /* The records format this harness writes (schemas/records.schema.json);
- * scripts/faa/model.py RECORDS_VERSION must match. */
-#define FAA_RECORDS_VERSION 2
+ * scripts/faa/model.py RECORDS_VERSION must match.  3: windows carry
+ * `blocking`, and no_alloc windows that counted anything their call-site
+ * table (`sites`, `sites_lost`); the summaries blocking_sum and
+ * blocking_windows; windows with a blocking call are written like
+ * violations. */
+#define FAA_RECORDS_VERSION 3
 
 #define FAA_FIELD_MAX 1024
 

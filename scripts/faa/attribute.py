@@ -299,3 +299,67 @@ def culprit(stack, module):
         return None
     frames = [fr for _, chain in symbolise(stack) for fr in chain]
     return locate(frames, module)
+
+
+@dataclass
+class CallSite:
+    """One call site of a window's site table, attributed: `calls` calls of
+    `kind` from `stack`; `site` the generated-module line (None: no frame
+    of the module, e.g. a call the shim made)."""
+    calls: int
+    kind: str
+    stack: list
+    site: Site | None = None
+
+    def label(self):
+        """'fixtures/x.frs:12 $A.go' (the .frs line and construct), else the
+        generated line, else the innermost frame."""
+        s = self.site
+        if s and s.frs:
+            what = s.what[len("handler "):] if s.what.startswith("handler ") else s.what
+            return f"{s.frs} {what}".rstrip()
+        if s:
+            return f"{Path(s.file).name}:{s.line} in {s.function}"
+        return f"{self.stack[0]} (no generated-source line)" if self.stack else "(no stack)"
+
+
+def call_sites(sites, module):
+    """[CallSite] of a window's site table ({calls, kind, stack} records),
+    every stack symbolised in one addr2line run per library and located in
+    one ModuleMap."""
+    sites = [s for s in sites or [] if s.get("stack")]
+    if not sites:
+        return []
+    flat = [fr for s in sites for fr in s["stack"]]
+    resolved = symbolise(flat)
+    mm = ModuleMap(Path(module).resolve()) if module else None
+    out, at = [], 0
+    for s in sites:
+        part = resolved[at:at + len(s["stack"])]
+        at += len(s["stack"])
+        frames = [fr for _, chain in part for fr in chain]
+        site = locate(frames, module, mm) if module else None
+        out.append(CallSite(int(s.get("calls", 0)), str(s.get("kind", "?")), list(s["stack"]), site))
+    return out
+
+
+def grouped(call_sites_):
+    """[(calls, label, kind, first CallSite)]: the sites with the same label
+    and kind merged (several generated lines of one .frs statement), most
+    calls first, first seen first among equals."""
+    groups = {}
+    for cs in call_sites_:
+        key = (cs.label(), cs.kind)
+        if key in groups:
+            groups[key][0] += cs.calls
+        else:
+            groups[key] = [cs.calls, key[0], cs.kind, cs]
+    return sorted((tuple(g) for g in groups.values()), key=lambda g: -g[0])
+
+
+def sites_text(groups, lost=0):
+    """'3 × fixtures/x.frs:12 $A.go (malloc), 1 × … (free)' (+ lost calls)."""
+    text = ", ".join(f"{n} × {label} ({kind})" for n, label, kind, _ in groups)
+    if lost:
+        text += f"{', ' if text else ''}{lost} call(s) whose site was not recorded"
+    return text

@@ -53,6 +53,7 @@ class Options:
     report_dir: str | None = None
     work_dir: str | None = None
     strict: bool = False
+    non_blocking: bool = False   # --non-blocking: every no_alloc window must make no blocking call
     allow_unchecked: list = field(default_factory=list)
     interposer: str | None = None
     verbose: bool = False
@@ -389,6 +390,8 @@ def gate_measurements(opts, target, r):
     failed = gate.check_calibration(out, findings)
     gate.check_calibration_records(ms, findings, harness_failed=failed)
     gate.check_zero(ms, findings, r.modules)
+    gate.check_nonblocking(gate.non_blocking(target.fixtures, ms, opts.non_blocking),
+                           findings, r.modules)
     gate.check_records(ms, findings, out)
     gate.check_differential(target.fixtures, ms, findings)
     gate.check_steady(target.fixtures, ms, findings)

@@ -188,6 +188,10 @@ def _add_run(sub):
                    help="a check that could not run (Valgrind absent or off: memcheck, the second "
                         "counter, coverage; coverage of a module whose handlers cannot be recognised) fails "
                         "the gate instead of showing as `PASS (unchecked: ...)`")
+    r.add_argument("--non-blocking", action="store_true",
+                   help="the no_alloc shape must also be non-blocking: no window may call a lock, "
+                        "wait, sleep or blocking I/O function (rule nonblocking; a scenario asks "
+                        "the same of its own fixture with non_blocking = true)")
     r.add_argument("--allow-unchecked", metavar="CHECK", action="append",
                    choices=UNCHECKABLE,
                    help="with --strict, let this check stay unchecked (repeatable; it is still "

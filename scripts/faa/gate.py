@@ -12,6 +12,7 @@ The rules, by the name the report prints, and the function that checks each
   golden          check_golden            frc's output equals generated/ (a note)
   calibration     check_calibration, check_calibration_records
   zero            check_zero              every no_alloc window reads 0
+  nonblocking     check_nonblocking       --non-blocking: no no_alloc window makes a blocking call
   panic, harness, expect   check_records: check_panic, check_harness_records, check_expect
   differential    check_differential      both shapes agree (expect: the scenario's values)
   steady          check_steady            the [steady] cycle returns to its start
@@ -31,43 +32,100 @@ from .model import Baseline, Finding, Report  # noqa: F401  (Finding: the gate's
 
 
 OS_KINDS = ("mmap", "mremap", "munmap", "brk", "sbrk")
+HEAP_KINDS = ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+              "aligned_alloc", "memalign", "valloc", "pvalloc")
+MEMORY_KINDS = HEAP_KINDS + OS_KINDS
+# calls that can block or take a lock (interposer/audit.h's blocking kinds)
+BLOCKING_KINDS = ("pthread_mutex_lock", "pthread_mutex_trylock", "pthread_mutex_timedlock",
+                  "pthread_rwlock_rdlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_timedrdlock",
+                  "pthread_rwlock_wrlock", "pthread_rwlock_trywrlock", "pthread_rwlock_timedwrlock",
+                  "pthread_cond_wait", "pthread_cond_timedwait", "sem_wait", "sem_timedwait",
+                  "pthread_join", "futex", "nanosleep", "clock_nanosleep", "usleep", "sleep",
+                  "read", "write", "open", "openat", "poll", "select", "epoll_wait", "accept",
+                  "connect", "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "fsync")
 
 
 def _fmt_counts(rec):
-    calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items()))
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items()) if k in MEMORY_KINDS)
     text = f"{rec.allocs} allocation(s), {rec.frees} free(s)"
     if rec.os:
         text += f", {rec.os} OS memory call(s)"
     return text + (f" [{calls}]" if calls else "")
 
 
-def _verb(rec):
+def _verb(rec, kind):
     """What the first call of a window did, for "<verb> at FILE:LINE"."""
-    kind = rec.first_kind
     if kind == "free" or (kind is None and not rec.allocs and not rec.os and rec.frees):
         return "freed at"
-    if kind in OS_KINDS:
+    if kind in OS_KINDS or kind in BLOCKING_KINDS:
         return f"called {kind} at"
     return "allocated at"
 
 
-def _where(rec, module, cache):
-    """Attribution text for a window; symbolised once per distinct stack."""
-    stack = rec.stack
+def _first(rec, kinds):
+    """(stack, kind) of the window's first call of one of `kinds`: the
+    captured first call when it is one, else the first such site of the
+    window's site table (a no_alloc window's first call may be another
+    rule's)."""
+    if rec.stack and (rec.first_kind is None or rec.first_kind in kinds):
+        return rec.stack, rec.first_kind
+    site = next((s for s in rec.sites if s.get("kind") in kinds and s.get("stack")), None)
+    return (site["stack"], site["kind"]) if site else ([], None)
+
+
+def _culprit(stack, module):
+    """The generated-module Site of one stack, or None."""
+    if str(module).endswith(".c"):           # generated C: #line names the .frs (clocate.py)
+        from . import clocate
+        return clocate.culprit(stack, module)
+    return attribute.culprit(stack, module)
+
+
+def _where(rec, module, cache, kinds=MEMORY_KINDS):
+    """Attribution text for a window's first call of `kinds` (stored as
+    rec.site for the memory kinds); symbolised once per distinct stack.
+    Returns (text, Site or None)."""
+    stack, kind = _first(rec, kinds)
     if not stack:
-        return ""
+        return "", None
     key = (tuple(stack), str(module))
     if key not in cache:
-        if str(module).endswith(".c"):           # generated C: #line names the .frs (clocate.py)
-            from . import clocate
-            cache[key] = clocate.culprit(stack, module)
-        else:
-            cache[key] = attribute.culprit(stack, module)
+        cache[key] = _culprit(stack, module)
     site = cache[key]
     if site:
-        rec.site = str(site)
-        return f"; {_verb(rec)} {site}"
-    return f"; first call from {stack[0]} (no generated-source line found)"
+        if kinds is MEMORY_KINDS:
+            rec.site = str(site)
+        return f"; {_verb(rec, kind)} {site}", site
+    return f"; first call from {stack[0]} (no generated-source line found)", None
+
+
+def _call_sites(rec, module):
+    """attribute.CallSite per site record of the window's table."""
+    if str(module).endswith(".c"):
+        return [attribute.CallSite(int(s.get("calls", 0)), str(s.get("kind", "?")), s["stack"],
+                                   _culprit(s["stack"], module))
+                for s in rec.sites if s.get("stack")]
+    return attribute.call_sites(rec.sites, module)
+
+
+def _all_sites(rec, module, cache, kinds):
+    """'; every call site: 3 × fixtures/x.frs:12 $A.go (malloc), …' over the
+    window's site table (the sites of `kinds`); attributes each site record
+    (site, frs, gen).  '' when the window has no table."""
+    if not rec.sites and not rec.sites_lost:
+        return ""
+    key = ("sites", tuple(tuple(s.get("stack", ())) for s in rec.sites), str(module))
+    if key not in cache:
+        cache[key] = _call_sites(rec, module)
+    mine = []
+    for rec_site, cs in zip([s for s in rec.sites if s.get("stack")], cache[key]):
+        if cs.site:
+            rec_site.update(site=str(cs.site), gen=f"{cs.site.file}:{cs.site.line}",
+                            frs=cs.site.frs or None)
+        if cs.kind in kinds:
+            mine.append(cs)
+    text = attribute.sites_text(attribute.grouped(mine), rec.sites_lost)
+    return f"; every call site: {text}" if text else ""
 
 
 def _thread(rec):
@@ -128,22 +186,64 @@ def check_zero(measurements, findings, modules=None):
             if not rec.counted:
                 continue
             module = modules.get((m.fixture, m.mode))
-            where = _where(rec, module, cache)
-            site = cache.get((tuple(rec.stack), str(module)))
+            where, site = _where(rec, module, cache)
             msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {_fmt_counts(rec)}"
-                   f"{_thread(rec)}, expected 0{where}")
-            key = (_verb(rec), rec.site or where)
-            by_site.setdefault(key, []).append((rec.phase, msg, site))
-        for msgs in by_site.values():
-            more = ""
-            if len(msgs) > 1:
-                phases = sorted({p for p, _, _ in msgs[1:]})
-                more = (f" (and {len(msgs) - 1} more window(s) at the same site: "
-                        f"{', '.join(phases)})")
-            site = msgs[0][2]
-            findings.append(Finding("zero", m.fixture, msgs[0][1] + more, opt=m.opt,
-                                    gen=f"{site.file}:{site.line}" if site else None,
-                                    frs=(site.frs or None) if site else None))
+                   f"{_thread(rec)}, expected 0{where}"
+                   f"{_all_sites(rec, module, cache, MEMORY_KINDS)}")
+            by_site.setdefault(where, []).append((rec.phase, msg, site))
+        _site_findings("zero", m, by_site, findings)
+
+
+def _site_findings(rule, m, by_site, findings):
+    """One finding per first site: the first window's message, and how many
+    more windows (of which phases) had their first call there."""
+    for msgs in by_site.values():
+        more = ""
+        if len(msgs) > 1:
+            phases = sorted({p for p, _, _ in msgs[1:]})
+            more = (f" (and {len(msgs) - 1} more window(s) at the same site: "
+                    f"{', '.join(phases)})")
+        site = msgs[0][2]
+        findings.append(Finding(rule, m.fixture, msgs[0][1] + more, opt=m.opt,
+                                gen=f"{site.file}:{site.line}" if site else None,
+                                frs=(site.frs or None) if site else None))
+
+
+def non_blocking(fixtures, measurements, everywhere=False):
+    """The measurements the nonblocking rule judges: every fixture's with
+    --non-blocking (`everywhere`), else those whose scenario says
+    `non_blocking = true`."""
+    names = {fx.name for fx in fixtures
+             if everywhere or getattr(fx.scenario, "non_blocking", False)}
+    return [m for m in measurements if m.fixture in names]
+
+
+def check_nonblocking(measurements, findings, modules=None):
+    """Rule nonblocking (--non-blocking, or `non_blocking = true` in the
+    scenario): no no_alloc window makes a call that can block or take a
+    lock (interposer/audit.h's blocking kinds: locks, condition and
+    semaphore waits, joins, futex, sleeps, blocking I/O), on any thread.
+    Attributed like the zero rule: the first blocking call's site, then
+    every blocking call site of the window with its count.  `measurements`:
+    those of the fixtures that must be non-blocking."""
+    modules = modules or {}
+    cache = {}
+    for m in measurements:
+        if m.mode != "noalloc":
+            continue
+        by_site = {}
+        for rec in m.windows:
+            if not rec.blocking:
+                continue
+            module = modules.get((m.fixture, m.mode))
+            where, site = _where(rec, module, cache, BLOCKING_KINDS)
+            calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items())
+                              if k in BLOCKING_KINDS)
+            msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {rec.blocking} "
+                   f"blocking call(s) [{calls}], expected 0 (non-blocking){where}"
+                   f"{_all_sites(rec, module, cache, BLOCKING_KINDS)}")
+            by_site.setdefault(where, []).append((rec.phase, msg, site))
+        _site_findings("nonblocking", m, by_site, findings)
 
 
 def check_records(measurements, findings, harness_output=""):
@@ -303,10 +403,10 @@ def check_calibration(harness_output, findings):
 
 # Every entry point the interposer hooks (interposer/audit.h); each must read
 # exactly one call of its kind in its own calibration window.
-CALIBRATED_KINDS = ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
-                    "aligned_alloc", "memalign", "valloc", "pvalloc") + OS_KINDS
+CALIBRATED_KINDS = HEAP_KINDS + OS_KINDS + BLOCKING_KINDS
 CALIBRATED_ALIASES = ("__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free",
-                      "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__libc_reallocarray")
+                      "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__libc_reallocarray",
+                      "open64", "openat64", "accept4", "syscall(SYS_futex)")
 
 
 def calibration_problems(cal):

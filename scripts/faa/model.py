@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
-RECORDS_VERSION = 2
+RECORDS_VERSION = 3
 REPORT_SCHEMA = "frame-alloc-audit/report@1"
 BASELINE_SCHEMA = "frame-alloc-audit/baseline@1"
 BENCH_SCHEMA = "frame-alloc-audit/bench@1"
@@ -71,6 +71,7 @@ class Window:
     allocs: int = 0
     frees: int = 0
     os: int = 0
+    blocking: int = 0                               # calls that can block or take a lock
     bytes: int = 0
     live_peak: int = 0
     calls: dict = field(default_factory=dict)       # kind -> calls (kinds with none left out)
@@ -83,6 +84,11 @@ class Window:
     step_to: int | None = None                      # batch: last step, 0-based
     cycles: int | None = None                       # batch: cycles of the batch
     site: str | None = None                         # attribution text (set by the gate)
+    # no_alloc windows that counted anything: every call's site, {calls,
+    # kind, stack} most calls first (the gate adds `site`, `frs`, `gen`),
+    # and the calls no site accounts for
+    sites: list = field(default_factory=list)
+    sites_lost: int = 0
 
     @classmethod
     def from_record(cls, rec):
@@ -138,6 +144,8 @@ class StepSummary:
     bytes_sum: int = 0
     os_sum: int = 0
     violations: int = 0
+    blocking_sum: int = 0              # calls that can block or take a lock
+    blocking_windows: int = 0          # windows with one
 
     @classmethod
     def from_record(cls, rec):
@@ -166,6 +174,8 @@ class Summary:
     frees_sum: int = 0
     os_sum: int = 0
     violations: int = 0
+    blocking_sum: int = 0              # calls that can block or take a lock
+    blocking_windows: int = 0          # windows with one
     cycles: int | None = None          # batches only
     dispatches: int | None = None      # batches only
     unwindowed: int = 0                # observe_windows: calls made outside a window
