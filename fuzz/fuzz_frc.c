@@ -113,6 +113,9 @@ static char *toggled(const char *s, size_t n, size_t *out_n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
+	/* an input that names the C target is compiled as `frc compile -l c`
+	 * would (issue 16): both C shapes, through the same front end */
+	frc_target = find(s, size, "@@[target(\"c\")]", 0) ? TARGET_C : TARGET_RUST;
 	compile_one(s, size);
 	size_t vn;
 	char *v = toggled(s, size, &vn);
@@ -120,5 +123,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		compile_one(v, vn);
 		free(v);
 	}
+	frc_target = TARGET_RUST;
 	return 0;
 }

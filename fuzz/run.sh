@@ -34,7 +34,7 @@ srcs=$(ls compiler/*.c | grep -v '/main\.c$')
     $srcs fuzz/fuzz_frc.c -o "$dir/fuzz_frc"
 
 # Seeds: the fixtures, the reject fixtures, frc's test inputs, the regressions.
-for f in fixtures/*.frs fixtures/reject/*.frs compiler/tests/*/*.frs fuzz/regressions/*; do
+for f in fixtures/*.frs fixtures/c/*.frs fixtures/reject/*.frs fixtures/reject/c/*.frs compiler/tests/*/*.frs fuzz/regressions/*; do
     [ -f "$f" ] && cp "$f" "$dir/seeds/$(echo "$f" | tr / _)"
 done
 
