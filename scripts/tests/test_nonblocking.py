@@ -1,0 +1,157 @@
+"""Non-blocking windows (issue 15): with --non-blocking every no_alloc
+window must make no call that can block or take a lock.  A handler that
+takes a pthread mutex (extern "C"), one that waits on a std Mutex another
+thread holds (a futex wait through libc's syscall()) and one that sleeps
+each fail rule nonblocking at their own .frs line; without the flag the
+same run has no such finding."""
+import json
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT
+
+from faa import gate
+from faa.model import Measurement, Window
+
+FRS = """\
+// Handlers that block: one takes a pthread mutex (extern "C"), one waits
+// on a std Mutex another thread holds (a futex wait), one sleeps.
+static LOCK: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+static GO: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+@@[target("rust")]
+@@[no_alloc]
+@@system Locker {
+    interface:
+        lock()
+        arm()
+        contend()
+        nap()
+    machine:
+        $Idle {
+            lock() {
+                unsafe { extern "C" { fn pthread_mutex_lock(m: *mut u64) -> i32; fn pthread_mutex_unlock(m: *mut u64) -> i32; } static mut M: [u64; 8] = [0; 8]; pthread_mutex_lock(core::ptr::addr_of_mut!(M) as *mut u64); pthread_mutex_unlock(core::ptr::addr_of_mut!(M) as *mut u64); } // PTHREAD
+                @@:self.n = @@:self.n + 1;
+            }
+            arm() {
+                static HELD: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                std::thread::spawn(|| { let _g = LOCK.lock().unwrap(); HELD.store(1, std::sync::atomic::Ordering::SeqCst); while GO.load(std::sync::atomic::Ordering::SeqCst) == 0 { std::hint::spin_loop(); } let t = std::time::Instant::now(); while t.elapsed().as_millis() < 30 { std::hint::spin_loop(); } });
+                while HELD.load(std::sync::atomic::Ordering::SeqCst) == 0 { std::hint::spin_loop(); }
+                @@:self.n = @@:self.n + 1;
+            }
+            contend() {
+                GO.store(1, std::sync::atomic::Ordering::SeqCst);
+                let g = LOCK.lock().unwrap(); // CONTENDED
+                @@:self.n = @@:self.n + *g;
+            }
+            nap() {
+                std::thread::sleep(std::time::Duration::from_micros(1)); // SLEEP
+                @@:self.n = @@:self.n + 1;
+            }
+        }
+    domain:
+        n: u32 = 0
+}
+"""
+
+TOML = """\
+system = "Locker"
+description = "handlers that block"
+
+[[step]]
+call = "lock()"
+
+[[step]]             # a thread takes LOCK and holds it until contend()
+call = "arm()"
+
+[[step]]
+call = "contend()"
+
+[[step]]
+call = "nap()"
+"""
+
+
+def line_of(needle):
+    return next(i for i, t in enumerate(FRS.splitlines(), 1) if needle in t)
+
+
+@pytest.fixture(scope="module")
+def audits(build_dir, tmp_path_factory):
+    """The no_alloc shape audited with and without --non-blocking."""
+    tmp = tmp_path_factory.mktemp("nonblocking")
+    fixtures = tmp / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "locker.frs").write_text(FRS)
+    (fixtures / "locker.toml").write_text(TOML)
+    out = {}
+    for flag in ("--non-blocking", None):
+        r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                            "--fixtures-dir", str(fixtures), "run", "--valgrind", "off",
+                            "--no-rejects", "--mode", "noalloc", "--work-dir", str(tmp / "w"),
+                            "--report-dir", str(tmp / "r"), *([flag] if flag else [])],
+                           capture_output=True, text=True, timeout=900)
+        out[flag] = (r, json.loads((tmp / "r" / "report.json").read_text()))
+    return out
+
+
+def nonblocking(rep, step_text):
+    return [f for f in rep["findings"] if f["rule"] == "nonblocking" and f["failure"]
+            and f" {step_text}:" in f["message"] and "observation" not in f["message"]]
+
+
+@pytest.mark.parametrize("step, kind, needle", [
+    ("step 1 lock()", "pthread_mutex_lock", "// PTHREAD"),
+    ("step 3 contend()", "futex", "// CONTENDED"),
+    ("step 4 nap()", "nanosleep", "// SLEEP"),
+])
+def test_each_blocking_handler_fails_at_its_line(audits, step, kind, needle):
+    r, rep = audits["--non-blocking"]
+    assert r.returncode == 1, r.stdout + r.stderr
+    found = nonblocking(rep, step)
+    assert {f["opt"] for f in found} == {0, 3}, rep["findings"]
+    frs = f"fixtures/locker.frs:{line_of(needle)}"
+    for f in found:
+        msg = f["message"]
+        assert "expected 0 (non-blocking)" in msg, msg
+        # Rust's sleep is nanosleep or clock_nanosleep, by version
+        hit = [p for p in msg.split("every call site: ")[1].split(", ")
+               if frs in p and kind in p]
+        assert hit, msg
+
+
+def test_the_pthread_lock_is_the_first_site_and_the_findings_line(audits):
+    _, rep = audits["--non-blocking"]
+    for f in nonblocking(rep, "step 1 lock()"):
+        assert f["frs"] == f"fixtures/locker.frs:{line_of('// PTHREAD')}", f
+        assert "[pthread_mutex_lock 1]" in f["message"]
+        assert "called pthread_mutex_lock at" in f["message"]
+
+
+def test_without_the_flag_blocking_is_only_recorded(audits):
+    r, rep = audits[None]
+    assert not [f for f in rep["findings"] if f["rule"] == "nonblocking"], rep["findings"]
+
+
+def test_a_scenario_asks_it_of_its_own_fixture_only():
+    fixtures = [SimpleNamespace(name="a", scenario=SimpleNamespace(non_blocking=True)),
+                SimpleNamespace(name="b", scenario=SimpleNamespace())]
+    ms = [Measurement(fixture=n, mode="noalloc", opt=0) for n in ("a", "b")]
+    assert [m.fixture for m in gate.non_blocking(fixtures, ms)] == ["a"]
+    assert [m.fixture for m in gate.non_blocking(fixtures, ms, everywhere=True)] == ["a", "b"]
+
+
+def test_the_rule_reads_blocking_counts_of_no_alloc_windows_only():
+    def m(mode):
+        w = Window(phase="step", step=0, label="go()", blocking=2, calls={"read": 1, "futex": 1},
+                   sites=[{"calls": 1, "kind": "read", "stack": ["?+0x1"]},
+                          {"calls": 1, "kind": "futex", "stack": ["?+0x2"]}], sites_lost=0)
+        return Measurement(fixture="x", mode=mode, opt=3, steps=[w])
+    found = []
+    gate.check_nonblocking([m("alloc"), m("noalloc")], found)
+    (f,) = found
+    assert f.rule == "nonblocking" and f.opt == 3
+    assert "x no_alloc O3 step 1 go(): 2 blocking call(s) [futex 1, read 1], expected 0" in f.message
+    assert "every call site: 1 × ?+0x1 (no generated-source line) (read), " \
+           "1 × ?+0x2 (no generated-source line) (futex)" in f.message

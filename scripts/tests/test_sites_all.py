@@ -1,0 +1,122 @@
+"""Every allocation site of a failing no_alloc window (issue 14): the
+interposer's call-site table goes through the harness records into the
+zero finding, grouped by .frs line and kind with counts.  A handler that
+allocates on three lines names all three, not only the first."""
+import json
+import subprocess
+
+from conftest import ROOT
+
+from faa import attribute, gate
+from faa.model import Measurement, Window
+
+FRS = """\
+// Several allocations from several lines of one handler.
+@@[target("rust")]
+@@[no_alloc]
+@@system Nest {
+    interface:
+        nest()
+        rest()
+    machine:
+        $A {
+            nest() {
+                let a = std::hint::black_box(std::boxed::Box::new(1u64));
+                let b = std::hint::black_box(std::boxed::Box::new(2u64));
+                let c = std::hint::black_box(std::vec![3u8; 4]);
+                @@:self.n = @@:self.n + (*a as u32) + (*b as u32) + (c.len() as u32);
+                -> $B
+            }
+        }
+        $B {
+            rest() { -> $A }
+        }
+    domain:
+        n: u32 = 0
+}
+"""
+
+TOML = """\
+system = "Nest"
+description = "three allocating lines in one handler"
+
+[[step]]
+call = "nest()"
+
+[[step]]
+call = "rest()"
+"""
+
+
+def line_of(needle):
+    return next(i for i, t in enumerate(FRS.splitlines(), 1) if needle in t)
+
+
+def run_audit(build_dir, tmp_path, *args):
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "nest.frs").write_text(FRS)
+    (fixtures / "nest.toml").write_text(TOML)
+    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                        "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
+                        "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r"),
+                        *args], capture_output=True, text=True, timeout=900)
+    return r, json.loads((tmp_path / "r" / "report.json").read_text())
+
+
+def test_a_failing_window_names_every_allocating_line_with_its_count(build_dir, tmp_path):
+    r, rep = run_audit(build_dir, tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    zero = [f for f in rep["findings"] if f["rule"] == "zero" and "step 1 nest()" in f["message"]]
+    assert {f["opt"] for f in zero} == {0, 3}, zero
+    for f in zero:
+        msg = f["message"]
+        assert f["frs"] == f"fixtures/nest.frs:{line_of('Box::new(1u64)')}", msg
+        assert "; every call site: " in msg, msg
+        for needle in ("Box::new(1u64)", "Box::new(2u64)", "vec![3u8; 4]"):
+            assert f"1 × fixtures/nest.frs:{line_of(needle)} $A.nest (malloc)" in msg, msg
+        # the three drops: one site or several, three calls in all
+        frees = [p for p in msg.split("every call site: ")[1].split(", ") if "(free)" in p]
+        assert sum(int(p.split(" × ")[0]) for p in frees) == 3, msg
+        assert "not recorded" not in msg, msg
+
+
+def test_the_records_carry_the_site_table(build_dir, tmp_path):
+    run_audit(build_dir, tmp_path, "--mode", "noalloc", "--opt", "0")
+    m = Measurement.read(tmp_path / "w" / "records" / "nest-noalloc-O0.jsonl", "nest", "noalloc", 0)
+    step = m.steps[0]
+    assert step.allocs == 3 and step.sites_lost == 0
+    assert sum(s["calls"] for s in step.sites) == step.allocs + step.frees
+    assert {s["kind"] for s in step.sites} == {"malloc", "free"}
+    assert all(s["stack"] for s in step.sites)
+    assert m.steps[1].sites == [] and m.steps[1].blocking == 0     # a zero window has no table
+
+
+def cs(calls, kind, frs, what="handler $A.go"):
+    return attribute.CallSite(calls, kind, ["lib.so+0x10"],
+                              attribute.Site("f", "/x/m.rs", 3, frs=frs, what=what))
+
+
+def test_sites_of_one_line_and_kind_are_merged_and_the_busiest_come_first():
+    groups = attribute.grouped([cs(1, "malloc", "fixtures/x.frs:12"), cs(2, "free", "fixtures/x.frs:12"),
+                                cs(2, "malloc", "fixtures/x.frs:12"), cs(1, "malloc", "fixtures/x.frs:14")])
+    assert attribute.sites_text(groups, lost=2) == (
+        "3 × fixtures/x.frs:12 $A.go (malloc), 2 × fixtures/x.frs:12 $A.go (free), "
+        "1 × fixtures/x.frs:14 $A.go (malloc), 2 call(s) whose site was not recorded")
+    no_frs = attribute.CallSite(1, "malloc", ["a.so+0x1"], attribute.Site("g", "/x/m.rs", 9))
+    assert no_frs.label() == "m.rs:9 in g"
+    assert attribute.CallSite(1, "malloc", ["a.so+0x1"]).label() == "a.so+0x1 (no generated-source line)"
+
+
+def test_the_zero_rule_lists_only_memory_sites_and_skips_a_blocking_first_call():
+    w = Window(phase="step", step=0, label="go()", allocs=1, frees=0, blocking=1,
+               calls={"malloc": 1, "futex": 1}, first_kind="futex", tid=7, thread="own",
+               stack=["?+0x1"], sites=[{"calls": 1, "kind": "futex", "stack": ["?+0x1"]},
+                                       {"calls": 1, "kind": "malloc", "stack": ["?+0x2"]}])
+    m = Measurement(fixture="x", mode="noalloc", opt=0, steps=[w])
+    found = []
+    gate.check_zero([m], found)
+    (f,) = found
+    assert "[malloc 1], expected 0; first call from ?+0x2" in f.message, f.message
+    assert "every call site: 1 × ?+0x2 (no generated-source line) (malloc)" in f.message
+    assert "futex" not in f.message
