@@ -366,13 +366,16 @@ def build_all(fixtures, compiler, tree, rustc, modes=variant.MODES, jobs=None,
 
 
 def compile_rejects(compiler, fixtures_dir, outdir):
-    """Compiles each fixtures/reject/*.frs as it is (gate.check_reject judges
-    the result); returns [(frs, exit status or None when it timed out, stderr)]."""
+    """Compiles each fixtures/reject/*.frs as it is, and each
+    fixtures/reject/c/*.frs with `-l c` (gate.check_reject judges the
+    result); returns [(frs, exit status or None when it timed out, stderr)]."""
     outdir.mkdir(parents=True, exist_ok=True)
     out = []
-    for frs in sorted((fixtures_dir / "reject").glob("*.frs")):
+    rejects = [(frs, "rust") for frs in sorted((fixtures_dir / "reject").glob("*.frs"))]
+    rejects += [(frs, "c") for frs in sorted((fixtures_dir / "reject" / "c").glob("*.frs"))]
+    for frs, lang in rejects:
         try:
-            r = run_tool([compiler.path, "compile", "-l", "rust", "-o", outdir, frs],
+            r = run_tool([compiler.path, "compile", "-l", lang, "-o", outdir, frs],
                          timeout=compile_timeout())
             out.append((frs, r.returncode, r.stderr))
         except subprocess.TimeoutExpired:

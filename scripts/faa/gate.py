@@ -543,7 +543,9 @@ def check_reject(compiled, bundled, findings):
     for frs, code, err in compiled:
         want = expected_code(frs)
         got = sorted(set(re.findall(r"error\[(E\d+)\]", err)))
-        res = {"fixture": frs.stem, "expected": want, "got": got, "exit": code}
+        # fixtures/reject/c/NAME.frs (frc -l c) is `c/NAME` beside the Rust reject of the same name
+        name = frs.stem if frs.parent.name == "reject" else f"{frs.parent.name}/{frs.stem}"
+        res = {"fixture": name, "expected": want, "got": got, "exit": code}
         if code != 65:
             res["ok"], res["message"] = False, (f"{frs}: expected rejection (exit 65"
                                                 f"{', ' + want if want else ''}), got exit {code}")
