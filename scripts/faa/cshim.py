@@ -75,6 +75,7 @@ class CApi:
     members: list         # [Member] of struct SYS, in order
     methods: dict         # name -> Method
     kinds: dict = field(default_factory=dict)   # typedef name -> printable kind
+    ctor_params: list = field(default_factory=list)   # SYS_create's / SYS_init's (after self)
 
     @property
     def fields(self):
@@ -270,6 +271,7 @@ def read_api(module_src, system, where="generated C module"):
                          f"nor `{system}_init()` (no_alloc shape)")
     if f"{system}_{life[1]}" not in funcs:
         raise UsageError(f"{where}: `{system}` has `{system}_{life[0]}()` but no `{system}_{life[1]}()`")
+    ctor = _params(funcs[f"{system}_{life[0]}"][1])
     methods = {}
     for name, (ret, ptext) in funcs.items():
         if not name.startswith(system + "_") or name[len(system) + 1:] in ("create", "destroy", "init", "deinit"):
@@ -280,7 +282,7 @@ def read_api(module_src, system, where="generated C module"):
         mname = name[len(system) + 1:]
         methods[mname] = Method(name=mname, ret=ret, params=params[1:])
     return CApi(system=system, shape=shape, members=members, methods=methods,
-                kinds=_typedef_kinds(code))
+                kinds=_typedef_kinds(code), ctor_params=ctor if shape == "alloc" else ctor[1:])
 
 
 def check_steps(api, scen, mode=None):
@@ -290,6 +292,11 @@ def check_steps(api, scen, mode=None):
         raise UsageError(f"{scen.path}: the module is the {api.shape} shape "
                          f"({api.system}_{'create' if api.shape == 'alloc' else 'init'}), "
                          f"the audit expected the {mode} shape")
+    args = getattr(scen, "construct_args", [])
+    if len(args) != len(api.ctor_params):
+        life = "create" if api.shape == "alloc" else "init"
+        raise UsageError(f"{scen.where(getattr(scen, 'construct_line', 0))}: `{api.system}_{life}` takes "
+                         f"{len(api.ctor_params)} constructor argument(s), [construct] passes {len(args)}")
     for s in scen.steps:
         where = f"{scen.path}:{s.line}" if s.line else str(scen.path)
         if s.method not in api.methods:
@@ -402,15 +409,20 @@ def _expects(scen):
                      for i, x, y in rows)
 
 
-def _life(api):
-    """(storage, construct body, destroy body) of the shape."""
+def _life(api, scen):
+    """(storage, construct body, destroy body) of the shape; constructor
+    arguments (scenario [construct] args) in volatile locals before open()."""
     sysn = api.system
+    lets = "".join(f"\t{t} volatile c{k} = ({c_arg(a)});\n" for k, ((t, _), a) in
+                   enumerate(zip(api.ctor_params, getattr(scen, "construct_args", []))))
+    args = ", ".join(f"c{k}" for k in range(len(api.ctor_params)))
     if api.shape == "alloc":
         return (f"static {sysn} *fx__sys;",
-                f"\topen(ctx);\n\t{sysn} *volatile made = {sysn}_create();\n\tfx__sys = made;\n\tclose(ctx);",
+                f"{lets}\topen(ctx);\n\t{sysn} *volatile made = {sysn}_create({args});\n\tfx__sys = made;\n\tclose(ctx);",
                 f"\tif (fx__sys) {{\n\t\t{sysn}_destroy(fx__sys);\n\t\tfx__sys = NULL;\n\t}}")
     return (f"static {sysn} fx__storage;\nstatic {sysn} *fx__sys;",
-            f"\topen(ctx);\n\t{sysn}_init(&fx__storage);\n\tfx__sys = &fx__storage;\n\tclose(ctx);",
+            f"{lets}\topen(ctx);\n\t{sysn}_init(&fx__storage{', ' + args if args else ''});\n"
+            f"\tfx__sys = &fx__storage;\n\tclose(ctx);",
             f"\tif (fx__sys) {{\n\t\t{sysn}_deinit(fx__sys);\n\t\tfx__sys = NULL;\n\t}}")
 
 
@@ -430,7 +442,7 @@ def generate(scen, api, module_path, mode, prefix="fx_"):
     filled in, its ABI functions named PREFIX + the fixture_abi.h name."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
         raise ValueError(f"symbol prefix {prefix!r} is not a C identifier")
-    storage, construct, destroy = _life(api)
+    storage, construct, destroy = _life(api, scen)
     steps = scen.steps
     return string.Template(_template()).substitute(
         source=" ".join(str(scen.path.name).split()).replace("*/", "* /"), system=api.system,

@@ -93,3 +93,18 @@ def test_a_module_that_is_not_the_expected_shape_is_a_build_error(tmp_path):
     results = build.Outcomes()
     cbuild.build_libraries(c, results, build.Outcome, opts=(0,))
     assert any("the alloc shape" in e for e in results[("x.c", "noalloc")].errors)
+
+
+def test_c_reject_fixtures_are_compiled_with_l_c_and_named_apart(tmp_path):
+    from faa import gate
+    rej = tmp_path / "fixtures" / "reject"
+    (rej / "c").mkdir(parents=True)
+    for d in (rej, rej / "c"):
+        (d / "heap.frs").write_text("// expect: E999\n@@system Heap { }\n")
+    compiler = build.Compiler(path=str(DATA / "fake_frc_c"), name="fakec", version="0.1", bundled=True)
+    out = build.compile_rejects(compiler, tmp_path / "fixtures", tmp_path / "out")
+    assert [(f.relative_to(rej).as_posix(), code) for f, code, _ in out] == [("heap.frs", 65), ("c/heap.frs", 65)]
+    assert "no rust alloc module" in out[0][2] and "no c alloc module" in out[1][2]
+    findings = []
+    res = gate.check_reject(out, True, findings)
+    assert [r["fixture"] for r in res] == ["heap", "c/heap"] and all(r["ok"] for r in res), findings

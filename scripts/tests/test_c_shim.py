@@ -194,3 +194,29 @@ def test_the_shim_exports_only_the_abi_when_built_as_the_audit_builds_it(tmp_pat
 
 def test_c_strings_are_escaped():
     assert cshim.c_string('a"b\\c\n??=') == '"a\\"b\\\\c\\n\\?\\?="'
+
+
+def test_constructor_arguments_reach_init_and_a_wrong_count_is_named(tmp_path):
+    """[construct] args = [...] are passed to SYS_init after self (SYS_create's own)."""
+    src = (DATA / "port_reset_noalloc.c").read_text()
+    src = src.replace("void PortReset_init(PortReset *self)\n{\n    self->resets = 0;",
+                      "void PortReset_init(PortReset *self, uint32_t start)\n{\n    self->resets = start;")
+    mod = tmp_path / "port_reset.c"
+    mod.write_text(src)
+    toml = tmp_path / "port_reset.toml"
+    toml.write_text((DATA / "port_reset.toml").read_text().replace(
+        "[construct]\n", '[construct]\nargs = ["40u32"]\n').replace('resets = "1"', 'resets = "41"'))
+    scen = scenario.load(toml)
+    api = cshim.read_api(src, "PortReset")
+    assert api.ctor_params == [("uint32_t", "start")]
+    cshim.check_steps(api, scen, "noalloc")
+    (tmp_path / "shim.c").write_text(cshim.generate(scen, api, mod, "noalloc", "fx_t__"))
+    lib = tmp_path / "lib.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-I", str(ROOT / "harness"), "-o", str(lib),
+                    str(tmp_path / "shim.c")], check=True)
+    so, h = ctypes.CDLL(str(lib)), Hooks()
+    assert so.fx_t__construct(h.open, h.close, None) == 0
+    assert observe(so, "fx_t__", 0, h) == "ret=()\x1fresets=41"
+    scen.construct_args = []
+    with pytest.raises(UsageError, match=r"port_reset.toml:\d+: `PortReset_init` takes 1 constructor argument"):
+        cshim.check_steps(api, scen, "noalloc")
