@@ -322,9 +322,10 @@ static void c_form(Out *o, const Emitter *em, System *sys, Handler *h, Form *f)
 		out_f(o, "self->%s", f->name);
 		break;
 	}
-	/* a form written over several lines: the next text is on a later one */
+	/* a form written over several .frs lines is written on one: what
+	 * follows it is on its last line */
 	int l0 = TOK(f->tb)->line, l1 = TOK(f->te - 1)->line;
-	if (l1 != l0 && f->te < src_toks.n && TOK(f->te)->line == l1)
+	if (l1 != l0)
 		out_f(o, "\n#line %d \"%s\"\n", l1, cur_src->path);
 }
 
