@@ -102,9 +102,9 @@ def measured_clean(check, r, steps=3):
     check(r.status == 0, f"harness exit status 0 (got {r.status})")
     check(r.records and r.records[0].get("kind") == "calibration", "the first record is calibration")
     cal = r.one("calibration")
-    check(cal and cal["ok"] and len(cal["entries"]) == 31
+    check(cal and cal["ok"] and len(cal["entries"]) == 69
           and all(e["calls"] == 1 for e in cal["entries"]),
-          "calibration: 31 entry points, each read exactly 1 call")
+          "calibration: 69 entry points, each read exactly 1 call")
     meta = r.one("meta")
     check(meta and meta["threads"] == 1 and meta["windows"] == "all-threads",
           "meta: threads 1, windows all-threads")
