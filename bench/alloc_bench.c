@@ -13,6 +13,13 @@
  *   random_2t,       once (wall time of the slower thread / its pairs)
  *   realloc_growth_2t
  *
+ * the blocking hooks' pass-through (one thread; the hooked call is the
+ * first of each unit, the rest is not hooked):
+ *
+ *   hook_mutex       pthread_mutex_lock + pthread_mutex_unlock, uncontended
+ *   hook_futex       syscall(SYS_futex, FUTEX_WAKE_PRIVATE) with no waiter
+ *   hook_read        read(-1, buf, 1): the system call that fails at once
+ *
  * and, when libaudit.so is preloaded, the cost of one window around
  * nothing (open + close, with the loop around it):
  *
@@ -35,19 +42,27 @@
  */
 #define _GNU_SOURCE
 #define AUDIT_WANT_RESOLVE
+#include <errno.h>
 #include <getopt.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 
 static void *(*volatile v_malloc)(size_t) = malloc;
 static void *(*volatile v_realloc)(void *, size_t) = realloc;
 static void (*volatile v_free)(void *) = free;
+static int (*volatile v_lock)(pthread_mutex_t *) = pthread_mutex_lock;
+static int (*volatile v_unlock)(pthread_mutex_t *) = pthread_mutex_unlock;
+static long (*volatile v_syscall)(long, ...) = syscall;
+static ssize_t (*volatile v_read)(int, void *, size_t) = read;
 
 #define NSIZES 4096 /* power of two: index with & */
 static size_t sizes[NSIZES];
@@ -96,6 +111,31 @@ static void w_realloc(long n)
 	}
 }
 
+/* ---- the blocking hooks: each unit makes one hooked call ------------- */
+
+static void w_mutex(long n)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	for (long i = 0; i < n; i++) {
+		v_lock(&m);
+		v_unlock(&m);
+	}
+}
+
+static void w_futex(long n)
+{
+	static int word;
+	for (long i = 0; i < n; i++)
+		v_syscall(SYS_futex, &word, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
+}
+
+static void w_read(long n)
+{
+	char buf[1];
+	for (long i = 0; i < n; i++)
+		v_read(-1, buf, 1);
+}
+
 struct workload {
 	const char *name;
 	void (*fn)(long);
@@ -108,6 +148,13 @@ static struct workload workloads[] = {
 	{ "realloc_growth", w_realloc, 200000 },
 };
 #define NWORK (sizeof workloads / sizeof workloads[0])
+
+static struct workload hooks[] = {
+	{ "hook_mutex", w_mutex, 4000000 },
+	{ "hook_futex", w_futex, 1000000 },
+	{ "hook_read", w_read, 1000000 },
+};
+#define NHOOKS (sizeof hooks / sizeof hooks[0])
 
 /* ---- two threads ----------------------------------------------------- */
 
@@ -235,7 +282,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: faa-alloc-bench [--scale F] [--inner K] [--only NAME]\n"
 	      "Prints NAME ns lines: malloc+free pairs (fixed32, random, realloc_growth;\n"
-	      "_2t = two threads) and, under LD_PRELOAD=libaudit.so, window_api,\n"
+	      "_2t = two threads), the blocking hooks (hook_mutex, hook_futex,\n"
+	      "hook_read) and, under LD_PRELOAD=libaudit.so, window_api,\n"
 	      "window_fast and loop.  See bench/alloc_bench.c.\n", f);
 }
 
@@ -288,6 +336,19 @@ static void bench_workloads(double scale, const char *only)
 	}
 }
 
+/* The blocking hooks' units, one thread. */
+static void bench_hooks(double scale, const char *only)
+{
+	for (size_t k = 0; k < NHOOKS; k++) {
+		struct workload *w = &hooks[k];
+		long n = (long)((double)w->units * scale);
+		if (n < 1)
+			n = 1;
+		if (wanted(only, w->name))
+			printf("%s %.3f\n", w->name, best_of(one_thread, w, n));
+	}
+}
+
 /* Empty windows (when libaudit.so is preloaded) and the bare loop.
  * Returns 4 when a window was asked for by name but cannot be measured. */
 static int bench_windows(double scale, const char *only)
@@ -331,5 +392,6 @@ int main(int argc, char **argv)
 	fill_sizes();
 	setvbuf(stdout, NULL, _IOLBF, 0); /* stdio's buffer allocated now */
 	bench_workloads(scale, only);
+	bench_hooks(scale, only);
 	return bench_windows(scale, only);
 }
