@@ -102,7 +102,8 @@ pub struct Counts {
     /// without `CAPTURE_STACK`, or when another thread's capture window
     /// held the process's one table).
     pub sites: Vec<Site>,
-    /// Counted calls no site accounts for.
+    /// Counted calls no site in `sites` accounts for (the table was full,
+    /// or held or taken by another thread's capture window).
     pub sites_lost: u64,
 }
 
@@ -124,7 +125,8 @@ impl Counts {
         self.is_heap_free() && self.blocking == 0
     }
 
-    fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts, sites: &[ffi::RawSite]) -> Counts {
+    /// `sites` is None for a window that did not capture.
+    fn from_raw(api: &ffi::Api, raw: &ffi::RawCounts, sites: Option<&[ffi::RawSite]>) -> Counts {
         let calls = (0..ffi::KIND_COUNT)
             .filter(|&k| raw.calls[k] != 0)
             .map(|k| (ffi::kind_name(api, k), raw.calls[k]))
@@ -149,6 +151,7 @@ impl Counts {
             calls,
             first,
             sites: sites
+                .unwrap_or(&[])
                 .iter()
                 .map(|s| Site {
                     kind: ffi::kind_name(api, s.kind as usize),
@@ -156,7 +159,15 @@ impl Counts {
                     frames: s.frames[..(s.nframes as usize).min(ffi::MAX_FRAMES)].to_vec(),
                 })
                 .collect(),
-            sites_lost: raw.sites_lost,
+            sites_lost: match sites {
+                // Also the calls of a table another thread's capture window
+                // took between this close and the copy.
+                Some(s) => {
+                    let all: u64 = raw.calls.iter().sum();
+                    all.saturating_sub(s.iter().map(|x| x.calls).sum())
+                }
+                None => raw.sites_lost,
+            },
         }
     }
 }
@@ -232,9 +243,10 @@ impl Window {
 
     /// Closes the window and, for a capture window, copies its call sites
     /// at once (the table serves the next capture window after that).
-    fn close(mut self) -> (ffi::RawCounts, Vec<ffi::RawSite>) {
+    fn close(mut self) -> (ffi::RawCounts, Option<Vec<ffi::RawSite>>) {
         let mut raw = ffi::RawCounts::ZERO;
         let mut sites = std::mem::take(&mut self.sites);
+        let captured = !sites.is_empty();
         // SAFETY: closes the window this thread opened; audit_window_sites
         // writes at most `sites.len()` entries.
         let n = unsafe {
@@ -248,7 +260,7 @@ impl Window {
         IN_WINDOW.with(|w| w.set(false));
         std::mem::forget(self);
         sites.truncate(n.max(0) as usize);
-        (raw, sites)
+        (raw, if captured { Some(sites) } else { None })
     }
 }
 
@@ -268,7 +280,7 @@ pub fn measure_with<R, F: FnOnce() -> R>(flags: Flags, f: F) -> (R, Counts) {
     let api = w.api;
     let r = f();
     let (raw, sites) = w.close();
-    (r, Counts::from_raw(api, &raw, &sites))
+    (r, Counts::from_raw(api, &raw, sites.as_deref()))
 }
 
 /// Runs `f` in a window of this thread and returns its value and counts.
