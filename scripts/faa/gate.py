@@ -191,12 +191,13 @@ def check_zero(measurements, findings, modules=None):
                    f"{_thread(rec)}, expected 0{where}"
                    f"{_all_sites(rec, module, cache, MEMORY_KINDS)}")
             by_site.setdefault(where, []).append((rec.phase, msg, site))
-        _site_findings("zero", m, by_site, findings)
+        for msg, gen, frs in _per_site(by_site):
+            findings.append(Finding("zero", m.fixture, msg, opt=m.opt, gen=gen, frs=frs))
 
 
-def _site_findings(rule, m, by_site, findings):
-    """One finding per first site: the first window's message, and how many
-    more windows (of which phases) had their first call there."""
+def _per_site(by_site):
+    """One (message, gen, frs) per first site: the first window's message,
+    and how many more windows (of which phases) had their first call there."""
     for msgs in by_site.values():
         more = ""
         if len(msgs) > 1:
@@ -204,9 +205,8 @@ def _site_findings(rule, m, by_site, findings):
             more = (f" (and {len(msgs) - 1} more window(s) at the same site: "
                     f"{', '.join(phases)})")
         site = msgs[0][2]
-        findings.append(Finding(rule, m.fixture, msgs[0][1] + more, opt=m.opt,
-                                gen=f"{site.file}:{site.line}" if site else None,
-                                frs=(site.frs or None) if site else None))
+        yield (msgs[0][1] + more, f"{site.file}:{site.line}" if site else None,
+               (site.frs or None) if site else None)
 
 
 def non_blocking(fixtures, measurements, everywhere=False):
@@ -243,7 +243,8 @@ def check_nonblocking(measurements, findings, modules=None):
                    f"blocking call(s) [{calls}], expected 0 (non-blocking){where}"
                    f"{_all_sites(rec, module, cache, BLOCKING_KINDS)}")
             by_site.setdefault(where, []).append((rec.phase, msg, site))
-        _site_findings("nonblocking", m, by_site, findings)
+        for msg, gen, frs in _per_site(by_site):
+            findings.append(Finding("nonblocking", m.fixture, msg, opt=m.opt, gen=gen, frs=frs))
 
 
 def check_records(measurements, findings, harness_output=""):

@@ -103,9 +103,11 @@ class Window:
     def pair(self):
         return (self.allocs, self.frees)
 
-    _REPORTED = ("allocs", "frees", "os", "bytes", "live_peak", "calls", "stack", "first_kind",
-                 "site", "thread", "tid")
+    _REPORTED = ("allocs", "frees", "os", "blocking", "bytes", "live_peak", "calls", "stack",
+                 "first_kind", "site", "thread", "tid", "sites", "sites_lost")
     _PHASE_FIELDS = ("repeat", "batch", "cycles")
+    # left out of report.json when empty or 0 (the windows of a passing run)
+    _ONLY_WHEN_SET = ("stack", "blocking", "sites", "sites_lost")
 
     def to_report(self, call, with_phase=False):
         """The report.json form: step 1-based (0: the construction)."""
@@ -117,7 +119,7 @@ class Window:
                 d["step_to"] = self.step_to + 1
         for k in self._REPORTED:
             v = getattr(self, k)
-            if v is not None and (v != [] or k != "stack"):
+            if v is not None and not (v in ([], 0) and k in self._ONLY_WHEN_SET):
                 d[k] = v
         d["step"] = self.step + 1
         d["call"] = call
@@ -186,7 +188,8 @@ class Summary:
 
     def to_report(self):
         d = {k: getattr(self, k) for k in ("kind", "n", "cycles", "dispatches", "allocs_sum",
-                                            "frees_sum", "os_sum", "violations")}
+                                            "frees_sum", "os_sum", "blocking_sum",
+                                            "blocking_windows", "violations")}
         return {k: v for k, v in d.items() if v is not None}
 
 

@@ -155,3 +155,16 @@ def test_the_rule_reads_blocking_counts_of_no_alloc_windows_only():
     assert "x no_alloc O3 step 1 go(): 2 blocking call(s) [futex 1, read 1], expected 0" in f.message
     assert "every call site: 1 × ?+0x1 (no generated-source line) (read), " \
            "1 × ?+0x2 (no generated-source line) (futex)" in f.message
+
+
+def test_the_failing_report_validates_against_its_schema(audits):
+    """report.json carries the new rule and the windows' blocking counts
+    and sites (and the calibration's blocking kinds)."""
+    import jsonschema
+    _, rep = audits["--non-blocking"]
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(rep)]
+    assert not errors, errors[:3]
+    run = next(r for fx in rep["fixtures"] for r in fx["runs"] if r["mode"] == "noalloc")
+    lock = next(s for s in run["steps"] if s["call"] == "lock()")
+    assert lock["blocking"] == 1 and lock["sites"][0]["kind"] == "pthread_mutex_lock"
