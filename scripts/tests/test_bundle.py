@@ -63,12 +63,14 @@ def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
         for ext in (".frs", ".toml"):
             shutil.copy(ROOT / "fixtures" / (name + ext), fixtures / (name + ext))
     shutil.copytree(ROOT / "fixtures" / "reject", fixtures / "reject")
-    shutil.copy(ROOT / "fixtures" / "debounce_button.frs", fixtures / "broken_button.frs")
-    toml = (ROOT / "fixtures" / "debounce_button.toml").read_text()
-    assert 'call = "sample(true)"' in toml
-    # a string where the interface takes a bool: the shim does not compile
-    (fixtures / "broken_button.toml").write_text(toml.replace('call = "sample(true)"',
-                                                              'call = "sample(\\"yes\\")"', 1))
+    # native code rustc rejects (a string where a u8 goes; the scenario is
+    # fine, so only the build can find it), on the same line: the module
+    # does not compile and takes its bundle down with it
+    src = (ROOT / "fixtures" / "debounce_button.frs").read_text()
+    assert "            self.pending = ev;\n" in src
+    (fixtures / "broken_button.frs").write_text(src.replace(
+        "            self.pending = ev;\n", "            self.pending = ev; let _broken: u8 = \"yes\";\n", 1))
+    shutil.copy(ROOT / "fixtures" / "debounce_button.toml", fixtures / "broken_button.toml")
     out = tmp_path / "r"
     env = dict(os.environ, FAA_BUNDLE_SIZE="8")
     r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
