@@ -461,13 +461,13 @@ def test_harness_calibration_message_is_quoted_once():
 
 
 def test_records_of_another_format_version_fail_rule_harness(tmp_path):
-    m = records(tmp_path, [{"kind": "meta", "version": 3, "threads": 1, "windows": "all-threads"},
+    m = records(tmp_path, [{"kind": "meta", "version": 2, "threads": 1, "windows": "all-threads"},
                            {"kind": "verdict", "ok": True, "failures": 0, "message": ""}])
     found = []
     gate.check_records([m], found)
     assert [f.rule for f in found] == ["harness"]
-    assert "records version 3, this audit reads 2" in found[0].message
-    m = records(tmp_path, [{"kind": "meta", "version": 2, "threads": 1, "windows": "all-threads"},
+    assert "records version 2, this audit reads 3" in found[0].message
+    m = records(tmp_path, [{"kind": "meta", "version": 3, "threads": 1, "windows": "all-threads"},
                            {"kind": "verdict", "ok": True, "failures": 0, "message": ""}])
     found = []
     gate.check_records([m], found)
