@@ -120,6 +120,7 @@ def prepare(c, outcome_cls):
     try:
         api = cshim.read_api(text, fx.scenario.system, where=str(module))
         cshim.check_steps(api, fx.scenario, mode)
+        cshim.check_runtime(text, fx.scenario.system, module)
     except UsageError as e:
         o.errors.append(str(e))
         return o, None

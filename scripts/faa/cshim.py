@@ -76,6 +76,7 @@ class CApi:
     methods: dict         # name -> Method
     kinds: dict = field(default_factory=dict)   # typedef name -> printable kind
     ctor_params: list = field(default_factory=list)   # SYS_create's / SYS_init's (after self)
+    ctor: str = ""        # the constructor's suffix: "create", "new" (framec's older C) or "init"
 
     @property
     def fields(self):
@@ -159,7 +160,7 @@ def kind_of(ctype, kinds=None):
     return (kinds or {}).get(t)
 
 
-def _block(code, open_at):
+def _block(code, open_at, where="generated C module"):
     depth = 0
     for j in range(open_at, len(code)):
         if code[j] == "{":
@@ -168,7 +169,9 @@ def _block(code, open_at):
             depth -= 1
             if depth == 0:
                 return open_at + 1, j
-    raise UsageError("generated C module: unbalanced braces")
+    line = code.count("\n", 0, open_at) + 1
+    raise UsageError(f"{where}:{line}: the `{{` here is never closed (unbalanced braces): "
+                     f"the C shim cannot read the module")
 
 
 def _declarators(decl):
@@ -188,9 +191,13 @@ def _declarators(decl):
 
 def _members(code, system, where):
     m = re.search(r"\bstruct\s+" + re.escape(system) + r"\s*\{", code)
+    if not m:       # typedef struct { ... } SYS;
+        m = next((t for t in re.finditer(r"\btypedef\s+struct\s*(?:\w+\s*)?\{", code)
+                  if re.match(r"\s*" + re.escape(system) + r"\s*;", code[_block(code, t.end() - 1, where)[1] + 1:])),
+                 None)
     if not m:
         raise UsageError(f"{where}: no `struct {system} {{ ... }}` (is `system` in the scenario right?)")
-    a, b = _block(code, m.end() - 1)
+    a, b = _block(code, m.end() - 1, where)
     body, members, depth, start = code[a:b], [], 0, 0
     for j, ch in enumerate(body):
         depth += {"{": 1, "}": -1, "(": 1, ")": -1}.get(ch, 0)
@@ -203,11 +210,10 @@ def _members(code, system, where):
     return members
 
 
-def _functions(code):
-    """[(return type, name, params text)] of the non-static functions
-    defined at file scope."""
-    out, depth, flat = [], 0, []
-    for ch in code:                 # blank every brace body: file scope only
+def _file_scope(code):
+    """The blanked code with every brace body blanked too: file scope only."""
+    depth, flat = 0, []
+    for ch in code:
         if ch == "{":
             depth += 1
             flat.append("{" if depth == 1 else " ")
@@ -216,7 +222,13 @@ def _functions(code):
             depth -= 1
         else:
             flat.append(ch if depth == 0 or ch == "\n" else " ")
-    top = "".join(flat)
+    return "".join(flat)
+
+
+def _functions(code):
+    """[(return type, name, params text)] of the non-static functions
+    defined at file scope."""
+    out, top = [], _file_scope(code)
     for m in re.finditer(r"([A-Za-z_][\w\s*]*?)\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{", top):
         head = m.group(1)
         words = head.replace("*", " * ").split()
@@ -257,31 +269,82 @@ def _typedef_kinds(code):
     return kinds
 
 
+_CXX = re.compile(r"^[ \t]*(?:(?:class|namespace)\s+\w+\s*[{:]|template\s*<|using\s+namespace\b)"
+                  r"|\bstd::\w|\bnullptr\b", re.M)
+
+
+def not_c(module_src, where):
+    """Why a module cannot be read as a C module, or "" (it may be)."""
+    if "\0" in module_src:
+        return f"{where}: not a C source text (it holds NUL bytes)"
+    if not module_src.strip():
+        return f"{where}: the module is empty"
+    m = _CXX.search(blank(module_src))
+    if m:
+        line = module_src.count("\n", 0, m.start()) + 1
+        return (f"{where}:{line}: this looks like C++ (`{module_src.splitlines()[line - 1].strip()[:60]}`), "
+                f"not C: the C target audits C11 modules; audit a C++ module's own C API, or generate C")
+    return ""
+
+
+def _balance(code, where):
+    """A UsageError at the first brace that is never closed, or closes nothing."""
+    opened = []
+    for i, ch in enumerate(code):
+        if ch == "{":
+            opened.append(i)
+        elif ch == "}" and not opened:
+            raise UsageError(f"{where}:{code.count(chr(10), 0, i) + 1}: this `}}` closes nothing "
+                             f"(unbalanced braces): the C shim cannot read the module")
+        elif ch == "}":
+            opened.pop()
+    if opened:
+        _block(code, opened[-1], where)
+
+
+def _lifecycle(funcs, system, where):
+    """(shape, (constructor, destructor) suffixes) of the module's API:
+    SYS_create (frc's and framec's allocating shape), else SYS_new
+    returning SYS * (framec's older C output, which has no _create),
+    else SYS_init (the no_alloc shape)."""
+    if f"{system}_create" in funcs:
+        return "alloc", ("create", "destroy")
+    ret_new = funcs.get(f"{system}_new", ("", ""))[0]
+    if re.fullmatch(r"(?:struct\s+)?" + re.escape(system) + r" \*", ret_new):
+        return "alloc", ("new", "destroy")
+    if f"{system}_init" in funcs:
+        return "noalloc", ("init", "deinit")
+    known = sorted(n for n in funcs if n.startswith(system + "_"))
+    raise UsageError(f"{where}: `{system}` has neither `{system}_create()` / `{system}_new()` "
+                     f"(allocating shape) nor `{system}_init()` (no_alloc shape)"
+                     + (f"; its public functions: {', '.join(known[:8])}" if known else
+                        f"; it defines no public function named {system}_*"))
+
+
 def read_api(module_src, system, where="generated C module"):
     """Finds the system's public API in a generated C module."""
+    problem = not_c(module_src, where)
+    if problem:
+        raise UsageError(problem)
     code = blank(module_src)
+    _balance(code, where)
     members = _members(code, system, where)
     funcs = {name: (ret, params) for ret, name, params in _functions(code)}
-    if f"{system}_create" in funcs:
-        shape, life = "alloc", ("create", "destroy")
-    elif f"{system}_init" in funcs:
-        shape, life = "noalloc", ("init", "deinit")
-    else:
-        raise UsageError(f"{where}: `{system}` has neither `{system}_create()` (allocating shape) "
-                         f"nor `{system}_init()` (no_alloc shape)")
+    shape, life = _lifecycle(funcs, system, where)
     if f"{system}_{life[1]}" not in funcs:
         raise UsageError(f"{where}: `{system}` has `{system}_{life[0]}()` but no `{system}_{life[1]}()`")
     ctor = _params(funcs[f"{system}_{life[0]}"][1])
     methods = {}
     for name, (ret, ptext) in funcs.items():
-        if not name.startswith(system + "_") or name[len(system) + 1:] in ("create", "destroy", "init", "deinit"):
+        if not name.startswith(system + "_") or name[len(system) + 1:] in ("create", "new", "destroy", "init",
+                                                                            "deinit"):
             continue
         params = _params(ptext)
         if not params or not re.fullmatch(r"(?:struct\s+)?" + re.escape(system) + r" \*", params[0][0]):
             continue
         mname = name[len(system) + 1:]
         methods[mname] = Method(name=mname, ret=ret, params=params[1:])
-    return CApi(system=system, shape=shape, members=members, methods=methods,
+    return CApi(system=system, shape=shape, members=members, methods=methods, ctor=life[0],
                 kinds=_typedef_kinds(code), ctor_params=ctor if shape == "alloc" else ctor[1:])
 
 
@@ -294,7 +357,7 @@ def check_steps(api, scen, mode=None):
                          f"the audit expected the {mode} shape")
     args = getattr(scen, "construct_args", [])
     if len(args) != len(api.ctor_params):
-        life = "create" if api.shape == "alloc" else "init"
+        life = api.ctor or ("create" if api.shape == "alloc" else "init")
         raise UsageError(f"{scen.where(getattr(scen, 'construct_line', 0))}: `{api.system}_{life}` takes "
                          f"{len(api.ctor_params)} constructor argument(s), [construct] passes {len(args)}")
     for s in scen.steps:
@@ -418,7 +481,7 @@ def _life(api, scen):
     args = ", ".join(f"c{k}" for k in range(len(api.ctor_params)))
     if api.shape == "alloc":
         return (f"static {sysn} *fx__sys;",
-                f"{lets}\topen(ctx);\n\t{sysn} *volatile made = {sysn}_create({args});\n\tfx__sys = made;\n\tclose(ctx);",
+                f"{lets}\topen(ctx);\n\t{sysn} *volatile made = {sysn}_{api.ctor or 'create'}({args});\n\tfx__sys = made;\n\tclose(ctx);",
                 f"\tif (fx__sys) {{\n\t\t{sysn}_destroy(fx__sys);\n\t\tfx__sys = NULL;\n\t}}")
     return (f"static {sysn} fx__storage;\nstatic {sysn} *fx__sys;",
             f"{lets}\topen(ctx);\n\t{sysn}_init(&fx__storage{', ' + args if args else ''});\n"
@@ -455,3 +518,49 @@ def generate(scen, api, module_path, mode, prefix="fx_"):
         observe="\n".join(_arm(i, s, api, observe=True) for i, s in enumerate(steps)),
         domain="\n".join(f'\tfx__put(o, "\\x1f" "{m.name}=");\n{_put_member(m, api.kinds)}'
                          for m in domain_members(api, scen)))
+
+
+_QUOTED = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
+_DEFINED = re.compile(r"\b([A-Za-z_]\w*)\s*\([^()]*\)\s*\{")
+_DECLARED = re.compile(r"\b([A-Za-z_]\w*)\s*\([^()]*\)\s*;")
+
+
+def check_runtime(module_src, system, module_path):
+    """A module generated elsewhere must hold its runtime (framec's C output
+    is one self-contained file): every `#include "X"` must be next to the
+    module (gcc finds it there when the shim includes the module), and every
+    function named SYS_* the module declares must be defined in it or in
+    such a header.  Otherwise a usage error that says which is missing,
+    before gcc's `No such file` or the loader's `undefined symbol`."""
+    module_path = Path(module_path)
+    texts, problems = [module_src], []
+    for m in _QUOTED.finditer(module_src):
+        line = module_src.count("\n", 0, m.start()) + 1
+        header = module_path.parent / m.group(1)
+        if header.is_file():
+            texts.append(header.read_text(encoding="utf-8", errors="replace"))
+        else:
+            problems.append(f"{module_path}:{line}: `#include \"{m.group(1)}\"`: {m.group(1)} is not next to "
+                            f"the module ({module_path.parent}); the audit builds the module as one translation "
+                            f"unit: put the header (with the runtime's definitions) beside it")
+    defined = {m.group(1) for t in texts for m in _DEFINED.finditer(_file_scope(blank(t)))}
+    top = _file_scope(blank(module_src))
+    missing = sorted({m.group(1) for m in _DECLARED.finditer(top)
+                      if m.group(1).startswith(system + "_") and m.group(1) not in defined})
+    if missing:
+        problems.append(f"{module_path}: declares {', '.join(f'`{n}`' for n in missing[:6])}"
+                        f"{' and more' if len(missing) > 6 else ''} but does not define "
+                        f"{'it' if len(missing) == 1 else 'them'}: the runtime is not in the module; the audit needs it in the module or in a header "
+                        f"next to it (a separate runtime .c is not linked)")
+    if problems:
+        raise UsageError("\n".join(problems))
+
+
+def check_module(module_src, scen, module_path, mode=None):
+    """What --generated checks before anything is written: the module can
+    be read as C (read_api), the scenario fits its API (check_steps), its
+    runtime is in it (check_runtime).  Every problem is a UsageError."""
+    api = read_api(module_src, scen.system, where=str(module_path))
+    check_steps(api, scen, mode)
+    check_runtime(module_src, scen.system, module_path)
+    return api
