@@ -292,9 +292,20 @@ def check_scenarios(pairs, rustc=None, generated=False):
     compile.  A module the shim cannot read at all (shim.ModuleProblem) is
     a usage error with --generated, else that fixture's build failure
     (build.prepare reports it) and the audit goes on."""
-    from . import shim
+    from . import cshim, shim
     problems = []
     for fx, module in pairs:
+        if getattr(fx, "target", "rust") == "c":
+            # C (cshim.check_module): with --generated, a module the shim
+            # cannot read, a scenario that does not fit it, or a runtime
+            # that is not in it is exit 2; a compiler's is its build failure
+            if generated:
+                try:
+                    cshim.check_module(Path(module).read_text(encoding="utf-8", errors="replace"),
+                                       fx.scenario, module)
+                except UsageError as e:
+                    problems.append(str(e))
+            continue
         if getattr(fx, "target", "rust") != "rust":
             continue
         try:
