@@ -75,7 +75,7 @@
  * syscall(SYS_mmap)) is never counted.
  *
  * Test-only variants: BUILD/interposer/broken/libaudit-broken-<kind>.so is
- * built with -DAUDIT_SELFTEST_UNCOUNTED=<kind index> and never counts that
+ * built with -DAUDIT_SELFTEST_EXTERN and a kind index and never counts that
  * one kind (core.h); it exists to prove that the self-tests notice a
  * broken counter, says so at load under AUDIT_VERBOSE, and must never
  * stand in for libaudit.so in a real audit.

@@ -783,9 +783,9 @@ void _audit_core_init(void)
 		char pid[21];
 		_audit_say("loaded in pid ", _audit_u64(pid, (uint64_t)getpid()),
 			   NULL);
-#ifdef AUDIT_SELFTEST_UNCOUNTED
+#ifdef AUDIT_SELFTEST_EXTERN
 		_audit_say("self-test build: never counts ",
-			   audit_kind_name(AUDIT_SELFTEST_UNCOUNTED), NULL);
+			   audit_kind_name((unsigned)audit_selftest_uncounted), NULL);
 #endif
 	}
 }

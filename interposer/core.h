@@ -82,18 +82,19 @@ extern IE_TLS struct _audit_tls _audit_tls __attribute__((visibility("hidden")))
 #define _AUDIT_SLOW_BOOT 4
 extern int _audit_slow __attribute__((visibility("hidden")));
 
-/* Test-only build switch (audit.h): with -DAUDIT_SELFTEST_UNCOUNTED=<kind
- * index> the library never counts that one kind — no window and no
- * fast-window counter sees it, while the hook still forwards.  It exists
- * to prove that the gate's self-test notices a broken counter; the
+/* Test-only build switch (audit.h): compiled with -DAUDIT_SELFTEST_EXTERN
+ * (once, into a static library: broken/meson.build) the library never
+ * counts the one kind audit_selftest_uncounted names — no window and no
+ * fast-window counter sees it, while the hook still forwards.  Each
+ * libaudit-broken-KIND.so links that library with a one-line
+ * broken/kind.c that defines the variable (and checks its range).  It
+ * exists to prove that the gate's self-test notices a broken counter; the
  * shipped libaudit.so is built without it, and then _AUDIT_IGNORED() is
  * the constant 0 (every hook passes a constant kind, so the test folds
  * away). */
-#ifdef AUDIT_SELFTEST_UNCOUNTED
-_Static_assert(AUDIT_SELFTEST_UNCOUNTED >= 0 &&
-	       AUDIT_SELFTEST_UNCOUNTED < AUDIT_KIND_COUNT,
-	       "AUDIT_SELFTEST_UNCOUNTED must be a kind index");
-#define _AUDIT_IGNORED(kind) ((int)(kind) == (AUDIT_SELFTEST_UNCOUNTED))
+#ifdef AUDIT_SELFTEST_EXTERN
+extern const int audit_selftest_uncounted __attribute__((visibility("hidden")));
+#define _AUDIT_IGNORED(kind) ((int)(kind) == audit_selftest_uncounted)
 #else
 #define _AUDIT_IGNORED(kind) 0
 #endif

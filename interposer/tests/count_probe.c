@@ -9,7 +9,7 @@
  * window inside each.  The claim on the command line says what must come
  * out: `none` (the shipped libaudit.so) — every entry point reads exactly
  * one call of its kind and nothing else; KIND (libaudit-broken-KIND.so,
- * built with -DAUDIT_SELFTEST_UNCOUNTED) — the same, except that every
+ * built with -DAUDIT_SELFTEST_EXTERN) — the same, except that every
  * entry point of KIND reads 0 in the full window, the fast window and
  * the capture, while the call itself still succeeds.
  *
