@@ -510,3 +510,22 @@ def test_make_bench_runs_every_section():
     text = (cli.ROOT / "Makefile").read_text()
     recipe = text[text.index("\nbench:"):].split("\n")[2]
     assert "bench --all $(BENCH_ARGS)" in recipe
+
+
+def test_blocking_hooks_are_shown_but_kept_out_of_the_overhead_goal(monkeypatch):
+    """Section 1: the blocking kinds' pass-through hooks get rows of their
+    own (issue 15); a slow one (a system call's noise) does not fail the
+    allocator goal, an allocator workload over it does."""
+    from faa.bench import interposer as ib
+    monkeypatch.setattr(ib.tools, "valgrind", lambda *a, **k: None)
+    base = {n + s: 10.0 for n in ib.WORKLOAD_UNITS for s in ("", "_2t")}
+    bare = [dict(base, hook_mutex=30.0, hook_futex=500.0, hook_read=400.0)] * 3
+    pre = [dict(base, hook_mutex=33.0, hook_futex=900.0, hook_read=420.0)] * 3
+    o = ib.overhead(3, 1, bare, pre, None, {}, {})
+    assert set(o["blocking_hooks"]) == {"hook_mutex", "hook_futex", "hook_read"}
+    assert o["blocking_hooks"]["hook_futex"]["ratio"] == 1.8
+    assert o["worst_ratio"] == 1.0 and o["met"] is True
+    slow = [dict(r, fixed32=12.0) for r in pre]
+    assert ib.overhead(3, 1, bare, slow, None, {}, {})["met"] is False
+    old = [dict(base)] * 3                      # a binary without the hooks: no rows
+    assert ib.overhead(3, 1, old, old, None, {}, {})["blocking_hooks"] == {}
