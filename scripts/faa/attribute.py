@@ -91,22 +91,48 @@ def symbolise(stack):
     return out
 
 
+# What ModuleMap reads of a module, shared by every map of the same file
+# as it is on disk: (resolved path, mtime_ns, size) -> {"lines", "spans"}.
+# The gate locates many stacks in one module, and re-lexing it for each
+# (rustlex over the whole text) was a fifth of a mutant audit's time.
+_SHARED = {}
+_SHARED_MAX = 512
+
+
+def _shared_state(path):
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        return {"lines": []}
+    state = _SHARED.get(key)
+    if state is None:
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            return {"lines": []}
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        state = _SHARED[key] = {"lines": lines}
+    return state
+
+
 class ModuleMap:
     """What the generated module's text says about each of its lines."""
 
     def __init__(self, module):
         self.path = Path(module)
-        try:
-            self.lines = self.path.read_text(errors="replace").splitlines()
-        except OSError:
-            self.lines = []
+        self._state = _shared_state(self.path)
+        self.lines = self._state["lines"]
 
     def _fn_spans(self):
         """[(first line, last line, name, header line)] of every fn with a body,
         by brace matching on the text without comments and strings (so a
         mutant's unindented line still lies in its function)."""
-        if hasattr(self, "_spans"):
-            return self._spans
+        if self.lines is not self._state["lines"]:
+            self._state = {"lines": self.lines}     # a caller replaced the lines: its own spans
+        if "spans" in self._state:
+            return self._state["spans"]
         code = rustlex.blank("\n".join(self.lines), tolerant=True)
         starts = [0]
         for i, ch in enumerate(code):
@@ -140,7 +166,7 @@ class ModuleMap:
                 k += 1
             header = line_at(m.start())
             spans.append((header, line_at(k), m.group(1), header))
-        self._spans = spans
+        self._state["spans"] = spans
         return spans
 
     def enclosing_fn(self, line):
