@@ -168,3 +168,25 @@ def test_the_failing_report_validates_against_its_schema(audits):
     run = next(r for fx in rep["fixtures"] for r in fx["runs"] if r["mode"] == "noalloc")
     lock = next(s for s in run["steps"] if s["call"] == "lock()")
     assert lock["blocking"] == 1 and lock["sites"][0]["kind"] == "pthread_mutex_lock"
+
+
+def _scenario_knows_non_blocking():
+    from faa import scenario
+    return "non_blocking" in getattr(scenario, "_TOP_KEYS", ())
+
+
+@pytest.mark.skipif(not _scenario_knows_non_blocking(),
+                    reason="scenario.py does not read non_blocking yet (REQUESTS.md, helper A)")
+def test_non_blocking_true_in_the_scenario_asks_it_without_the_flag(build_dir, tmp_path):
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "locker.frs").write_text(FRS)
+    (fixtures / "locker.toml").write_text("non_blocking = true\n" + TOML)
+    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                        "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
+                        "--mode", "noalloc", "--work-dir", str(tmp_path / "w"),
+                        "--report-dir", str(tmp_path / "r")], capture_output=True, text=True,
+                       timeout=900)
+    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert nonblocking(rep, "step 1 lock()"), rep["findings"]
