@@ -230,8 +230,8 @@ static void record_tally(FILE *f, const char *kind, const struct tally *t, const
 static void fail_zero(struct run *r, const char *where, const struct audit_counts *c)
 {
 	char who[96] = "";
-	/* the first call may be a blocking one, which this rule does not judge */
-	if (c->nframes && c->first_kind < AUDIT_MEMORY_KINDS)
+	/* the window's first counted call: a blocking one, now and then */
+	if (c->nframes)
 		snprintf(who, sizeof who, " (first call %s on thread %s, tid %" PRId32 ")",
 			 api.kind_name(c->first_kind), thread_of(c), c->first_tid);
 	faa_fail(r->v, "%s noalloc O%d %s: %" PRIu64 " allocation(s), %" PRIu64 " free(s), %"
