@@ -3,6 +3,8 @@
 Format (all keys but `system` and `step` optional)::
 
     system = "PortReset"            # the @@system to construct
+    non_blocking = true             # no_alloc must also make no lock/wait/sleep/
+                                    #   blocking-I/O call (rule nonblocking; default false)
 
     [construct]                     # Sys::__create(), or Sys::new() without one
     args = ["3", "10"]              #   constructor arguments (Rust expressions;
@@ -54,7 +56,7 @@ from .errors import UsageError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STEP_KEYS = {"call", "alloc", "frees", "returns", "domain"}
-_TOP_KEYS = {"system", "construct", "step", "steady", "description", "uncovered"}
+_TOP_KEYS = {"system", "construct", "step", "steady", "description", "uncovered", "non_blocking"}
 _CONSTRUCT_KEYS = {"alloc", "frees", "args", "call"}
 _STEADY_KEYS = {"from", "to", "repeat"}
 CONSTRUCTORS = ("__create", "new")
@@ -84,6 +86,7 @@ class Scenario:
     steady_to: int = 0            # 0-based, inclusive
     steady_repeat: int = 0
     description: str = ""
+    non_blocking: bool = False     # the nonblocking rule for this fixture's no_alloc shape
     uncovered: dict = field(default_factory=dict)   # "$State.event" -> why
     uncovered_lines: dict = field(default_factory=dict)   # "lines 4-6" -> (4, 6, why)
     construct_args: list = field(default_factory=list)    # Rust expressions
@@ -252,6 +255,10 @@ def load(path):
     c_method, c_args, c_line = _construct(construct, path, lines)
     s_from, s_to, s_rep = _steady(data.get("steady", {}), path, len(steps), lines)
     uncovered, uncovered_lines = _uncovered(data.get("uncovered", {}), path, text)
+    non_blocking = data.get("non_blocking", False)
+    if not isinstance(non_blocking, bool):
+        raise UsageError(f"{path}:{_line(lines, '', 0, 'non_blocking')}: `non_blocking` must be "
+                         f"true or false, not {non_blocking!r}")
     where = f"{path}:{_line(lines, 'construct', 0, None)}: [construct]"
     return Scenario(path=path, system=system, steps=steps, uncovered=uncovered,
                     uncovered_lines=uncovered_lines,
@@ -262,7 +269,7 @@ def load(path):
                     steady_from=(s_from - 1) if s_from else 0,
                     steady_to=s_to - 1,
                     steady_repeat=s_rep if s_from else 0,
-                    description=str(data.get("description", "")))
+                    description=str(data.get("description", "")), non_blocking=non_blocking)
 
 
 def _arg_text(v, where):

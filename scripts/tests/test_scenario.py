@@ -133,3 +133,16 @@ def test_uncovered_takes_handler_line_and_range_keys(tmp_path):
     assert s.uncovered == {"$Fault.reset": "needs a fault"}
     assert s.uncovered_lines == {"line 42": (42, 42, "x > 4095"),
                                  "lines 50-53": (50, 53, "after 2^32 ticks")}
+
+
+def test_non_blocking_is_a_boolean_key_off_by_default(tmp_path):
+    """`non_blocking = true` asks the nonblocking rule of this fixture
+    (issue 15); anything but a boolean is a usage error at its line."""
+    p = tmp_path / "s.toml"
+    p.write_text('system = "S"\n[[step]]\ncall = "go()"\n')
+    assert scenario.load(p).non_blocking is False
+    p.write_text('system = "S"\nnon_blocking = true\n[[step]]\ncall = "go()"\n')
+    assert scenario.load(p).non_blocking is True
+    p.write_text('system = "S"\nnon_blocking = "yes"\n[[step]]\ncall = "go()"\n')
+    with pytest.raises(UsageError, match=r"s\.toml:2: `non_blocking` must be true or false"):
+        scenario.load(p)
