@@ -71,6 +71,8 @@ def handlers(mm):
 
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _NOT_CALLS = {"if", "while", "for", "switch", "return", "sizeof", "strcmp"}
+# one dispatcher arm: `if (strcmp(__e->_message, "EVENT") == 0) { HANDLER(`
+_ARM = re.compile(r'strcmp\(\s*__e->_message\s*,\s*"([^"]*)"\s*\)\s*==\s*0\s*\)\s*\{\s*([A-Za-z_]\w*)\s*\(')
 
 
 def framec_handlers(mm):
@@ -88,10 +90,16 @@ def framec_handlers(mm):
         for st in sts:
             first, last = mm.functions[f"{sysn}_state_{st}"]
             body = "\n".join(code[first - 1:last]).split("{", 1)[-1]
-            for callee in {m.group(1) for m in _CALL.finditer(body)} - _NOT_CALLS:
-                if not (mm.framec_handler(callee) or callee.startswith(f"{sysn}_state_")):
-                    return {}, (f"`{sysn}_state_{st}` calls `{callee}`, which is no framec handler "
-                                f"function (SYS_s_STATE_hdl_...): part of the handlers would go unseen")
+            raw = "\n".join(mm.lines[first - 1:last])
+            arms = _ARM.findall(raw)
+            calls = {m.group(1) for m in _CALL.finditer(body)} - _NOT_CALLS
+            bad = [c for c in calls if not (mm.framec_handler(c) or c.startswith(f"{sysn}_state_"))]
+            if bad:
+                return {}, (f"`{sysn}_state_{st}` calls `{bad[0]}`, which is no framec handler function "
+                            f"(SYS_s_STATE_hdl_...): part of the handlers would go unseen")
+            if len(arms) != raw.count("__e->_message") or not all(mm.framec_handler(fn) for _, fn in arms):
+                return {}, (f"`{sysn}_state_{st}` handles an event without calling a framec handler "
+                            f"function (SYS_s_STATE_hdl_...): part of the handlers would go unseen")
     out = {fn: (h[1], h[2], set()) for fn in mm.functions if (h := mm.framec_handler(fn))}
     return out, "" if out else "framec dispatchers, but no handler function"
 
