@@ -144,6 +144,7 @@ def test_valgrind_sees_framecs_create_leak_and_coverage_goes_by_handler(build_di
     assert {f["rule"] for f in failing} == {"memcheck"}, failing     # _create overwrites what _new built
     assert re.search(r"\d+ bytes definitely and \d+ indirectly lost", failing[0]["message"])
     cov = rep["fixtures"][0]["coverage"]
+    assert cov, rep["unchecked"]
     assert all(v == {"alloc": True} for v in cov["cells"].values()) and len(cov["cells"]) == 5
     assert any("coverage by handler only" in f["message"] for f in rep["findings"] if not f["failure"])
     assert "coverage" not in (rep.get("unchecked") or {})
