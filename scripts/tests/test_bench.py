@@ -414,6 +414,26 @@ def test_scaling_corpus_duplicates_each_fixture_under_new_names(tmp_path):
         scaling.corpus(base, tmp_path / "y", 2)
 
 
+def test_scaling_corpus_duplicates_c_fixtures_in_their_own_folder(tmp_path):
+    """A C fixture (fixtures/c/NAME.frs) is duplicated beside itself with
+    its own scenario; one that reads the Rust twin's scenario gets the
+    twin's duplicate."""
+    base = tmp_path / "fx"
+    (base / "c").mkdir(parents=True)
+    for n in ("a", "b"):
+        (base / f"{n}.frs").write_text(f"// {n}\n")
+        (base / f"{n}.toml").write_text(SCENARIO)
+        (base / "c" / f"{n}.frs").write_text('@@[target("c")]\n')
+    (base / "c" / "a.toml").write_text(SCENARIO + "# C\n")
+    assert scaling.corpus(base, tmp_path / "x2", 2) == 8
+    c = tmp_path / "x2" / "c"
+    assert sorted(p.name for p in c.glob("*.frs")) == ["a.frs", "a_2.frs", "b.frs", "b_2.frs"]
+    assert (c / "a_2.toml").read_text() == SCENARIO + "# C\n" and not (c / "b_2.toml").exists()
+    from faa import run
+    names = [fx.name for fx in run.discover(tmp_path / "x2")]
+    assert sorted(names) == ["a", "a.c", "a_2", "a_2.c", "b", "b.c", "b_2", "b_2.c"]
+
+
 def _series(cpu_of_n, status=0, complete=True):
     return [scaling.point(n, _run(cpu_of_n(n) / 2, cpu_of_n(n), status, complete)) for n in (26, 52, 104)]
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 
+from .. import run as fixtures_mod
 from ..errors import UsageError
 from .common import fmt, say, note, verdict
 from .runs import audit_command, audit_run, crates_of, read_phases  # noqa: F401 (read_phases: tests)
@@ -67,7 +68,7 @@ def bench_audit(tree, fixtures_dir, scratch, jobs, touched):
     if work.exists():
         shutil.rmtree(work)
     cmd = audit_command(tree, fx_copy, work, reports, jobs)
-    n = len([p for p in fx_copy.glob("*.toml") if p.name != "SKIP.toml"])
+    n = len(fixtures_mod.discover(fx_copy))      # fixtures/c's C fixtures included
     note(f"bench: cold audit of {n} fixtures (empty work dir {work}; log {scratch / 'cold.log'})")
     cold, _ = audit_run(cmd, work, scratch / "cold.log")
     touch(fx_copy / f"{touched}.frs")

@@ -17,6 +17,7 @@ Cost: about sum(factors) = 7 cold audits."""
 import math
 import os
 import shutil
+from pathlib import Path
 
 from .. import run as fixtures_mod
 from ..errors import UsageError
@@ -29,23 +30,35 @@ RULE = (f"flat when every corpus ran every phase and passed, and CPU s/fixture o
         f"<= {LIMIT}x that of the smallest")
 
 
+def _dup_name(name, k):
+    """NAME -> NAME_k; a C fixture's NAME.c -> NAME_k.c."""
+    stem, dot, c = name.rpartition(".")
+    return f"{stem}_{k}.{c}" if dot and c == fixtures_mod.C_DIR else f"{name}_{k}"
+
+
 def corpus(base, dest, factor):
-    """`dest`: a copy of the fixtures dir `base` (rejects and SKIP.toml
-    too) with each fixture NAME also as NAME_2 ... NAME_<factor>; returns
-    the number of fixtures."""
-    names = [fx.name for fx in fixtures_mod.discover(base)]
-    dups = {f"{n}_{k}" for n in names for k in range(2, factor + 1)}
-    clash = sorted(dups & set(names))
+    """`dest`: a copy of the fixtures dir `base` (rejects, SKIP.toml and
+    fixtures/c too) with each fixture NAME also as NAME_2 ... NAME_<factor>
+    (a C fixture fixtures/c/NAME.frs as fixtures/c/NAME_k.frs, with its own
+    scenario when it has one there); returns the number of fixtures."""
+    fixtures = fixtures_mod.discover(base)
+    names = {fx.name for fx in fixtures}
+    dups = {_dup_name(fx.name, k) for fx in fixtures for k in range(2, factor + 1)}
+    clash = sorted(dups & names)
     if clash:
         raise UsageError(f"scaling: {', '.join(clash)} already in {base}: cannot duplicate under that name")
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(base, dest)
     for k in range(2, factor + 1):
-        for n in names:
-            for ext in ("frs", "toml"):
-                shutil.copyfile(base / f"{n}.{ext}", dest / f"{n}_{k}.{ext}")
-    return len(names) * factor
+        for fx in fixtures:
+            frs = Path(fx.frs)
+            rel = frs.parent.relative_to(base)
+            shutil.copyfile(frs, dest / rel / f"{frs.stem}_{k}.frs")
+            toml = Path(fx.toml)
+            if toml.parent == frs.parent:        # else the Rust twin's scenario, duplicated with it
+                shutil.copyfile(toml, dest / rel / f"{frs.stem}_{k}.toml")
+    return len(fixtures) * factor
 
 
 def point(n, run):
