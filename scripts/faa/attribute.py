@@ -48,8 +48,8 @@ class Site:
 
     def __str__(self):
         where = f"{self.file}:{self.line} in {self.function}"
-        if not self.frs:
-            return where
+        if not self.frs:        # no .frs line (framec's output): the handler its name gives, if any
+            return where + (f" ({self.what})" if self.what else "")
         return where + f" (from {self.frs}" + (f", {self.what})" if self.what else ")")
 
 
@@ -345,7 +345,7 @@ class CallSite:
             what = s.what[len("handler "):] if s.what.startswith("handler ") else s.what
             return f"{s.frs} {what}".rstrip()
         if s:
-            return f"{Path(s.file).name}:{s.line} in {s.function}"
+            return f"{Path(s.file).name}:{s.line} in {s.function}" + (f" ({s.what})" if s.what else "")
         return f"{self.stack[0]} (no generated-source line)" if self.stack else "(no stack)"
 
 

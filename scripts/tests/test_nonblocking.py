@@ -170,13 +170,6 @@ def test_the_failing_report_validates_against_its_schema(audits):
     assert lock["blocking"] == 1 and lock["sites"][0]["kind"] == "pthread_mutex_lock"
 
 
-def _scenario_knows_non_blocking():
-    from faa import scenario
-    return "non_blocking" in getattr(scenario, "_TOP_KEYS", ())
-
-
-@pytest.mark.skipif(not _scenario_knows_non_blocking(),
-                    reason="scenario.py does not read non_blocking yet (REQUESTS.md, helper A)")
 def test_non_blocking_true_in_the_scenario_asks_it_without_the_flag(build_dir, tmp_path):
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()

@@ -120,3 +120,17 @@ def test_the_zero_rule_lists_only_memory_sites_and_skips_a_blocking_first_call()
     assert "[malloc 1], expected 0; first call from ?+0x2" in f.message, f.message
     assert "every call site: 1 × ?+0x2 (no generated-source line) (malloc)" in f.message
     assert "futex" not in f.message
+
+
+def test_a_site_without_a_frs_line_keeps_the_handler_its_name_gives():
+    """framec's output has no .frs line; clocate/coverage name the handler
+    from the function (`DoorLock_s_Locked_hdl_user_unlock`): the finding
+    keeps it instead of the bare generated line."""
+    s = attribute.Site("DoorLock_s_Locked_hdl_user_unlock", "/x/door_lock.c", 41,
+                       what="handler $Locked.unlock")
+    assert str(s) == "/x/door_lock.c:41 in DoorLock_s_Locked_hdl_user_unlock (handler $Locked.unlock)"
+    assert str(attribute.Site("g", "/x/m.rs", 9)) == "/x/m.rs:9 in g"
+    assert attribute.CallSite(2, "malloc", ["a.so+0x1"], s).label() == \
+        "door_lock.c:41 in DoorLock_s_Locked_hdl_user_unlock (handler $Locked.unlock)"
+    framed = attribute.Site("f", "/x/m.rs", 3, frs="fixtures/x.frs:12", what="handler $A.go")
+    assert str(framed) == "/x/m.rs:3 in f (from fixtures/x.frs:12, handler $A.go)"
