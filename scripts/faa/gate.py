@@ -446,16 +446,27 @@ def check_calibration_records(measurements, findings, harness_failed=False):
             f"no count from {'this library' if len(who) == 1 else 'these libraries'} can be trusted"))
 
 
+def _source_of(name):
+    """(the .frs, the scenario(s) it may have) of fixture `name`: a C
+    fixture NAME.c is fixtures/c/NAME.frs with fixtures/c/NAME.toml or the
+    Rust twin's fixtures/NAME.toml (run._candidates)."""
+    stem, dot, c = name.rpartition(".")
+    if dot and c == "c":
+        return f"fixtures/c/{stem}.frs", f"fixtures/c/{stem}.toml (or fixtures/{stem}.toml)"
+    return f"fixtures/{name}.frs", f"fixtures/{name}.toml"
+
+
 def check_scenario(disc, findings):
     """No silent skips: a fixtures/NAME.frs without NAME.toml fails rule
     `scenario` unless fixtures/SKIP.toml lists it with the reason."""
     for name in disc.unscenarioed:
+        frs, toml = _source_of(name)
         findings.append(Finding("scenario", name,
-            f"fixtures/{name}.frs has no scenario: write fixtures/{name}.toml, or list it in "
+            f"{frs} has no scenario: write {toml}, or list {name} in "
             f"fixtures/SKIP.toml under [skip] with the reason it is not audited"))
     for name in disc.stale_skips:
         findings.append(Finding("scenario", name,
-            f"fixtures/SKIP.toml lists {name}, but there is no fixtures/{name}.frs: remove the entry"))
+            f"fixtures/SKIP.toml lists {name}, but there is no {_source_of(name)[0]}: remove the entry"))
     for name in disc.skipped_with_scenario:
         findings.append(Finding("scenario", name,
             f"fixtures/SKIP.toml lists {name}, which has a scenario and so was audited anyway: "

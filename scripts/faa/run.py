@@ -119,6 +119,9 @@ def read_skips(fixtures_dir):
     if not isinstance(table, dict):
         raise UsageError(f"{path}: `skip` must be a table of fixture = \"reason\"")
     for name, why in table.items():
+        if isinstance(why, dict) and list(why) == [C_DIR]:      # ghost.c = "..." is a dotted key
+            raise UsageError(f'{path}: [skip] {name}.{C_DIR}: quote a C fixture\'s name: '
+                             f'"{name}.{C_DIR}" = "why"')
         if not isinstance(why, str) or not why.strip():
             raise UsageError(f"{path}: [skip] {name} needs a reason (a non-empty string)")
     return {k: v.strip() for k, v in table.items()}

@@ -362,6 +362,28 @@ def test_a_frs_without_scenario_fails_unless_skipped_with_a_reason(tmp_path):
     assert [fx.name for fx in disc.fixtures] == ["a"]
 
 
+def test_a_c_frs_without_scenario_is_named_where_it_is(tmp_path):
+    from faa.errors import UsageError
+    """fixtures/c/NAME.frs (the fixture NAME.c) with no scenario of its own
+    and no Rust twin's: the finding names fixtures/c/NAME.frs and both
+    places its scenario may be, not fixtures/NAME.c.frs."""
+    d = fixtures_dir(tmp_path, ["a"])
+    (d / "c").mkdir()
+    (d / "c" / "lonely.frs").write_text('@@[target("c")]\n')
+    found = []
+    gate.check_scenario(run.survey(d), found)
+    assert [f.fixture for f in found] == ["lonely.c"]
+    assert found[0].message.startswith("fixtures/c/lonely.frs has no scenario: write fixtures/c/lonely.toml "
+                                       "(or fixtures/lonely.toml), or list lonely.c in fixtures/SKIP.toml")
+    (d / "SKIP.toml").write_text('[skip]\n"ghost.c" = "gone"\n')
+    found = []
+    gate.check_scenario(run.survey(d), found)
+    assert any("there is no fixtures/c/ghost.frs" in f.message for f in found)
+    (d / "SKIP.toml").write_text('[skip]\nghost.c = "gone"\n')     # TOML reads ghost.c as a table
+    with pytest.raises(UsageError, match='quote a C fixture\'s name: "ghost.c" = "why"'):
+        run.survey(d)
+
+
 def test_skip_list_errors(tmp_path):
     from faa.errors import UsageError
     d = fixtures_dir(tmp_path, ["a"], skip='[skip]\nghost = "gone"\na = "has a scenario"\n')
