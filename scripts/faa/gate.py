@@ -176,23 +176,31 @@ def check_zero(measurements, findings, modules=None):
     thread.  `modules` maps (fixture, mode) to the generated module, for
     attribution.  One finding per library and allocation site: the first
     window that allocated there, and how many more did."""
+    _judge_noalloc(measurements, findings, modules, "zero", MEMORY_KINDS, lambda rec: rec.counted,
+                   lambda rec: f"{_fmt_counts(rec)}{_thread(rec)}, expected 0")
+
+
+def _judge_noalloc(measurements, findings, modules, rule, kinds, hit, describe):
+    """The walk the zero and nonblocking rules share: every no_alloc window
+    that `hit`s is described (`describe`), attributed to its first call of
+    `kinds` and followed by every call site of those kinds in it; one
+    finding of `rule` per library and first site (_per_site)."""
     modules = modules or {}
     cache = {}
     for m in measurements:
         if m.mode != "noalloc":
             continue
+        module = modules.get((m.fixture, m.mode))
         by_site = {}
         for rec in m.windows:
-            if not rec.counted:
+            if not hit(rec):
                 continue
-            module = modules.get((m.fixture, m.mode))
-            where, site = _where(rec, module, cache)
-            msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {_fmt_counts(rec)}"
-                   f"{_thread(rec)}, expected 0{where}"
-                   f"{_all_sites(rec, module, cache, MEMORY_KINDS)}")
+            where, site = _where(rec, module, cache, kinds)
+            msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {describe(rec)}{where}"
+                   f"{_all_sites(rec, module, cache, kinds)}")
             by_site.setdefault(where, []).append((rec.phase, msg, site))
         for msg, gen, frs in _per_site(by_site):
-            findings.append(Finding("zero", m.fixture, msg, opt=m.opt, gen=gen, frs=frs))
+            findings.append(Finding(rule, m.fixture, msg, opt=m.opt, gen=gen, frs=frs))
 
 
 def _per_site(by_site):
@@ -226,25 +234,11 @@ def check_nonblocking(measurements, findings, modules=None):
     Attributed like the zero rule: the first blocking call's site, then
     every blocking call site of the window with its count.  `measurements`:
     those of the fixtures that must be non-blocking."""
-    modules = modules or {}
-    cache = {}
-    for m in measurements:
-        if m.mode != "noalloc":
-            continue
-        by_site = {}
-        for rec in m.windows:
-            if not rec.blocking:
-                continue
-            module = modules.get((m.fixture, m.mode))
-            where, site = _where(rec, module, cache, BLOCKING_KINDS)
-            calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items())
-                              if k in BLOCKING_KINDS)
-            msg = (f"{m.fixture} no_alloc O{m.opt} {window_what(m, rec)}: {rec.blocking} "
-                   f"blocking call(s) [{calls}], expected 0 (non-blocking){where}"
-                   f"{_all_sites(rec, module, cache, BLOCKING_KINDS)}")
-            by_site.setdefault(where, []).append((rec.phase, msg, site))
-        for msg, gen, frs in _per_site(by_site):
-            findings.append(Finding("nonblocking", m.fixture, msg, opt=m.opt, gen=gen, frs=frs))
+    def describe(rec):
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(rec.calls.items()) if k in BLOCKING_KINDS)
+        return f"{rec.blocking} blocking call(s) [{calls}], expected 0 (non-blocking)"
+    _judge_noalloc(measurements, findings, modules, "nonblocking", BLOCKING_KINDS,
+                   lambda rec: rec.blocking, describe)
 
 
 def check_records(measurements, findings, harness_output=""):
