@@ -72,6 +72,20 @@ bool c_has_ret(Method *m)
 	return m && m->ret.e > m->ret.b;
 }
 
+/* What both shapes put before an interface function's body: its mapping
+ * comment and `RET S_m(S *self, T a, ...)`. */
+void c_method_head(Out *o, System *sys, Method *m)
+{
+	out_f(o, "// %s:%d interface %s\n", cur_src->path, TOK(m->tok)->line, m->name);
+	if (c_has_ret(m))
+		out_span(o, m->ret);
+	else
+		out_s(o, "void");
+	out_f(o, " %s_%s(%s *self", sys->name, m->name, sys->name);
+	c_params(o, &m->params, NULL);
+	out_s(o, ")");
+}
+
 void c_ret_default(Out *o, Method *m)
 {
 	out_s(o, " = ");

@@ -255,14 +255,8 @@ static void interface(Out *o, System *sys)
 	const char *S = sys->name;
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
-		out_f(o, "// %s:%d interface %s\n", cur_src->path, TOK(m->tok)->line, m->name);
-		if (c_has_ret(m))
-			out_span(o, m->ret);
-		else
-			out_s(o, "void");
-		out_f(o, " %s_%s(%s *self", S, m->name, S);
-		c_params(o, &m->params, NULL);
-		out_s(o, ")\n{\n");
+		c_method_head(o, sys, m);
+		out_s(o, "\n{\n");
 		if (c_has_ret(m)) {
 			out_s(o, "    ");
 			c_decl(o, m->ret, "__ret");

@@ -161,14 +161,8 @@ static void interface(Out *o, System *sys)
 	const char *S = sys->name;
 	for (int i = 0; i < sys->nmethods; i++) {
 		Method *m = sys->methods[i];
-		out_f(o, "// %s:%d interface %s\n", cur_src->path, TOK(m->tok)->line, m->name);
-		if (c_has_ret(m))
-			out_span(o, m->ret);
-		else
-			out_s(o, "void");
-		out_f(o, " %s_%s(%s *self", S, m->name, S);
-		c_params(o, &m->params, NULL);
-		out_f(o, ")\n{\n    %s_FrameEvent __e = {0};\n    __e.id = %s_EV_%s;\n", S, S, m->name);
+		c_method_head(o, sys, m);
+		out_f(o, "\n{\n    %s_FrameEvent __e = {0};\n    __e.id = %s_EV_%s;\n", S, S, m->name);
 		for (int k = 0; k < m->params.n; k++)
 			out_f(o, "    __e.p.%s.%s = %s;\n", m->name, m->params.v[k].name, m->params.v[k].name);
 		out_f(o, "    %s_FrameContext __c = {0};\n", S);

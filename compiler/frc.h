@@ -482,6 +482,7 @@ void c_ret_default(Out *o, Method *m);               /* ` = dflt` or ` = {0}` */
 void c_shared_protos(Out *o, System *sys);
 void c_shared_fns(Out *o, const CShape *sh, System *sys);
 bool c_has_ret(Method *m);
+void c_method_head(Out *o, System *sys, Method *m); /* mapping comment, `RET S_m(S *self, ...)` */
 
 /* ---- pipeline.c: the whole pipeline on a buffer --------------------------- */
 
