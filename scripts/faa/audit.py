@@ -75,7 +75,7 @@ class Target:
     fixtures: list
     modes: tuple
     compiler: build.Compiler
-    generated: Path | None = None          # --generated: a module instead of a compiler
+    generated: dict | None = None          # --generated: {fixture name: module} instead of a compiler
     discovery: run.Discovery | None = None  # fixtures/ as found (None with --generated)
     shard: dict | None = None              # --shard: report.json's `shard` (shard.take)
     check_rejects: bool = True             # fixtures/reject: not with --generated, --no-rejects
@@ -163,7 +163,8 @@ def audit(opts):
     reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
     if target.generated:                 # its module is there: check before anything is written
-        check_scenarios([(fx, target.generated) for fx in target.fixtures], rustc, generated=True)
+        check_scenarios([(fx, target.generated[fx.name]) for fx in target.fixtures], rustc,
+                        generated=True)
     with workdir.lock(tree.work):
         return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
 
@@ -338,7 +339,7 @@ def check_names(fixtures):
 
 def select(opts, tree):
     """The fixtures of fixtures/ (all, or the named ones) with the compiler
-    under audit, or one --generated module with its --scenario; with
+    under audit, or the --generated module(s) with their --scenario; with
     --shard K/N, this shard's share of them (shard.take)."""
     if opts.shard_costs and not opts.shard:
         raise UsageError("--shard-costs goes with --shard K/N")
@@ -354,18 +355,40 @@ def select(opts, tree):
         return _shard(opts, target) if opts.shard else target
     if not (opts.generated and opts.scenario):
         raise UsageError("--generated and --scenario go together")
-    generated = Path(opts.generated).resolve()
-    if not generated.is_file():
-        raise UsageError(f"{generated}: no such module")
     scen_path = Path(opts.scenario)
-    lang = opts.lang or ("c" if generated.suffix == ".c" else "rust")
-    fixture = run.Fixture(name=scen_path.stem, frs=None, toml=scen_path,
-                          scenario=scenario.load(scen_path), target=lang)
-    check_names([fixture])
-    compiler = build.Compiler(path=str(generated), name="generated", version=generated.name,
-                              bundled=False)
-    return Target(fixtures=[fixture], modes=(opts.mode,), compiler=compiler, generated=generated,
+    generated = generated_modules(opts.generated, scen_path.stem)
+    scen = scenario.load(scen_path)
+    fixtures = [run.Fixture(name=name, frs=None, toml=scen_path, scenario=scen,
+                            target=opts.lang or ("c" if path.suffix == ".c" else "rust"))
+                for name, path in generated.items()]
+    check_names(fixtures)
+    first = next(iter(generated.values()))
+    compiler = build.Compiler(path=str(first), name="generated", bundled=False,
+                              version=first.name if len(generated) == 1 else f"{len(generated)} modules")
+    return Target(fixtures=fixtures, modes=(opts.mode,), compiler=compiler, generated=generated,
                   check_rejects=False)
+
+
+def generated_modules(args, scenario_stem):
+    """--generated [NAME=]MODULE, once or more: {fixture name: module}, each
+    module its own fixture under the one --scenario.  One module without a
+    NAME goes by the scenario's name; of several, each by NAME or else by
+    its folder's name."""
+    args = [args] if isinstance(args, (str, Path)) else list(args)
+    out = {}
+    for arg in map(str, args):
+        name, sep, path = arg.partition("=")
+        if not (sep and name and "/" not in name) or Path(arg).is_file():
+            name, path = None, arg
+        module = Path(path).resolve()
+        if not module.is_file():
+            raise UsageError(f"{module}: no such module")
+        name = name or (scenario_stem if len(args) == 1 else module.parent.name)
+        if name in out:
+            raise UsageError(f"--generated: two modules go by the fixture name {name!r} "
+                             f"({out[name]}, {module}): name them NAME=MODULE")
+        out[name] = module
+    return out
 
 
 def _shard(opts, target):

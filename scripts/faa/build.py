@@ -188,7 +188,8 @@ class Compiled:
 
 def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, generated=None):
     """The compile stage: every fixture x shape through the compiler under
-    audit, in parallel; with `generated`, that module is every output.
+    audit, in parallel; with `generated` ({fixture name: module}), each
+    fixture's output is its module.
     Returns {(name, mode): Compiled} in fixture x mode order."""
     tasks = [(fx, m) for fx in fixtures for m in modes]
     phase = Phase("compile", len(tasks), "module")
@@ -197,7 +198,7 @@ def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, genera
         fx, mode = task
         work = tree.work / fx.name
         work.mkdir(parents=True, exist_ok=True)
-        c = Compiled(fixture=fx, mode=mode, work=work, module=generated)
+        c = Compiled(fixture=fx, mode=mode, work=work, module=generated and generated[fx.name])
         if generated is None:
             t0 = time.monotonic()
             c.module, c.error = compile_variant(compiler, fx.frs, mode, work,

@@ -160,7 +160,10 @@ def _add_run(sub):
     r.add_argument("fixtures", nargs="*", metavar="FIXTURE", help="fixture names (default: all)")
     r.add_argument("--compiler", metavar="PATH",
                    help="a framec-compatible compiler to audit instead of the bundled frc")
-    r.add_argument("--generated", metavar="MODULE.rs", help="audit already generated code (one shape)")
+    r.add_argument("--generated", metavar="[NAME=]MODULE.rs", action="append",
+                   help="audit already generated code (one shape); repeat it to audit several "
+                        "modules in one run, each its own fixture NAME (default: the module's "
+                        "folder's name; one module alone: the scenario's) under the one --scenario")
     r.add_argument("--scenario", metavar="FILE.toml", help="the scenario for --generated")
     r.add_argument("--lang", choices=("rust", "c"), default=None,
                    help="the language of the --generated module (default: from its extension, "
