@@ -232,31 +232,38 @@ def test_table_shows_rules_dynamic_count_and_both_lines():
 # ---- the whole self-test against a fake gate -----------------------------------
 
 class FakeGate:
-    """Stands in for `audit run`: answers per mutant directory name."""
+    """Stands in for `audit run --generated NAME=MODULE ...`: one report for
+    all the run's modules, each answered as its own fixture (by name)."""
 
     def __init__(self, mutants, miss=(), control_fails=False, calibration=()):
-        self.by_dir = {re.sub(r"[^\w.-]", "_", m.name): m for m in mutants}
+        self.by_dir = {mutate.fixture_name(m.name): m for m in mutants}
         self.miss, self.control_fails, self.calibration = set(miss), control_fails, set(calibration)
         self.calls = []
 
-    def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600,
-                 valgrind=False):
-        name = module_path.parent.name
-        self.calls.append((name, tuple(opts), interposer, valgrind))
+    def answer(self, name, path, opts, interposer):
+        """The findings of one module of the run."""
         if name == "control":
-            return (1, {"findings": [{"rule": "zero", "failure": True, "message": "x"}]}, "") \
-                if self.control_fails else (0, {"findings": []}, "")
+            return [{"rule": "zero", "failure": True, "message": "x"}] if self.control_fails else []
         m = self.by_dir[name]
-        if interposer and any(k in str(interposer) for k in self.calibration):
-            return 1, {"findings": [{"rule": "calibration", "failure": True, "message": "c"}]}, ""
+        assert path.parent.name == name and path.read_text() == m.source
         if interposer or m.name in self.miss:
-            return 0, {"findings": []}, ""
-        assert module_path.read_text() == m.source
+            return []
         extra = f" (timing {m.spec.phase} 0)" if m.spec.phase else ""
         if m.spec.rule != "zero":
-            return 1, {"findings": [_finding(m, 0, rule=r) for r in (m.spec.rule, *m.spec.also)]}, ""
+            return [_finding(m, 0, rule=r) for r in (m.spec.rule, *m.spec.also)]
         static = [] if m.spec.nostd_clean else [_finding(m, 0, rule="nostd")]
-        return 1, {"findings": [_finding(m, o, extra=extra) for o in opts] + static}, ""
+        return [_finding(m, o, extra=extra) for o in opts] + static
+
+    def __call__(self, audit_cmd, modules, scen, report_dir, work_dir, opts, interposer=None,
+                 valgrind=False, jobs=1, timeout=None):
+        self.calls.append((tuple(modules), tuple(opts), interposer, valgrind))
+        findings = [dict(f, fixture=name) for name, path in modules.items()
+                    for f in self.answer(name, path, opts, interposer)]
+        if interposer and any(k in str(interposer) for k in self.calibration):
+            # several workers failed the same way: one run-wide finding
+            findings.append({"rule": "calibration", "fixture": "*", "failure": True, "message": "c"})
+        code = EXIT_GATE if any(f["failure"] for f in findings) else EXIT_OK
+        return code, {"findings": findings, "fixtures": [{"name": n} for n in modules]}, ""
 
 
 def _run(monkeypatch, tmp_path, fake, text=None, **kw):
@@ -273,18 +280,54 @@ def test_a_perfect_gate_passes_with_caught_n_of_n(monkeypatch, tmp_path):
     rc, out = _run(monkeypatch, tmp_path, fake)
     assert rc == EXIT_OK, out
     assert f"caught {mutate.CATALOGUE_SIZE}/{mutate.CATALOGUE_SIZE}" in out
-    assert fake.calls[0][0] == "control"
-    kinds_at_o0 = [c for c in fake.calls if c[0] in ("malloc", "mmap", "__libc_free")]
-    assert all(c[1] == (0,) for c in kinds_at_o0)
-    assert all(c[1] == (0, 3) for c in fake.calls if "@" in c[0])
-    assert {c[0] for c in fake.calls if c[3]} == {"control", "dlsym_next"}
+    assert fake.calls[0][0] == ("control",) and fake.calls[0][1:] == ((0, 3), None, True)
+    # The catalogue by need: O0,O3 (30 mutants, 4 runs); O0 (26, 4 runs); O0
+    # with Valgrind (dlsym_next); the two that change their whole library
+    # in runs of their own.
+    runs = fake.calls[1:]
+    need = [(c[1], c[3]) for c in runs]
+    assert (need.count(((0, 3), False)), need.count(((0,), False)), need.count(((0,), True))) == (5, 5, 1)
+    assert {c[0] for c in runs if len(c[0]) == 1} == {("thread",), ("global_alloc",), ("dlsym_next",)}
+    assert all(len(c[0]) <= mutate.RUN_SIZE for c in runs)
+    audited = [n for c in runs for n in c[0]]
+    assert sorted(audited) == sorted(mutate.fixture_name(m.name) for m in all_mutants())
+    by_name = {mutate.fixture_name(m.name): m.spec for m in all_mutants()}
+    for names, opts, _, valgrind in runs:
+        assert all(by_name[n].opts == opts and by_name[n].valgrind == valgrind for n in names)
+    assert {n for c in runs if c[3] for n in c[0]} == {"dlsym_next"}
+    assert "in 11 audit run(s)" in out and "12 audit run(s)" in out.splitlines()[-1]
+
+
+def test_each_mutant_is_judged_by_its_own_fixtures_findings():
+    """In a run of several, another fixture's failure is not this one's; a
+    run-wide finding (fixture "*") is everyone's; a run without a report,
+    or a report without the fixture, leaves the run's exit and no report."""
+    rep = {"provenance": {"rustc": "rustc 1.95.0"}, "fixtures": [{"name": "a"}, {"name": "b"}],
+           "findings": [{"rule": "zero", "fixture": "a", "failure": True, "message": ""},
+                        {"rule": "coverage", "fixture": "b", "failure": False, "message": ""}]}
+    code, view = mutate.fixture_view(EXIT_GATE, rep, "b")
+    assert code == EXIT_OK and [f["rule"] for f in view["findings"]] == ["coverage"]
+    assert view["provenance"] == rep["provenance"]
+    code, view = mutate.fixture_view(EXIT_GATE, rep, "a")
+    assert code == EXIT_GATE and [f["rule"] for f in view["findings"]] == ["zero"]
+    wide = dict(rep, findings=rep["findings"] + [{"rule": "calibration", "fixture": "*", "message": ""}])
+    code, view = mutate.fixture_view(EXIT_GATE, wide, "b")
+    assert code == EXIT_GATE and [f["rule"] for f in view["findings"]] == ["coverage", "calibration"]
+    assert mutate.fixture_view(2, None, "a") == (2, None)
+    assert mutate.fixture_view(EXIT_GATE, rep, "c") == (EXIT_GATE, None)
 
 
 def test_one_missed_mutant_fails_the_self_test(monkeypatch, tmp_path):
-    rc, out = _run(monkeypatch, tmp_path, FakeGate(all_mutants(), miss={"pvalloc"}))
+    lines = []
+    monkeypatch.setattr(mutate, "audit", FakeGate(all_mutants(), miss={"pvalloc"}))
+    rc = mutate.self_test(["audit"], module_text(), "debounce_button.rs", SCEN, tmp_path,
+                          exercised=exercised, progress=lines.append, out=lines.append)
+    out = "\n".join(lines)
     assert rc == EXIT_GATE
     assert f"caught {mutate.CATALOGUE_SIZE - 1}/{mutate.CATALOGUE_SIZE}" in out
     assert re.search(r"^pvalloc .* MISSED$", out, re.M)
+    # its run failed (the others in it were caught), its own fixture did not
+    assert re.search(r"pvalloc +MISSED — .*no zero-rule finding.*; exit 0$", out, re.M)
 
 
 def test_a_failing_control_fails_the_self_test(monkeypatch, tmp_path):
@@ -324,9 +367,12 @@ def test_broken_interposers_must_turn_the_self_test_red_for_every_kind(monkeypat
     assert f"self-test red for every broken kind: 15/15" in out
     assert re.search(r"^calloc\s+calloc,__libc_calloc\s+2/2\s+0/2\s+red$", out, re.M)
     assert re.search(r"^malloc\s+malloc,__libc_malloc,strdup\s", out, re.M)
-    used = {c[2].name for c in fake.calls if c[2]}
-    assert used == {f"libaudit-broken-{k}.so" for k in mutate.COUNTED_KINDS}
-    assert all(c[1] == (0,) for c in fake.calls if c[2])
+    broken_runs = [c for c in fake.calls if c[2]]
+    assert sorted(Path(c[2]).name for c in broken_runs) == sorted(
+        f"libaudit-broken-{k}.so" for k in mutate.COUNTED_KINDS)      # one run per kind
+    assert all(c[1] == (0,) and not c[3] for c in broken_runs)
+    calloc = next(c for c in broken_runs if "broken-calloc" in c[2])
+    assert calloc[0] == ("calloc", "__libc_calloc")
 
 
 def test_a_broken_kind_the_self_test_stays_green_for_fails(monkeypatch, tmp_path):
@@ -337,11 +383,10 @@ def test_a_broken_kind_the_self_test_stays_green_for_fails(monkeypatch, tmp_path
             (broken / f"libaudit-broken-{k}.so").write_text("")
 
     class StillCounts(FakeGate):
-        def __call__(self, audit_cmd, module_path, scen, report_dir, opts, interposer=None, timeout=600,
-                 valgrind=False):
+        def answer(self, name, path, opts, interposer):
             if interposer and "broken-sbrk" in str(interposer):
-                return super().__call__(audit_cmd, module_path, scen, report_dir, opts)
-            return super().__call__(audit_cmd, module_path, scen, report_dir, opts, interposer, timeout)
+                interposer = None
+            return super().answer(name, path, opts, interposer)
 
     rc, out = _run(monkeypatch, tmp_path, StillCounts(all_mutants()), broken_dir=broken)
     assert rc == EXIT_GATE
@@ -368,3 +413,51 @@ def test_the_old_rustc_allowance_is_narrow():
     other = mutate.Mutant(spec=next(s for s in mutate.catalogue(10) if s.name == "helper"), source="",
                           line=448, frs="x.frs:26", site_fn_line=356)
     assert not mutate._old_rustc_fn_line(other, old, [o0, o3], "m.rs")      # only the marked spec
+
+
+# ---- several modules in one audit run ------------------------------------------
+
+def test_generated_takes_several_modules_each_its_own_fixture(tmp_path):
+    from faa import audit
+    from faa.errors import UsageError
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "m.rs").write_text("")
+    a, b = tmp_path / "a" / "m.rs", tmp_path / "b" / "m.rs"
+    assert audit.generated_modules([str(a)], "debounce_button") == {"debounce_button": a}
+    assert audit.generated_modules(str(a), "s") == {"s": a}
+    assert audit.generated_modules([str(a), str(b)], "s") == {"a": a, "b": b}
+    assert audit.generated_modules([f"x={a}", str(b)], "s") == {"x": a, "b": b}
+    with pytest.raises(UsageError, match="two modules go by the fixture name 'a'"):
+        audit.generated_modules([str(a), f"a={b}"], "s")
+    with pytest.raises(UsageError, match="no such module"):
+        audit.generated_modules([f"x={tmp_path / 'c.rs'}"], "s")
+
+
+def test_one_run_of_several_modules_judges_each_alone(build_dir, tmp_path):
+    """The unmutated module, a malloc mutant and one rustc rejects, in one
+    run and (FAA_BUNDLE_SIZE 8) one bundle: the rejected bundle is rebuilt
+    module by module, so the broken one alone has a [build] finding, the
+    mutant alone the zero rule at its line, and the clean one nothing."""
+    _rustc_or_skip()
+    text = module_text()
+    sites = mutate.find_sites(text, exercised)
+    m = _by_name("malloc")
+    bad = mutate.Spec("bad", "bad", "handler", (("handler", "let __x: u8 = malloc(16);", True),))
+    mods = {}
+    for name, source in (("clean", text), ("malloc", m.source),
+                         ("bad", mutate.make(text, bad, sites).source)):
+        (tmp_path / name).mkdir()
+        mods[name] = tmp_path / name / "debounce_button.rs"
+        mods[name].write_text(source)
+    cmd = [str(tools.ROOT / "scripts" / "audit"), "--build-dir", str(build_dir)]
+    code, rep, err = mutate.audit(cmd, mods, SCEN.path, tmp_path / "rep", tmp_path / "work", (0,),
+                                  jobs=2, env={"FAA_BUNDLE_SIZE": "8"})
+    crates = json.loads((tmp_path / "work" / "phases.json").read_text())["phases"]["build"]
+    assert sorted(crates["crates_rebuilt"])[0].startswith("fxs_"), crates     # rebuilt alone
+    assert code == EXIT_GATE and rep is not None, err
+    views = {n: mutate.fixture_view(code, rep, n) for n in mods}
+    assert views["clean"][0] == EXIT_OK and not views["clean"][1]["findings"], views["clean"]
+    assert {f["rule"] for f in views["bad"][1]["findings"] if f["failure"]} == {"build"}
+    o = mutate.judge(m, *views["malloc"], err, "debounce_button.rs")
+    assert o.caught and o.rules == ["nostd", "zero"], o.detail
