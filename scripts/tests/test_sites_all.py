@@ -11,7 +11,8 @@ from faa import attribute, gate
 from faa.model import Measurement, Window
 
 FRS = """\
-// Several allocations from several lines of one handler.
+// Several allocations from several lines of one handler (a volatile read
+// keeps each at O3 too; std::hint::black_box would need rustc 1.66).
 @@[target("rust")]
 @@[no_alloc]
 @@system Nest {
@@ -21,9 +22,9 @@ FRS = """\
     machine:
         $A {
             nest() {
-                let a = std::hint::black_box(std::boxed::Box::new(1u64));
-                let b = std::hint::black_box(std::boxed::Box::new(2u64));
-                let c = std::hint::black_box(std::vec![3u8; 4]);
+                let a = unsafe { let x = std::boxed::Box::new(1u64); let r = std::ptr::read_volatile(&x); std::mem::forget(x); r };
+                let b = unsafe { let x = std::boxed::Box::new(2u64); let r = std::ptr::read_volatile(&x); std::mem::forget(x); r };
+                let c = unsafe { let x = std::vec![3u8; 4]; let r = std::ptr::read_volatile(&x); std::mem::forget(x); r };
                 @@:self.n = @@:self.n + (*a as u32) + (*b as u32) + (c.len() as u32);
                 -> $B
             }
