@@ -57,37 +57,71 @@ class Site:
 _FRAME = re.compile(r"^(.*)\+0x([0-9a-f]+)$")
 
 
+# addr2line's answers, per library as it is on disk: (path, mtime_ns, size)
+# -> {offset: inline chain}.  The gate symbolises the same few stacks in
+# window after window (the call-site table of every failing window), and
+# one addr2line process per window was most of a failing audit's gate time.
+_SYMBOLS = {}
+_SYMBOLS_MAX = 200000        # offsets kept in all; the table starts over past it
+
+
+def _lib_key(lib):
+    try:
+        st = Path(lib).stat()
+    except OSError:
+        return None
+    return (lib, st.st_mtime_ns, st.st_size)
+
+
+def _addr2line(addr2line, lib, offs):
+    """{offset: [(function, file, line), ...]} for the return addresses
+    `offs` in `lib`, from one addr2line run ({} when it cannot run)."""
+    # A return address points after the call; -1 lands inside it.
+    args = [addr2line, "-e", lib, "-a", "-f", "-i", "-C"] + [hex(max(o - 1, 0)) for o in offs]
+    try:
+        text = procs.run(args, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    resolved = {}
+    chunks = re.split(r"^0x0*([0-9a-f]+)\n", text, flags=re.M)[1:]
+    for addr, body in zip(chunks[0::2], chunks[1::2]):
+        lines = body.strip("\n").split("\n")
+        chain = []
+        for func, loc in zip(lines[0::2], lines[1::2]):
+            file, _, ln = loc.rpartition(":")
+            ln = re.match(r"\d+", ln)
+            chain.append((func, file, int(ln.group(0)) if ln else 0))
+        resolved[int(addr, 16) + 1] = chain
+    return resolved
+
+
 def symbolise(stack):
-    """[(frame string, [(function, file, line), ...inline chain innermost first])]"""
+    """[(frame string, [(function, file, line), ...inline chain innermost first])];
+    each library's offsets not seen before resolved in one addr2line run."""
     addr2line = shutil.which("addr2line")
-    by_lib, out = {}, []
+    by_lib = {}
     for fr in stack:
         m = _FRAME.match(fr)
         if m and m.group(1).endswith(".so") and Path(m.group(1)).exists():
             by_lib.setdefault(m.group(1), []).append(int(m.group(2), 16))
-    resolved = {}
+    known = {}
     for lib, offs in by_lib.items():
-        if not addr2line:
-            break
-        # A return address points after the call; -1 lands inside it.
-        args = [addr2line, "-e", lib, "-a", "-f", "-i", "-C"] + [hex(max(o - 1, 0)) for o in offs]
-        try:
-            text = procs.run(args, timeout=60).stdout
-        except (OSError, subprocess.SubprocessError):
-            continue
-        chunks = re.split(r"^0x0*([0-9a-f]+)\n", text, flags=re.M)[1:]
-        for addr, body in zip(chunks[0::2], chunks[1::2]):
-            lines = body.strip("\n").split("\n")
-            chain = []
-            for func, loc in zip(lines[0::2], lines[1::2]):
-                file, _, ln = loc.rpartition(":")
-                ln = re.match(r"\d+", ln)
-                chain.append((func, file, int(ln.group(0)) if ln else 0))
-            resolved[(lib, int(addr, 16) + 1)] = chain
+        key = _lib_key(lib)
+        table = _SYMBOLS.get(key, {}) if key else {}
+        todo = sorted({o for o in offs if o not in table})
+        if todo and addr2line:
+            if sum(len(t) for t in _SYMBOLS.values()) > _SYMBOLS_MAX:
+                _SYMBOLS.clear()
+            got = _addr2line(addr2line, lib, todo)
+            table = {**table, **{o: got.get(o, []) for o in todo}} if got else table
+            if key and got:
+                _SYMBOLS[key] = table
+        known[lib] = table
+    out = []
     for fr in stack:
         m = _FRAME.match(fr)
-        key = (m.group(1), int(m.group(2), 16)) if m else None
-        out.append((fr, resolved.get(key, [])))
+        chain = known.get(m.group(1), {}).get(int(m.group(2), 16), []) if m else []
+        out.append((fr, chain))
     return out
 
 

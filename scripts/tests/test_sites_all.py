@@ -135,3 +135,30 @@ def test_a_site_without_a_frs_line_keeps_the_handler_its_name_gives():
         "door_lock.c:41 in DoorLock_s_Locked_hdl_user_unlock (handler $Locked.unlock)"
     framed = attribute.Site("f", "/x/m.rs", 3, frs="fixtures/x.frs:12", what="handler $A.go")
     assert str(framed) == "/x/m.rs:3 in f (from fixtures/x.frs:12, handler $A.go)"
+
+
+def test_addr2line_runs_once_per_library_offset_until_the_library_changes(tmp_path, monkeypatch):
+    """The gate symbolises the same stacks window after window: an offset
+    of a library is resolved once (one addr2line run for all the new ones
+    of a stack), again only when the library on disk changes."""
+    import os
+    lib = tmp_path / "libfx.so"
+    lib.write_bytes(b"\x7fELF")
+    runs = []
+
+    def fake(addr2line, path, offs):
+        runs.append(list(offs))
+        return {o: [(f"f{o:x}", "m.rs", o)] for o in offs}
+    monkeypatch.setattr(attribute, "_addr2line", fake)
+    monkeypatch.setattr(attribute.shutil, "which", lambda name: "/usr/bin/addr2line")
+    monkeypatch.setattr(attribute, "_SYMBOLS", {})
+    stack = [f"{lib}+0x10", f"{lib}+0x20"]
+    first = attribute.symbolise(stack)
+    assert first == [(stack[0], [("f10", "m.rs", 16)]), (stack[1], [("f20", "m.rs", 32)])]
+    assert attribute.symbolise(stack) == first and runs == [[0x10, 0x20]]
+    attribute.symbolise([f"{lib}+0x20", f"{lib}+0x30"])
+    assert runs == [[0x10, 0x20], [0x30]]               # only the new offset
+    st = lib.stat()
+    os.utime(lib, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))    # rebuilt
+    attribute.symbolise(stack)
+    assert runs[-1] == [0x10, 0x20]
