@@ -462,7 +462,8 @@ def write_report(opts, target, tree, reports_dir, r):
                        status, r.vg.results, r.coverage, unchecked=r.unchecked,
                        skips=target.discovery.skips if target.discovery else {}, strict=opts.strict,
                        performance=report.performance(tree.reports / "bench.json"),
-                       massif=r.vg.massif, work_dir=tree.work, fixtures_dir=opts.fixtures_dir)
+                       massif=r.vg.massif, work_dir=tree.work, fixtures_dir=opts.fixtures_dir,
+                       non_blocking=opts.non_blocking)
     rep.shard = target.shard
     sites.attach(rep, r.vg.results, r.outcomes, tree.work)
     prev = opts.baseline or (BASELINE if target.compiler.bundled and BASELINE.exists() else None)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import junit, svgchart
 from .errors import ToolMissing
-from .report import site_rows, sites_caption
+from .report import non_blocking_text, site_rows, sites_caption
 
 CHART = "allocs_per_dispatch.svg"
 SITES_SHOWN = 10    # rows of a fixture's allocation-site table before the rest folds
@@ -259,7 +259,8 @@ def fixture_view(fx, cols, findings, audited=MODES):
             "size_of": fx.get("size_of") or {}, "nostd": fx.get("nostd"),
             "memcheck": ("—" if not mc else "clean" if all(m["ok"] for m in mc) else "FAILED"),
             "coverage": coverage_view(fx, audited), "sites": sites(fx),
-            "alloc_sites": alloc_sites_view(fx)}
+            "alloc_sites": alloc_sites_view(fx),
+            "non_blocking": non_blocking_text(fx.get("non_blocking"))}
 
 
 def provenance_rows(prov):
@@ -293,6 +294,7 @@ def view(report):
     peak = max([c["peak"] for fx in fixtures for c in fx["cells"] if c] + [1])
     return {"cols": cols, "findings": findings, "fixtures": fixtures, "count": count,
             "failing": [fx for fx in fixtures if fx["failed"]], "peak_max": peak,
+            "non_blocking": any(fx["non_blocking"] for fx in fixtures),
             "shapes": shapes, "opts": opt_levels(report),
             "provenance": provenance_rows(report.get("provenance"))}
 

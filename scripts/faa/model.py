@@ -466,12 +466,17 @@ class FixtureResult:
     # The language of the generated code: "rust" or "c" (fixtures/c/, cbuild.py);
     # a report.json written before C fixtures has none: "rust".
     target: str = "rust"
+    # The nonblocking rule's verdict for this fixture: None when it was not
+    # asked (no --non-blocking, no `non_blocking = true`), else
+    # {"blocking_windows": no_alloc windows that made a blocking call,
+    #  "libraries": no_alloc libraries judged}.
+    non_blocking: dict | None = None
 
     def to_json(self):
         return {"name": self.name, "target": self.target, "system": self.system, "source": self.source,
                 "nostd": self.nostd, "size_of": self.size_of,
                 "runs": [r.to_json() for r in self.runs], "coverage": self.coverage,
-                "alloc_sites": self.alloc_sites}
+                "alloc_sites": self.alloc_sites, "non_blocking": self.non_blocking}
 
     @classmethod
     def from_json(cls, d):
@@ -479,7 +484,7 @@ class FixtureResult:
                    nostd=d.get("nostd", ""), size_of=d.get("size_of") or {},
                    runs=[RunResult.from_json(r) for r in d.get("runs") or []],
                    coverage=d.get("coverage"), alloc_sites=d.get("alloc_sites"),
-                   target=d.get("target") or "rust")
+                   target=d.get("target") or "rust", non_blocking=d.get("non_blocking"))
 
 
 @dataclass

@@ -215,14 +215,38 @@ def portable(doc, work_dir=None, fixtures_dir=None, root=ROOT):
 
 def build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg=None,
           cov=None, unchecked=None, skips=None, strict=False, performance=None, massif=(),
-          work_dir=None, fixtures_dir=None):
+          work_dir=None, fixtures_dir=None, non_blocking=False):
     """The model.Report of this run, with its provenance and its paths made
     portable (portable(): relative to the project, the work dir or the
-    fixtures dir)."""
+    fixtures dir).  `non_blocking`: --non-blocking (every fixture judged by
+    the nonblocking rule; else those whose scenario asks)."""
     rep = _build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
                  unchecked, skips, strict, performance, massif)
+    asked = {fx.name for fx in fixtures if non_blocking or getattr(fx.scenario, "non_blocking", False)}
+    for fr in rep.fixtures:
+        if fr.name in asked:
+            fr.non_blocking = non_blocking_result(fr.name, measurements)
     rep.provenance = provenance.collect(compiler)
     return Report.from_json(portable(rep.to_json(), work_dir, fixtures_dir))
+
+
+def non_blocking_result(name, measurements):
+    """A fixture's nonblocking verdict (model.FixtureResult.non_blocking):
+    how many of its no_alloc windows made a blocking call, over how many
+    no_alloc libraries (0 libraries: nothing was measured to judge)."""
+    ms = [m for m in measurements if m.fixture == name and m.mode == "noalloc"]
+    return {"blocking_windows": sum(1 for m in ms for w in m.windows if w.blocking),
+            "libraries": len(ms)}
+
+
+def non_blocking_text(nb):
+    """'yes', 'NO (3 windows)', 'not measured' or '' (not asked)."""
+    if nb is None:
+        return ""
+    if not nb.get("libraries"):
+        return "not measured"
+    n = nb.get("blocking_windows", 0)
+    return "yes" if n == 0 else f"NO ({n} window{'s' if n != 1 else ''})"
 
 
 def _build(fixtures, measurements, outcomes, compiler, findings, rejects, status, vg, cov,
@@ -512,6 +536,14 @@ def _md_notes(rep):
     if rep.unchecked:
         lines += ["", "**Not checked in this run**" + (" (--strict: a failure)" if rep.strict else "")
                   + ": " + "; ".join(f"{md_text(u)} ({md_text(why)})" for u, why in rep.unchecked_why.items())]
+    judged = [fx for fx in rep.fixtures if fx.non_blocking is not None]
+    if judged:
+        bad = [fx for fx in judged if non_blocking_text(fx.non_blocking) != "yes"]
+        lines += ["", f"**Non-blocking** (no lock, wait, sleep or blocking I/O call in any no\\_alloc "
+                  f"window): {len(judged) - len(bad)} of {len(judged)} fixture(s) held"
+                  + ("" if not bad else "; not: " + ", ".join(
+                      f"{md_code(fx.name)} {md_text(non_blocking_text(fx.non_blocking))}" for fx in bad))
+                  + "."]
     if rep.skipped:
         lines += ["", "**Fixtures without a scenario** (fixtures/SKIP.toml): " + "; ".join(
             f"{md_code(name)}: {md_text(why)}" for name, why in sorted(rep.skipped.items()))]

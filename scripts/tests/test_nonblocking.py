@@ -183,3 +183,35 @@ def test_non_blocking_true_in_the_scenario_asks_it_without_the_flag(build_dir, t
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert r.returncode == 1, r.stdout + r.stderr
     assert nonblocking(rep, "step 1 lock()"), rep["findings"]
+    # the verdict per fixture: in report.json, report.md and report.html
+    nb = rep["fixtures"][0]["non_blocking"]
+    assert nb["libraries"] == 2 and nb["blocking_windows"] >= 3, nb
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert (f"**Non-blocking** (no lock, wait, sleep or blocking I/O call in any no\\_alloc window): "
+            f"0 of 1 fixture(s) held; not: `locker` NO ({nb['blocking_windows']} windows).") in md, md
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<th>non-blocking</th>" in page and f"NO ({nb['blocking_windows']} windows)</td>" in page
+
+
+def test_a_fixture_not_asked_has_no_non_blocking_verdict(audits):
+    """Without --non-blocking and without the scenario key the rule did not
+    judge the fixture: report.json says null, report.md and report.html
+    say nothing of it."""
+    _, rep = audits[None]
+    assert rep["fixtures"][0]["non_blocking"] is None
+    from faa import report
+    from faa.model import Report
+    assert "Non-blocking" not in report.markdown(Report.from_json(rep))
+
+
+def test_non_blocking_result_counts_the_blocking_windows_of_no_alloc_libraries():
+    from faa import report
+    ms = [SimpleNamespace(fixture="a", mode="noalloc", windows=[Window("step", 0, blocking=2), Window("step", 1)]),
+          SimpleNamespace(fixture="a", mode="noalloc", windows=[Window("step", 0, blocking=1)]),
+          SimpleNamespace(fixture="a", mode="alloc", windows=[Window("step", 0, blocking=5)]),
+          SimpleNamespace(fixture="b", mode="noalloc", windows=[Window("step", 0)])]
+    assert report.non_blocking_result("a", ms) == {"blocking_windows": 2, "libraries": 2}
+    assert report.non_blocking_text(report.non_blocking_result("b", ms)) == "yes"
+    assert report.non_blocking_text(report.non_blocking_result("c", ms)) == "not measured"
+    assert report.non_blocking_text({"blocking_windows": 1, "libraries": 1}) == "NO (1 window)"
+    assert report.non_blocking_text(None) == ""
