@@ -155,9 +155,18 @@ static int compile_command(int argc, char **argv)
 	return compile(dir, file);
 }
 
+/* `--help` or `-h` anywhere: `frc --help`, `frc compile --help`, `frc check -h`. */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (wants_help(argc, argv)) {
 		fputs(usage, stdout);
 		return EXIT_OK;
 	}

@@ -42,6 +42,10 @@ def main() -> int:
         check("--version prints 'frc X.Y.Z' and exits 0", r.returncode == 0 and r.stdout.startswith("frc 0."), r.stdout)
         r = run(frc, "--help")
         check("--help prints usage and exits 0", r.returncode == 0 and "compile -l rust -o DIR" in r.stdout)
+        for cmd in (["compile", "--help"], ["check", "--help"], ["check", "-h", "x.frs"]):
+            r = run(frc, *cmd)
+            check(f"frc {' '.join(cmd)} prints usage and exits 0",
+                  r.returncode == 0 and "frc check [-l rust]" in r.stdout and not r.stderr, r.stderr)
         r = run(frc)
         check("no arguments is a usage error (64)", r.returncode == 64, str(r.returncode))
         r = run(frc, "compile", "-l", "python", "-o", str(d / "o"), "tiny.frs", cwd=d)
