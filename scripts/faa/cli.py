@@ -171,7 +171,7 @@ def _add_run(sub):
     r.add_argument("--mode", choices=variant.MODES, default="noalloc",
                    help="the shape of the --generated module (default: %(default)s)")
     r.add_argument("--opt", type=_opts, default=build.OPT_LEVELS, metavar="0,3",
-                   help="rustc opt-levels (default: 0,3)")
+                   help="opt-levels: rustc -C opt-level=N, gcc -ON for C fixtures (default: 0,3)")
     r.add_argument("--baseline", metavar="REPORT.json",
                    help="fail on any window that allocates more than in this earlier report "
                         "(default for frc: reports/baseline.json)")
@@ -184,6 +184,13 @@ def _add_run(sub):
     r.add_argument("--valgrind", choices=("auto", "on", "off"), default="auto",
                    help="memcheck + massif + Valgrind's own count: auto runs them when Valgrind "
                         "is installed (else a note), on requires it (exit 3 without), off skips")
+    _add_run_gate(r)
+    _add_run_output(r)
+    r.set_defaults(func=cmd_run)
+
+
+def _add_run_gate(r):
+    """`run`'s options that decide what the gate asks and where it works."""
     r.add_argument("--report-dir", help="where reports go (default: BUILD/reports)")
     r.add_argument("--work-dir", help="scratch for variants, libraries and records (default: BUILD/audit); "
                                       "give concurrent runs different ones")
@@ -204,6 +211,10 @@ def _add_run(sub):
     r.add_argument("--interposer", metavar="PATH",
                    help="preload this libaudit.so instead of the build's (for the self-test with "
                         "deliberately broken interposers)")
+
+
+def _add_run_output(r):
+    """`run`'s options for what it prints and how it shares out (CI)."""
     r.add_argument("-v", "--verbose", action="store_true", help="print the harness output")
     r.add_argument("-q", "--quiet", action="store_true",
                    help="print only the findings and the verdict (no progress, no table)")
@@ -225,7 +236,6 @@ def _add_run(sub):
                    help="with --shard: balance the shards by the per-fixture seconds in this file "
                         "(a run writes WORK/costs.json; give every shard the same file, e.g. a "
                         "committed one) instead of by a hash of the names")
-    r.set_defaults(func=cmd_run)
 
 
 def _add_merge(sub):
