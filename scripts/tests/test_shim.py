@@ -138,7 +138,8 @@ def test_generated_shim_is_the_template_filled_in_byte_for_byte(tmp_path):
     # SHIM_GOLDEN is what generate() produced when the shim was one
     # f-string (its header since bundles say which prefix; since issue 14
     # values are shown through FxShow, so a type without Debug shows as
-    # `<not Debug>`); the template must reproduce it exactly.
+    # `<not Debug>`; since then a panic hook prints a panic with one
+    # write); the template must reproduce it exactly.
     api = shim.ModuleApi(system="Sys", fields=["total", "map"], methods={"connect": 0, "load": 2})
     assert shim.generate(golden_scenario(tmp_path), api, "/m.rs", "alloc") == SHIM_GOLDEN
 
@@ -186,6 +187,42 @@ fn opaque<T>(x: T) -> T {
         std::mem::forget(x);
         r
     }
+}
+
+/// A panic printed with one write(2), in Rust >= 1.73's layout whatever
+/// rustc built this (scripts/faa/panic.py reads both): the harness's
+/// workers share one stderr, and the default hook writes a message in
+/// pieces that two panicking workers can interleave mid-line.  Installed
+/// once, outside every window; a message past 4000 bytes is cut.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            struct Buf([u8; 4000], usize);
+            impl std::fmt::Write for Buf {
+                fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                    let k = s.len().min(self.0.len() - self.1);
+                    self.0[self.1..self.1 + k].copy_from_slice(&s.as_bytes()[..k]);
+                    self.1 += k;
+                    Ok(())
+                }
+            }
+            extern "C" {
+                fn write(fd: i32, buf: *const u8, n: usize) -> isize;
+            }
+            let p = info.payload();
+            let msg = p.downcast_ref::<&str>().copied()
+                .or_else(|| p.downcast_ref::<String>().map(|s| s.as_str()))
+                .unwrap_or("Box<dyn Any>");
+            let mut b = Buf([0; 4000], 0);
+            let _ = match info.location() {
+                Some(l) => write!(b, "\nthread '<unnamed>' panicked at {}:{}:{}:\n{}\n",
+                                  l.file(), l.line(), l.column(), msg),
+                None => write!(b, "\nthread '<unnamed>' panicked at <unknown>:0:0:\n{}\n", msg),
+            };
+            unsafe { write(2, b.0.as_ptr(), b.1); }
+        }));
+    });
 }
 
 fn system() -> Option<&'static mut Sys> {
@@ -248,6 +285,7 @@ pub extern "C" fn fx_destroy() {
 /// Returns 0, or -2 when __create() panicked (window left open).
 #[no_mangle]
 pub extern "C" fn fx_construct(open: Hook, close: Hook, ctx: *mut c_void) -> i32 {
+    install_panic_hook();
     fx_destroy();
     let run = std::panic::AssertUnwindSafe(move || {
         open(ctx);
