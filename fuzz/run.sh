@@ -1,7 +1,8 @@
 #!/bin/sh
 # fuzz/run.sh — build frc's libFuzzer target (fuzz_frc.c + compiler/*.c
-# except main.c) with clang, ASan and UBSan in a separate directory, and run
-# it for a given time on the seed corpus.
+# but the executable's own) with clang, ASan and UBSan in a separate directory, and run
+# it for a given time on the seed corpus (main.c and check_native.c are the
+# frc executable's own, not the library the target links).
 #
 #   fuzz/run.sh [SECONDS] [BUILD_DIR]      (make fuzz FUZZ_SECONDS=600)
 #
@@ -27,7 +28,7 @@ if ! command -v "$CC" >/dev/null 2>&1 ||
     exit 3
 fi
 
-srcs=$(ls compiler/*.c | grep -v '/main\.c$')
+srcs=$(ls compiler/*.c | grep -v -e '/main\.c$' -e '/check_native\.c$')   # the executable's own: main.c, frc check
 # shellcheck disable=SC2086
 "$CC" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -std=gnu11 \
