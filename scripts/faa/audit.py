@@ -162,14 +162,15 @@ def audit(opts):
         tools.valgrind(required=True)      # fail before an hour of building, not after
     reports_dir = _reports_dir(opts, tree)
     target = select(opts, tree)
+    apis = {}
     if target.generated:                 # its module is there: check before anything is written
-        check_scenarios([(fx, target.generated[fx.name]) for fx in target.fixtures], rustc,
-                        generated=True)
+        apis = check_scenarios([(fx, target.generated[fx.name]) for fx in target.fixtures], rustc,
+                               generated=True)
     with workdir.lock(tree.work):
-        return _stages(opts, tree, target, clock, reports_dir, interposer, rustc)
+        return _stages(opts, tree, target, clock, reports_dir, interposer, rustc, apis)
 
 
-def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
+def _stages(opts, tree, target, clock, reports_dir, interposer, rustc, apis=None):
     """audit(), once everything is checked and the work dir is locked."""
     (tree.work / "criterion.xml").unlink(missing_ok=True)
     progress(f"audit: {len(target.fixtures)} fixture(s) x {len(target.modes)} shape(s) x "
@@ -179,8 +180,10 @@ def _stages(opts, tree, target, clock, reports_dir, interposer, rustc):
     compiled = build.compile_all(target.fixtures, target.compiler, tree, target.modes, jobs=opts.jobs,
                                  generated=target.generated)
     if not target.generated:
-        check_scenarios([(c.fixture, c.module) for c in compiled.values() if c.module and not c.error],
-                        rustc)
+        apis = check_scenarios([(c.fixture, c.module) for c in compiled.values()
+                                if c.module and not c.error], rustc)
+    for c in compiled.values():          # the shim's build takes the API checked here
+        c.api = (apis or {}).get(_module_key(c.module)) if c.module else None
     r = Run(outcomes=build.build_libraries(compiled, rustc, jobs=opts.jobs, progress=progress,
                                            opts=opts.opt, since=t0, reuse=not opts.no_cache))
     clock.built(r.outcomes)
@@ -283,6 +286,10 @@ def _replace_reports(reports_dir, rep, criterion, prev=None, junit_flavour="plai
             print(f"note [html] report.html skipped: {e}")
 
 
+def _module_key(module):
+    return str(Path(module).resolve())
+
+
 def check_scenarios(pairs, rustc=None, generated=False):
     """Each (fixture, generated Rust module): the scenario against the
     module's API (shim.check_module: system, constructor, methods,
@@ -292,9 +299,11 @@ def check_scenarios(pairs, rustc=None, generated=False):
     with --generated before anything is written, else right after the
     compile.  A module the shim cannot read at all (shim.ModuleProblem) is
     a usage error with --generated, else that fixture's build failure
-    (build.prepare reports it) and the audit goes on."""
+    (build.prepare reports it) and the audit goes on.  Returns {resolved
+    module path: its shim.ModuleApi} of the Rust modules checked, for
+    build.prepare (which reads and checks a module only when it is not there)."""
     from . import cshim, shim
-    problems = []
+    problems, apis = [], {}
     for fx, module in pairs:
         if getattr(fx, "target", "rust") == "c":
             # C (cshim.check_module): with --generated, a module the shim
@@ -310,8 +319,9 @@ def check_scenarios(pairs, rustc=None, generated=False):
         if getattr(fx, "target", "rust") != "rust":
             continue
         try:
-            shim.check_module(Path(module).read_text(encoding="utf-8", errors="replace"),
-                              fx.scenario, where=str(module), module_path=module, rustc=rustc)
+            apis[_module_key(module)] = shim.check_module(
+                Path(module).read_text(encoding="utf-8", errors="replace"),
+                fx.scenario, where=str(module), module_path=module, rustc=rustc)
         except shim.ModuleProblem as e:
             if generated:
                 problems.append(str(e))
@@ -319,6 +329,7 @@ def check_scenarios(pairs, rustc=None, generated=False):
             problems.append(str(e))
     if problems:
         raise UsageError("\n".join(dict.fromkeys(problems)))
+    return apis
 
 
 def check_names(fixtures):

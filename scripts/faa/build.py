@@ -184,6 +184,7 @@ class Compiled:
     module: Path | None = None
     error: str | None = None
     compile_s: float = 0.0        # wall seconds in the compiler
+    api: object = None            # shim.ModuleApi, read and checked by audit.check_scenarios
 
 
 def compile_all(fixtures, compiler, tree, modes=variant.MODES, jobs=None, generated=None):
@@ -222,8 +223,10 @@ def prepare(c):
     o.module = module
     text = module.read_text(encoding="utf-8", errors="replace")
     try:
-        api = shim.read_api(text, fx.scenario.system, where=str(module))
-        shim.check_steps(api, fx.scenario)
+        api = c.api             # audit.check_scenarios read and checked it; else do it here
+        if api is None:
+            api = shim.read_api(text, fx.scenario.system, where=str(module))
+            shim.check_steps(api, fx.scenario)
     except UsageError as e:
         o.errors.append(str(e))
         return o, None

@@ -144,3 +144,26 @@ def test_a_bundle_log_is_split_per_fixture_and_names_per_module():
     names = {"c::fx_a::fx_module::Sys::_s_Idle_go", "c::fx_b::fx_module::Sys::_s_Idle_go", "main"}
     assert coverage.own_names(names, "fx_a__") == {"c::fx_a::fx_module::Sys::_s_Idle_go"}
     assert coverage.own_names(names, "fx_") == names          # a one-fixture library: all of them
+
+
+def test_the_shim_build_takes_the_api_the_scenario_check_read(tmp_path, monkeypatch):
+    """audit.check_scenarios reads and checks each module's API before any
+    build; build.prepare uses that one instead of reading the module again
+    (0.6 s of every run for the corpus), and reads it itself only when
+    nobody did."""
+    from conftest import ROOT
+    from faa import audit, build, run, shim
+    (fx,) = run.discover(ROOT / "fixtures", ["port_reset"])
+    module = ROOT / "generated" / "port_reset" / "noalloc.rs"
+    apis = audit.check_scenarios([(fx, module)])
+    assert list(apis) == [str(module.resolve())]
+    c = build.Compiled(fixture=fx, mode="noalloc", work=tmp_path, module=module,
+                       api=apis[str(module.resolve())])
+    reads = []
+    real = shim.read_api
+    monkeypatch.setattr(shim, "read_api", lambda *a, **k: reads.append(1) or real(*a, **k))
+    o, member = build.prepare(c)
+    assert member is not None and not o.errors and reads == []
+    c.api = None
+    o, member = build.prepare(c)
+    assert member is not None and reads == [1]
