@@ -356,6 +356,14 @@ def test_make_test_log_is_read_for_build_time_summary_and_slowest():
     assert none == {"build_s": None, "tests": {}, "failed": [], "slowest": []}
 
 
+@pytest.fixture(autouse=True)
+def _not_nested(monkeypatch):
+    """These tests may themselves run inside a make-test bench (whose clone's
+    `make test` runs this file with the nesting guard set): each starts
+    outside one, as a newcomer's shell is."""
+    monkeypatch.delenv(make_test.NESTED, raising=False)
+
+
 def _repo(tmp_path, recipe):
     repo = tmp_path / "repo"
     repo.mkdir(parents=True)
