@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 from faa import bundle
 
@@ -57,6 +59,9 @@ def test_bundle_size_comes_from_the_environment(monkeypatch):
 
 
 def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
+    """At O0 only: bundle.build splits a failed crate the same way at every
+    opt-level (rustc rejects the type error before any codegen), so one
+    opt-level's crates, one per shape, show the split."""
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
     for name in ("port_reset", "debounce_button"):
@@ -75,7 +80,7 @@ def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
     env = dict(os.environ, FAA_BUNDLE_SIZE="8")
     r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
                         "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
-                        "--work-dir", str(tmp_path / "w"), "--report-dir", str(out)],
+                        "--opt", "0", "--work-dir", str(tmp_path / "w"), "--report-dir", str(out)],
                        capture_output=True, text=True, env=env, timeout=900)
     text = r.stdout + r.stderr
     assert r.returncode == 1, text
@@ -85,59 +90,81 @@ def test_a_fixture_that_breaks_its_bundle_fails_alone(build_dir, tmp_path):
     assert build and {f["fixture"] for f in build} == {"broken_button"}, build
     assert any("rustc" in f["message"] or "mismatched types" in f["message"] for f in build)
     runs = {fx["name"]: fx["runs"] for fx in rep["fixtures"]}
-    assert len(runs["port_reset"]) == 4 and len(runs["debounce_button"]) == 4
+    for name in ("port_reset", "debounce_button"):          # measured in both shapes
+        assert sorted((run["mode"], run["opt"]) for run in runs[name]) == [("alloc", 0), ("noalloc", 0)]
     assert not runs.get("broken_button")
     assert not [f for f in rep["findings"] if f["failure"] and f["fixture"] != "broken_button"]
 
 
-def test_a_warm_run_after_one_edit_builds_that_fixture_alone(build_dir, tmp_path):
+NINE = ["elevator", "i2c_master", "lorawan_node", "modbus_rtu", "motor_ctrl", "port_reset",
+        "ps2_keyboard", "traffic_light", "watchdog"]
+
+
+def audit_nine(build_dir, tmp, report, *flags):
+    """`audit run` over the copy of the nine in `tmp`, all in one bucket."""
+    return subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                           "--fixtures-dir", str(tmp / "fixtures"), "run", "--no-rejects", "--opt", "0",
+                           *flags, "--work-dir", str(tmp / "w"), "--report-dir", str(tmp / report)],
+                          capture_output=True, text=True, env=dict(os.environ, FAA_BUNDLE_SIZE="9"),
+                          timeout=900)
+
+
+def manifest(work):
+    """{(fixture, mode, opt): library file name} of the last run in `work`."""
+    rows = [line.split("\t") for line in (work / "manifest.tsv").read_text().splitlines()
+            if not line.startswith("#")]
+    return {(row[0], row[1], row[2]): Path(row[3]).name for row in rows}
+
+
+@pytest.fixture(scope="module")
+def nine(build_dir, tmp_path_factory):
+    """One cold, strict audit of nine fixtures in one bundle per shape, with
+    Valgrind and coverage, at O0 only: coverage is computed from the O0
+    libraries alone (coverage.py), and a warm run's delta() is decided per
+    crate the same way at every opt-level.  Read by the coverage test
+    (its report) and the warm-run test (its work dir and manifest)."""
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed")
+    tmp = tmp_path_factory.mktemp("nine")
+    (tmp / "fixtures").mkdir()
+    for name in NINE:
+        for ext in (".frs", ".toml"):
+            shutil.copy(ROOT / "fixtures" / (name + ext), tmp / "fixtures" / (name + ext))
+    r = audit_nine(build_dir, tmp, "cold", "--strict", "--valgrind", "on", "--allow-unchecked", "rejects",
+                   "-q", *NINE)
+    return r, tmp, manifest(tmp / "w")
+
+
+def test_a_warm_run_after_one_edit_builds_that_fixture_alone(nine, build_dir):
     """delta(): the edited fixture is built in a crate of its own, its
     bucket-mates are measured in the library they were built in, and
-    Valgrind's results for that library are reused for them."""
-    fixtures = tmp_path / "fixtures"
-    fixtures.mkdir()
-    for name in ("port_reset", "debounce_button", "elevator", "traffic_light"):
-        for ext in (".frs", ".toml"):
-            shutil.copy(ROOT / "fixtures" / (name + ext), fixtures / (name + ext))
-    env = dict(os.environ, FAA_BUNDLE_SIZE="8")
-
-    def run():
-        r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
-                            "--fixtures-dir", str(fixtures), "run", "--no-rejects",
-                            "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r")],
-                           capture_output=True, text=True, env=env, timeout=900)
-        assert r.returncode == 0, r.stdout + r.stderr
-        rows = [line.split("\t") for line in (tmp_path / "w" / "manifest.tsv").read_text().splitlines()
-                if not line.startswith("#")]
-        return r.stderr, {(row[0], row[1], row[2]): Path(row[3]).name for row in rows}
-
-    _, cold = run()
-    assert all(lib.startswith("libfxb_") for lib in cold.values())
-    with open(fixtures / "port_reset.frs", "a") as f:
+    Valgrind's results for that library are reused for them.  One of the
+    nine edited is within delta()'s quarter, as one of four was; O0 only
+    (see `nine`): one changed crate per shape."""
+    r, tmp, cold = nine
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert len(cold) == 2 * len(NINE) and all(lib.startswith("libfxb_") for lib in cold.values())
+    with open(tmp / "fixtures" / "port_reset.frs", "a") as f:
         f.write("// an edit\n")
-    err, warm = run()
+    w = audit_nine(build_dir, tmp, "warm")
+    assert w.returncode == 0, w.stdout + w.stderr
+    warm = manifest(tmp / "w")
+    assert warm.keys() == cold.keys()
     for (name, mode, opt), lib in warm.items():
         if name == "port_reset":
             assert lib.startswith("libfxd_"), (name, mode, opt, lib)     # built apart
         else:
             assert lib == cold[(name, mode, opt)]                       # the same library as before
-    assert err.count("changed ") == 4 and "(port_reset): built" in err
-    assert "memcheck alloc O0 (1 fixture(s))" in err
+    assert w.stderr.count("changed ") == 2 and "(port_reset): built" in w.stderr
+    assert "memcheck alloc O0 (1 fixture(s))" in w.stderr
 
 
-def test_coverage_does_not_depend_on_which_fixtures_share_a_crate(build_dir, tmp_path):
+def test_coverage_does_not_depend_on_which_fixtures_share_a_crate(nine):
     """The scaling bench's finding: with these nine in one bucket, rows of
     one module's functions that readelf listed under another module's file
     header were taken for the other's code that never ran."""
-    if not shutil.which("valgrind"):
-        import pytest
-        pytest.skip("valgrind not installed")
-    names = ["elevator", "i2c_master", "lorawan_node", "modbus_rtu", "motor_ctrl", "port_reset",
-             "ps2_keyboard", "traffic_light", "watchdog"]
-    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir), "run", "--strict",
-                        "--valgrind", "on", "--no-rejects", "--allow-unchecked", "rejects", "-q",
-                        "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r"), *names],
-                       capture_output=True, text=True, env=dict(os.environ, FAA_BUNDLE_SIZE="9"), timeout=900)
+    r, tmp, _ = nine
     assert r.returncode == 0, r.stdout[-3000:]
-    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+    rep = json.loads((tmp / "cold" / "report.json").read_text())
+    assert [fx["name"] for fx in rep["fixtures"]] == NINE
     assert all(fx["coverage"] for fx in rep["fixtures"])
