@@ -5,6 +5,8 @@ allocates on three lines names all three, not only the first."""
 import json
 import subprocess
 
+import pytest
+
 from conftest import ROOT
 
 from faa import attribute, gate
@@ -53,20 +55,26 @@ def line_of(needle):
     return next(i for i, t in enumerate(FRS.splitlines(), 1) if needle in t)
 
 
-def run_audit(build_dir, tmp_path, *args):
-    fixtures = tmp_path / "fixtures"
+@pytest.fixture(scope="module")
+def nest(build_dir, tmp_path_factory):
+    """One audit of the nest fixture (both shapes, O0 and O3, Valgrind off)
+    shared by the tests below: the finding reads its report, the site table
+    its noalloc O0 records, which a run of noalloc O0 alone would write the
+    same (one library's records do not depend on what else the run builds)."""
+    tmp = tmp_path_factory.mktemp("sites-all")
+    fixtures = tmp / "fixtures"
     fixtures.mkdir()
     (fixtures / "nest.frs").write_text(FRS)
     (fixtures / "nest.toml").write_text(TOML)
     r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
                         "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
-                        "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r"),
-                        *args], capture_output=True, text=True, timeout=900)
-    return r, json.loads((tmp_path / "r" / "report.json").read_text())
+                        "--work-dir", str(tmp / "w"), "--report-dir", str(tmp / "r")],
+                       capture_output=True, text=True, timeout=900)
+    return r, json.loads((tmp / "r" / "report.json").read_text()), tmp / "w"
 
 
-def test_a_failing_window_names_every_allocating_line_with_its_count(build_dir, tmp_path):
-    r, rep = run_audit(build_dir, tmp_path)
+def test_a_failing_window_names_every_allocating_line_with_its_count(nest):
+    r, rep, _ = nest
     assert r.returncode == 1, r.stdout + r.stderr
     zero = [f for f in rep["findings"] if f["rule"] == "zero" and "step 1 nest()" in f["message"]]
     assert {f["opt"] for f in zero} == {0, 3}, zero
@@ -82,9 +90,8 @@ def test_a_failing_window_names_every_allocating_line_with_its_count(build_dir, 
         assert "not recorded" not in msg, msg
 
 
-def test_the_records_carry_the_site_table(build_dir, tmp_path):
-    run_audit(build_dir, tmp_path, "--mode", "noalloc", "--opt", "0")
-    m = Measurement.read(tmp_path / "w" / "records" / "nest-noalloc-O0.jsonl", "nest", "noalloc", 0)
+def test_the_records_carry_the_site_table(nest):
+    m = Measurement.read(nest[2] / "records" / "nest-noalloc-O0.jsonl", "nest", "noalloc", 0)
     step = m.steps[0]
     assert step.allocs == 3 and step.sites_lost == 0
     assert sum(s["calls"] for s in step.sites) == step.allocs + step.frees
