@@ -389,22 +389,25 @@ alloc = 1
 """
 
 
-def audit(build_dir, fixtures_dir, report_dir):
+def audit(build_dir, fixtures_dir, report_dir, work_dir):
     r = subprocess.run([str(SCRIPTS / "audit"), "--build-dir", str(build_dir), "--fixtures-dir",
                         str(fixtures_dir), "run", "--no-rejects", "--opt", "0",
-                        "--work-dir", str(report_dir / "w"), "--report-dir", str(report_dir)],
+                        "--work-dir", str(work_dir), "--report-dir", str(report_dir)],
                        capture_output=True, text=True, timeout=900)
     return r.returncode, r.stdout + r.stderr
 
 
 def test_an_unreached_line_fails_the_gate_until_listed_with_a_reason(build_dir, tmp_path):
+    """Both runs in one work dir: the [uncovered] entry changes no library,
+    so the second run judges the first one's (cached) measurements and
+    profiles under the new scenario, as a user's rerun after that edit does."""
     if not shutil.which("valgrind"):
         pytest.skip("valgrind not installed: apt-get install -y valgrind")
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
     (fixtures / "gate.frs").write_text(GATE_FRS)
     (fixtures / "gate.toml").write_text(GATE_TOML)
-    status, text = audit(build_dir, fixtures, tmp_path / "r1")
+    status, text = audit(build_dir, fixtures, tmp_path / "r1", tmp_path / "w")
     assert status == 1, text
     assert (f"FAIL [coverage] {fixtures / 'gate.frs'}:10 ($Closed.push) never ran in part in the "
             f"allocating and no_alloc shapes: `-> $Open` of `if n > 9 {{ -> $Open }}`; extend "
@@ -415,7 +418,7 @@ def test_an_unreached_line_fails_the_gate_until_listed_with_a_reason(build_dir, 
 
     (fixtures / "gate.toml").write_text(GATE_TOML + '\n[uncovered]\n"line 10" = "this test never '
                                         'pushes above 9"\n')
-    status, text = audit(build_dir, fixtures, tmp_path / "r2")
+    status, text = audit(build_dir, fixtures, tmp_path / "r2", tmp_path / "w")
     assert status == 0, text
 
 
@@ -608,16 +611,20 @@ def strdup_mutant(path, rare):
 
 
 def audit_generated(build_dir, module, toml, report_dir):
+    """One work dir for the runs of a test (report_dir's parent's `w`)."""
     r = subprocess.run([str(SCRIPTS / "audit"), "--build-dir", str(build_dir), "run", "--generated",
                         str(module), "--scenario", str(toml), "--mode", "noalloc", "--opt", "0",
-                        "--work-dir", str(report_dir / "w"), "--report-dir", str(report_dir)],
+                        "--work-dir", str(report_dir.parent / "w"), "--report-dir", str(report_dir)],
                        capture_output=True, text=True, timeout=900)
     return r.returncode, r.stdout + r.stderr
 
 
 def test_a_strdup_the_scenario_never_reaches_fails_the_gate(build_dir, tmp_path):
     """Line coverage alone passes this module: the `if` on the strdup line
-    runs, the call never does, and the zero never saw it."""
+    runs, the call never does, and the zero never saw it.  The runs share a
+    work dir: the [uncovered] entry changes no library, so the second run
+    judges the first one's cached measurements and profile under the new
+    scenario; the third one's module differs and is built and run anew."""
     if not shutil.which("valgrind"):
         pytest.skip("valgrind not installed: apt-get install -y valgrind")
     module, toml = tmp_path / "noalloc.rs", tmp_path / "port_reset.toml"
