@@ -188,9 +188,13 @@ def test_an_unrecognised_module_is_coverage_not_checked_and_fails_under_strict(t
 # ---- end to end ----------------------------------------------------------------
 
 def audit(build_dir, module, toml, report_dir, *extra):
+    """A test's runs share one work dir (report_dir's parent's `w`): the
+    second run of each test below changes only an [uncovered] entry or
+    --strict, no library, and judges the first one's cached measurements
+    and Callgrind profile anew, as a user's rerun does."""
     r = subprocess.run([str(SCRIPTS / "audit"), "--build-dir", str(build_dir), "run", "--generated",
                         str(module), "--scenario", str(toml), "--mode", "alloc", "--opt", "0",
-                        "--work-dir", str(report_dir / "w"), "--report-dir", str(report_dir), *extra],
+                        "--work-dir", str(report_dir.parent / "w"), "--report-dir", str(report_dir), *extra],
                        capture_output=True, text=True, timeout=900)
     return r.returncode, r.stdout + r.stderr
 
