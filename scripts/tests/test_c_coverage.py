@@ -40,7 +40,8 @@ def audit(build_dir, work, tmp_path, toml_text):
     (fixtures / "c" / "port_reset.toml").write_text(toml_text)
     r = subprocess.run([str(AUDIT), "--build-dir", str(build_dir), "--fixtures-dir", str(fixtures), "run",
                         "--compiler", str(DATA / "fake_frc_c"), "--no-rejects", "--valgrind", "on",
-                        "--opt", "0", "--work-dir", str(work(toml_text)), "--report-dir", str(tmp_path / "r")],
+                        "--opt", "0", "--work-dir", str(work(toml_text)),
+                        "--report-dir", str(tmp_path / "r")],
                        capture_output=True, text=True, timeout=900)
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     return r, rep
