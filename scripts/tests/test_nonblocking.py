@@ -77,22 +77,34 @@ def line_of(needle):
     return next(i for i, t in enumerate(FRS.splitlines(), 1) if needle in t)
 
 
+def run_audit(build_dir, fixtures, work, reports, *extra):
+    """An audit of the one fixture in `fixtures` (Valgrind off, no rejects)."""
+    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
+                        "--fixtures-dir", str(fixtures), "run", "--valgrind", "off",
+                        "--no-rejects", "--mode", "noalloc", "--work-dir", str(work),
+                        "--report-dir", str(reports), *extra],
+                       capture_output=True, text=True, timeout=900)
+    return r, json.loads((reports / "report.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def audits(build_dir, tmp_path_factory):
-    """The no_alloc shape audited with and without --non-blocking."""
+    """The no_alloc shape audited with and without --non-blocking, and
+    ("scenario") without the flag but with `non_blocking = true` in the
+    scenario.  The three share the fixtures dir (the scenario rewritten for
+    the last) and the work dir, so the later two take the libraries from
+    the first's cache (the .frs is the same; the harness measures each run
+    again); each writes its own reports."""
     tmp = tmp_path_factory.mktemp("nonblocking")
     fixtures = tmp / "fixtures"
     fixtures.mkdir()
     (fixtures / "locker.frs").write_text(FRS)
-    (fixtures / "locker.toml").write_text(TOML)
     out = {}
-    for flag in ("--non-blocking", None):
-        r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
-                            "--fixtures-dir", str(fixtures), "run", "--valgrind", "off",
-                            "--no-rejects", "--mode", "noalloc", "--work-dir", str(tmp / "w"),
-                            "--report-dir", str(tmp / "r"), *([flag] if flag else [])],
-                           capture_output=True, text=True, timeout=900)
-        out[flag] = (r, json.loads((tmp / "r" / "report.json").read_text()))
+    for key, head, flags in (("--non-blocking", "", ["--non-blocking"]), (None, "", []),
+                             ("scenario", "non_blocking = true\n", [])):
+        (fixtures / "locker.toml").write_text(head + TOML)
+        reports = tmp / f"r-{key or 'none'}"
+        out[key] = run_audit(build_dir, fixtures, tmp / "w", reports, *flags) + (reports,)
     return out
 
 
@@ -107,7 +119,7 @@ def nonblocking(rep, step_text):
     ("step 4 nap()", "nanosleep", "// SLEEP"),
 ])
 def test_each_blocking_handler_fails_at_its_line(audits, step, kind, needle):
-    r, rep = audits["--non-blocking"]
+    r, rep, _ = audits["--non-blocking"]
     assert r.returncode == 1, r.stdout + r.stderr
     found = nonblocking(rep, step)
     assert {f["opt"] for f in found} == {0, 3}, rep["findings"]
@@ -122,7 +134,7 @@ def test_each_blocking_handler_fails_at_its_line(audits, step, kind, needle):
 
 
 def test_the_pthread_lock_is_the_first_site_and_the_findings_line(audits):
-    _, rep = audits["--non-blocking"]
+    _, rep, _ = audits["--non-blocking"]
     for f in nonblocking(rep, "step 1 lock()"):
         assert f["frs"] == f"fixtures/locker.frs:{line_of('// PTHREAD')}", f
         assert "[pthread_mutex_lock 1]" in f["message"]
@@ -130,7 +142,7 @@ def test_the_pthread_lock_is_the_first_site_and_the_findings_line(audits):
 
 
 def test_without_the_flag_blocking_is_only_recorded(audits):
-    r, rep = audits[None]
+    r, rep, _ = audits[None]
     assert not [f for f in rep["findings"] if f["rule"] == "nonblocking"], rep["findings"]
 
 
@@ -161,7 +173,7 @@ def test_the_failing_report_validates_against_its_schema(audits):
     """report.json carries the new rule and the windows' blocking counts
     and sites (and the calibration's blocking kinds)."""
     import jsonschema
-    _, rep = audits["--non-blocking"]
+    _, rep, _ = audits["--non-blocking"]
     schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
     errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(rep)]
     assert not errors, errors[:3]
@@ -170,26 +182,17 @@ def test_the_failing_report_validates_against_its_schema(audits):
     assert lock["blocking"] == 1 and lock["sites"][0]["kind"] == "pthread_mutex_lock"
 
 
-def test_non_blocking_true_in_the_scenario_asks_it_without_the_flag(build_dir, tmp_path):
-    fixtures = tmp_path / "fixtures"
-    fixtures.mkdir()
-    (fixtures / "locker.frs").write_text(FRS)
-    (fixtures / "locker.toml").write_text("non_blocking = true\n" + TOML)
-    r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
-                        "--fixtures-dir", str(fixtures), "run", "--valgrind", "off", "--no-rejects",
-                        "--mode", "noalloc", "--work-dir", str(tmp_path / "w"),
-                        "--report-dir", str(tmp_path / "r")], capture_output=True, text=True,
-                       timeout=900)
-    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+def test_non_blocking_true_in_the_scenario_asks_it_without_the_flag(audits):
+    r, rep, reports = audits["scenario"]
     assert r.returncode == 1, r.stdout + r.stderr
     assert nonblocking(rep, "step 1 lock()"), rep["findings"]
     # the verdict per fixture: in report.json, report.md and report.html
     nb = rep["fixtures"][0]["non_blocking"]
     assert nb["libraries"] == 2 and nb["blocking_windows"] >= 3, nb
-    md = (tmp_path / "r" / "report.md").read_text()
+    md = (reports / "report.md").read_text()
     assert (f"**Non-blocking** (no lock, wait, sleep or blocking I/O call in any no\\_alloc window): "
             f"0 of 1 fixture(s) held; not: `locker` NO ({nb['blocking_windows']} windows).") in md, md
-    page = (tmp_path / "r" / "report.html").read_text()
+    page = (reports / "report.html").read_text()
     assert "<th>non-blocking</th>" in page and f"NO ({nb['blocking_windows']} windows)</td>" in page
 
 
@@ -197,7 +200,7 @@ def test_a_fixture_not_asked_has_no_non_blocking_verdict(audits):
     """Without --non-blocking and without the scenario key the rule did not
     judge the fixture: report.json says null, report.md and report.html
     say nothing of it."""
-    _, rep = audits[None]
+    _, rep, _ = audits[None]
     assert rep["fixtures"][0]["non_blocking"] is None
     from faa import report
     from faa.model import Report
