@@ -34,23 +34,33 @@ What stands in for the service:
 * the `container:`/`image:` is not started: this machine is Debian 12 too.
 
 Runtime: AUDIT_ARGS (which every example reads) narrows the audit to one
-fixture (two for the 3 shards), Valgrind on as in CI.  alloc-audit.yml and
-gitlab-ci.yml each build the audit from a fresh clone; the sharded
-matrix runs in alloc-audit.yml's audit checkout, already built (`make
-build` is then a no-op there: the same command was proven from scratch
-before), its 3 shards in turn on that one machine.  Scratch space is
-BUILD/test-ci-examples/, removed after a passing run unless
-FAA_CI_EXAMPLES_KEEP=1 (each step's script and log are there).
+fixture (two for the 3 shards), Valgrind on as in CI.  The audit is built
+from scratch once, by the example that fetches it itself: gitlab-ci.yml
+runs first, in a fresh project dir (its own git init/fetch/checkout, then
+`make -C alloc-audit build` configures and builds everything).  The
+GitHub workflows' audit checkout is that built tree (the same commit; a
+fresh clone if the GitLab script failed): their `make build` is the same
+Makefile target on the same tree, already proven from scratch, and runs
+there as a no-op, as it does for the sharded matrix's 3 shards, in turn
+on that one machine.  Every example still builds its own stand-in
+compiler and runs its own audits, in work dirs no other example used.
+Scratch space is BUILD/test-ci-examples/, removed after a passing run
+unless FAA_CI_EXAMPLES_KEEP=1 (each step's script and log are there, each
+log ending with the step's wall and CPU seconds).
 
 Needs PyYAML (Debian python3-yaml), rustc and cargo, and `make build`."""
 import fnmatch
+import functools
 import glob
 import os
 import re
+import resource
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -90,9 +100,17 @@ case "$1" in
     install) shift ;;
     *) echo "apt-get stub: '$1' is not stood in for" >&2; exit 100 ;;
 esac
+# One apt-cache call for all of them (each call reads the whole cache):
+# every package asked for must be among the records it prints.
+pkgs=""
 for p in "$@"; do
     case "$p" in -*) continue ;; esac
-    apt-cache show "$p" >/dev/null 2>&1 || { echo "E: Unable to locate package $p" >&2; exit 100; }
+    pkgs="$pkgs $p"
+done
+[ -n "$pkgs" ] || exit 0
+known=$(apt-cache show --no-all-versions $pkgs 2>/dev/null | sed -n 's/^Package: //p')
+for p in $pkgs; do
+    printf '%s\n' "$known" | grep -qxF "$p" || { echo "E: Unable to locate package $p" >&2; exit 100; }
 done
 """
 
@@ -124,7 +142,10 @@ def triggers(wf):
     return wf.get("on", wf.get(True))
 
 
+@functools.lru_cache(maxsize=None)
 def head_sha():
+    """HEAD when first asked: every example in one run audits the same
+    commit, even if the branch moves meanwhile."""
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
 
@@ -217,6 +238,22 @@ def clone_audit(dest, ref):
     subprocess.run(["git", "-C", str(dest), "checkout", "-q", "--detach", ref], check=True)
 
 
+def built_checkout(built):
+    """actions/checkout of the audit stood in for by `built`, a checkout
+    of the same commit that one example's own commands have already built
+    from scratch (`dest` becomes a symlink to it); any other ref, a fresh
+    clone."""
+    def checkout(dest, ref):
+        head = subprocess.run(["git", "-C", str(built), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        if head != ref:
+            clone_audit(dest, ref)
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.symlink_to(built, target_is_directory=True)
+    return checkout
+
+
 def tool_dir(name):
     found = shutil.which(name) or (Path.home() / ".cargo/bin" / name)
     if not Path(found).exists():
@@ -247,13 +284,22 @@ def run_shell(script, cwd, env, log, shell):
     with open(log, "a") as out:
         out.write(f"$ ({cwd}) {shell} {path.name}\n{script}\n")
         out.flush()
+        wall, cpu = time.monotonic(), children_cpu()
         try:
             r = procs.run(shell + [str(path)], cwd=cwd, env=env, capture_output=False,
                           stdout=out, stderr=subprocess.STDOUT, timeout=STEP_TIMEOUT)
         except subprocess.TimeoutExpired:
             out.write(f"\n[stopped after {STEP_TIMEOUT} s]\n")
             return 124
+        out.write(f"\n[exit {r.returncode} after {time.monotonic() - wall:.1f} s wall, "
+                  f"{children_cpu() - cpu:.1f} s CPU]\n")
     return r.returncode
+
+
+def children_cpu():
+    """User + system CPU seconds of this process's waited-for children."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
 
 
 def tail(path, lines=40):
@@ -295,11 +341,14 @@ class GitHubRun:
     """One run of a workflow: its jobs in `needs` order, each on a machine
     (workspace) of its own unless `workspaces` names one.  `overrides` are
     the values a user sets in the workflow's env (each must be there);
-    `own_repo(dest)` makes the checkout of the workflow's own repository;
+    `own_repo(dest)` makes the checkout of the workflow's own repository,
+    `audit_checkout(dest, ref)` the audit's (a `repository:` checkout);
     `extra_env` is what the stand-ins need."""
 
-    def __init__(self, name, scratch, overrides, own_repo, workspaces=None, extra_env=None):
+    def __init__(self, name, scratch, overrides, own_repo, workspaces=None, extra_env=None,
+                 audit_checkout=clone_audit):
         self.name = name
+        self.audit_checkout = audit_checkout
         self.wf = load(name)
         self.scratch = scratch
         self.overrides = overrides
@@ -422,7 +471,7 @@ class GitHubRun:
         if action == "actions/checkout":
             dest = ws / inputs.get("path", ".")
             if "repository" in inputs:
-                clone_audit(dest, inputs["ref"])
+                self.audit_checkout(dest, inputs["ref"])
             elif not (dest / ".git").exists():
                 self.own_repo(dest)
         elif action == "dtolnay/rust-toolchain":
@@ -583,7 +632,7 @@ AS_SOON_AS_OFFERED = [
 def help_at_head(tmp_path_factory):
     """`audit run --help` of the audit at HEAD, the commit the examples run here."""
     d = tmp_path_factory.mktemp("head")
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "scripts"],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", head_sha(), "scripts"],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(d)], input=archive, check=True)
     r = subprocess.run([str(d / "scripts/audit"), "run", "--help"], capture_output=True,
@@ -631,15 +680,69 @@ def scratch(build_dir):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def gitlab_env(scratch, job, project):
+    env = dict(base_env(scratch), CI_PROJECT_DIR=str(project), GITLAB_CI="true",
+               CI_PIPELINE_SOURCE="merge_request_event", CI_DEFAULT_BRANCH="main")
+    env.update({k: str(v) for k, v in (job.get("variables") or {}).items()})
+    for k, v in {"AUDIT_REPOSITORY": str(ROOT), "AUDIT_REF": head_sha(),
+                 "AUDIT_ARGS": SINGLE_ARGS}.items():
+        assert k in env, f"the test sets {k}, which the job does not read"
+        env[k] = v
+    env["FAA_STANDIN_FRC"] = str(project / "alloc-audit/build/compiler/frc")
+    return env
+
+
+def test_gitlab_ci_yml_runs_as_written(gitlab_run):
+    job, project, log = gitlab_run.job, gitlab_run.project, gitlab_run.log
+    with kept_on_failure(gitlab_run.dir):
+        assert gitlab_run.rc == 0, f"gitlab-ci.yml's script exited {gitlab_run.rc}:\n{tail(log)}"
+        # alloc-audit.yml's run reuses this build as proven from scratch.
+        assert re.search(r"^meson setup build$", log.read_text(), re.M), \
+            "make -C alloc-audit build did not configure the audit from scratch"
+        art = job["artifacts"]
+        assert art.get("when") == "always", "a failing audit's reports must be kept too"
+        existing(project, art["paths"], "artifacts:paths")
+        existing(project, [art["reports"]["junit"]], "artifacts:reports:junit")
+        assert "framec 0.0.0-standin" in (project / "alloc-report/report.md").read_text()
+
+
 @pytest.fixture(scope="module")
-def single_run(scratch):
-    """alloc-audit.yml on the stand-in compiler."""
+def gitlab_run(scratch):
+    """gitlab-ci.yml's script, run first: in a fresh project dir, so its
+    own lines fetch the audit into an empty alloc-audit/ and `make -C
+    alloc-audit build` configures and builds it from scratch."""
+    job = load("gitlab-ci.yml")["alloc-audit"]
+    d = scratch / "gitlab"
+    project = d / "project"
+    log = d / "script.log"
+    with kept_on_failure(d):
+        standin_compiler(project)
+        script = "set -eo pipefail\n" + "\n".join(job.get("before_script", []) + job["script"])
+        rc = run_shell(script + "\n", project, gitlab_env(d, job, project), log,
+                       ["bash", "--noprofile", "--norc"])
+    return SimpleNamespace(job=job, dir=d, project=project, log=log, rc=rc)
+
+
+@pytest.fixture(scope="module")
+def single_run(scratch, gitlab_run):
+    """alloc-audit.yml on the stand-in compiler.  Its audit checkout is
+    gitlab-ci.yml's, already built (when that script passed): the same
+    commit, and `make build` there is the very target gitlab-ci.yml's `make
+    -C alloc-audit build` has just run from scratch (the build reads no
+    git metadata, only the tree), so a second from-scratch build would
+    prove nothing new; here `make deps` and `make build` run as written and
+    must pass on the built tree, as on a re-run.  Everything else is this
+    workflow's own: its compiler build, work and report dirs (the audit
+    builds every fixture library again), artifacts."""
     d = scratch / "alloc-audit"
     ws = d / "ws-alloc-audit"
+    built = gitlab_run.project / "alloc-audit"
+    checkout = built_checkout(built) if gitlab_run.rc == 0 else clone_audit
     with kept_on_failure(d):
         return GitHubRun("alloc-audit.yml", d, {"AUDIT_REF": head_sha(), "AUDIT_ARGS": SINGLE_ARGS},
                          standin_compiler, workspaces={"alloc-audit": ws},
-                         extra_env={"FAA_STANDIN_FRC": str(ws / "audit/build/compiler/frc")}).run()
+                         extra_env={"FAA_STANDIN_FRC": str(ws / "audit/build/compiler/frc")},
+                         audit_checkout=checkout).run()
 
 
 def test_alloc_audit_yml_runs_as_written(single_run):
@@ -679,33 +782,3 @@ def test_the_sharded_matrix_runs_and_merges(single_run):
         assert {"report.json", "report.md", "junit.xml"} <= {p.name for p in merged.iterdir()}
         assert (run.store / "alloc-audit-report" / "report.json").exists()
         assert list((run.store / "logs-shard-1").glob("valgrind/*.memcheck.log"))
-
-
-def gitlab_env(scratch, job, project):
-    env = dict(base_env(scratch), CI_PROJECT_DIR=str(project), GITLAB_CI="true",
-               CI_PIPELINE_SOURCE="merge_request_event", CI_DEFAULT_BRANCH="main")
-    env.update({k: str(v) for k, v in (job.get("variables") or {}).items()})
-    for k, v in {"AUDIT_REPOSITORY": str(ROOT), "AUDIT_REF": head_sha(),
-                 "AUDIT_ARGS": SINGLE_ARGS}.items():
-        assert k in env, f"the test sets {k}, which the job does not read"
-        env[k] = v
-    env["FAA_STANDIN_FRC"] = str(project / "alloc-audit/build/compiler/frc")
-    return env
-
-
-def test_gitlab_ci_yml_runs_as_written(scratch):
-    job = load("gitlab-ci.yml")["alloc-audit"]
-    d = scratch / "gitlab"
-    project = d / "project"
-    log = d / "script.log"
-    with kept_on_failure(d):
-        standin_compiler(project)
-        script = "set -eo pipefail\n" + "\n".join(job.get("before_script", []) + job["script"])
-        rc = run_shell(script + "\n", project, gitlab_env(d, job, project), log,
-                       ["bash", "--noprofile", "--norc"])
-        assert rc == 0, f"gitlab-ci.yml's script exited {rc}:\n{tail(log)}"
-        art = job["artifacts"]
-        assert art.get("when") == "always", "a failing audit's reports must be kept too"
-        existing(project, art["paths"], "artifacts:paths")
-        existing(project, [art["reports"]["junit"]], "artifacts:reports:junit")
-        assert "framec 0.0.0-standin" in (project / "alloc-report/report.md").read_text()
