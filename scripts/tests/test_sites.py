@@ -5,6 +5,7 @@ interposer's count of every step.  Needs `make build`, rustc and Valgrind."""
 import json
 import shutil
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,14 +18,18 @@ AUDIT = str(SCRIPTS / "audit")
 
 @pytest.fixture(scope="module")
 def port_reset(build_dir, tmp_path_factory):
-    """An audit of port_reset, then Valgrind's memcheck of its allocating
-    O0 library as the audit runs it (sites kept) and its site table."""
-    vg = shutil.which("valgrind")
-    if not vg:
+    """An audit of port_reset at O0 (Valgrind on), the memcheck result of
+    its allocating O0 library as the audit ran it (sites kept; what the
+    Valgrind stage leaves in WORK/valgrind, keyed by the library's build
+    stamp, and serves a warm run from) and its site table.  O0 alone and
+    no rejects: the table is the lowest opt-level's (sites.attach), and
+    only it and the allocating O0 run are read here."""
+    if not shutil.which("valgrind"):
         pytest.skip("valgrind not installed (apt-get install -y valgrind)")
     tmp = tmp_path_factory.mktemp("sites")
     work, out = tmp / "w", tmp / "r"
     r = subprocess.run([AUDIT, "--build-dir", str(build_dir), "run", "port_reset", "-q",
+                        "--opt", "0", "--no-rejects",
                         "--work-dir", str(work), "--report-dir", str(out)],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -32,9 +37,10 @@ def port_reset(build_dir, tmp_path_factory):
             if not line.startswith("#")]
     (lib, prefix), = [(row[3], row[5]) for row in rows if row[:3] == ["port_reset", "alloc", "0"]]
     module = work / "port_reset/gen/alloc/port_reset.rs"
-    res = valgrind.memcheck(vg, str(build_dir / "harness/faa-run"), lib, tmp / "vg", (prefix,),
-                            {prefix: module.name}, sites=True)
-    mc = res[prefix]
+    saved = json.loads((work / "valgrind" / f"{Path(lib).stem}.memcheck.json").read_text())
+    assert "memcheck+sites" in saved["key"], saved["key"]
+    mc = valgrind.Memcheck(**saved["result"][prefix])
+    assert mc.ok and mc.sites, mc
     shim = (work / "port_reset/shim/port_reset_alloc.rs").read_text()
     return SimpleNamespace(work=work, out=out, module=module, prefix=prefix, mc=mc,
                            table=sites.table(mc.sites, mc.windows, module, shim, prefix, 0),
