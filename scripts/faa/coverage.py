@@ -386,8 +386,11 @@ def parse_profile_files(text, lib=None):
     return names, ran, executed
 
 
+_ABSOLUTE = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
 def _absolute(tok):
-    return re.fullmatch(r"0x[0-9a-fA-F]+|\d+", tok) is not None
+    return _ABSOLUTE.fullmatch(tok) is not None
 
 
 def _same_object(path, lib):
@@ -402,14 +405,15 @@ def parse_decodedline(text, module):
     return lines_of(parse_decoded_files(text), module)
 
 
-def parse_decoded_files(text):
-    """{file: lines with code} of every file in a decoded line table.  A
+def parse_decoded_files(text, rows=None):
+    """{file: lines with code} of every file in a decoded line table (or
+    its all_rows(), `rows`, when read already).  A
     row followed by another at the same address covers no instruction:
     rustc 1.63 starts every function with a zero-length row for its `fn`
     line before the prologue's end, at the same address, and Callgrind puts
     that instruction on the second row's line, so the `fn` line would look
     like code that never ran."""
-    rows = all_rows(text)
+    rows = all_rows(text) if rows is None else rows
     lines = {}
     for (addr, f, line), nxt in zip(rows, rows[1:] + [None]):
         if line is not None and (nxt is None or nxt[0] > addr):
@@ -436,6 +440,7 @@ def code_lines(lib, module, readelf=None):
 # ---- calls out of the library ---------------------------------------------
 
 _DL_ROW = re.compile(r"^(\S+)\s+(\d+|-)\s+(0x[0-9a-fA-F]+)\b")
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def line_rows(text, module):
@@ -465,21 +470,38 @@ def all_rows(text):
     functions of several fixtures' modules — a row under another module's
     header belongs to the file it names (its base name; same_file matches
     that against a module's path)."""
-    rows, cur = [], None
+    rows, cur, base = [], None, None
+    # (a whole table is some 150,000 rows, std's included: the usual row is
+    # read with split, not a regular expression, in half the time)
     for row in text.splitlines():
-        head = _DL_HEADER.match(row)
-        if head:
-            cur = head.group(1).strip()
+        if row.endswith((":", ":[++]")):
+            head = _DL_HEADER.match(row)
+            if head:
+                cur = head.group(1).strip()
+                base = cur.rsplit("/", 1)[-1]
+                continue
+        parts = row.split(None, 3) if cur and row[:1] > " " else ()
+        if len(parts) < 3:
             continue
-        m = _DL_ROW.match(row)
-        if not (cur and m):
+        name, num, addr = parts[0], parts[1], parts[2]
+        if num == "-":
+            line, end = None, True
+        elif num.isdigit() and num.isascii():
+            line, end = int(num) or None, False
+        else:
             continue
-        name = m.group(1)
-        f = cur if name == cur.rsplit("/", 1)[-1] else name
-        end = m.group(2) == "-"
-        line = None if end or int(m.group(2)) == 0 else int(m.group(2))
+        try:
+            a = int(addr, 16) if addr[:2] == "0x" and addr[2:3] in _HEX else None
+        except ValueError:
+            a = None        # an address glued to what follows it: the pattern decides
+        if a is None:
+            m = _DL_ROW.match(row)
+            if not m:
+                continue
+            a = int(m.group(3), 16)
+        f = cur if name == base else name
         # an end of sequence sorts before a sequence starting at its address
-        rows.append((int(m.group(3), 16), 0 if end else 1, len(rows), f, line))
+        rows.append((a, 0 if end else 1, len(rows), f, line))
     rows.sort()
     return [(addr, f, line) for addr, _, _, f, line in rows]
 
@@ -634,8 +656,7 @@ def library_calls(lib, module, executed, decoded, objdump=None, parsed=None):
     funcs, imports, local = parsed
     rows = rows_for(decoded, module) if isinstance(decoded, list) else line_rows(decoded, module)
     seen_code, sites, seen = call_sites(funcs, imports, local, rows)
-    inside = [a for a in executed
-              if any(lo <= a < hi for lo, hi in seen_code["functions"].values())]
+    inside = _within(executed, seen_code["functions"].values())
     stray = [a for a in inside if a not in seen_code["instructions"]]
     if seen_code["functions"] and (not inside or stray):
         what = (f"{hex(stray[0])} is no instruction start" if stray
@@ -645,6 +666,26 @@ def library_calls(lib, module, executed, decoded, objdump=None, parsed=None):
     for s in sites:
         s["ran"] = s["addr"] in executed
     return sites, seen
+
+
+def _within(addrs, spans):
+    """The addresses of `addrs` inside some [lo, hi) of `spans` (bisect over
+    the spans merged: a bundle's profile holds tens of thousands of
+    executed addresses, its module hundreds of functions)."""
+    import bisect
+    merged = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        elif lo < hi:
+            merged.append([lo, hi])
+    starts = [lo for lo, _ in merged]
+    out = []
+    for a in addrs:
+        i = bisect.bisect_right(starts, a) - 1
+        if i >= 0 and a < merged[i][1]:
+            out.append(a)
+    return out
 
 
 def objdump_texts(lib):
@@ -709,7 +750,8 @@ def measure(valgrind, runner, lib, members, outdir, key, reuse=True):
     text = callgrind(valgrind, runner, lib, [p for p, _ in members], Path(outdir))
     names, ran_by_file, executed = parse_profile_files(text, lib)
     decoded = decoded_lines(lib)
-    code_by_file, rows = parse_decoded_files(decoded), all_rows(decoded)
+    rows = all_rows(decoded)
+    code_by_file = parse_decoded_files(decoded, rows)
     dis, rel = objdump_texts(lib)
     parsed = (parse_objdump(dis), *parse_imports(rel))
     out = {}

@@ -167,3 +167,43 @@ def test_the_shim_build_takes_the_api_the_scenario_check_read(tmp_path, monkeypa
     c.api = None
     o, member = build.prepare(c)
     assert member is not None and reads == [1]
+
+
+DECODED = """Contents of the .debug_line section:
+
+CU: ./gen/x.rs:
+File name                            Line number    Starting address    View    Stmt
+x.rs                                          12              0x10               x
+x.rs                                           0              0x20
+other.rs                                       5              0x28               x
+x.rs                                           -              0x30
+  x.rs                                         6              0x34
+x.rs                                          13              0x38,
+x.rs                                          14              0xzz
+x.rs                                          15              0X40
+x.rs                                          16              0x
+./lib/y.rs:[++]
+y.rs                                           9              0x30               x
+"""
+
+
+def test_decoded_line_rows_read_as_readelf_wrote_them():
+    """all_rows (split per row, the pattern only for an odd address): every
+    row readelf writes, and nothing from rows it does not."""
+    assert coverage.all_rows(DECODED) == [
+        (0x10, "./gen/x.rs", 12), (0x20, "./gen/x.rs", None), (0x28, "other.rs", 5),
+        (0x30, "./gen/x.rs", None), (0x30, "./lib/y.rs", 9), (0x38, "./gen/x.rs", 13)]
+    # an end of sequence sorts before the sequence starting at its address,
+    # and a line read already is not read again
+    rows = coverage.all_rows(DECODED)
+    assert coverage.parse_decoded_files(DECODED, rows) == coverage.parse_decoded_files(DECODED) == {
+        "./gen/x.rs": {12, 13}, "other.rs": {5}, "./lib/y.rs": {9}}
+
+
+def test_addresses_within_spans_match_the_plain_search():
+    import random
+    rnd = random.Random(12)
+    spans = [(lo, lo + rnd.randrange(0, 400)) for lo in (rnd.randrange(0, 100000) for _ in range(200))]
+    spans += [(50, 60), (55, 70), (70, 80), (90, 90)]       # overlapping, touching, empty
+    addrs = {rnd.randrange(0, 100000) for _ in range(20000)} | {49, 50, 69, 70, 79, 80, 90}
+    assert coverage._within(addrs, spans) == [a for a in addrs if any(lo <= a < hi for lo, hi in spans)]
