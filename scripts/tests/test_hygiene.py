@@ -24,6 +24,9 @@ from faa.errors import UsageError
 
 AUDIT = str(SCRIPTS / "audit")
 QUICK = ("--valgrind", "off", "--no-rejects")
+# For runs that only need an audit to get somewhere (a finished report set,
+# a work dir held, the harness running): one opt-level, half the builds.
+O0 = ("--opt", "0")
 
 
 def audit(build_dir, *args, env=None, fixtures_dir=None, timeout=600):
@@ -51,9 +54,11 @@ def snapshot(d):
 
 @pytest.fixture(scope="module")
 def previous(build_dir, tmp_path_factory):
-    """A finished audit of port_reset: its report dir, as a later run must find it."""
+    """A finished audit of port_reset: its report dir, as a later run must
+    find it (O0 only: the tests compare these files byte for byte, whatever
+    they hold)."""
     base = tmp_path_factory.mktemp("previous")
-    status, out, err = audit(build_dir, "run", "port_reset", *QUICK,
+    status, out, err = audit(build_dir, "run", "port_reset", *QUICK, *O0,
                              "--work-dir", base / "w", "--report-dir", base / "r")
     assert status == 0, out[-2000:] + err[-2000:]
     assert (base / "r" / "report.json").stat().st_size > 0
@@ -209,9 +214,12 @@ def wait_for(pred, timeout=120, what="it"):
 
 
 def test_a_second_audit_on_the_same_work_dir_is_refused_at_once(build_dir, tmp_path):
+    """The first audit holds the work dir; a second is refused at once; once
+    the first has gone, a third gets in and finishes.  What is judged is the
+    lock, not the libraries: the first and third build O0 only."""
     fx = fixture_copy(tmp_path / "fx", "port_reset", repeat=4000000)
     work = tmp_path / "w"
-    first = start(build_dir, "run", *QUICK, "--work-dir", work, "--report-dir", tmp_path / "r1",
+    first = start(build_dir, "run", *QUICK, *O0, "--work-dir", work, "--report-dir", tmp_path / "r1",
                   fixtures_dir=fx)
     try:
         lock = work / ".lock"
@@ -228,7 +236,7 @@ def test_a_second_audit_on_the_same_work_dir_is_refused_at_once(build_dir, tmp_p
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=120)
     # the lock went with its holder: a third run gets in
-    status, out, err = audit(build_dir, "run", *QUICK, "--work-dir", work, "--report-dir",
+    status, out, err = audit(build_dir, "run", *QUICK, *O0, "--work-dir", work, "--report-dir",
                              tmp_path / "r3", fixtures_dir=fixture_copy(tmp_path / "fx3", "port_reset"))
     assert status == 0, err[-2000:]
 
@@ -287,11 +295,21 @@ def _stop_while(p, comm, sig, count=1):
     return seen
 
 
+def settle(pred, within=0.2):
+    """Polls `pred` until it holds or `within` seconds passed (what a fixed
+    sleep of `within` gave, without waiting it out when it holds at once);
+    returns its last value."""
+    deadline = time.monotonic() + within
+    while not (ok := pred()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ok
+
+
 def _check_stopped(p, seen, reports, before, status):
     out, err = p.communicate(timeout=120)
     assert p.returncode == status, out[-1000:] + err[-2000:]
     assert "interrupted by" in err, err[-1000:]
-    time.sleep(0.2)
+    settle(lambda: not still_running(seen))
     assert not still_running(seen), f"left running: {still_running(seen)}"
     assert snapshot(reports) == before                  # the previous reports, byte for byte
     assert not list(reports.glob(".*.tmp"))
@@ -301,7 +319,8 @@ def test_sigterm_while_the_harness_runs_stops_it_and_its_workers_and_keeps_the_r
         build_dir, reports, tmp_path):
     fx = fixture_copy(tmp_path / "fx", "port_reset", repeat=4000000)
     before = snapshot(reports)
-    p = start(build_dir, "run", *QUICK, "--work-dir", tmp_path / "w", "--report-dir", reports,
+    # O0 only: any harness will do, and it starts after half the builds
+    p = start(build_dir, "run", *QUICK, *O0, "--work-dir", tmp_path / "w", "--report-dir", reports,
               fixtures_dir=fx)
     # the harness, a Criterion worker (its own session) and its measuring process
     seen = _stop_while(p, "faa-harness", signal.SIGTERM, count=3)
@@ -352,7 +371,7 @@ def test_a_compiler_timeout_stops_the_compilers_children(build_dir, tmp_path):
     assert status == 1, out[-2000:] + err[-2000:]
     assert "hangc 1.0 did not finish within 2 s" in out
     pid = int((tmp_path / "sleep.pid").read_text())
-    time.sleep(0.2)
+    settle(lambda: not _alive(pid))
     assert not _alive(pid), f"the compiler's `sleep 1000 &` (pid {pid}) outlived the timeout"
 
 
@@ -393,7 +412,12 @@ def test_a_timeout_stops_the_whole_tree_even_a_child_that_left_the_group(tmp_pat
     assert procs.live_groups() == []
 
 
-def test_a_child_that_ignores_sigterm_gets_sigkill_after_the_grace(tmp_path):
+def test_a_child_that_ignores_sigterm_gets_sigkill_after_the_grace(tmp_path, monkeypatch):
+    """SIGTERM ignored: SIGKILL once the grace is over, not before.  The
+    grace is 1 s here instead of procs.GRACE_S's 5 (kill_trees' default and
+    run's wait after it both follow it): the same code, 4 s less waiting."""
+    monkeypatch.setattr(procs, "GRACE_S", 1.0)
+    monkeypatch.setattr(procs.kill_trees, "__defaults__", (1.0,))
     t0 = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired):
         procs.run(["sh", "-c", f"trap '' TERM; echo $$ > {tmp_path}/p; while :; do sleep 0.1; done"],
