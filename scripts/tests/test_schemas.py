@@ -4,8 +4,9 @@ Every file users consume has a schema (draft 2020-12): report.json,
 baseline.json, bench.json, the harness records (one schema per line) and
 phases.json.  Validated here: the committed reports/baseline.json; the
 report.json, records and phases.json of a fresh passing audit of port_reset
-(Valgrind on, so memcheck, massif and coverage are filled in) and of a failing
-one (a mutated module: zero-rule findings with opt/gen/frs, violation windows
+(strict, Valgrind on, so memcheck, massif and coverage are filled in: the
+one `audit bench` runs in its section audit) and of a failing one (a mutated
+module, Valgrind off: zero-rule findings with opt/gen/frs, violation windows
 with stacks); a bench.json of every section from `audit bench` itself; and
 each schema rejects a broken document.  Needs python3-jsonschema; the runs
 need `make build`, rustc and Valgrind."""
@@ -154,14 +155,18 @@ def test_phase_clock_output_validates_and_broken_ones_do_not(tmp_path, monkeypat
 # ---- a passing and a failing audit run ----------------------------------------
 
 @pytest.fixture(scope="module")
-def passing(build_dir, tmp_path_factory):
-    """port_reset audited with Valgrind on, strictly: every section filled in."""
-    valgrind_or_skip()
-    d = tmp_path_factory.mktemp("schemas-pass")
-    status, text = audit(build_dir, "run", "port_reset", "--valgrind", "on", "--strict",
-                         "--work-dir", str(d / "work"), "--report-dir", str(d / "rep"))
-    assert status == 0, text
-    return d
+def passing(bench_run, bench_json):
+    """port_reset audited with Valgrind on, strictly: every section filled
+    in.  `audit bench`'s section audit (bench_run, below) runs exactly that:
+    `make audit`'s command (run --strict --valgrind on) over its copy of a
+    fixtures dir of port_reset and fixtures/reject, cold, then warm after a
+    comment line appended to port_reset.frs (libraries rebuilt, Valgrind and
+    coverage run again).  The warm run's work dir (records, phases.json)
+    and reports stay in the bench's scratch dir: they are what a run of
+    port_reset alone writes, so this takes them rather than repeat the run."""
+    warm = bench_json["audit"]["warm"]
+    assert warm["status"] == 0 and warm["complete"], (bench_run / "scratch" / "warm.log").read_text()
+    return bench_run / "scratch"
 
 
 # Every call of $Idle.connect allocates: steps 1 and 4, the steady replay, the
@@ -172,21 +177,24 @@ HANDLER = re.compile(r"fn _s_Idle_connect\(&mut self, __e: &PortResetFrameEvent\
 
 @pytest.fixture(scope="module")
 def failing(build_dir, tmp_path_factory):
-    valgrind_or_skip()
+    """The failing run's own parts are the interposer's (zero findings,
+    violation windows with stacks, the records): Valgrind off.  Valgrind's
+    and coverage's sections of a report are the passing run's to fill in
+    (the schema asks the same of them whatever the verdict)."""
     d = tmp_path_factory.mktemp("schemas-fail")
     base = (ROOT / "generated" / "port_reset" / "noalloc.rs").read_text()
     m = HANDLER.search(base)
     (d / "port_reset.rs").write_text(base[:m.end()] + "\n" + ALLOC + "\n" + base[m.end():])
     status, text = audit(build_dir, "run", "--generated", str(d / "port_reset.rs"), "--scenario",
                          str(ROOT / "fixtures" / "port_reset.toml"), "--mode", "noalloc",
-                         "--valgrind", "on", "--work-dir", str(d / "work"),
-                         "--report-dir", str(d / "rep"))
+                         "--valgrind", "off", "--work-dir", str(d / "work"),
+                         "--report-dir", str(d / "reports"))
     assert status == 1, text
     return d
 
 
 def report_of(d):
-    return json.loads((d / "rep" / "report.json").read_text())
+    return json.loads((d / "reports" / "report.json").read_text())
 
 
 def test_passing_report_validates(passing):
@@ -214,7 +222,7 @@ def test_failing_report_validates(failing):
 def test_baseline_of_a_fresh_report_validates(passing, tmp_path):
     """What `audit baseline` writes (into reports/, so built here the same way)."""
     from faa import compare, model
-    rep = model.Report.load(passing / "rep" / "report.json")
+    rep = model.Report.load(passing / "reports" / "report.json")
     b = model.Baseline.of_windows(compare.of_report(rep), rep.compiler["name"], rep.compiler["version"])
     b.write(tmp_path / "baseline.json")
     base = json.loads((tmp_path / "baseline.json").read_text())
@@ -304,21 +312,29 @@ def test_records_broken_documents_are_rejected(failing):
 # ---- bench.json ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def bench_json(build_dir, tmp_path_factory):
-    """Every section of `audit bench`, as short as its options allow, over a
-    fixtures directory holding port_reset alone."""
+def bench_run(build_dir, tmp_path_factory):
+    """Every section of `audit bench` (its default set: overhead, window,
+    dispatch, audit), as short as its options allow, over a fixtures
+    directory holding port_reset alone and fixtures/reject (the rejects of
+    the passing report, which section audit's runs give: see `passing`)."""
     valgrind_or_skip()
     d = tmp_path_factory.mktemp("schemas-bench")
     fx = d / "fixtures"
     fx.mkdir()
     for f in ("port_reset.frs", "port_reset.toml"):
         shutil.copy(ROOT / "fixtures" / f, fx / f)
+    shutil.copytree(ROOT / "fixtures" / "reject", fx / "reject")
     status, text = audit(build_dir, "--fixtures-dir", str(fx), "bench", "--reps", "1",
                          "--scale", "0.01", "--time-reps", "1", "--batches", "3",
                          "--callgrind-repeat", "2", "--work-dir", str(d / "work"),
                          "--scratch", str(d / "scratch"), "--out", str(d / "bench.json"))
     assert status == 0, text
-    return json.loads((d / "bench.json").read_text())
+    return d
+
+
+@pytest.fixture(scope="module")
+def bench_json(bench_run):
+    return json.loads((bench_run / "bench.json").read_text())
 
 
 def test_bench_json_of_every_section_validates(bench_json):
