@@ -31,11 +31,15 @@ def line_of(text, needle):
     return next(i for i, l in enumerate(text.splitlines(), 1) if needle in l)
 
 
-def audit(build_dir, tmp_path, module_text, *args, env=None):
-    mod = tmp_path / "port_reset.rs"
-    mod.write_text(module_text)
+def audit(build_dir, tmp_path, module_text, *args, env=None, work=None):
+    """Audits `module_text` as port_reset.rs in `work` (default: tmp_path;
+    the module and the work dir there), reports in tmp_path/rep."""
+    work = work or tmp_path
+    mod = work / "port_reset.rs"
+    if not mod.exists() or mod.read_text() != module_text:
+        mod.write_text(module_text)
     cmd = [AUDIT, "--build-dir", str(build_dir), "run", "--generated", str(mod), "--scenario",
-           str(SCENARIO), "--mode", "noalloc", "--work-dir", str(tmp_path / "work"),
+           str(SCENARIO), "--mode", "noalloc", "--work-dir", str(work / "work"),
            "--report-dir", str(tmp_path / "rep"), *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                        env={**os.environ, **(env or {})})
@@ -47,36 +51,48 @@ def fails(rep, rule):
     return [f for f in rep["findings"] if f["rule"] == rule and f["failure"]]
 
 
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """One place for the unmutated module and its work dir, shared by the
+    tests that audit it as it is with different options (--strict,
+    --allow-unchecked, --interposer): the first builds its two libraries,
+    the others measure them from the work dir's content-keyed cache -- what
+    those tests judge (the verdict, the strict rule, calibration) happens
+    after the build, in the harness and the gate, every time."""
+    return tmp_path_factory.mktemp("base")
+
+
 # A counter in static storage: the mutation fires on one call only.
 COUNT = "static mut __FAA_N: u32 = 0;"
 ALLOC = "{ let b = std::boxed::Box::new(7u64); unsafe { std::ptr::read_volatile(&*b); } }"
 
 
-def test_the_unmutated_module_passes(build_dir, tmp_path):
-    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off")
+def test_the_unmutated_module_passes(build_dir, tmp_path, base):
+    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", work=base)
     assert status == 0, text
     assert "audit: PASS (unchecked: coverage, second counter, memcheck)" in text
     assert rep["unchecked"] == ["coverage", "second counter", "memcheck"]
 
 
-def test_strict_turns_an_unchecked_pass_into_a_failure(build_dir, tmp_path):
-    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict")
+def test_strict_turns_an_unchecked_pass_into_a_failure(build_dir, tmp_path, base):
+    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict", work=base)
     assert status == 1, text
     (f,) = fails(rep, "strict")
     assert "not checked in this run: coverage (--valgrind off); second counter" in f["message"]
     assert "audit: FAIL" in text and rep["strict"] is True
 
 
-def test_allow_unchecked_keeps_named_checks_out_of_strict_but_still_names_them(build_dir, tmp_path):
+def test_allow_unchecked_keeps_named_checks_out_of_strict_but_still_names_them(build_dir, tmp_path, base):
     # Only what is named is let through: memcheck is still a strict failure.
     status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict",
-                              "--allow-unchecked", "coverage", "--allow-unchecked", "second counter")
+                              "--allow-unchecked", "coverage", "--allow-unchecked", "second counter",
+                              work=base)
     assert status == 1, text
     (f,) = fails(rep, "strict")
     assert "memcheck (--valgrind off)" in f["message"] and "coverage" not in f["message"]
     status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--strict",
                               "--allow-unchecked", "coverage", "--allow-unchecked", "second counter",
-                              "--allow-unchecked", "memcheck")
+                              "--allow-unchecked", "memcheck", work=base)
     assert status == 0, text
     assert "audit: PASS (unchecked: coverage, second counter, memcheck)" in text
     assert rep["unchecked"] == ["coverage", "second counter", "memcheck"]
@@ -184,19 +200,21 @@ def test_another_thread_allocating_while_the_handler_waits_fails(build_dir, tmp_
                          + str(line_of(src, "THREAD-ALLOC")), f["message"]), f["message"]
 
 
-def test_a_broken_interposer_fails_calibration_naming_the_entry_point(build_dir, tmp_path):
+def test_a_broken_interposer_fails_calibration_naming_the_entry_point(build_dir, tmp_path, base):
     broken = build_dir / "interposer" / "broken" / "libaudit-broken-calloc.so"
     if not broken.exists():
         pytest.skip(f"{broken} not built")
-    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--interposer", str(broken))
+    status, text, rep = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--interposer", str(broken),
+                              work=base)
     assert status == 1, text
     cal = fails(rep, "calibration")
     assert cal and any("calloc read 0 call(s) of kind calloc, expected 1" in f["message"] for f in cal), cal
     assert not fails(rep, "harness")          # the calibration finding explains the missing records
 
 
-def test_interposer_flag_wants_an_existing_library(build_dir, tmp_path):
-    status, text, _ = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--interposer", "/nonexistent.so")
+def test_interposer_flag_wants_an_existing_library(build_dir, tmp_path, base):
+    status, text, _ = audit(build_dir, tmp_path, BASE, "--valgrind", "off", "--interposer", "/nonexistent.so",
+                            work=base)
     assert status == 2 and "--interposer /nonexistent.so: no such library" in text
 
 
@@ -245,17 +263,20 @@ def run_fixtures(build_dir, tmp_path, fixtures_dir, *args):
 
 
 def test_a_fixture_without_scenario_fails_unless_skip_toml_gives_the_reason(build_dir, tmp_path):
+    """The survey's rule: a .frs without a scenario fails unless SKIP.toml
+    gives the reason.  port_reset is there so that the runs audit
+    something; how it is built does not matter, so O0 alone (--opt 0)."""
     fx = tmp_path / "fixtures"
     fx.mkdir()
     for f in ("port_reset.frs", "port_reset.toml"):
         shutil.copy(ROOT / "fixtures" / f, fx / f)
     shutil.copy(ROOT / "fixtures" / "debounce_button.frs", fx / "forgotten.frs")
-    status, text, rep = run_fixtures(build_dir, tmp_path, fx, "--valgrind", "off")
+    status, text, rep = run_fixtures(build_dir, tmp_path, fx, "--valgrind", "off", "--opt", "0")
     assert status == 1, text
     (f,) = fails(rep, "scenario")
     assert "fixtures/forgotten.frs has no scenario" in f["message"] and f["fixture"] == "forgotten"
     (fx / "SKIP.toml").write_text('[skip]\nforgotten = "a copy of debounce_button, kept for the docs"\n')
-    status, text, rep = run_fixtures(build_dir, tmp_path, fx, "--valgrind", "off")
+    status, text, rep = run_fixtures(build_dir, tmp_path, fx, "--valgrind", "off", "--opt", "0")
     assert status == 0, text
     assert rep["skipped"] == [{"fixture": "forgotten", "reason": "a copy of debounce_button, kept for the docs"}]
     md = (tmp_path / "rep" / "report.md").read_text()
