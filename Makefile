@@ -39,12 +39,13 @@ help:
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/build.ninja:
-	meson setup $(BUILD)
-
 # meson lists the pytest files when it configures (one test each): a file
 # added or removed since makes `make build` reconfigure.
 PYTEST_FILES = $(sort $(notdir $(wildcard scripts/tests/test_*.py)))
+
+# (the list is written with the first setup, so a fresh build configures once)
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) && echo "$(PYTEST_FILES)" > $(BUILD)/.pytest-files
 
 build: deps $(BUILD)/build.ninja
 	@echo "$(PYTEST_FILES)" | cmp -s - $(BUILD)/.pytest-files || { \
