@@ -357,6 +357,9 @@ def select(opts, tree):
     if opts.shard and (opts.generated or opts.scenario):
         raise UsageError("--shard shares out fixtures of fixtures/; --generated audits one module")
     if not (opts.generated or opts.scenario):
+        if getattr(opts, "mode", None):
+            raise UsageError(f"--mode {opts.mode}: --mode is the shape of a --generated module; a run "
+                             f"over fixtures/ builds both shapes of every fixture and compares them")
         compiler = (build.identify(shutil.which(opts.compiler) or opts.compiler, bundled=False)
                     if opts.compiler else build.identify(tree.frc, bundled=True))
         disc = run.survey(Path(opts.fixtures_dir), opts.fixtures or None)
@@ -376,7 +379,7 @@ def select(opts, tree):
     first = next(iter(generated.values()))
     compiler = build.Compiler(path=str(first), name="generated", bundled=False,
                               version=first.name if len(generated) == 1 else f"{len(generated)} modules")
-    return Target(fixtures=fixtures, modes=(opts.mode,), compiler=compiler, generated=generated,
+    return Target(fixtures=fixtures, modes=(opts.mode or "noalloc",), compiler=compiler, generated=generated,
                   check_rejects=False)
 
 

@@ -168,8 +168,9 @@ def _add_run(sub):
     r.add_argument("--lang", choices=("rust", "c"), default=None,
                    help="the language of the --generated module (default: from its extension, "
                         ".c is C, anything else Rust)")
-    r.add_argument("--mode", choices=variant.MODES, default="noalloc",
-                   help="the shape of the --generated module (default: %(default)s)")
+    r.add_argument("--mode", choices=variant.MODES, default=None,
+                   help="the shape of the --generated module (default: noalloc); a run over "
+                        "fixtures/ builds and compares both shapes, so it refuses --mode")
     r.add_argument("--opt", type=_opts, default=build.OPT_LEVELS, metavar="0,3",
                    help="opt-levels: rustc -C opt-level=N, gcc -ON for C fixtures (default: 0,3)")
     r.add_argument("--baseline", metavar="REPORT.json",

@@ -113,3 +113,12 @@ def test_injected_allocation_fails_the_gate_and_names_the_call(build_dir, port_r
 def test_audit_rejects_unknown_fixture_with_usage_status(build_dir):
     status, text = audit(build_dir, "run", "no_such_fixture")
     assert status == 2 and "no fixture named no_such_fixture" in text
+
+
+def test_mode_without_generated_is_refused_not_ignored(build_dir, tmp_path):
+    """--mode narrows nothing in a run over fixtures/ (both shapes are built
+    and compared): refused with exit 2 before anything is written."""
+    status, text = audit(build_dir, "run", "port_reset", "--mode", "noalloc",
+                         "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r"))
+    assert status == 2 and "--mode is the shape of a --generated module" in text, text
+    assert not (tmp_path / "w").exists() and not (tmp_path / "r").exists()

@@ -81,7 +81,7 @@ def run_audit(build_dir, fixtures, work, reports, *extra):
     """An audit of the one fixture in `fixtures` (Valgrind off, no rejects)."""
     r = subprocess.run([str(ROOT / "scripts" / "audit"), "--build-dir", str(build_dir),
                         "--fixtures-dir", str(fixtures), "run", "--valgrind", "off",
-                        "--no-rejects", "--mode", "noalloc", "--work-dir", str(work),
+                        "--no-rejects", "--work-dir", str(work),
                         "--report-dir", str(reports), *extra],
                        capture_output=True, text=True, timeout=900)
     return r, json.loads((reports / "report.json").read_text())
