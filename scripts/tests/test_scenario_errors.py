@@ -6,15 +6,24 @@ The module is scripts/tests/data/generated/counter_args.rs, a hand-written
 module in framec 4.5's shape (`pub fn __create(step: i32, limit: i32) ->
 Self`, no `new()`).  `audit run --generated` checks the scenario against
 it before it writes anything, so these runs build nothing and need only
-the build dir's tools."""
+the build dir's tools.
+
+Each mistake is audited by the command's own entry point, faa.cli.main
+(what `scripts/audit` runs as `python -m faa`: its return value is the exit
+status), in this process: a process of its own per mistake would spend
+nearly all its time importing the audit.  One mistake also goes through
+`scripts/audit` as a process, as do the compiled-fixture tests below."""
+import io
 import os
 import shutil
+import signal
 import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
 from conftest import ROOT, SCRIPTS
-from faa import rustlex, scenario, shim, tools
+from faa import cli, procs, rustlex, scenario, shim, tools
 from faa.errors import UsageError
 
 AUDIT = str(SCRIPTS / "audit")
@@ -24,14 +33,35 @@ MODULE = DATA / "counter_args.rs"
 HEAD = 'system = "Counter"\n[construct]\nargs = ["3", "10"]\n'
 
 
-def audit(build_dir, tmp_path, toml_text, module=MODULE):
+def _argv(build_dir, tmp_path, toml_text, module):
     toml = tmp_path / "counter.toml"
     toml.write_text(toml_text)
-    cmd = [AUDIT, "--build-dir", str(build_dir), "run", "--generated", str(module),
-           "--scenario", str(toml), "--mode", "alloc", "--opt", "0", "--valgrind", "off",
-           "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r")]
+    return ["--build-dir", str(build_dir), "run", "--generated", str(module),
+            "--scenario", str(toml), "--mode", "alloc", "--opt", "0", "--valgrind", "off",
+            "--work-dir", str(tmp_path / "w"), "--report-dir", str(tmp_path / "r")]
+
+
+def audit(build_dir, tmp_path, toml_text, module=MODULE):
+    """`scripts/audit run` as a process: (exit status, stdout + stderr)."""
+    cmd = [AUDIT] + _argv(build_dir, tmp_path, toml_text, module)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ)
     return r.returncode, r.stdout + r.stderr
+
+
+def audit_main(build_dir, tmp_path, toml_text, module=MODULE):
+    """The same through cli.main in this process: (its return value, what it
+    printed).  The signal dispositions main sets (procs.install, uninstall)
+    are pytest's again afterwards."""
+    argv = _argv(build_dir, tmp_path, toml_text, module)
+    out, err = io.StringIO(), io.StringIO()
+    saved = {s: signal.getsignal(s) for s in procs.STOP_SIGNALS}
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            status = cli.main(argv)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    return status, out.getvalue() + err.getvalue()
 
 
 # (scenario text, what the message must say: its file:line first)
@@ -102,11 +132,22 @@ MISTAKES = [
 
 @pytest.mark.parametrize("text,needle", MISTAKES, ids=[f"m{i}" for i in range(len(MISTAKES))])
 def test_a_scenario_mistake_exits_2_at_its_line_before_anything_is_built(build_dir, tmp_path, text, needle):
-    status, out = audit(build_dir, tmp_path, text)
+    status, out = audit_main(build_dir, tmp_path, text)
     assert status == 2, out
     assert needle in out, out
     assert "error[E" not in out and "[build]" not in out      # never rustc's text, never a build failure
     assert not (tmp_path / "w").exists() and not (tmp_path / "r").exists()   # nothing written
+
+
+@pytest.mark.parametrize("text,needle", [MISTAKES[6], MISTAKES[17]], ids=["m6", "m17"])
+def test_a_scenario_mistake_is_exit_2_from_the_command_too(build_dir, tmp_path, text, needle):
+    """What the test above proves through cli.main, through `scripts/audit`
+    as a process: a mistake the text shows and one rustc finds."""
+    status, out = audit(build_dir, tmp_path, text)
+    assert status == 2, out
+    assert needle in out, out
+    assert "error[E" not in out and "[build]" not in out
+    assert not (tmp_path / "w").exists() and not (tmp_path / "r").exists()
 
 
 def test_every_problem_of_a_scenario_is_listed_at_once(tmp_path):
