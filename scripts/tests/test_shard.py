@@ -12,19 +12,28 @@ Merge refuses a missing, duplicated or foreign shard with exit 2 and
 leaves its output dir alone; --shard refuses K/N outside 1 <= K <= N
 before anything is touched.  Needs `make build` and rustc; Valgrind is
 off to keep it quick (massif and memcheck are still normalised, for the
-day it is on)."""
+day it is on).
+
+The audits are processes (scripts/audit); the merges and the refused
+--shard runs, which end before any work, call the command's own entry
+point, faa.cli.main (what scripts/audit runs as `python -m faa`; its
+return value, or argparse's SystemExit, is the exit status) in this
+process: a process each spent nearly all its time importing the audit."""
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, SCRIPTS
 
-from faa import model, shard
+from faa import cli, model, procs, shard
 from faa.errors import UsageError
 
 AUDIT = str(SCRIPTS / "audit")
@@ -43,6 +52,23 @@ def audit(build_dir, *args, fixtures_dir=None, timeout=600):
         cmd += ["--fixtures-dir", str(fixtures_dir)]
     r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout + r.stderr
+
+
+def audit_main(build_dir, *args):
+    """`audit ARGS` through cli.main in this process: (exit status, what it
+    printed); the signal dispositions main sets are pytest's again after."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = {s: signal.getsignal(s) for s in procs.STOP_SIGNALS}
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                status = cli.main(["--build-dir", str(build_dir)] + [str(a) for a in args])
+            except SystemExit as e:         # argparse's usage errors
+                status = e.code
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    return status, out.getvalue() + err.getvalue()
 
 
 def snapshot(d):
@@ -88,7 +114,7 @@ def runs(build_dir, tmp_path_factory):
 
 
 def merge(build_dir, *dirs, out):
-    return audit(build_dir, "merge", *dirs, "--report-dir", out)
+    return audit_main(build_dir, "merge", *dirs, "--report-dir", out)
 
 
 def normal(doc):
@@ -287,8 +313,8 @@ def test_bad_shard_specs_are_refused_before_anything_is_touched(build_dir, tmp_p
     reports = tmp_path / "r"
     reports.mkdir()
     (reports / "report.json").write_text("earlier\n")
-    status, text = audit(build_dir, "run", "port_reset", "--valgrind", "off", "--shard", spec,
-                         "--work-dir", tmp_path / "w", "--report-dir", reports)
+    status, text = audit_main(build_dir, "run", "port_reset", "--valgrind", "off", "--shard", spec,
+                              "--work-dir", tmp_path / "w", "--report-dir", reports)
     assert status == 2, text
     assert "argument --shard" in text and "K/N" in text
     assert snapshot(reports) == {"report.json": b"earlier\n"}
@@ -313,8 +339,8 @@ def test_shard_option_mistakes_are_usage_errors(build_dir, tmp_path, case):
     if case == "not costs":
         costs.write_text('{"schema": "frame-alloc-audit/report@1"}')
     names = [] if case == "shard with generated" else ["port_reset"]
-    status, text = audit(build_dir, "run", *names, "--valgrind", "off", *args,
-                         "--work-dir", tmp_path / "w", "--report-dir", reports)
+    status, text = audit_main(build_dir, "run", *names, "--valgrind", "off", *args,
+                              "--work-dir", tmp_path / "w", "--report-dir", reports)
     assert status == 2, text
     assert "audit: error:" in text and "Traceback" not in text
     assert snapshot(reports) == {"report.json": b"earlier\n"}
