@@ -3,7 +3,14 @@ no output; --jobs and friends are checked by argparse; fixture names that
 are no Rust identifiers build; one audit at a time per work dir; SIGINT and
 SIGTERM stop every child (harness, rustc, the compiler and its children)
 and leave the previous reports as they were; a compiler timeout stops the
-compiler's children too.  Needs `make build` and rustc."""
+compiler's children too.  Needs `make build` and rustc.
+
+The usage errors (sections 1 and 2) call the command's own entry point,
+faa.cli.main (what scripts/audit runs as `python -m faa`: its return
+value, or argparse's SystemExit, is the exit status) in this process: a
+process each spent nearly all its time importing the audit.  Everything
+about processes (the lock, signals, timeouts) runs scripts/audit."""
+import io
 import json
 import os
 import shutil
@@ -12,6 +19,7 @@ import stat
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -19,7 +27,7 @@ import pytest
 from conftest import ROOT, SCRIPTS
 
 from faa import audit as audit_mod
-from faa import build, procs, run, workdir
+from faa import build, cli, procs, run, workdir
 from faa.errors import UsageError
 
 AUDIT = str(SCRIPTS / "audit")
@@ -36,6 +44,33 @@ def audit(build_dir, *args, env=None, fixtures_dir=None, timeout=600):
     r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
                        timeout=timeout, env={**os.environ, **(env or {})})
     return r.returncode, r.stdout, r.stderr
+
+
+def audit_main(build_dir, *args, env=None, fixtures_dir=None):
+    """What audit() returns, from cli.main in this process, with `env` added
+    to os.environ meanwhile; the environment and the signal dispositions
+    main sets are as they were afterwards."""
+    argv = ["--build-dir", str(build_dir)] + (["--fixtures-dir", str(fixtures_dir)] if fixtures_dir else [])
+    out, err = io.StringIO(), io.StringIO()
+    env = env or {}
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_sig = {s: signal.getsignal(s) for s in procs.STOP_SIGNALS}
+    os.environ.update(env)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                status = cli.main(argv + [str(a) for a in args])
+            except SystemExit as e:         # argparse's usage errors
+                status = e.code
+    finally:
+        for s, handler in saved_sig.items():
+            signal.signal(s, handler)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return status, out.getvalue(), err.getvalue()
 
 
 def start(build_dir, *args, fixtures_dir=None, env=None):
@@ -112,8 +147,8 @@ def test_a_usage_error_touches_neither_the_reports_nor_the_work_dir(
     before = snapshot(reports)
     fx = _bad_scenario(tmp_path) if case == "malformed scenario" else None
     work = tmp_path / "work"
-    status, out, err = audit(build_dir, "run", *args, *QUICK, "--work-dir", work,
-                             "--report-dir", reports, env=env, fixtures_dir=fx)
+    status, out, err = audit_main(build_dir, "run", *args, *QUICK, "--work-dir", work,
+                                  "--report-dir", reports, env=env, fixtures_dir=fx)
     assert status == 2, out[-1000:] + err[-1000:]
     assert needle in err, err[-1000:]
     assert "Traceback" not in err
@@ -124,8 +159,8 @@ def test_a_usage_error_touches_neither_the_reports_nor_the_work_dir(
 def test_a_report_dir_that_cannot_be_written_is_refused_before_the_run(build_dir, tmp_path):
     d = tmp_path / "r"
     (d / "report.json").mkdir(parents=True)
-    status, out, err = audit(build_dir, "run", "port_reset", *QUICK, "--work-dir", tmp_path / "w",
-                             "--report-dir", d)
+    status, out, err = audit_main(build_dir, "run", "port_reset", *QUICK, "--work-dir", tmp_path / "w",
+                                  "--report-dir", d)
     assert status == 2 and "report.json is a directory" in err, err[-1000:]
     assert not (tmp_path / "w").exists()
 
@@ -141,7 +176,7 @@ def test_a_report_dir_that_cannot_be_written_is_refused_before_the_run(build_dir
     (["run", "--opt", "x"], "comma-separated list"),
 ])
 def test_numeric_options_are_checked_with_a_clear_message(build_dir, args, needle):
-    status, out, err = audit(build_dir, *args)
+    status, out, err = audit_main(build_dir, *args)
     assert status == 2, err
     assert needle in err and "Traceback" not in err, err
 
