@@ -1,14 +1,24 @@
 """The audit command's contract: reports, exit statuses, bad inputs,
-external compilers.  Needs `make build` and rustc."""
+external compilers.  Needs `make build` and rustc.
+
+Audits run scripts/audit as a process.  compare, publish and the
+malformed scenarios, which end before any audit work, call the command's
+own entry point, faa.cli.main (what scripts/audit runs as `python -m faa`;
+its return value is the exit status), in this process: a process each
+spent nearly all its time importing the audit."""
+import io
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
 from conftest import ROOT, SCRIPTS
+from faa import cli, procs
 
 AUDIT = str(SCRIPTS / "audit")
 
@@ -20,6 +30,21 @@ def audit(build_dir, *args, env=None, fixtures_dir=None):
     r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=900,
                        env={**os.environ, **(env or {})})
     return r.returncode, r.stdout + r.stderr
+
+
+def audit_main(build_dir, *args, fixtures_dir=None):
+    """What audit() returns, from cli.main in this process; the signal
+    dispositions main sets are pytest's again afterwards."""
+    argv = ["--build-dir", str(build_dir)] + (["--fixtures-dir", str(fixtures_dir)] if fixtures_dir else [])
+    out, err = io.StringIO(), io.StringIO()
+    saved = {s: signal.getsignal(s) for s in procs.STOP_SIGNALS}
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            status = cli.main(argv + list(args))
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    return status, out.getvalue() + err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +82,22 @@ def test_valgrind_agrees_with_the_interposer_and_memcheck_is_clean(run_dir):
 
 def test_compare_and_publish(run_dir, build_dir, tmp_path):
     rep = json.loads((run_dir / "report.json").read_text())
-    status, text = audit(build_dir, "compare", str(run_dir / "report.json"), str(run_dir / "report.json"))
+    report = str(run_dir / "report.json")
+    status, text = audit_main(build_dir, "compare", report, report)
     assert status == 0 and "0 regression(s)" in text
     worse = json.loads(json.dumps(rep))
     worse["fixtures"][0]["runs"][0]["steps"][0]["allocs"] += 1
     (tmp_path / "worse.json").write_text(json.dumps(worse))
-    status, text = audit(build_dir, "compare", str(run_dir / "report.json"), str(tmp_path / "worse.json"))
+    status, text = audit_main(build_dir, "compare", report, str(tmp_path / "worse.json"))
     assert status == 1 and "REGRESSION" in text
-    status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
+    pub = tmp_path / "pub"
+    status, text = audit_main(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(pub))
     assert status == 0, text
     (dest,) = [p for p in (tmp_path / "pub").iterdir() if p.is_dir()]
     assert dest.name.startswith("frc-") and (dest / "report.html").exists()
     assert (dest / "report.json.gz").exists() and not (dest / "report.json").exists()
     assert (tmp_path / "pub" / "index.md").exists()
-    status, text = audit(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(tmp_path / "pub"))
+    status, text = audit_main(build_dir, "publish", "--report-dir", str(run_dir), "--into", str(pub))
     assert status == 2 and "--force" in text
 
 
@@ -103,8 +130,8 @@ def test_unexercised_handler_fails_coverage(build_dir, tmp_path):
 def test_malformed_scenario_exits_2_or_fails_naming_file_and_line(build_dir, tmp_path, toml, needle):
     shutil.copy(ROOT / "fixtures/port_reset.frs", tmp_path)
     (tmp_path / "port_reset.toml").write_text(toml)
-    status, text = audit(build_dir, "run", "--no-rejects", "--valgrind", "off",
-                         "--report-dir", str(tmp_path / "r"), fixtures_dir=tmp_path)
+    status, text = audit_main(build_dir, "run", "--no-rejects", "--valgrind", "off",
+                              "--report-dir", str(tmp_path / "r"), fixtures_dir=tmp_path)
     assert needle in text
     # Every scenario mistake is a usage error: the text's before the compile,
     # an API mismatch right after it, before any build (issue 14).
