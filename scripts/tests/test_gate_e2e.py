@@ -187,9 +187,17 @@ def thread_mutant():
         HANDLER.search(BASE).group(0), HANDLER.search(BASE).group(0) + " __faa_start();")
 
 
-def test_another_thread_allocating_while_the_handler_waits_fails(build_dir, tmp_path):
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory):
+    """One place for thread_mutant() and its work dir, shared by the two
+    tests that audit it (the interposer's count, then Valgrind's at O3): the
+    second measures the O3 library the first built."""
+    return tmp_path_factory.mktemp("thread")
+
+
+def test_another_thread_allocating_while_the_handler_waits_fails(build_dir, tmp_path, threaded):
     src = thread_mutant()
-    status, text, rep = audit(build_dir, tmp_path, src, "--valgrind", "off")
+    status, text, rep = audit(build_dir, tmp_path, src, "--valgrind", "off", work=threaded)
     assert status == 1, text
     zero = fails(rep, "zero")
     hit = [f for f in zero if "step 5 reset_done()" in f["message"]]
@@ -241,12 +249,12 @@ def test_valgrind_names_the_line_of_a_call_the_interposer_never_saw(build_dir, t
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed: apt-get install -y valgrind")
-def test_valgrind_counts_the_other_thread_too(build_dir, tmp_path):
+def test_valgrind_counts_the_other_thread_too(build_dir, tmp_path, threaded):
     """Valgrind's count of step 5's window includes the library's own
     thread: it agrees with the interposer's 1/1 (a count of the calling
     thread only would read 0/0 and disagree)."""
     src = thread_mutant()
-    status, text, rep = audit(build_dir, tmp_path, src, "--valgrind", "on", "--opt", "3")
+    status, text, rep = audit(build_dir, tmp_path, src, "--valgrind", "on", "--opt", "3", work=threaded)
     assert status == 1, text
     assert any("step 5 reset_done()" in f["message"] and "on another thread" in f["message"]
                for f in fails(rep, "zero")), rep["findings"]
