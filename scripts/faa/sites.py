@@ -39,7 +39,7 @@ stack, walking outward from the allocating line.
 import re
 from pathlib import Path
 
-from . import attribute
+from . import attribute, xtree
 
 # the xtree events kept, and what they count
 _EVENTS = {"totBk": "allocs", "totB": "bytes"}
@@ -70,15 +70,19 @@ def collect(tree, module_names):
     module it passes through; only its module frames and the fixture's ABI
     frames (prefix + construct/dispatch/destroy) are kept."""
     by_file = {name: pfx for pfx, name in module_names.items()}
-    acc, event, path, owner = {}, None, [], []
-    for line in tree.splitlines():
+    acc = {}
+    for ev, lines in xtree.trees(tree, _EVENTS):
+        _collect_tree(lines, _EVENTS[ev], by_file, acc)
+    return {pfx: [{"frames": [list(f) for f in key], **v} for key, v in stacks.items()]
+            for pfx, stacks in acc.items()}
+
+
+def _collect_tree(lines, event, by_file, acc):
+    """collect() over the node lines of one event's tree, into acc."""
+    path, owner = [], []
+    for line in lines:
         if not line.startswith(" "):
-            parts = line.split(None, 3)
-            event = _EVENTS.get(parts[2]) if line.startswith("n") and len(parts) > 2 else None
-            path, owner = [], []
-            continue
-        if event is None:
-            continue
+            break                    # the tree ends at the first line that is no node
         text = line.lstrip(" ")
         depth = len(line) - len(text)
         head, _, rest = text.partition(": ")
@@ -95,8 +99,6 @@ def collect(tree, module_names):
         key = tuple(_frame(n) for n, o in zip(path, owner) if o == pfx or any(a in n for a in abi))
         st = acc.setdefault(pfx, {}).setdefault(key, {"allocs": 0, "bytes": 0})
         st[event] += int(count)
-    return {pfx: [{"frames": [list(f) for f in key], **v} for key, v in stacks.items()]
-            for pfx, stacks in acc.items()}
 
 
 _ARM = re.compile(r"^\s*(\d+)\s*=>\s*\{")

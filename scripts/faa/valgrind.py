@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import procs, sites as alloc_sites
+from . import procs, sites as alloc_sites, xtree
 from .progress import Phase
 
 STEADY_REPEAT = 20          # steady cycles under Valgrind (it is ~50x slower)
@@ -201,7 +201,6 @@ def massif(valgrind, runner, lib, logdir, prefixes=("fx_",), repeat=STEADY_REPEA
     return r
 
 
-_XT_NODE = re.compile(r"^( *)n(\d+): (\d+) (.*)$")
 _XT_FRAME = re.compile(r"^0x[0-9A-Fa-f]+: (.*) \(([^()]*?):(\d+)\)$")
 _XT_EVENTS = {"totBk": "allocs", "totFdBk": "frees"}
 
@@ -216,33 +215,54 @@ def parse_xtree(text, module_name, limit=200):
 def parse_xtree_modules(text, module_names, limit=200):
     """parse_xtree for several modules in one pass over the tree (a
     bundle's memcheck run: one tree, a module per fixture):
-    {module name: stacks through it}."""
+    {module name: stacks through it}.  (A tree is some 20,000 nodes, nearly
+    all of them std's and the harness's: a node's frame is parsed only when
+    a stack through a module needs it.)"""
     names = set(module_names)
     found = {n: {} for n in names}
-    event, path, bases = None, [], []     # bases: each frame's file name
-    for line in text.splitlines():
-        if line.startswith("n") and ":" in line and not line.startswith(" "):
-            ev = line.split()[2] if len(line.split()) > 2 else ""
-            event = _XT_EVENTS.get(ev)
-            path, bases = [], []
-            continue
-        if event is None:
-            continue
-        m = _XT_NODE.match(line)
-        if not m:
-            continue
-        depth, children, count, rest = len(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
-        del path[depth - 1:]
-        del bases[depth - 1:]
-        f = _XT_FRAME.match(rest)
-        path.append((f.group(1), f.group(2), int(f.group(3))) if f else (rest, "", 0))
-        bases.append(f.group(2).rsplit("/", 1)[-1] if f else "")
-        if children == 0 and count:
-            for name in names.intersection(bases):
-                st = found[name].setdefault(tuple(path), {"frames": [list(fr) for fr in path],
-                                                          "allocs": 0, "frees": 0})
-                st[event] += count
+    frames = {}                           # node text -> (function, file, line)
+    for ev, lines in xtree.trees(text, _XT_EVENTS):
+        event, path, bases = _XT_EVENTS[ev], [], []     # path: node texts; bases: each frame's file name
+        for line in lines:
+            nd = xtree.node(line)
+            if nd is None:
+                continue
+            depth, children, count, rest = nd
+            del path[depth - 1:]
+            del bases[depth - 1:]
+            path.append(rest)
+            bases.append(_xt_base(rest, names, frames))
+            if children == 0 and count:
+                for name in names.intersection(bases):
+                    key = tuple(path)
+                    st = found[name].get(key)
+                    if st is None:
+                        st = found[name][key] = {"frames": [list(_xt_frame(r, frames)) for r in path],
+                                                 "allocs": 0, "frees": 0}
+                    st[event] += count
     return {n: list(stacks.values())[:limit] for n, stacks in found.items()}
+
+
+def _xt_frame(rest, cache):
+    """(function, file, line) of a node's text, or (text, "", 0)."""
+    fr = cache.get(rest)
+    if fr is None:
+        f = _XT_FRAME.match(rest)
+        fr = cache[rest] = (f.group(1), f.group(2), int(f.group(3))) if f else (rest, "", 0)
+    return fr
+
+
+def _xt_base(rest, names, cache):
+    """The base name of a node's file when it is one of `names` (the only
+    base names asked about), else "".  The file is what follows the last
+    " (" up to the last ":" (where _XT_FRAME finds it when it matches);
+    _XT_FRAME decides for a name that is asked about."""
+    if not rest.endswith(")"):
+        return ""
+    base = rest[rest.rfind(" (") + 2:-1].rpartition(":")[0].rsplit("/", 1)[-1]
+    if base not in names:
+        return ""
+    return _xt_frame(rest, cache)[1].rsplit("/", 1)[-1]
 
 
 def _sites(mc, module, entry):

@@ -207,3 +207,16 @@ def test_addresses_within_spans_match_the_plain_search():
     spans += [(50, 60), (55, 70), (70, 80), (90, 90)]       # overlapping, touching, empty
     addrs = {rnd.randrange(0, 100000) for _ in range(20000)} | {49, 50, 69, 70, 79, 80, 90}
     assert coverage._within(addrs, spans) == [a for a in addrs if any(lo <= a < hi for lo, hi in spans)]
+
+
+def test_xtree_trees_are_picked_by_event_and_nodes_read_as_written():
+    from faa import xtree
+    text = ("desc: x\nn1: 9 curB : currently\n n0: 9 0x1: a (a.rs:1)\n"
+            "n2: 5 totBk : total\n n1: 5 0x2: b (b.rs:2)\n  n0: 5 0x3: c (c.rs:3)\n"
+            "heap_tree=detailed\nn1: 4 totFdBk : freed\n n0: 4 0x4: d (d.rs:4)")
+    got = list(xtree.trees(text, {"totBk", "totFdBk"}))
+    assert got == [("totBk", [" n1: 5 0x2: b (b.rs:2)", "  n0: 5 0x3: c (c.rs:3)", "heap_tree=detailed"]),
+                   ("totFdBk", [" n0: 4 0x4: d (d.rs:4)"])]
+    assert xtree.node("  n0: 5 0x3: c (c.rs:3)") == (2, 0, 5, "0x3: c (c.rs:3)")
+    for bad in ("heap_tree=detailed", " n: 5 x", " n1: x y", " n1:5 x", " m1: 5 x", " n1: 5"):
+        assert xtree.node(bad) is None, bad
