@@ -95,28 +95,51 @@ def _addr2line(addr2line, lib, offs):
     return resolved
 
 
+def _by_lib(frames):
+    """{library path: [offsets]} of the frames in a library that exists."""
+    by_lib = {}
+    for fr in frames:
+        m = _FRAME.match(fr)
+        if m and m.group(1).endswith(".so") and Path(m.group(1)).exists():
+            by_lib.setdefault(m.group(1), []).append(int(m.group(2), 16))
+    return by_lib
+
+
+def _resolve(addr2line, lib, offs, chunk=2000):
+    """The table of `lib` with `offs` resolved: the offsets not seen
+    before in addr2line runs of up to `chunk` addresses."""
+    key = _lib_key(lib)
+    table = _SYMBOLS.get(key, {}) if key else {}
+    todo = sorted({o for o in offs if o not in table})
+    if not (todo and addr2line):
+        return table
+    if sum(len(t) for t in _SYMBOLS.values()) + len(todo) > _SYMBOLS_MAX:
+        _SYMBOLS.clear()
+    got = {}
+    for i in range(0, len(todo), chunk):
+        got.update(_addr2line(addr2line, lib, todo[i:i + chunk]))
+    if got:
+        table = {**table, **{o: got.get(o, []) for o in todo}}
+        if key:
+            _SYMBOLS[key] = table
+    return table
+
+
+def prefetch(stacks):
+    """Resolves every frame of `stacks` in one addr2line run per library,
+    so that the symbolise() calls that follow (window after window, each
+    with a few new offsets) start no addr2line of their own: a failing
+    mutant audit started some 380 before."""
+    addr2line = shutil.which("addr2line")
+    for lib, offs in _by_lib(fr for st in stacks for fr in st).items():
+        _resolve(addr2line, lib, offs)
+
+
 def symbolise(stack):
     """[(frame string, [(function, file, line), ...inline chain innermost first])];
     each library's offsets not seen before resolved in one addr2line run."""
     addr2line = shutil.which("addr2line")
-    by_lib = {}
-    for fr in stack:
-        m = _FRAME.match(fr)
-        if m and m.group(1).endswith(".so") and Path(m.group(1)).exists():
-            by_lib.setdefault(m.group(1), []).append(int(m.group(2), 16))
-    known = {}
-    for lib, offs in by_lib.items():
-        key = _lib_key(lib)
-        table = _SYMBOLS.get(key, {}) if key else {}
-        todo = sorted({o for o in offs if o not in table})
-        if todo and addr2line:
-            if sum(len(t) for t in _SYMBOLS.values()) > _SYMBOLS_MAX:
-                _SYMBOLS.clear()
-            got = _addr2line(addr2line, lib, todo)
-            table = {**table, **{o: got.get(o, []) for o in todo}} if got else table
-            if key and got:
-                _SYMBOLS[key] = table
-        known[lib] = table
+    known = {lib: _resolve(addr2line, lib, offs) for lib, offs in _by_lib(stack).items()}
     out = []
     for fr in stack:
         m = _FRAME.match(fr)

@@ -187,6 +187,8 @@ def _judge_noalloc(measurements, findings, modules, rule, kinds, hit, describe):
     finding of `rule` per library and first site (_per_site)."""
     modules = modules or {}
     cache = {}
+    attribute.prefetch(st for m in measurements if m.mode == "noalloc" for rec in m.windows if hit(rec)
+                       for st in [rec.stack or []] + [s.get("stack") or [] for s in rec.sites])
     for m in measurements:
         if m.mode != "noalloc":
             continue

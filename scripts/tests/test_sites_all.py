@@ -4,6 +4,7 @@ zero finding, grouped by .frs line and kind with counts.  A handler that
 allocates on three lines names all three, not only the first."""
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,46 @@ def test_addr2line_runs_once_per_library_offset_until_the_library_changes(tmp_pa
     os.utime(lib, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))    # rebuilt
     attribute.symbolise(stack)
     assert runs[-1] == [0x10, 0x20]
+
+
+def test_prefetch_resolves_each_library_in_one_run_before_the_gate_symbolises(tmp_path, monkeypatch):
+    """attribute.prefetch (the zero and nonblocking rules call it over every
+    window they will attribute): one addr2line run per library for all the
+    stacks' offsets (in chunks on a long list), after which symbolising
+    any of those stacks starts none."""
+    libs = [tmp_path / "liba.so", tmp_path / "libb.so"]
+    for lib in libs:
+        lib.write_bytes(b"\x7fELF")
+    runs = []
+
+    def fake(addr2line, path, offs):
+        runs.append((Path(path).name, list(offs)))
+        return {o: [(f"f{o:x}", "m.rs", o)] for o in offs}
+    monkeypatch.setattr(attribute, "_addr2line", fake)
+    monkeypatch.setattr(attribute.shutil, "which", lambda name: "/usr/bin/addr2line")
+    monkeypatch.setattr(attribute, "_SYMBOLS", {})
+    stacks = [[f"{libs[0]}+0x{o:x}" for o in (0x10, 0x20)], [f"{libs[1]}+0x30", f"{libs[0]}+0x40"],
+              [f"{libs[0]}+0x10", "/nonexistent/libc.so+0x5"]]
+    attribute.prefetch(stacks)
+    assert sorted(runs) == [("liba.so", [0x10, 0x20, 0x40]), ("libb.so", [0x30])]
+    for st in stacks:
+        attribute.symbolise(st)
+    assert len(runs) == 2
+    runs.clear()
+    monkeypatch.setattr(attribute, "_SYMBOLS", {})
+    attribute._resolve("/usr/bin/addr2line", str(libs[0]), list(range(1, 5)), chunk=3)
+    assert runs == [("liba.so", [1, 2, 3]), ("liba.so", [4])]
+
+
+def test_the_zero_rule_prefetches_every_stack_it_will_attribute(monkeypatch):
+    asked = []
+    monkeypatch.setattr(attribute, "prefetch", lambda stacks: asked.extend(list(stacks)))
+    hit = Window(phase="step", step=0, label="go()", allocs=1, frees=0, calls={"malloc": 1},
+                 first_kind="malloc", stack=["a.so+0x1"], sites=[{"calls": 1, "kind": "malloc",
+                                                                  "stack": ["a.so+0x2"]}])
+    clean = Window(phase="step", step=1, label="go()", allocs=0, frees=0, stack=["a.so+0x9"])
+    m = Measurement(fixture="x", mode="noalloc", opt=0, steps=[hit, clean])
+    found = []
+    gate.check_zero([m], found)
+    assert len(found) == 1 and ["a.so+0x1"] in asked and ["a.so+0x2"] in asked
+    assert ["a.so+0x9"] not in asked
