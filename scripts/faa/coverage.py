@@ -462,6 +462,18 @@ def rows_for(rows, module):
     return out
 
 
+def cu_blocks(text, names):
+    """The part of a decoded line table that can hold a line of the files
+    `names` (base names): the compilation units whose text names one of
+    them.  The others -- std's, core's and compiler_builtins' precompiled
+    units, nine tenths of a library's rows -- hold code of other files
+    only, in address ranges of their own, each sequence closed by its end
+    row, so an address in them reads no line of `names` either way."""
+    parts = text.split("\nCU: ")
+    keep = [parts[0]] + ["CU: " + p for p in parts[1:] if any(n in p for n in names)]
+    return "\n".join(keep)
+
+
 def all_rows(text):
     """[(address, file, line or None)] of a decoded line table, sorted by
     address (None: line 0 or an end of sequence).  A row's file is its own
@@ -749,7 +761,7 @@ def measure(valgrind, runner, lib, members, outdir, key, reuse=True):
             pass
     text = callgrind(valgrind, runner, lib, [p for p, _ in members], Path(outdir))
     names, ran_by_file, executed = parse_profile_files(text, lib)
-    decoded = decoded_lines(lib)
+    decoded = cu_blocks(decoded_lines(lib), {Path(m).name for _, m in members})
     rows = all_rows(decoded)
     code_by_file = parse_decoded_files(decoded, rows)
     dis, rel = objdump_texts(lib)

@@ -220,3 +220,26 @@ def test_xtree_trees_are_picked_by_event_and_nodes_read_as_written():
     assert xtree.node("  n0: 5 0x3: c (c.rs:3)") == (2, 0, 5, "0x3: c (c.rs:3)")
     for bad in ("heap_tree=detailed", " n: 5 x", " n1: x y", " n1:5 x", " m1: 5 x", " n1: 5"):
         assert xtree.node(bad) is None, bad
+
+
+def test_cu_blocks_keep_the_units_that_name_a_module_and_lose_no_line_of_it():
+    table = ("Contents of the .debug_line section:\n\n"
+             "CU: /rustc/abc/library/core/src/slice/index.rs:\n"
+             "File name  Line number  Starting address\n"
+             "index.rs          10          0x100               x\n"
+             "./fx/gen/m.rs:\n"
+             "m.rs              12          0x110               x\n"
+             "m.rs               -          0x120\n\n"
+             "CU: library/core/src/str/mod.rs:\n"
+             "mod.rs            40          0x200               x\n"
+             "mod.rs             -          0x300\n")
+    kept = coverage.cu_blocks(table, {"m.rs"})
+    assert "index.rs" in kept and "library/core/src/str/mod.rs" not in kept
+    full, cut = coverage.all_rows(table), coverage.all_rows(kept)
+    assert [r for r in full if r[1].endswith("m.rs")] == [r for r in cut if r[1].endswith("m.rs")]
+    for rows in (full, cut):              # an address in a dropped unit reads no line of m.rs
+        mine = coverage.rows_for(rows, "/x/fx/gen/m.rs")
+        addrs = [a for a, _ in mine]
+        assert coverage._line_at(mine, addrs, 0x114) == 12
+        assert coverage._line_at(mine, addrs, 0x250) is None
+    assert coverage.cu_blocks(table, {"nothing.rs"}).strip() == "Contents of the .debug_line section:"
