@@ -71,7 +71,7 @@ def collect(tree, module_names):
     frames (prefix + construct/dispatch/destroy) are kept."""
     by_file = {name: pfx for pfx, name in module_names.items()}
     acc = {}
-    for ev, lines in xtree.trees(tree, _EVENTS):
+    for ev, lines in xtree.trees(tree, _EVENTS, naming=list(by_file)):
         _collect_tree(lines, _EVENTS[ev], by_file, acc)
     return {pfx: [{"frames": [list(f) for f in key], **v} for key, v in stacks.items()]
             for pfx, stacks in acc.items()}

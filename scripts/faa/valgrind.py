@@ -224,7 +224,7 @@ def parse_xtree_modules(text, module_names, limit=200):
     names = set(module_names)
     found = {n: {} for n in names}
     frames = {}                           # node text -> (function, file, line)
-    for ev, lines in xtree.trees(text, _XT_EVENTS):
+    for ev, lines in xtree.trees(text, _XT_EVENTS, naming=names):
         event, path, bases = _XT_EVENTS[ev], [], []     # path: node texts; bases: each frame's file name
         for line in lines:
             nd = xtree.node(line)
@@ -391,6 +391,13 @@ class ValgrindRun:
     skipped: str | None = None
 
 
+def _fields(result):
+    """A Memcheck or Massif as a dict of its fields, for json.dumps: the
+    fields' lists and dicts as they are (dataclasses.asdict copies every
+    nested one, a second of a full audit's CPU)."""
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+
+
 def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse, sites=False):
     prefixes = tuple(m.prefix for m in ms)
     names = {m.prefix: modules[(m.fixture, m.mode)].name
@@ -401,7 +408,7 @@ def _memcheck_job(valgrind_bin, runner, version, lib, ms, modules, logdir, reuse
     return cached(memcheck, key, logdir / f"{lib.stem}.memcheck.json", prefixes, valgrind_bin,
                   str(runner), str(lib), logdir, prefixes, names, STEADY_REPEAT, sites, reuse=reuse,
                   load=lambda d: {p: Memcheck(**r) for p, r in d.items()},
-                  dump=lambda res: {p: dataclasses.asdict(r) for p, r in res.items()},
+                  dump=lambda res: {p: _fields(r) for p, r in res.items()},
                   ok=lambda res: all(r.ok for r in res.values()))
 
 
@@ -416,7 +423,7 @@ def _massif_job(valgrind_bin, runner, version, lib, ms, logdir, reuse):
         return r
     # the fixtures are those the process ran (a cached run may have run more)
     return cached(run, key, logdir / f"{lib.stem}.massif.json", prefixes, reuse=reuse,
-                  load=lambda d: Massif(**d), dump=dataclasses.asdict, ok=lambda r: r.ok)
+                  load=lambda d: Massif(**d), dump=_fields, ok=lambda r: r.ok)
 
 
 def stage(measurements, modules, valgrind_bin, runner, logdir, jobs, reuse=True, progress=print):

@@ -243,3 +243,10 @@ def test_cu_blocks_keep_the_units_that_name_a_module_and_lose_no_line_of_it():
         assert coverage._line_at(mine, addrs, 0x114) == 12
         assert coverage._line_at(mine, addrs, 0x250) is None
     assert coverage.cu_blocks(table, {"nothing.rs"}).strip() == "Contents of the .debug_line section:"
+
+
+def test_xtree_trees_naming_nothing_asked_for_come_empty():
+    from faa import xtree
+    text = "n1: 5 totBk : t\n n0: 5 0x2: b (b.rs:2)\nn1: 4 totFdBk : f\n n0: 4 0x4: d (m.rs:4)\n"
+    assert list(xtree.trees(text, {"totBk", "totFdBk"}, naming=["m.rs"])) == [
+        ("totBk", []), ("totFdBk", [" n0: 4 0x4: d (m.rs:4)"])]
