@@ -233,7 +233,8 @@ def second_counter(opts, target, tree, r):
             from . import ccoverage
             c_names = {fx.name for fx in c_fx}
             c_cov, found = ccoverage.stage(c_fx, r.modules, [m for m in r.measurements if m.fixture in c_names],
-                                           vg_bin, runner, tree.work / "coverage" / "c", ROOT)
+                                           vg_bin, runner, tree.work / "coverage" / "c", ROOT,
+                                           jobs=opts.workers, reuse=not opts.no_cache)
             r.coverage = {**(r.coverage or {}), **c_cov}
             gate.check_coverage(found, r.findings)
 

@@ -26,6 +26,7 @@ says so).  One recognised neither way gets no coverage: a note says why,
 it stays unchecked (--strict fails), never a silent pass.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -163,22 +164,54 @@ def evaluate(fx, per_mode, names_by_mode, root):
     return dict(mx, lines=lines), out
 
 
-def stage(fixtures, modules, measurements, valgrind_bin, runner, workdir, root):
+def profile(valgrind_bin, runner, lib, prefixes, workdir, reuse=True):
+    """(function names, {file: lines that ran}, {file: lines with code}) of
+    one O0 C library: one Callgrind run of its fixtures `prefixes` and its
+    line table, cached in workdir under the library's and the runner's
+    build stamps (a run over more of the library's fixtures serves a run
+    over some: each fixture's lines are read by its own file)."""
+    from . import tools
+    cache = Path(workdir) / f"{Path(lib).stem}.clines.json"
+    key = [coverage.FORMAT, "c", tools.stamp(lib), tools.stamp(runner)]
+    if reuse:
+        try:
+            saved = json.loads(cache.read_text())
+            if saved["key"] == key and set(prefixes) <= set(saved["prefixes"]):
+                return (set(saved["names"]), {f: set(v) for f, v in saved["ran"].items()},
+                        {f: set(v) for f, v in saved["code"].items()})
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    text = coverage.callgrind(valgrind_bin, runner, lib, sorted(prefixes), Path(workdir))
+    names, ran_lines, _ = coverage.parse_profile_files(text, lib)
+    code_lines = coverage.parse_decoded_files(coverage.decoded_lines(lib))
+    cache.write_text(json.dumps({"key": key, "prefixes": sorted(prefixes), "names": sorted(names),
+                                 "ran": {f: sorted(v) for f, v in ran_lines.items()},
+                                 "code": {f: sorted(v) for f, v in code_lines.items()}}))
+    return names, ran_lines, code_lines
+
+
+def _profiles(libs, valgrind_bin, runner, workdir, jobs, reuse):
+    """{library: profile() or the RuntimeError that stopped it}, `jobs` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item):
+        lib, ms = item
+        try:
+            return lib, profile(valgrind_bin, runner, lib, {m.prefix for m in ms}, workdir, reuse)
+        except RuntimeError as e:
+            return lib, e
+    with ThreadPoolExecutor(max_workers=max(1, jobs or 1)) as pool:
+        return dict(pool.map(one, libs.items()))
+
+
+def stage(fixtures, modules, measurements, valgrind_bin, runner, workdir, root, jobs=1, reuse=True):
     """The C fixtures' coverage: ({fixture: coverage dict}, [(fixture, message, failure)])."""
     libs = {}
     for m in measurements:
         if m.opt == 0 and m.verdict:
             libs.setdefault(m.meta_lib, []).append(m)
-    profiles = {}
-    for lib, ms in libs.items():
-        try:
-            text = coverage.callgrind(valgrind_bin, runner, lib, sorted({m.prefix for m in ms}), Path(workdir))
-            names, ran_lines, _ = coverage.parse_profile_files(text, lib)
-            code_lines = coverage.parse_decoded_files(coverage.decoded_lines(lib))
-        except RuntimeError as e:
-            profiles[lib] = e
-            continue
-        profiles[lib] = (names, ran_lines, code_lines)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    profiles = _profiles(libs, valgrind_bin, runner, workdir, jobs, reuse)
     result, found = {}, []
     for fx in fixtures:
         per, names, problems, notes = {}, {}, [], []

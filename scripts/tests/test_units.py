@@ -1,6 +1,7 @@
 """Unit tests of the pieces behind the gate: Valgrind log parsing,
 coverage matrix, attribution mapping, baseline comparison, atomic writes."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -250,3 +251,32 @@ def test_xtree_trees_naming_nothing_asked_for_come_empty():
     text = "n1: 5 totBk : t\n n0: 5 0x2: b (b.rs:2)\nn1: 4 totFdBk : f\n n0: 4 0x4: d (m.rs:4)\n"
     assert list(xtree.trees(text, {"totBk", "totFdBk"}, naming=["m.rs"])) == [
         ("totBk", []), ("totFdBk", [" n0: 4 0x4: d (m.rs:4)"])]
+
+
+def test_c_coverage_profiles_are_cached_by_the_librarys_build_stamp(tmp_path, monkeypatch):
+    """ccoverage.profile: one Callgrind run per library build; a run over
+    more of its fixtures serves fewer; a rebuilt library, more fixtures or
+    reuse=False run Callgrind again."""
+    from faa import ccoverage
+    lib, runner = tmp_path / "libfxc.so", tmp_path / "faa-run"
+    for p, key in ((lib, "build 1"), (runner, "runner 1")):
+        p.write_bytes(b"\x7fELF")
+        Path(str(p) + ".key").write_text(key)
+    runs = []
+
+    def fake_callgrind(vg, run, lib_, prefixes, outdir):
+        runs.append(sorted(prefixes))
+        return "profile"
+    monkeypatch.setattr(coverage, "callgrind", fake_callgrind)
+    monkeypatch.setattr(coverage, "parse_profile_files", lambda text, lib_: ({"f"}, {"m.c": {3, 4}}, set()))
+    monkeypatch.setattr(coverage, "parse_decoded_files", lambda text: {"m.c": {3, 4, 5}})
+    monkeypatch.setattr(coverage, "decoded_lines", lambda lib_: "table")
+    want = ({"f"}, {"m.c": {3, 4}}, {"m.c": {3, 4, 5}})
+    assert ccoverage.profile("vg", runner, lib, {"fx_a__", "fx_b__"}, tmp_path) == want
+    assert ccoverage.profile("vg", runner, lib, {"fx_a__"}, tmp_path) == want
+    assert runs == [["fx_a__", "fx_b__"]]
+    ccoverage.profile("vg", runner, lib, {"fx_a__", "fx_c__"}, tmp_path)         # a fixture not profiled
+    ccoverage.profile("vg", runner, lib, {"fx_a__"}, tmp_path, reuse=False)
+    Path(str(lib) + ".key").write_text("build 2")                                    # rebuilt
+    ccoverage.profile("vg", runner, lib, {"fx_a__"}, tmp_path)
+    assert len(runs) == 4
