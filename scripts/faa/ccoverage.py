@@ -26,7 +26,6 @@ says so).  One recognised neither way gets no coverage: a note says why,
 it stays unchecked (--strict fails), never a silent pass.
 """
 
-import json
 import re
 from pathlib import Path
 
@@ -168,26 +167,21 @@ def profile(valgrind_bin, runner, lib, prefixes, workdir, reuse=True):
     """(function names, {file: lines that ran}, {file: lines with code}) of
     one O0 C library: one Callgrind run of its fixtures `prefixes` and its
     line table, cached in workdir under the library's and the runner's
-    build stamps (a run over more of the library's fixtures serves a run
-    over some: each fixture's lines are read by its own file)."""
-    from . import tools
-    cache = Path(workdir) / f"{Path(lib).stem}.clines.json"
-    key = [coverage.FORMAT, "c", tools.stamp(lib), tools.stamp(runner)]
-    if reuse:
-        try:
-            saved = json.loads(cache.read_text())
-            if saved["key"] == key and set(prefixes) <= set(saved["prefixes"]):
-                return (set(saved["names"]), {f: set(v) for f, v in saved["ran"].items()},
-                        {f: set(v) for f, v in saved["code"].items()})
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    text = coverage.callgrind(valgrind_bin, runner, lib, sorted(prefixes), Path(workdir))
-    names, ran_lines, _ = coverage.parse_profile_files(text, lib)
-    code_lines = coverage.parse_decoded_files(coverage.decoded_lines(lib))
-    cache.write_text(json.dumps({"key": key, "prefixes": sorted(prefixes), "names": sorted(names),
-                                 "ran": {f: sorted(v) for f, v in ran_lines.items()},
-                                 "code": {f: sorted(v) for f, v in code_lines.items()}}))
-    return names, ran_lines, code_lines
+    build stamps (valgrind.cached: a run over more of the library's
+    fixtures serves a run over some; each fixture's lines are read by its
+    own file)."""
+    from . import tools, valgrind
+
+    def run():
+        text = coverage.callgrind(valgrind_bin, runner, lib, sorted(prefixes), Path(workdir))
+        names, ran_lines, _ = coverage.parse_profile_files(text, lib)
+        return names, ran_lines, coverage.parse_decoded_files(coverage.decoded_lines(lib))
+    return valgrind.cached(
+        run, [coverage.FORMAT, "c", tools.stamp(lib), tools.stamp(runner)],
+        Path(workdir) / f"{Path(lib).stem}.clines.json", sorted(prefixes), reuse=reuse,
+        load=lambda d: (set(d[0]), *({f: set(v) for f, v in by.items()} for by in d[1:])),
+        dump=lambda r: [sorted(r[0]), *({f: sorted(v) for f, v in by.items()} for by in r[1:])],
+        ok=lambda r: True)
 
 
 def _profiles(libs, valgrind_bin, runner, workdir, jobs, reuse):

@@ -83,14 +83,14 @@ def _collect_tree(lines, event, by_file, acc):
     for line in lines:
         if not line.startswith(" "):
             break                    # the tree ends at the first line that is no node
-        text = line.lstrip(" ")
-        depth = len(line) - len(text)
-        head, _, rest = text.partition(": ")
-        count, _, node = rest.partition(" ")
+        nd = xtree.node(line)
+        if nd is None:
+            continue
+        depth, children, count, node = nd
         del path[depth - 1:], owner[depth - 1:]
         path.append(node)
         owner.append(by_file.get(_file_of(node)))
-        if head != "n0" or count == "0":
+        if children or not count:
             continue
         pfx = next((o for o in owner if o), None)
         if pfx is None:
@@ -98,7 +98,7 @@ def _collect_tree(lines, event, by_file, acc):
         abi = tuple(pfx + a for a in _ABI)
         key = tuple(_frame(n) for n, o in zip(path, owner) if o == pfx or any(a in n for a in abi))
         st = acc.setdefault(pfx, {}).setdefault(key, {"allocs": 0, "bytes": 0})
-        st[event] += int(count)
+        st[event] += count
 
 
 _ARM = re.compile(r"^\s*(\d+)\s*=>\s*\{")

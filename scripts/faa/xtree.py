@@ -26,20 +26,16 @@ def trees(text, events, naming=None):
     file order.  A header is a line that starts with `n` and has a `:`;
     its event is its third word.  With `naming` (strings), a tree whose
     text holds none of them is left out: no node of it can name one (a
-    no_alloc library's trees seldom name its module at all)."""
+    no_alloc library's trees seldom name its module at all); so is a tree
+    with no node."""
     starts = _headers(text) + [len(text)]
     for a, b in zip(starts, starts[1:]):
         end = text.find("\n", a, b)
         head = text[a:end if end >= 0 else b].split()
-        event = head[2] if len(head) > 2 else None
-        if event not in events or end < 0:
-            if event in events:
-                yield event, []
+        if end < 0 or len(head) < 3 or head[2] not in events:
             continue
-        if naming is not None and not any(text.find(n, end, b) >= 0 for n in naming):
-            yield event, []
-            continue
-        yield event, text[end + 1:b].splitlines()
+        if naming is None or any(text.find(n, end, b) >= 0 for n in naming):
+            yield head[2], text[end + 1:b].splitlines()
 
 
 def node(line):

@@ -250,7 +250,7 @@ def test_xtree_trees_naming_nothing_asked_for_come_empty():
     from faa import xtree
     text = "n1: 5 totBk : t\n n0: 5 0x2: b (b.rs:2)\nn1: 4 totFdBk : f\n n0: 4 0x4: d (m.rs:4)\n"
     assert list(xtree.trees(text, {"totBk", "totFdBk"}, naming=["m.rs"])) == [
-        ("totBk", []), ("totFdBk", [" n0: 4 0x4: d (m.rs:4)"])]
+        ("totFdBk", [" n0: 4 0x4: d (m.rs:4)"])]
 
 
 def test_c_coverage_profiles_are_cached_by_the_librarys_build_stamp(tmp_path, monkeypatch):
